@@ -1,0 +1,1 @@
+"""vidprov.cli: the click command line (thin over the library)."""

@@ -1,0 +1,48 @@
+"""One exception hierarchy for the whole library.
+
+Every error a user can cause (bad file, bad key, bad payload, ...) is a :class:`VidprovError`
+subclass whose message names the file and the problem. The CLI turns these into a one-line
+message and exit code 2; the API into a 4xx JSON body.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VidprovError(Exception):
+    """Base class of every error vidprov raises on purpose.
+
+    Args:
+        message: what went wrong, in one sentence.
+        path: the file concerned, if any; it is prefixed to the message.
+    """
+
+    code = "vidprov_error"
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.message = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The error as a JSON-ready dict: ``{"error", "message", "path"}``."""
+        return {"error": self.code, "message": str(self), "path": self.path}
+
+
+class MediaError(VidprovError):
+    """A video file is missing, empty, unreadable, truncated, or cannot be written."""
+
+    code = "media_error"
+
+
+class KeyError_(VidprovError):
+    """A key file is missing, malformed, or would be overwritten."""
+
+    code = "key_error"
+
+
+class ConfigError(VidprovError):
+    """An option or setting has an invalid value."""
+
+    code = "config_error"

@@ -1,0 +1,79 @@
+"""Key material under ``VIDPROV_HOME``: the 256-bit watermark key (signing credentials later)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vidprov.atomic import atomic_path
+from vidprov.config import home_dir
+from vidprov.errors import KeyError_
+
+log = logging.getLogger(__name__)
+
+WATERMARK_KEY_FILE = "watermark.key"
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class KeysResult:
+    """What ``init_keys`` created."""
+
+    home: str
+    watermark_key: str
+    created: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["created"] = list(self.created)
+        return d
+
+
+def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult:
+    """Create a random 256-bit watermark key in ``home`` (file mode 0600).
+
+    Args:
+        home: the folder; default :func:`vidprov.config.home_dir`.
+        force: overwrite an existing key.
+
+    Raises:
+        KeyError_: a key exists and ``force`` is false, or the folder cannot be written.
+    """
+    home = Path(home) if home is not None else home_dir()
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise KeyError_(f"cannot create key folder ({exc.strerror})", home) from exc
+    key_path = home / WATERMARK_KEY_FILE
+    if key_path.exists() and not force:
+        raise KeyError_(
+            "key exists; use --force to replace it (marks made with it become unreadable)", key_path
+        )
+    with atomic_path(key_path, mode=0o600) as tmp:
+        tmp.write_text(secrets.token_hex(KEY_BYTES) + "\n")
+    log.info("wrote watermark key %s", key_path)
+    return KeysResult(home=str(home), watermark_key=str(key_path), created=(str(key_path),))
+
+
+def load_watermark_key(path: str | Path | None = None) -> bytes:
+    """Read a 256-bit watermark key (64 hex characters) from ``path`` or the home folder.
+
+    Raises:
+        KeyError_: the file is missing or does not hold 64 hex characters.
+    """
+    path = Path(path) if path is not None else home_dir() / WATERMARK_KEY_FILE
+    if not path.is_file():
+        raise KeyError_("no watermark key; run `vidprov keys init` or pass --key-file", path)
+    text = path.read_text(errors="replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise KeyError_(f"not a 256-bit key (expected {2 * KEY_BYTES} hex characters)", path)
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        log.warning("%s: key file is readable by others; chmod 600 it", path)
+    return key

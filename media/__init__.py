@@ -1,0 +1,25 @@
+"""Streaming video I/O on PyAV: open, probe, iterate frames (RGB or Y/U/V), write H.264."""
+
+from vidprov.media.frames import Frame, FrameChunk, YUVFrame
+from vidprov.media.info import VideoInfo, probe
+from vidprov.media.reader import VideoReader, iter_frames, open_video
+from vidprov.media.synth import make_clip, synth_frames
+from vidprov.media.transcode import TranscodeResult, transcode
+from vidprov.media.writer import EncodeOptions, VideoWriter
+
+__all__ = [
+    "EncodeOptions",
+    "Frame",
+    "FrameChunk",
+    "TranscodeResult",
+    "VideoInfo",
+    "VideoReader",
+    "VideoWriter",
+    "YUVFrame",
+    "iter_frames",
+    "make_clip",
+    "open_video",
+    "probe",
+    "synth_frames",
+    "transcode",
+]

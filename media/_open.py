@@ -1,0 +1,75 @@
+"""Opening inputs safely: every failure becomes a MediaError that names the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import av.error
+
+from vidprov.errors import MediaError
+
+MAX_SIDE = 16384  # larger than any real video; beyond it a header is corrupt or hostile
+_NOT_VIDEO_FORMATS = {"tty", "ansi", "bin", "xbin", "idf", "txt"}
+_NOT_VIDEO_CODECS = {"ansi", "bintext", "xbin", "idf", "text"}
+
+
+def check_file(path: str | Path) -> Path:
+    """Check that ``path`` is an existing, non-empty regular file.
+
+    Raises:
+        MediaError: missing, a folder, unreadable, or zero bytes.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MediaError("no such file", p)
+    if not p.is_file():
+        raise MediaError("not a regular file", p)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:  # pragma: no cover - permission races
+        raise MediaError(f"cannot read ({exc.strerror})", p) from exc
+    if size == 0:
+        raise MediaError("file is empty (0 bytes)", p)
+    return p
+
+
+def ffmpeg_reason(exc: BaseException) -> str:
+    """A short reason from an FFmpeg error, without the file name it often repeats."""
+    if isinstance(exc, av.error.FFmpegError):
+        return str(exc.strerror or exc).strip()
+    return str(exc).strip() or type(exc).__name__
+
+
+def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
+    """Open a video for reading and check it has a plausible video stream.
+
+    Returns:
+        the path and the open container (the caller closes it).
+
+    Raises:
+        MediaError: missing, empty, not a video, no video stream, or absurd dimensions.
+    """
+    p = check_file(path)
+    try:
+        container = av.open(str(p), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise MediaError(
+            f"not a readable video: truncated, corrupt or not a video ({ffmpeg_reason(exc)})", p
+        ) from exc
+    try:
+        fmt = container.format.name.split(",")[0]
+        if fmt in _NOT_VIDEO_FORMATS or fmt.endswith("_pipe") or fmt == "image2":
+            raise MediaError(f"not a video file (detected format: {fmt})", p)
+        if not container.streams.video:
+            raise MediaError("no video stream in file", p)
+        vs = container.streams.video[0]
+        if vs.codec_context.name in _NOT_VIDEO_CODECS:
+            raise MediaError(f"not a video file (detected {vs.codec_context.name})", p)
+        w, h = vs.codec_context.width, vs.codec_context.height
+        if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+            raise MediaError(f"absurd video dimensions {w}x{h}", p)
+    except BaseException:
+        container.close()
+        raise
+    return p, container

@@ -1,0 +1,163 @@
+"""Video metadata: what ``vidprov info`` prints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+from vidprov.errors import MediaError
+from vidprov.media._open import ffmpeg_reason, open_input
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Metadata of a video file.
+
+    ``fps`` is the average frame rate as an exact fraction; ``vfr`` is true when frame durations
+    vary. ``frames`` is exact when ``frames_exact`` (counted or read from the index).
+    ``rotation`` is the display rotation in degrees (frames are returned as stored).
+    """
+
+    path: str
+    container: str
+    width: int
+    height: int
+    fps: Fraction
+    frames: int
+    frames_exact: bool
+    duration: float
+    rotation: int
+    video_codec: str
+    pix_fmt: str
+    vfr: bool
+    has_audio: bool
+    audio_codec: str | None
+    audio_sample_rate: int | None
+    audio_channels: int | None
+    bit_rate: int | None
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        d["fps_float"] = round(float(self.fps), 6)
+        d["duration"] = round(self.duration, 6)
+        return d
+
+
+def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:
+    for rate in (vs.average_rate, vs.guessed_rate, vs.base_rate):
+        if rate:
+            return Fraction(rate)
+    return Fraction(25)
+
+
+def _first_frame_rotation(container: av.container.InputContainer) -> int:
+    vs = container.streams.video[0]
+    for frame in container.decode(vs):
+        return int(getattr(frame, "rotation", 0) or 0) % 360
+    return 0
+
+
+def header_info(path: Path, container: av.container.InputContainer) -> VideoInfo:
+    """Metadata from the container headers alone (frame count may be estimated)."""
+    vs = container.streams.video[0]
+    cc = vs.codec_context
+    fps = _stream_fps(vs)
+    if vs.duration is not None and vs.time_base is not None:
+        duration = float(vs.duration * vs.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    else:
+        duration = 0.0
+    frames_exact = bool(vs.frames)
+    frames = int(vs.frames) if vs.frames else round(duration * float(fps))
+    audio = container.streams.audio[0] if container.streams.audio else None
+    return VideoInfo(
+        path=str(path),
+        container=container.format.name,
+        width=cc.width,
+        height=cc.height,
+        fps=fps,
+        frames=frames,
+        frames_exact=frames_exact,
+        duration=duration,
+        rotation=0,
+        video_codec=cc.name,
+        pix_fmt=cc.pix_fmt or "unknown",
+        vfr=False,
+        has_audio=audio is not None,
+        audio_codec=audio.codec_context.name if audio is not None else None,
+        audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
+        audio_channels=audio.codec_context.channels if audio is not None else None,
+        bit_rate=container.bit_rate or None,
+        size_bytes=path.stat().st_size,
+    )
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a video's metadata, counting its frames exactly by demuxing (no decoding).
+
+    Also decodes the first frame (to read rotation and prove the stream decodes) and detects
+    truncation: an index that lists more frames than the file holds.
+
+    Raises:
+        MediaError: missing, empty, not a video, no video stream, absurd dimensions,
+            undecodable, or truncated.
+    """
+    p, container = open_input(path)
+    with container:
+        info = header_info(p, container)
+        vs = container.streams.video[0]
+        count, first, last, deltas = 0, None, None, set()
+        try:
+            for packet in container.demux(vs):
+                if packet.size == 0 or (packet.pts is None and packet.dts is None):
+                    continue
+                count += 1
+                ts = packet.pts if packet.pts is not None else packet.dts
+                first = ts if first is None else min(first, ts)
+                last = ts if last is None else max(last, ts)
+                if packet.duration:
+                    deltas.add(int(packet.duration))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"truncated or corrupt video data ({ffmpeg_reason(exc)})", p) from exc
+        if count == 0:
+            raise MediaError("video stream holds no frames", p)
+        if vs.frames and count < vs.frames:
+            raise MediaError(
+                f"truncated: the index lists {vs.frames} frames, the file holds {count}", p
+            )
+        try:
+            container.seek(0)
+            rotation = _first_frame_rotation(container)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
+    vfr = _is_vfr(deltas)
+    duration = info.duration
+    if first is not None and last is not None and vs.time_base is not None and count > 1:
+        span = float((last - first) * vs.time_base)
+        duration = max(duration, span + span / (count - 1))
+    fps = (
+        info.fps if not vfr or duration <= 0 else Fraction(count / duration).limit_denominator(1001)
+    )
+    return replace(
+        info,
+        frames=count,
+        frames_exact=True,
+        rotation=rotation,
+        vfr=vfr,
+        duration=duration,
+        fps=fps,
+    )
+
+
+def _is_vfr(deltas: set[int]) -> bool:
+    """Frame durations that differ by more than 5% (rounding jitter of one tick is CFR)."""
+    if len(deltas) < 2:
+        return False
+    return max(deltas) - min(deltas) > max(1, 0.05 * max(deltas))

@@ -1,0 +1,159 @@
+"""Streaming video reader: frames flow through iterators, never the whole clip in memory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import av
+import av.error
+import numpy as np
+
+from vidprov.errors import MediaError
+from vidprov.media._open import ffmpeg_reason, open_input
+from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
+from vidprov.media.info import VideoInfo, header_info
+
+log = logging.getLogger(__name__)
+
+PixelFormat = Literal["rgb24", "yuv420p"]
+
+
+class VideoReader:
+    """An open video for streaming reads. Use as a context manager.
+
+    ``info`` holds header metadata (``frames`` may be an estimate for containers without an
+    index; :func:`vidprov.media.probe` counts exactly).
+
+    Raises:
+        MediaError: on open (see :func:`vidprov.media.probe`) and while iterating, when the data
+            turns out truncated or corrupt.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path, self._container = open_input(path)
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self.info: VideoInfo = header_info(self.path, self._container)
+        self._used = False
+
+    @property
+    def time_base(self) -> Fraction | None:
+        return self._stream.time_base
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def av_frames(self) -> Iterator[av.VideoFrame]:
+        """Decoded PyAV frames in presentation order (one pass per reader).
+
+        Raises:
+            MediaError: the reader was already consumed, or the data is corrupt.
+        """
+        if self._used:
+            raise MediaError("reader already consumed; open the file again", self.path)
+        self._used = True
+        index = packets = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size:
+                    packets += 1
+                for frame in packet.decode():
+                    yield frame
+                    index += 1
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(
+                f"truncated or corrupt video data after frame {index} ({ffmpeg_reason(exc)})",
+                self.path,
+            ) from exc
+        if index == 0:
+            raise MediaError("video stream holds no decodable frames", self.path)
+        listed = self._stream.frames
+        if listed and packets < listed:
+            raise MediaError(
+                f"truncated: the index lists {listed} frames, the file holds {packets}", self.path
+            )
+
+    def _time(self, frame: av.VideoFrame, index: int) -> float:
+        if frame.pts is not None and frame.time_base is not None:
+            start = self._stream.start_time or 0
+            return float((frame.pts - start) * frame.time_base)
+        return index / float(self.info.fps)
+
+    def frames(self, fmt: PixelFormat = "rgb24") -> Iterator[Frame] | Iterator[YUVFrame]:
+        """Iterate frames as RGB arrays (``fmt="rgb24"``) or Y/U/V planes (``"yuv420p"``).
+
+        Raises:
+            MediaError: truncated or corrupt data; an unknown ``fmt``.
+        """
+        if fmt not in ("rgb24", "yuv420p"):
+            raise MediaError(f"unknown pixel format {fmt!r} (rgb24 or yuv420p)", self.path)
+        return self._iter(fmt)
+
+    def _iter(self, fmt: PixelFormat) -> Iterator[Frame] | Iterator[YUVFrame]:
+        for i, frame in enumerate(self.av_frames()):
+            t = self._time(frame, i)
+            if fmt == "rgb24":
+                yield Frame(i, t, frame.pts, frame.time_base, _rgb(frame))
+            else:
+                y, u, v = to_yuv_planes(frame)
+                yield YUVFrame(i, t, frame.pts, frame.time_base, y, u, v)
+
+    def chunks(self, size: int = 32, fmt: PixelFormat = "rgb24") -> Iterator[FrameChunk]:
+        """Iterate runs of up to ``size`` consecutive frames.
+
+        Raises:
+            MediaError: as :meth:`frames`; ``size`` < 1.
+        """
+        if size < 1:
+            raise MediaError(f"chunk size must be >= 1, got {size}", self.path)
+        buf: list = []
+        for f in self.frames(fmt):
+            buf.append(f)
+            if len(buf) == size:
+                yield FrameChunk(tuple(buf))
+                buf = []
+        if buf:
+            yield FrameChunk(tuple(buf))
+
+
+def _rgb(frame: av.VideoFrame) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24")
+
+
+def open_video(path: str | Path) -> VideoReader:
+    """Open a video for streaming reads (a context manager).
+
+    Raises:
+        MediaError: missing, empty, not a video, no video stream, or absurd dimensions.
+    """
+    return VideoReader(path)
+
+
+def iter_frames(
+    path: str | Path, fmt: PixelFormat = "rgb24"
+) -> Iterator[Frame] | Iterator[YUVFrame]:
+    """Open ``path`` and iterate its frames; the file is closed when the iterator ends.
+
+    Raises:
+        MediaError: as :func:`open_video` and :meth:`VideoReader.frames`.
+    """
+    reader = VideoReader(path)
+
+    def gen():
+        with reader:
+            yield from reader.frames(fmt)
+
+    return gen()

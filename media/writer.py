@@ -1,0 +1,260 @@
+"""H.264 MP4 writer: exact frame count, rate, size and timing; source audio copied; atomic."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import av.error
+import numpy as np
+
+from vidprov.errors import MediaError
+from vidprov.media._audio import AudioCopier
+from vidprov.media._open import ffmpeg_reason
+from vidprov.media.frames import Frame, YUVFrame, from_yuv_planes
+
+log = logging.getLogger(__name__)
+
+PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Video encoding settings. ``crf`` 0 is lossless (in 4:2:0); 18 is visually lossless."""
+
+    crf: int = 18
+    preset: str = "medium"
+    codec: str = "libx264"
+    faststart: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= 51:
+            raise MediaError(f"crf must be in 0..51, got {self.crf}")
+        if self.codec in ("libx264", "libx265") and self.preset not in PRESETS:
+            raise MediaError(f"unknown preset {self.preset!r} (one of {', '.join(PRESETS)})")
+
+
+class VideoWriter:
+    """Write frames to a video file, atomically. Use as a context manager.
+
+    Frames are written with their own timestamps when they carry them (``Frame.pts`` with
+    ``time_base``), so variable-frame-rate timing survives; bare arrays get ``index / fps``.
+    Odd sizes cannot be stored as 4:2:0: they are encoded as yuv444p (logged).
+    The output appears at ``path`` only when the block exits without error.
+
+    Args:
+        path: output file; the container follows its suffix (``.mp4``, ``.mov``, ``.mkv``).
+        width, height, fps: the stream's size and nominal rate.
+        options: encoder settings.
+        audio_from: copy the first audio stream of this file into the output (unchanged when the
+            container accepts its codec, else re-encoded to AAC).
+        time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any.
+
+    Raises:
+        MediaError: bad size or rate, an encoder failure, a frame of the wrong size, or the
+            output cannot be written.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: Fraction | float | int,
+        options: EncodeOptions | None = None,
+        audio_from: str | Path | None = None,
+        time_base: Fraction | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.width, self.height = int(width), int(height)
+        self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
+        self.options = options or EncodeOptions()
+        self.audio_from = Path(audio_from) if audio_from is not None else None
+        self.time_base = time_base
+        self.frames_written = 0
+        self.audio_mode: str | None = None
+        if not (0 < self.width <= 16384 and 0 < self.height <= 16384):
+            raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
+        if self.fps <= 0:
+            raise MediaError(f"bad frame rate {fps}", self.path)
+        self._tmp: Path | None = None
+        self._out: av.container.OutputContainer | None = None
+        self._audio: AudioCopier | None = None
+
+    def __enter__(self) -> VideoWriter:
+        self.open()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if et is None:
+            self.close()
+        else:
+            self.abort()
+
+    def open(self) -> None:
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise MediaError("output folder does not exist", self.path)
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=folder
+            )
+        except OSError as exc:
+            raise MediaError(f"cannot write here ({exc.strerror})", self.path) from exc
+        os.close(fd)
+        self._tmp = Path(name)
+        try:
+            self._open_container()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open_container(self) -> None:
+        opts = {}
+        if self.options.faststart and self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            opts["movflags"] = "+faststart"
+        fmt = "mp4" if self.path.suffix.lower() in (".mp4", ".m4v") else None
+        try:
+            out = av.open(str(self._tmp), mode="w", format=fmt, options=opts)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaError(
+                f"cannot write this container ({ffmpeg_reason(exc)})", self.path
+            ) from exc
+        self._out = out
+        pix_fmt = "yuv420p"
+        if self.width % 2 or self.height % 2:
+            pix_fmt = "yuv444p"
+            log.warning(
+                "%s: odd size %dx%d cannot be 4:2:0; encoding yuv444p",
+                self.path,
+                self.width,
+                self.height,
+            )
+        try:
+            vs = out.add_stream(self.options.codec, rate=self.fps)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaError(
+                f"encoder {self.options.codec!r} unavailable ({exc})", self.path
+            ) from exc
+        vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix_fmt
+        vs.codec_context.time_base = self.time_base or 1 / self.fps
+        vs.time_base = vs.codec_context.time_base
+        codec_opts = {"crf": str(self.options.crf)}
+        if self.options.codec in ("libx264", "libx265"):
+            codec_opts["preset"] = self.options.preset
+        vs.options = codec_opts
+        vs.thread_type = "AUTO"
+        self._stream = vs
+        self._pix_fmt = pix_fmt
+        if self.audio_from is not None:
+            self._audio = AudioCopier.open(self.audio_from, out)
+            self.audio_mode = self._audio.mode if self._audio else None
+
+    def write(self, frame: Frame | YUVFrame | np.ndarray | av.VideoFrame) -> None:
+        """Encode one frame (RGB ``Frame``/array, ``YUVFrame``, or a PyAV frame).
+
+        Raises:
+            MediaError: the frame size does not match, or the encoder fails.
+        """
+        if self._out is None:
+            raise MediaError("writer is not open", self.path)
+        pts: int | None = None
+        if isinstance(frame, av.VideoFrame):
+            vf = frame
+            pts = frame.pts if self.time_base is not None else None
+        elif isinstance(frame, YUVFrame):
+            vf = from_yuv_planes(frame.y, frame.u, frame.v)
+            pts = frame.pts if self.time_base is not None else None
+        else:
+            rgb = frame.rgb if isinstance(frame, Frame) else frame
+            if isinstance(frame, Frame) and self.time_base is not None:
+                pts = frame.pts
+            rgb = np.ascontiguousarray(rgb)
+            if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+                raise MediaError(
+                    f"frame must be uint8 HxWx3, got {rgb.dtype} {rgb.shape}", self.path
+                )
+            vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        if (vf.width, vf.height) != (self.width, self.height):
+            raise MediaError(
+                f"frame size {vf.width}x{vf.height} does not match the stream's "
+                f"{self.width}x{self.height}",
+                self.path,
+            )
+        if vf.format.name != self._pix_fmt:
+            vf = vf.reformat(format=self._pix_fmt)
+        if pts is None:
+            pts = round(self.frames_written / self.fps / self._stream.codec_context.time_base)
+        vf.pts = pts
+        vf.time_base = self._stream.codec_context.time_base
+        vf.pict_type = av.video.frame.PictureType.NONE
+        self._encode(vf)
+        self.frames_written += 1
+
+    def _encode(self, vf: av.VideoFrame | None) -> None:
+        assert self._out is not None
+        try:
+            for packet in self._stream.encode(vf):
+                self._out.mux(packet)
+                if self._audio is not None and packet.pts is not None:
+                    self._audio.pump(float(packet.pts * packet.time_base))
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaError(f"encoding failed ({ffmpeg_reason(exc)})", self.path) from exc
+
+    def close(self) -> None:
+        """Flush, finish the file and move it into place.
+
+        Raises:
+            MediaError: nothing was written, or the encoder/muxer fails (the output is removed).
+        """
+        if self._out is None:
+            return
+        try:
+            if self.frames_written == 0:
+                raise MediaError("no frames were written", self.path)
+            self._encode(None)
+            if self._audio is not None:
+                self._audio.finish()
+            self._out.close()
+            self._out = None
+            if self._audio is not None:
+                self._audio.close()
+            assert self._tmp is not None
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Close everything and delete the temporary output."""
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        if self._out is not None:
+            with contextlib.suppress(Exception):
+                self._out.close()
+            self._out = None
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
+            self._tmp = None

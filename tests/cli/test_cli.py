@@ -1,0 +1,86 @@
+"""The CLI as a user meets it: the installed console script, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vidprov import __version__
+from vidprov.cli.main import cli
+
+VIDPROV = Path(sys.executable).parent / "vidprov"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VIDPROV), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_version() -> None:
+    p = run("--version")
+    assert p.returncode == 0 and __version__ in p.stdout
+
+
+def test_info_json(clip: Path) -> None:
+    p = run("info", str(clip), "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert (d["frames"], d["width"], d["height"], d["fps"]) == (30, 160, 120, "30/1")
+    assert d["has_audio"] is True and d["audio_codec"] == "aac"
+
+
+def test_info_human(clip: Path) -> None:
+    r = CliRunner().invoke(cli, ["info", str(clip)])
+    assert r.exit_code == 0 and "frames:    30" in r.output
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "missing", "text"])
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, clip: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.mp4"
+    if kind == "truncated":
+        data = clip.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("not a video\n" * 20)
+    p = run("info", str(path), "--json")
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in p.stderr
+    assert p.stdout == ""
+
+
+def test_keys_init_creates_private_key_and_refuses_overwrite(tmp_path: Path) -> None:
+    env = {"VIDPROV_HOME": str(tmp_path / "h")}
+    p = run("keys", "init", "--json", env=env)
+    assert p.returncode == 0, p.stderr
+    key = Path(json.loads(p.stdout)["watermark_key"])
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    first = key.read_text()
+    assert len(bytes.fromhex(first.strip())) == 32
+    p = run("keys", "init", env=env)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert key.read_text() == first
+    assert run("keys", "init", "--force", env=env).returncode == 0
+    assert key.read_text() != first
+
+
+def test_demo_reports_round_trip(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["ok"] is True and d["audio"] == "copy"
+    assert Path(d["output"]).is_file()

@@ -1,0 +1,94 @@
+"""Every bad input gives a typed MediaError that names the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidprov.errors import MediaError, VidprovError
+from vidprov.media import EncodeOptions, VideoWriter, iter_frames, probe
+
+
+def _check(path: Path, fragment: str) -> None:
+    for fn in (probe, lambda p: sum(1 for _ in iter_frames(p))):
+        with pytest.raises(MediaError) as ei:
+            fn(path)
+        assert str(path) in str(ei.value) and fragment in str(ei.value)
+        assert isinstance(ei.value, VidprovError)
+
+
+def _bad_files(tmp_path: Path, clip: Path) -> dict[str, tuple[Path, str]]:
+    data = clip.read_bytes()
+    cases: dict[str, tuple[bytes, str]] = {
+        "empty.mp4": (b"", "empty"),
+        "text.mp4": (b"hello, this is not a video\n" * 50, "not"),
+        "random.mp4": (np.random.default_rng(0).bytes(4096), "not a readable video"),
+        "truncated.mp4": (data[: len(data) // 3], "truncated"),
+    }
+    out = {}
+    for name, (blob, frag) in cases.items():
+        (tmp_path / name).write_bytes(blob)
+        out[name] = (tmp_path / name, frag)
+    out["missing.mp4"] = (tmp_path / "missing.mp4", "no such file")
+    out["folder.mp4"] = (tmp_path, "not a regular file")
+    return out
+
+
+def test_bad_inputs_raise_typed_errors(tmp_path: Path, clip: Path) -> None:
+    for path, frag in _bad_files(tmp_path, clip).values():
+        _check(path, frag)
+
+
+def test_no_video_stream(tmp_path: Path) -> None:
+    path = tmp_path / "audio.m4a"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("aac", rate=48000)
+        s.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 48000
+        for p in [*s.encode(frame), *s.encode()]:
+            out.mux(p)
+    _check(path, "no video stream")
+
+
+def test_absurd_dimensions(tmp_path: Path) -> None:
+    path = tmp_path / "huge.y4m"
+    path.write_bytes(b"YUV4MPEG2 W20000 H8 F30:1 Ip A1:1 C420jpeg\nFRAME\n" + b"\0" * 64)
+    _check(path, "absurd video dimensions")
+
+
+def test_truncated_faststart_mp4_is_detected_while_streaming(tmp_path: Path, clip: Path) -> None:
+    # moov at the front: the file opens, and the missing tail must not pass silently.
+    from vidprov.media import transcode
+
+    fast = tmp_path / "fast.mp4"
+    transcode(clip, fast)
+    data = fast.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    _check(cut, "truncated")
+
+
+def test_writer_rejects_wrong_frame_size(tmp_path: Path) -> None:
+    out = tmp_path / "w.mp4"
+    with pytest.raises(MediaError, match="does not match"), VideoWriter(out, 64, 48, 30) as w:
+        w.write(np.zeros((48, 64, 3), np.uint8))
+        w.write(np.zeros((50, 64, 3), np.uint8))
+    assert not out.exists()
+
+
+def test_bad_options_are_typed() -> None:
+    with pytest.raises(MediaError, match="crf"):
+        EncodeOptions(crf=99)
+    with pytest.raises(MediaError, match="preset"):
+        EncodeOptions(preset="warp")
+
+
+def test_output_folder_missing(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="output folder does not exist"):
+        VideoWriter(tmp_path / "nope" / "x.mp4", 64, 48, 30).open()
