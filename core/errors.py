@@ -46,3 +46,9 @@ class ConfigError(VidprovError):
     """An option or setting has an invalid value."""
 
     code = "config_error"
+
+
+class WatermarkError(VidprovError):
+    """A watermark payload, key or input cannot be used (bad hex, wrong length, tiny frames)."""
+
+    code = "watermark_error"

@@ -1,1 +1,20 @@
-"""vidprov.watermark."""
+"""Keyed invisible video watermark: 64-bit payload, informed spread spectrum on luma."""
+
+from vidprov.watermark.coding import parse_payload
+from vidprov.watermark.config import WatermarkConfig
+from vidprov.watermark.detect import detect, detect_file
+from vidprov.watermark.embed import embed, embed_file, random_payload
+from vidprov.watermark.results import EmbedResult, WatermarkReading, WatermarkSegment
+
+__all__ = [
+    "EmbedResult",
+    "WatermarkConfig",
+    "WatermarkReading",
+    "WatermarkSegment",
+    "detect",
+    "detect_file",
+    "embed",
+    "embed_file",
+    "parse_payload",
+    "random_payload",
+]

@@ -1,0 +1,60 @@
+"""Watermark results: frozen dataclasses whose ``to_dict()`` the CLI and API print unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WatermarkSegment:
+    """A stretch of the clip where the mark is present (seconds), and its payload if it decoded."""
+
+    start: float
+    end: float
+    payload: str | None
+    p_value: float
+    z: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "payload": self.payload,
+                "p_value": self.p_value, "z": round(self.z, 3)}
+
+
+@dataclass(frozen=True)
+class WatermarkReading:
+    """What ``detect`` found.
+
+    ``p_value`` bounds the probability that an unmarked clip scores this high (Hoeffding bound on
+    the pilot correlation over random keys, times 2^-16 for the CRC, times the number of segments
+    tested); ``detected`` is ``p_value <= threshold`` with a payload whose CRC checks.
+    """
+
+    detected: bool
+    payload: str | None
+    p_value: float
+    z: float
+    segments: tuple[WatermarkSegment, ...]
+    frames: int
+    duration: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"detected": self.detected, "payload": self.payload, "p_value": self.p_value,
+                "z": round(self.z, 3), "segments": [s.to_dict() for s in self.segments],
+                "frames": self.frames, "duration": round(self.duration, 3)}
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """What ``embed_file`` wrote."""
+
+    input: str
+    output: str
+    payload: str
+    frames: int
+    psnr_mean: float
+    psnr_min: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"input": self.input, "output": self.output, "payload": self.payload,
+                "frames": self.frames, "psnr_y_mean": round(self.psnr_mean, 2),
+                "psnr_y_min": round(self.psnr_min, 2)}
