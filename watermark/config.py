@@ -69,11 +69,13 @@ def keyed_pattern(key: bytes, grid: tuple[int, int], pilot_fraction: float) -> K
     if len(key) != 32:
         raise WatermarkError(f"watermark key must be 256 bits, got {len(key) * 8}")
     cells = grid[0] * grid[1]
-    stream = hashlib.shake_256(b"vidprov-watermark-v1" + key + repr(grid).encode()).digest(5 * cells)
+    stream = hashlib.shake_256(b"vidprov-watermark-v1" + key + repr(grid).encode()).digest(
+        5 * cells
+    )
     raw = np.frombuffer(stream, dtype=np.uint8)
     signs = np.where(raw[:cells] & 1, 1.0, -1.0).astype(np.float32)
     order = np.argsort(raw[cells:].view(np.uint32), kind="stable")
-    n_pilot = int(round(cells * pilot_fraction))
+    n_pilot = round(cells * pilot_fraction)
     owner = np.empty(cells, dtype=np.int64)
     owner[order[:n_pilot]] = CODED_BITS
     owner[order[n_pilot:]] = np.arange(cells - n_pilot) % CODED_BITS

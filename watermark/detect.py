@@ -74,8 +74,9 @@ class _Accumulator:
         self._cur = None
         if len(self.windows) > MAX_WINDOWS:
             ws = self.windows
-            self.windows = [ws[i].merge(ws[i + 1]) if i + 1 < len(ws) else ws[i]
-                            for i in range(0, len(ws), 2)]
+            self.windows = [
+                ws[i].merge(ws[i + 1]) if i + 1 < len(ws) else ws[i] for i in range(0, len(ws), 2)
+            ]
             self.span *= 2
 
     def finish(self) -> list[_Window]:
@@ -114,8 +115,9 @@ def _runs(z: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def _refine(times: np.ndarray, fz: np.ndarray, lo: float, hi: float, level: float,
-            marked_after: bool) -> float:
+def _refine(
+    times: np.ndarray, fz: np.ndarray, lo: float, hi: float, level: float, marked_after: bool
+) -> float:
     """Split point in [lo, hi] maximising the pilot contrast of per-frame scores."""
     sel = np.nonzero((times >= lo) & (times <= hi))[0]
     if len(sel) < 2 or level <= 0:
@@ -142,7 +144,7 @@ def _reading(acc: _Accumulator) -> WatermarkReading:
     found: list[WatermarkSegment] = []
     best: tuple[float, float, str | None] = (1.0, 0.0, None)
     for a, b in dict.fromkeys(candidates):
-        total = sum((w.acc for w in windows[a:b + 1]), np.zeros_like(windows[0].acc))
+        total = sum((w.acc for w in windows[a : b + 1]), np.zeros_like(windows[0].acc))
         z = _pilot_z(total, pattern)
         payload = decode(_soft_bits(total, pattern))
         p = _hoeffding(z) * tests * (2.0**-CRC_BITS if payload is not None else 1.0)
@@ -150,26 +152,42 @@ def _reading(acc: _Accumulator) -> WatermarkReading:
         hex_payload = payload.hex() if payload is not None else None
         if p < best[0]:
             best = (p, z, hex_payload)
-        if p > config.p_threshold or (a, b) == (0, n_w - 1) and len(candidates) > 1:
+        if p > config.p_threshold or ((a, b) == (0, n_w - 1) and len(candidates) > 1):
             continue
         inner = (times >= windows[a].start) & (times <= windows[b].end)
         level = float(fz[inner].mean()) if inner.any() else 0.0
-        start = windows[a].start if a == 0 else _refine(
-            times, fz, windows[a - 1].start, windows[a].end, level, True)
-        end = windows[b].end + dt if b == n_w - 1 else _refine(
-            times, fz, windows[b].start, windows[b + 1].end, level, False) + dt
+        start = (
+            windows[a].start
+            if a == 0
+            else _refine(times, fz, windows[a - 1].start, windows[a].end, level, True)
+        )
+        end = (
+            windows[b].end + dt
+            if b == n_w - 1
+            else _refine(times, fz, windows[b].start, windows[b + 1].end, level, False) + dt
+        )
         found.append(WatermarkSegment(start - times[0], end - times[0], hex_payload, p, z))
     p, z, payload = best
     detected = p <= config.p_threshold
     if detected and not found:  # only the whole clip is significant
         found.append(WatermarkSegment(0.0, duration, payload, p, z))
-    return WatermarkReading(detected=detected, payload=payload if detected else None,
-                            p_value=p, z=z, segments=tuple(found), frames=len(times),
-                            duration=duration)
+    return WatermarkReading(
+        detected=detected,
+        payload=payload if detected else None,
+        p_value=p,
+        z=z,
+        segments=tuple(found),
+        frames=len(times),
+        duration=duration,
+    )
 
 
-def detect(frames: Iterable[YUVFrame], key: bytes, config: WatermarkConfig | None = None,
-           progress: Callable[[int], None] | None = None) -> WatermarkReading:
+def detect(
+    frames: Iterable[YUVFrame],
+    key: bytes,
+    config: WatermarkConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> WatermarkReading:
     """Look for the mark made with ``key`` in a stream of Y/U/V frames.
 
     Returns a :class:`WatermarkReading`; an empty stream reads as not detected.
@@ -190,8 +208,12 @@ def detect(frames: Iterable[YUVFrame], key: bytes, config: WatermarkConfig | Non
     return _reading(acc)
 
 
-def detect_file(path: str | Path, key: bytes, config: WatermarkConfig | None = None,
-                progress: Callable[[int], None] | None = None) -> WatermarkReading:
+def detect_file(
+    path: str | Path,
+    key: bytes,
+    config: WatermarkConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> WatermarkReading:
     """Open a video and :func:`detect` its watermark.
 
     Raises:

@@ -30,11 +30,17 @@ def check_size(width: int, height: int, config: WatermarkConfig, path: object = 
     if min(width, height) < config.min_side:
         raise WatermarkError(
             f"frames of {width}x{height} are too small to carry a watermark "
-            f"(need at least {config.min_side} px per side)", path)  # type: ignore[arg-type]
+            f"(need at least {config.min_side} px per side)",
+            path,
+        )  # type: ignore[arg-type]
 
 
-def embed(frames: Iterable[YUVFrame], payload: str | bytes, key: bytes,
-          config: WatermarkConfig | None = None) -> Iterator[YUVFrame]:
+def embed(
+    frames: Iterable[YUVFrame],
+    payload: str | bytes,
+    key: bytes,
+    config: WatermarkConfig | None = None,
+) -> Iterator[YUVFrame]:
     """Mark each frame's luma with ``payload``; chroma and timestamps pass through.
 
     Args:
@@ -58,9 +64,15 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def embed_file(src: str | Path, dst: str | Path, key: bytes, payload: str | bytes | None = None,
-               config: WatermarkConfig | None = None, options: EncodeOptions | None = None,
-               progress: Callable[[int], None] | None = None) -> EmbedResult:
+def embed_file(
+    src: str | Path,
+    dst: str | Path,
+    key: bytes,
+    payload: str | bytes | None = None,
+    config: WatermarkConfig | None = None,
+    options: EncodeOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EmbedResult:
     """Watermark a video file: decode, mark luma, encode H.264 (atomic), copy audio and timing.
 
     Raises:
@@ -80,13 +92,26 @@ def embed_file(src: str | Path, dst: str | Path, key: bytes, payload: str | byte
                 originals.append(f.y)
                 yield f
 
-        with VideoWriter(dst, info.width, info.height, info.fps, options, audio_from=src,
-                         time_base=reader.time_base) as writer:
+        with VideoWriter(
+            dst,
+            info.width,
+            info.height,
+            info.fps,
+            options,
+            audio_from=src,
+            time_base=reader.time_base,
+        ) as writer:
             for marked in embed(tap(reader.frames("yuv420p")), payload_hex, key, config):
                 psnrs.append(_psnr(originals.pop(), marked.y))
                 writer.write(marked)
                 if progress is not None:
                     progress(1)
     log.info("%s: embedded payload %s in %d frames", dst, payload_hex, len(psnrs))
-    return EmbedResult(input=str(src), output=str(dst), payload=payload_hex, frames=len(psnrs),
-                       psnr_mean=float(np.mean(psnrs)), psnr_min=float(np.min(psnrs)))
+    return EmbedResult(
+        input=str(src),
+        output=str(dst),
+        payload=payload_hex,
+        frames=len(psnrs),
+        psnr_mean=float(np.mean(psnrs)),
+        psnr_min=float(np.min(psnrs)),
+    )

@@ -16,8 +16,13 @@ class WatermarkSegment:
     z: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "payload": self.payload,
-                "p_value": self.p_value, "z": round(self.z, 3)}
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "payload": self.payload,
+            "p_value": self.p_value,
+            "z": round(self.z, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,15 @@ class WatermarkReading:
     duration: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"detected": self.detected, "payload": self.payload, "p_value": self.p_value,
-                "z": round(self.z, 3), "segments": [s.to_dict() for s in self.segments],
-                "frames": self.frames, "duration": round(self.duration, 3)}
+        return {
+            "detected": self.detected,
+            "payload": self.payload,
+            "p_value": self.p_value,
+            "z": round(self.z, 3),
+            "segments": [s.to_dict() for s in self.segments],
+            "frames": self.frames,
+            "duration": round(self.duration, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,11 @@ class EmbedResult:
     psnr_min: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"input": self.input, "output": self.output, "payload": self.payload,
-                "frames": self.frames, "psnr_y_mean": round(self.psnr_mean, 2),
-                "psnr_y_min": round(self.psnr_min, 2)}
+        return {
+            "input": self.input,
+            "output": self.output,
+            "payload": self.payload,
+            "frames": self.frames,
+            "psnr_y_mean": round(self.psnr_mean, 2),
+            "psnr_y_min": round(self.psnr_min, 2),
+        }

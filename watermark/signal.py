@@ -39,12 +39,16 @@ def mask(y: np.ndarray) -> np.ndarray:
 
 
 def _upsample(cells: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    return cv2.resize(cells.reshape(grid[1], grid[0]).astype(np.float32), (shape[1], shape[0]),
-                      interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(
+        cells.reshape(grid[1], grid[0]).astype(np.float32),
+        (shape[1], shape[0]),
+        interpolation=cv2.INTER_LINEAR,
+    )
 
 
-def embed_luma(y: np.ndarray, pattern: KeyedPattern, coded: np.ndarray,
-               config: WatermarkConfig) -> np.ndarray:
+def embed_luma(
+    y: np.ndarray, pattern: KeyedPattern, coded: np.ndarray, config: WatermarkConfig
+) -> np.ndarray:
     """Return marked luma (uint8) for one frame.
 
     Args:
@@ -67,7 +71,10 @@ def embed_luma(y: np.ndarray, pattern: KeyedPattern, coded: np.ndarray,
     for _ in range(config.iterations):
         p = project(yf + m * _upsample(s * gain[owner], grid, y.shape))
         short = unit - target * p
-        gain = np.clip(gain + np.where(short > 0, target * short / unit, 0.0),
-                       -config.max_gain, config.max_gain)
+        gain = np.clip(
+            gain + np.where(short > 0, target * short / unit, 0.0),
+            -config.max_gain,
+            config.max_gain,
+        )
     out = yf + m * _upsample(s * gain[owner], grid, y.shape)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

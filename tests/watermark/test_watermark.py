@@ -1,0 +1,178 @@
+"""The mark through real H.264 encodes: payload survives; wrong keys, unmarked clips stay silent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidprov.errors import MediaError, WatermarkError
+from vidprov.media import (
+    EncodeOptions,
+    VideoReader,
+    VideoWriter,
+    make_clip,
+    probe,
+    synth_frames,
+    transcode,
+)
+from vidprov.watermark import WatermarkConfig, detect, detect_file, embed, embed_file
+
+VIDPROV = Path(sys.executable).parent / "vidprov"
+PAYLOAD = "a5c3f00d12345678"
+
+
+def _reencode(src: Path, dst: Path, crf: int, scale: float = 1.0) -> Path:
+    info = probe(src)
+    w, h = int(info.width * scale) // 2 * 2, int(info.height * scale) // 2 * 2
+    with VideoReader(src) as r, VideoWriter(dst, w, h, info.fps, EncodeOptions(crf=crf)) as out:
+        for f in r.av_frames():
+            out.write(f.reformat(width=w, height=h) if scale != 1.0 else f)
+    return dst
+
+
+def test_round_trip_through_crf28(host: Path, tmp_path: Path, key: bytes) -> None:
+    marked = tmp_path / "marked.mp4"
+    r = embed_file(host, marked, key, PAYLOAD)
+    assert r.payload == PAYLOAD and r.frames == 90
+    assert r.psnr_mean > 38
+    info = probe(marked)
+    assert (info.frames, info.has_audio) == (90, True)
+    attacked = _reencode(marked, tmp_path / "crf28.mp4", crf=28)
+    reading = detect_file(attacked, key)
+    assert reading.detected and reading.payload == PAYLOAD
+    assert reading.p_value < 1e-6
+    assert reading.segments[0].start == pytest.approx(0, abs=0.05)
+    assert reading.segments[-1].end == pytest.approx(3.0, abs=0.1)
+
+
+def test_half_size_reencode(host: Path, tmp_path: Path, key: bytes) -> None:
+    marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
+    half = _reencode(Path(marked), tmp_path / "half.mp4", crf=23, scale=0.5)
+    reading = detect_file(half, key)
+    assert reading.detected and reading.payload == PAYLOAD
+
+
+def test_wrong_key_not_detected(host: Path, tmp_path: Path, key: bytes) -> None:
+    marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
+    other = bytes(reversed(key))
+    reading = detect_file(marked, other)
+    assert not reading.detected and reading.payload is None
+
+
+def test_unmarked_clips_not_detected_over_many_keys(tmp_path: Path) -> None:
+    clips = [
+        make_clip(tmp_path / f"u{i}.mp4", seconds=2, width=256, height=192, seed=i)
+        for i in range(2)
+    ]
+    ps = []
+    for c in clips:
+        with VideoReader(c) as r:
+            frames = list(r.frames("yuv420p"))
+        for k in range(12):
+            key = bytes([k]) * 32
+            reading = detect(iter(frames), key)
+            assert not reading.detected
+            ps.append(reading.p_value)
+    assert min(ps) > 1e-6
+
+
+def test_splice_is_located(tmp_path: Path, key: bytes) -> None:
+    fps, w, h = 30, 640, 360
+    src = make_clip(tmp_path / "host.mp4", seconds=7, width=w, height=h, fps=fps, seed=5)
+    with VideoReader(src) as r:
+        frames = list(r.frames("yuv420p"))
+    lo, hi = 2 * fps, 5 * fps  # 3 s marked in the middle
+    marked_mid = list(embed(iter(frames[lo:hi]), PAYLOAD, key))
+    spliced = tmp_path / "spliced.mp4"
+    with VideoWriter(spliced, w, h, fps, EncodeOptions(crf=23)) as out:
+        for f in [*frames[:lo], *marked_mid, *frames[hi:]]:
+            out.write(f)
+    reading = detect_file(spliced, key)
+    assert reading.detected and reading.payload == PAYLOAD
+    (seg,) = reading.segments
+    assert seg.start == pytest.approx(2.0, abs=0.5) and seg.end == pytest.approx(5.0, abs=0.5)
+    assert seg.payload == PAYLOAD
+
+
+def test_audio_and_timing_pass_through(clip_factory, tmp_path: Path, key: bytes) -> None:
+    src = clip_factory("vfr.mp4", seconds=2, width=192, height=128, vfr=True, audio=True)
+    out = tmp_path / "m.mp4"
+    embed_file(src, out, key, PAYLOAD)
+    a, b = probe(src), probe(out)
+    assert (b.frames, b.vfr, b.has_audio) == (a.frames, True, True)
+    assert b.duration == pytest.approx(a.duration, abs=0.05)
+
+
+def test_tiny_and_degenerate_inputs(tmp_path: Path, key: bytes) -> None:
+    tiny = tmp_path / "tiny.mp4"
+    with VideoWriter(tiny, 48, 32, 30) as w:
+        for f in synth_frames(10, 48, 32):
+            w.write(f)
+    with pytest.raises(WatermarkError, match="too small"):
+        embed_file(tiny, tmp_path / "o.mp4", key, PAYLOAD)
+    with pytest.raises(WatermarkError, match="too small"):
+        detect_file(tiny, key)
+    one = make_clip(tmp_path / "one.mp4", seconds=1 / 30, width=128, height=96)
+    assert probe(one).frames == 1
+    reading = detect_file(one, key)
+    assert reading.frames == 1 and not reading.detected
+    marked_one = embed_file(one, tmp_path / "one-m.mp4", key, PAYLOAD)
+    assert marked_one.frames == 1
+    empty = detect(iter([]), key)
+    assert not empty.detected and empty.frames == 0
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    with pytest.raises(MediaError, match="empty"):
+        detect_file(tmp_path / "zero.mp4", key)
+
+
+def test_bad_config_and_key() -> None:
+    with pytest.raises(WatermarkError, match="strength"):
+        WatermarkConfig(strength=0)
+    with pytest.raises(WatermarkError, match="256 bits"):
+        detect(iter([]), b"short")
+
+
+def test_cli_embed_detect(host: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "VIDPROV_HOME": str(tmp_path / "home")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(VIDPROV), *args], capture_output=True, text=True, env=env, timeout=300
+        )
+
+    assert run("watermark", "detect", str(host)).returncode == 2  # no key yet
+    assert run("keys", "init").returncode == 0
+    out = tmp_path / "m.mp4"
+    p = run("watermark", "embed", str(host), str(out), "--json")
+    assert p.returncode == 0, p.stderr
+    payload = json.loads(p.stdout)["payload"]
+    assert len(payload) == 16
+    p = run("watermark", "detect", str(out), "--json")
+    d = json.loads(p.stdout)
+    assert d["detected"] and d["payload"] == payload and d["p_value"] < 1e-6
+    assert {"start", "end", "payload"} <= set(d["segments"][0])
+    p = run("watermark", "embed", str(host), str(tmp_path / "x.mp4"), "--payload", "zz")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_marked_frames_stay_close(host: Path, key: bytes) -> None:
+    with VideoReader(host) as r:
+        frames = list(r.frames("yuv420p"))[:10]
+    for a, b in zip(frames, embed(iter(frames), PAYLOAD, key), strict=True):
+        assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
+        assert a.time == b.time
+        diff = a.y.astype(int) - b.y
+        assert 0 < np.abs(diff).mean() < 3
+
+
+def test_transcode_of_marked_keeps_mark(host: Path, tmp_path: Path, key: bytes) -> None:
+    marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
+    again = transcode(marked, tmp_path / "again.mp4", EncodeOptions(crf=23)).output.path
+    assert detect_file(again, key).payload == PAYLOAD
