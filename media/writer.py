@@ -161,6 +161,8 @@ class VideoWriter:
         codec_opts = {"crf": str(self.options.crf)}
         if self.options.codec in ("libx264", "libx265"):
             codec_opts["preset"] = self.options.preset
+        if self.options.codec == "libx265":
+            codec_opts["x265-params"] = "log-level=error"
         vs.options = codec_opts
         vs.thread_type = "AUTO"
         self._stream = vs
