@@ -11,11 +11,44 @@ from pathlib import Path
 from vidprov.errors import MediaError
 
 
+class AtomicFile:
+    """A temp file beside ``target`` (same suffix, so formats are still guessed from it) that
+    becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`.
+
+    Raises:
+        MediaError: the target folder does not exist or is not writable.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.target = Path(target)
+        folder = self.target.parent
+        if not folder.is_dir():
+            raise MediaError("output folder does not exist", self.target)
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.target.name}.", suffix=self.target.suffix, dir=folder
+            )
+        except OSError as exc:
+            raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
+        os.close(fd)
+        self.tmp = Path(name)
+
+    def commit(self, mode: int | None = None) -> None:
+        """Apply ``mode`` (permission bits) if given and rename the temp file onto the target."""
+        if mode is not None:
+            os.chmod(self.tmp, mode)
+        os.replace(self.tmp, self.target)
+
+    def discard(self) -> None:
+        """Remove the temp file; the target is left as it was."""
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds.
 
-    The temp file keeps ``target``'s suffix, so container formats are still guessed from it.
     On any exception the temp file is removed and ``target`` is left as it was.
 
     Args:
@@ -25,22 +58,10 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     Raises:
         MediaError: the target folder does not exist or is not writable.
     """
-    target = Path(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise MediaError("output folder does not exist", target)
+    out = AtomicFile(target)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=folder)
-    except OSError as exc:
-        raise MediaError(f"cannot write here ({exc.strerror})", target) from exc
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        yield out.tmp
+        out.commit(mode)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        out.discard()
         raise

@@ -45,20 +45,10 @@ def transcode(
     Raises:
         MediaError: unreadable input or unwritable output.
     """
-    with VideoReader(src) as reader:
-        info = reader.info
-        with VideoWriter(
-            dst,
-            info.width,
-            info.height,
-            info.fps,
-            options,
-            audio_from=src,
-            time_base=reader.time_base,
-        ) as writer:
-            for frame in reader.av_frames():
-                writer.write(frame)
-            audio = writer.audio_mode
+    with VideoReader(src) as reader, VideoWriter.like(reader, dst, options) as writer:
+        for frame in reader.av_frames():
+            writer.write(frame)
+        audio = writer.audio_mode
     return TranscodeResult(source=probe(src), output=probe(dst), audio=audio)
 
 

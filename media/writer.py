@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,10 +13,12 @@ import av
 import av.error
 import numpy as np
 
+from vidprov.atomic import AtomicFile
 from vidprov.errors import MediaError
 from vidprov.media._audio import AudioCopier
 from vidprov.media._open import ffmpeg_reason
 from vidprov.media.frames import Frame, YUVFrame, from_yuv_planes
+from vidprov.media.reader import VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,29 @@ class VideoWriter:
             raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
         if self.fps <= 0:
             raise MediaError(f"bad frame rate {fps}", self.path)
-        self._tmp: Path | None = None
+        self._file: AtomicFile | None = None
         self._out: av.container.OutputContainer | None = None
         self._audio: AudioCopier | None = None
+
+    @classmethod
+    def like(
+        cls, reader: VideoReader, path: str | Path, options: EncodeOptions | None = None
+    ) -> VideoWriter:
+        """A writer for ``path`` with the reader's size, rate and timestamps, copying its audio.
+
+        Raises:
+            MediaError: as the constructor.
+        """
+        info = reader.info
+        return cls(
+            path,
+            info.width,
+            info.height,
+            info.fps,
+            options,
+            audio_from=reader.path,
+            time_base=reader.time_base,
+        )
 
     def __enter__(self) -> VideoWriter:
         self.open()
@@ -111,17 +131,7 @@ class VideoWriter:
             self.abort()
 
     def open(self) -> None:
-        folder = self.path.parent
-        if not folder.is_dir():
-            raise MediaError("output folder does not exist", self.path)
-        try:
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=folder
-            )
-        except OSError as exc:
-            raise MediaError(f"cannot write here ({exc.strerror})", self.path) from exc
-        os.close(fd)
-        self._tmp = Path(name)
+        self._file = AtomicFile(self.path)
         try:
             self._open_container()
         except BaseException:
@@ -134,7 +144,7 @@ class VideoWriter:
             opts["movflags"] = "+faststart"
         fmt = "mp4" if self.path.suffix.lower() in (".mp4", ".m4v") else None
         try:
-            out = av.open(str(self._tmp), mode="w", format=fmt, options=opts)
+            out = av.open(str(self._file.tmp), mode="w", format=fmt, options=opts)
         except (av.error.FFmpegError, ValueError) as exc:
             raise MediaError(
                 f"cannot write this container ({ffmpeg_reason(exc)})", self.path
@@ -240,9 +250,9 @@ class VideoWriter:
             self._out = None
             if self._audio is not None:
                 self._audio.close()
-            assert self._tmp is not None
-            os.replace(self._tmp, self.path)
-            self._tmp = None
+            assert self._file is not None
+            self._file.commit()
+            self._file = None
         except BaseException:
             self.abort()
             raise
@@ -256,7 +266,6 @@ class VideoWriter:
             with contextlib.suppress(Exception):
                 self._out.close()
             self._out = None
-        if self._tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._tmp.unlink()
-            self._tmp = None
+        if self._file is not None:
+            self._file.discard()
+            self._file = None

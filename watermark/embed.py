@@ -83,8 +83,7 @@ def embed_file(
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
     psnrs: list[float] = []
     with VideoReader(src) as reader:
-        info = reader.info
-        check_size(info.width, info.height, config, src)
+        check_size(reader.info.width, reader.info.height, config, src)
         originals: list[np.ndarray] = []
 
         def tap(it: Iterable[YUVFrame]) -> Iterator[YUVFrame]:
@@ -92,15 +91,7 @@ def embed_file(
                 originals.append(f.y)
                 yield f
 
-        with VideoWriter(
-            dst,
-            info.width,
-            info.height,
-            info.fps,
-            options,
-            audio_from=src,
-            time_base=reader.time_base,
-        ) as writer:
+        with VideoWriter.like(reader, dst, options) as writer:
             for marked in embed(tap(reader.frames("yuv420p")), payload_hex, key, config):
                 psnrs.append(_psnr(originals.pop(), marked.y))
                 writer.write(marked)
