@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from vidprov import __version__
+from vidprov.cli._util import emit, progress_bar
 from vidprov.errors import VidprovError
 
 
@@ -25,14 +23,6 @@ class VidprovGroup(click.Group):
         except VidprovError as exc:
             click.echo(f"vidprov: error: {exc}", err=True)
             ctx.exit(2)
-
-
-def emit(result: Any, as_json: bool, human: str | None = None) -> None:
-    """Print a result: its ``to_dict()`` as JSON, or the human text."""
-    if as_json or human is None:
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
-    else:
-        click.echo(human)
 
 
 @click.group(cls=VidprovGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,7 +69,7 @@ def keys() -> None:
 @click.option("--force", is_flag=True, help="Replace existing keys.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def keys_init(force: bool, as_json: bool) -> None:
-    """Create a random 256-bit watermark key (mode 0600)."""
+    """Create the watermark key and a development C2PA signing PKI (private keys 0600)."""
     from vidprov.keys import init_keys
 
     r = init_keys(force=force)
@@ -98,6 +88,7 @@ def keys_init(force: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def demo(outdir: Path, as_json: bool) -> None:
     """Run the built-in end-to-end job on a clip it makes."""
+    from vidprov.cli.provenance import verify_human
     from vidprov.demo import run_demo
 
     r = run_demo(outdir)
@@ -106,26 +97,21 @@ def demo(outdir: Path, as_json: bool) -> None:
         [
             f"source:  {r.source}  ({rt.source.frames} frames, {rt.source.fps} fps, "
             f"{rt.source.width}x{rt.source.height}, audio {rt.source.audio_codec})",
-            f"output:  {r.output}  ({rt.output.frames} frames, {rt.output.fps} fps, "
-            f"{rt.output.width}x{rt.output.height}, audio {rt.output.audio_codec}, {rt.audio})",
-            "preserved: "
+            "round trip: "
             + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in rt.preserved.items()),
+            f"watermarked: {r.watermark.output} (payload {r.watermark.payload}, "
+            f"Y-PSNR {r.watermark.psnr_mean:.1f} dB)",
+            f"signed:  {r.signed.output} (manifest {r.signed.manifest_id})",
+            "",
+            "verify report:",
+            verify_human(r.verify),
+            "",
             f"result:  {'OK' if r.ok else 'FAILED'}",
         ]
     )
     emit(r, as_json, human)
     if not r.ok:
         sys.exit(1)
-
-
-@contextlib.contextmanager
-def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
 
 
 @cli.group()
@@ -194,6 +180,12 @@ def watermark_detect(src: Path, key_file: Path | None, as_json: bool) -> None:
         for s in r.segments
     ]
     emit(r, as_json, "\n".join(lines))
+
+
+from vidprov.cli.provenance import edit, sign, verify  # noqa: E402
+
+for _command in (sign, verify, edit):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -52,3 +52,10 @@ class WatermarkError(VidprovError):
     """A watermark payload, key or input cannot be used (bad hex, wrong length, tiny frames)."""
 
     code = "watermark_error"
+
+
+class ProvenanceError(VidprovError):
+    """Signing or verification cannot proceed: missing or bad certificates, an unsupported
+    container, an unreadable manifest, or a signer that failed."""
+
+    code = "provenance_error"

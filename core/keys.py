@@ -1,4 +1,4 @@
-"""Key material under ``VIDPROV_HOME``: the 256-bit watermark key (signing credentials later)."""
+"""Key material under ``VIDPROV_HOME``: the 256-bit watermark key and the C2PA signing PKI."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class KeysResult:
 
     home: str
     watermark_key: str
+    signer_chain: str
+    trust_anchors: str
     created: tuple[str, ...]
 
     def to_dict(self) -> dict[str, object]:
@@ -33,29 +35,47 @@ class KeysResult:
 
 
 def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult:
-    """Create a random 256-bit watermark key in ``home`` (file mode 0600).
+    """Create the random 256-bit watermark key and the development C2PA PKI (root CA,
+    intermediate CA, ES256 signer, ``trust_anchors.pem``) in ``home``; private keys mode 0600.
 
     Args:
         home: the folder; default :func:`vidprov.config.home_dir`.
-        force: overwrite an existing key.
+        force: overwrite existing keys.
 
     Raises:
-        KeyError_: a key exists and ``force`` is false, or the folder cannot be written.
+        KeyError_: keys exist and ``force`` is false, or the folder cannot be written.
     """
+    from vidprov.errors import ProvenanceError
+    from vidprov.provenance.pki import PkiPaths, create_dev_pki
+
     home = Path(home) if home is not None else home_dir()
     try:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise KeyError_(f"cannot create key folder ({exc.strerror})", home) from exc
     key_path = home / WATERMARK_KEY_FILE
-    if key_path.exists() and not force:
+    pki = PkiPaths.under(home)
+    existing = [p for p in (key_path, *pki.all()) if p.exists()]
+    if existing and not force:
         raise KeyError_(
-            "key exists; use --force to replace it (marks made with it become unreadable)", key_path
+            "keys exist; use --force to replace them (marks made with the old key become "
+            "unreadable)",
+            existing[0],
         )
     with atomic_path(key_path, mode=0o600) as tmp:
         tmp.write_text(secrets.token_hex(KEY_BYTES) + "\n")
     log.info("wrote watermark key %s", key_path)
-    return KeysResult(home=str(home), watermark_key=str(key_path), created=(str(key_path),))
+    try:
+        created = create_dev_pki(home, force=True)
+    except ProvenanceError as exc:
+        raise KeyError_(exc.message, exc.path) from exc
+    return KeysResult(
+        home=str(home),
+        watermark_key=str(key_path),
+        signer_chain=str(pki.signer_chain),
+        trust_anchors=str(pki.trust_anchors),
+        created=(str(key_path), *map(str, created)),
+    )
 
 
 def load_watermark_key(path: str | Path | None = None) -> bytes:

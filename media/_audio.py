@@ -26,9 +26,14 @@ class AudioCopier:
     """
 
     def __init__(
-        self, src: Path, inp: av.container.InputContainer, out: av.container.OutputContainer
+        self,
+        src: Path,
+        inp: av.container.InputContainer,
+        out: av.container.OutputContainer,
+        window: tuple[float, float] | None = None,
     ) -> None:
         self.src = src
+        self.window = window
         self._in = inp
         self._in_stream = inp.streams.audio[0]
         name = self._in_stream.codec_context.name
@@ -50,8 +55,15 @@ class AudioCopier:
         self._done = False
 
     @classmethod
-    def open(cls, src: Path, out: av.container.OutputContainer) -> AudioCopier | None:
+    def open(
+        cls,
+        src: Path,
+        out: av.container.OutputContainer,
+        window: tuple[float, float] | None = None,
+    ) -> AudioCopier | None:
         """An audio copier for ``src``, or None when it has no audio.
+
+        ``window`` = ``(start, end)`` seconds copies only that stretch, moved to time 0.
 
         Raises:
             MediaError: the source cannot be opened.
@@ -63,7 +75,7 @@ class AudioCopier:
         if not inp.streams.audio:
             inp.close()
             return None
-        return cls(src, inp, out)
+        return cls(src, inp, out, window)
 
     def _next(self) -> av.Packet | None:
         while True:
@@ -74,8 +86,20 @@ class AudioCopier:
             except (av.error.FFmpegError, OSError) as exc:
                 log.warning("%s: audio ends early (%s)", self.src, ffmpeg_reason(exc))
                 return None
-            if p.dts is not None and p.size > 0:
+            if p.dts is None or p.size <= 0:
+                continue
+            if self.window is None:
                 return p
+            start, end = self.window
+            t = float(p.pts * p.time_base) if p.pts is not None else 0.0
+            if t >= end:
+                return None
+            if t < start:
+                continue
+            shift = round(start / p.time_base)
+            p.pts -= shift
+            p.dts -= shift
+            return p
 
     def pump(self, until: float | None) -> None:
         """Mux audio packets whose time is at most ``until`` seconds (all when None)."""

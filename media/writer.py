@@ -66,6 +66,7 @@ class VideoWriter:
         audio_from: copy the first audio stream of this file into the output (unchanged when the
             container accepts its codec, else re-encoded to AAC).
         time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any.
+        audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0.
 
     Raises:
         MediaError: bad size or rate, an encoder failure, a frame of the wrong size, or the
@@ -81,6 +82,7 @@ class VideoWriter:
         options: EncodeOptions | None = None,
         audio_from: str | Path | None = None,
         time_base: Fraction | None = None,
+        audio_window: tuple[float, float] | None = None,
     ) -> None:
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
@@ -88,6 +90,7 @@ class VideoWriter:
         self.options = options or EncodeOptions()
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.time_base = time_base
+        self.audio_window = audio_window
         self.frames_written = 0
         self.audio_mode: str | None = None
         if not (0 < self.width <= 16384 and 0 < self.height <= 16384):
@@ -178,7 +181,7 @@ class VideoWriter:
         self._stream = vs
         self._pix_fmt = pix_fmt
         if self.audio_from is not None:
-            self._audio = AudioCopier.open(self.audio_from, out)
+            self._audio = AudioCopier.open(self.audio_from, out, self.audio_window)
             self.audio_mode = self._audio.mode if self._audio else None
 
     def write(self, frame: Frame | YUVFrame | np.ndarray | av.VideoFrame) -> None:

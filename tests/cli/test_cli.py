@@ -84,3 +84,6 @@ def test_demo_reports_round_trip(tmp_path: Path) -> None:
     d = json.loads(r.output)
     assert d["ok"] is True and d["audio"] == "copy"
     assert Path(d["output"]).is_file()
+    assert d["verify"]["c2pa"]["state"] == "trusted"
+    assert d["verify"]["watermark"]["payload"] == d["watermark"]["payload"]
+    assert Path(d["signed"]["output"]).is_file()

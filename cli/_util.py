@@ -1,0 +1,29 @@
+"""Shared CLI output helpers: JSON or human text, and a progress bar on terminals only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+
+def emit(result: Any, as_json: bool, human: str | None = None) -> None:
+    """Print a result: its ``to_dict()`` as JSON, or the human text."""
+    if as_json or human is None:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        click.echo(human)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update

@@ -1,0 +1,196 @@
+"""CLI for provenance: ``sign``, ``verify`` and ``edit trim|concat`` (thin over the library)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vidprov.cli._util import emit
+
+_key_file = click.option(
+    "--key-file", type=click.Path(path_type=Path), help="Watermark key (default: home)."
+)
+_cert = click.option(
+    "--cert", type=click.Path(path_type=Path), help="Signer chain PEM (leaf first)."
+)
+_key = click.option("--key", type=click.Path(path_type=Path), help="Signer private key PEM.")
+_tsa = click.option(
+    "--tsa-url", envvar="VIDPROV_TSA_URL", help="RFC 3161 timestamp authority (off by default)."
+)
+_json = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _wm_key(key_file: Path | None) -> bytes | None:
+    from vidprov.keys import load_watermark_key
+
+    return load_watermark_key(key_file) if key_file is not None else None
+
+
+def _sign_human(r: Any) -> str:
+    lines = [f"signed {r.output}", f"manifest {r.manifest_id} (signer {r.signer}, {r.alg})"]
+    lines.append(
+        f"soft binding: {len(r.soft_binding)} one-second blocks, payloads {', '.join(r.payloads)}"
+        if r.soft_binding
+        else "soft binding: none (no watermark read back)"
+    )
+    if not r.timestamped:
+        lines.append("no timestamp authority: certificate validity is checked at verification")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--title", help="Asset title (default: the output file name).")
+@click.option("--ai/--no-ai", default=True, show_default=True, help="Made by a model.")
+@click.option("--model", help="Name of the generating model.")
+@click.option("--prompt", help="The prompt; only its SHA-256 goes into the manifest.")
+@click.option("--prompt-hash", help="SHA-256 hex of the prompt, if hashed elsewhere.")
+@click.option("--no-soft-binding", is_flag=True, help="Do not bind the watermark payload.")
+@_cert
+@_key
+@_tsa
+@_key_file
+@_json
+def sign(
+    src: Path,
+    dst: Path,
+    title: str | None,
+    ai: bool,
+    model: str | None,
+    prompt: str | None,
+    prompt_hash: str | None,
+    no_soft_binding: bool,
+    cert: Path | None,
+    key: Path | None,
+    tsa_url: str | None,
+    key_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Write DST: SRC with a signed C2PA manifest (stored in the manifest store)."""
+    from vidprov.provenance import SignOptions, load_signer, sign_file
+
+    if prompt is not None:
+        prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
+    options = SignOptions(
+        title=title,
+        ai=ai,
+        model=model,
+        prompt_sha256=prompt_hash,
+        soft_binding="none" if no_soft_binding else "detect",
+        tsa_url=tsa_url or None,
+    )
+    r = sign_file(src, dst, options, load_signer(cert, key), key=_wm_key(key_file))
+    emit(r, as_json, _sign_human(r))
+
+
+def verify_human(r: Any) -> str:
+    c = r.c2pa
+    lines = [f"file: {r.file}", f"c2pa: {c.state.upper()}"]
+    if c.manifest_id:
+        lines += [
+            f"  manifest {c.manifest_id}",
+            f"  signer {c.signer} (issuer {c.issuer}), signed {c.signed_at} ({c.signed_at_source})",
+            f"  generator {c.claim_generator}; source type {c.digital_source_type}",
+            f"  actions: {', '.join(a['action'] for a in c.actions)}",
+        ]
+        lines += [
+            f"  ingredient {i['relationship']}: {i['title']} ({i['manifest_id']})"
+            for i in c.ingredients
+        ]
+    if c.state in ("invalid", "absent"):
+        lines.append(f"  codes: {', '.join(c.codes)}")
+    if c.note:
+        lines.append(f"  note: {c.note}")
+    w = r.watermark
+    if w is None:
+        lines.append(f"watermark: {r.watermark_note or 'not checked'}")
+    else:
+        lines.append(
+            f"watermark: {'yes' if w.detected else 'no'}  payload {w.payload or '-'}  "
+            f"p {w.p_value:.3g}"
+        )
+    if r.recovered:
+        lines.append(
+            f"recovered via watermark: manifest {r.recovered.manifest_id} "
+            f"(describes the original clip; content matches: {r.recovered.content_matches})"
+        )
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "--trust-anchors",
+    type=click.Path(path_type=Path),
+    help="PEM of trusted roots (default: VIDPROV_HOME/trust_anchors.pem if present).",
+)
+@click.option("--no-watermark", is_flag=True, help="Skip watermark detection and recovery.")
+@_key_file
+@_json
+def verify(
+    src: Path, trust_anchors: Path | None, no_watermark: bool, key_file: Path | None, as_json: bool
+) -> None:
+    """Verify SRC: its C2PA manifest, its watermark, and recovery through the watermark."""
+    from vidprov.provenance import verify_file
+
+    r = verify_file(src, trust_anchors, watermark=not no_watermark, key=_wm_key(key_file))
+    emit(r, as_json, verify_human(r))
+
+
+@click.group()
+def edit() -> None:
+    """Edit signed clips, keeping lineage (sources become ingredients)."""
+
+
+@edit.command("trim")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--start", type=float, required=True, help="Start, seconds.")
+@click.option("--end", type=float, required=True, help="End, seconds.")
+@_cert
+@_key
+@_key_file
+@_json
+def edit_trim(
+    src: Path,
+    dst: Path,
+    start: float,
+    end: float,
+    cert: Path | None,
+    key: Path | None,
+    key_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Write DST: SRC from START to END, signed with SRC as its parent."""
+    from vidprov.provenance import load_signer, trim_file
+
+    r = trim_file(src, dst, start, end, load_signer(cert, key), key=_wm_key(key_file))
+    emit(r, as_json, _sign_human(r))
+
+
+@edit.command("concat")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_cert
+@_key
+@_key_file
+@_json
+def edit_concat(
+    paths: tuple[Path, ...],
+    cert: Path | None,
+    key: Path | None,
+    key_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Concatenate SOURCES… into the last path, signed with each source as a component."""
+    from vidprov.errors import ConfigError
+    from vidprov.provenance import concat_files, load_signer
+
+    if len(paths) < 3:
+        raise ConfigError("concat needs at least two sources and an output: A B [...] OUT")
+    *srcs, dst = paths
+    r = concat_files(srcs, dst, load_signer(cert, key), key=_wm_key(key_file))
+    emit(r, as_json, _sign_human(r))

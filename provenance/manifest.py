@@ -1,0 +1,125 @@
+"""The manifest definitions vidprov signs: what was made, by which model, how, with which mark."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidprov import __version__
+from vidprov.errors import ProvenanceError
+from vidprov.provenance.softbinding import SoftBindingBlock, to_assertion
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+TRAINED = IPTC + "trainedAlgorithmicMedia"
+COMPOSITE_TRAINED = IPTC + "compositeWithTrainedAlgorithmicMedia"
+CAPTURE = IPTC + "digitalCapture"
+GENERATION_LABEL = "io.vidprov.generation"
+
+# Containers c2pa can embed a manifest in, by suffix.
+MIME_BY_SUFFIX = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+}
+
+
+def mime_for(path: Path) -> str:
+    """The MIME type c2pa uses for ``path``.
+
+    Raises:
+        ProvenanceError: a container c2pa cannot carry a manifest in.
+    """
+    mime = MIME_BY_SUFFIX.get(path.suffix.lower())
+    if mime is None:
+        raise ProvenanceError(
+            f"unsupported container {path.suffix or '(no suffix)'!r} for C2PA "
+            f"(use one of {', '.join(sorted(MIME_BY_SUFFIX))})",
+            path,
+        )
+    return mime
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    """What a signed manifest says about the clip.
+
+    Args:
+        title: the asset title (default: the output file name).
+        ai: the clip was made by a model (digitalSourceType trainedAlgorithmicMedia); false
+            declares a camera capture.
+        model: the generating model's name.
+        prompt_sha256: SHA-256 hex of the prompt (the prompt itself is never stored).
+        parameters: further generation parameters (seed, steps, ...), JSON-ready values.
+        soft_binding: ``"detect"`` (read the watermark back from the clip), ``"none"``, or the
+            blocks to declare.
+        tsa_url: an RFC 3161 timestamp authority; None signs without a trusted time.
+    """
+
+    title: str | None = None
+    ai: bool = True
+    model: str | None = None
+    prompt_sha256: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    soft_binding: str | tuple[SoftBindingBlock, ...] = "detect"
+    tsa_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.soft_binding, str) and self.soft_binding not in ("detect", "none"):
+            raise ProvenanceError(
+                f"soft_binding must be 'detect', 'none' or blocks, not {self.soft_binding!r}"
+            )
+        if self.prompt_sha256 is not None:
+            h = self.prompt_sha256.lower()
+            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+                raise ProvenanceError("prompt hash must be 64 hex digits (SHA-256)")
+
+
+def generation_assertion(
+    options: SignOptions, watermark_key_id: str | None, payloads: list[str]
+) -> dict[str, Any]:
+    """vidprov's own assertion: model, prompt hash, parameters, claimed signing time, mark."""
+    data: dict[str, Any] = {
+        "claimed_signing_time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "ai_generated": options.ai,
+    }
+    if options.model:
+        data["model"] = options.model
+    if options.prompt_sha256:
+        data["prompt_sha256"] = options.prompt_sha256.lower()
+    if options.parameters:
+        data["parameters"] = dict(options.parameters)
+    if payloads:
+        data["watermark"] = {"payloads": payloads, "key_id": watermark_key_id}
+    return {"label": GENERATION_LABEL, "data": data}
+
+
+def definition(
+    title: str,
+    mime: str,
+    actions: list[dict[str, Any]],
+    extra: list[dict[str, Any]],
+    blocks: tuple[SoftBindingBlock, ...],
+) -> dict[str, Any]:
+    """A manifest definition for ``c2pa.Builder``."""
+    assertions = [{"label": "c2pa.actions.v2", "data": {"actions": actions}}, *extra]
+    if blocks:
+        assertions.append(to_assertion(blocks))
+    return {
+        "claim_generator_info": [{"name": "vidprov", "version": __version__}],
+        "title": title,
+        "format": mime,
+        "assertions": assertions,
+    }
+
+
+def created_action(options: SignOptions) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "action": "c2pa.created",
+        "digitalSourceType": TRAINED if options.ai else CAPTURE,
+    }
+    if options.model:
+        action["softwareAgent"] = {"name": options.model}
+    return action

@@ -1,0 +1,241 @@
+"""Sign a clip: embed a C2PA manifest, store it, and bind it to the clip's watermark."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidprov.atomic import AtomicFile
+from vidprov.errors import KeyError_, ProvenanceError, WatermarkError
+from vidprov.media.reader import VideoReader
+from vidprov.provenance.manifest import (
+    SignOptions,
+    created_action,
+    definition,
+    generation_assertion,
+    mime_for,
+)
+from vidprov.provenance.signer import CallbackSigner, cert_info, load_signer
+from vidprov.provenance.softbinding import SoftBindingBlock, blocks_from_reading
+from vidprov.provenance.store import ManifestStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """A source clip an edit was made from (``parentOf`` for trims, ``componentOf`` for
+    the pieces of a concatenation)."""
+
+    path: Path
+    relationship: str = "parentOf"
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """What ``sign_file`` wrote."""
+
+    input: str
+    output: str
+    manifest_id: str
+    format: str
+    signer: str | None
+    alg: str
+    timestamped: bool
+    soft_binding: tuple[SoftBindingBlock, ...]
+    stored: bool
+    ingredients: tuple[str, ...] = field(default=())
+
+    @property
+    def payloads(self) -> list[str]:
+        return sorted({b.payload for b in self.soft_binding})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "manifest_id": self.manifest_id,
+            "format": self.format,
+            "signer": self.signer,
+            "alg": self.alg,
+            "timestamped": self.timestamped,
+            "note": None
+            if self.timestamped
+            else "no timestamp authority: certificate validity is checked at verification time",
+            "payloads": self.payloads,
+            "soft_binding": [b.to_dict() for b in self.soft_binding],
+            "ingredients": list(self.ingredients),
+            "stored": self.stored,
+        }
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_back_blocks(
+    path: Path, key: bytes | None, duration: float
+) -> tuple[SoftBindingBlock, ...]:
+    """Soft-binding blocks from the watermark read back from ``path`` (none without a key)."""
+    from vidprov.keys import load_watermark_key
+    from vidprov.watermark import detect_file
+
+    try:
+        key = key if key is not None else load_watermark_key()
+    except KeyError_ as exc:
+        log.warning("no soft binding: %s", exc)
+        return ()
+    try:
+        reading = detect_file(path, key)
+    except WatermarkError as exc:
+        log.warning("no soft binding: %s", exc)
+        return ()
+    return blocks_from_reading(reading, duration)
+
+
+def _signer_and_errors(signer: CallbackSigner, tsa_url: str | None) -> tuple[Any, list]:
+    """The c2pa signer, with the callback's exceptions kept (c2pa only sees a failure code)."""
+    from vidprov.provenance.signer import to_c2pa
+
+    errors: list[BaseException] = []
+
+    class _Keep:
+        alg = signer.alg
+        certificate_chain_pem = signer.certificate_chain_pem
+
+        def sign(self, data: bytes) -> bytes:
+            try:
+                return signer.sign(data)
+            except Exception as exc:
+                errors.append(exc)
+                raise
+
+    return to_c2pa(_Keep(), tsa_url), errors
+
+
+def sign_file(
+    src: str | Path,
+    dst: str | Path,
+    options: SignOptions | None = None,
+    signer: CallbackSigner | None = None,
+    *,
+    actions: list[dict[str, Any]] | None = None,
+    ingredients: tuple[Ingredient, ...] = (),
+    key: bytes | None = None,
+    store: ManifestStore | None = None,
+) -> SignResult:
+    """Write ``dst``: ``src`` with an embedded, signed C2PA manifest; store the manifest.
+
+    The output appears only once it is signed and its manifest reads back; on any failure
+    nothing is left at ``dst`` (never an unsigned file under the signed name).
+
+    Args:
+        src: the clip (MP4, MOV or AVI).
+        dst: the signed clip; same container family as ``src``.
+        options: what the manifest declares (default: AI-generated, soft binding read back).
+        signer: the key holder (default: the development signer under VIDPROV_HOME).
+        actions: replaces the default ``c2pa.created`` action (edits pass their own).
+        ingredients: source clips, embedded as ingredients with their manifests.
+        key: the watermark key for reading back the soft binding (default: the home key).
+        store: where to keep the manifest (default: the home store).
+
+    Raises:
+        MediaError: ``src`` is not a readable video.
+        ProvenanceError: unsupported container, missing/bad certificates, signing failed.
+    """
+    import c2pa
+
+    src, dst = Path(src), Path(dst)
+    options = options or SignOptions()
+    mime = mime_for(dst)
+    if mime_for(src) != mime:
+        raise ProvenanceError(f"signing keeps the container; {src.name} is not {mime}", dst)
+    with VideoReader(src) as r:
+        duration = r.info.duration
+    signer = signer or load_signer()
+    if isinstance(options.soft_binding, tuple):
+        blocks = options.soft_binding
+    elif options.soft_binding == "detect":
+        blocks = read_back_blocks(src, key, duration)
+    else:
+        blocks = ()
+    payloads = sorted({b.payload for b in blocks})
+    key_id = hashlib.sha256(b"vidprov-key-id" + key).hexdigest()[:16] if key else None
+    manifest_def = definition(
+        options.title or dst.name,
+        mime,
+        actions or [created_action(options)],
+        [generation_assertion(options, key_id, payloads)],
+        blocks,
+    )
+    c2pa_signer, errors = _signer_and_errors(signer, options.tsa_url)
+    out = AtomicFile(dst)
+    try:
+        try:
+            builder = c2pa.Builder(manifest_def)
+            for i, ing in enumerate(ingredients):
+                meta = {
+                    "title": ing.title or ing.path.name,
+                    "relationship": ing.relationship,
+                    "label": f"ingredient{i}",
+                }
+                with open(ing.path, "rb") as f:
+                    builder.add_ingredient_from_stream(json.dumps(meta), mime_for(ing.path), f)
+            with open(src, "rb") as fin, open(out.tmp, "w+b") as fout:
+                store_bytes = builder.sign(c2pa_signer, mime, fin, fout)
+        except c2pa.C2paError as exc:
+            why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
+            raise ProvenanceError(f"signing failed ({why})", dst) from exc
+        manifest_id, manifest = _read_back(out.tmp, mime, dst)
+        store = store if store is not None else ManifestStore()
+        store.add(
+            manifest_id,
+            manifest,
+            bytes(store_bytes),
+            sha256_file(out.tmp),
+            blocks,
+            title=manifest.get("title"),
+        )
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    leaf = getattr(signer, "certs", None)
+    cn = cert_info(leaf[0]).common_name if leaf else None
+    log.info("signed %s -> %s (%s)", src, dst, manifest_id)
+    return SignResult(
+        input=str(src),
+        output=str(dst),
+        manifest_id=manifest_id,
+        format=mime,
+        signer=cn,
+        alg=str(signer.alg).lower(),
+        timestamped=options.tsa_url is not None,
+        soft_binding=blocks,
+        stored=True,
+        ingredients=tuple(str(i.path) for i in ingredients),
+    )
+
+
+def _read_back(path: Path, mime: str, dst: Path) -> tuple[str, dict[str, Any]]:
+    import c2pa
+
+    try:
+        with open(path, "rb") as f:
+            reader = c2pa.Reader(mime, f)
+            store = json.loads(reader.json())
+    except c2pa.C2paError as exc:
+        raise ProvenanceError(f"signed output does not read back ({exc})", dst) from exc
+    label = store.get("active_manifest")
+    if not label:
+        raise ProvenanceError("signed output has no active manifest", dst)
+    return label, store["manifests"][label]

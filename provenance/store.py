@@ -1,0 +1,136 @@
+"""The manifest store: every manifest vidprov signs, indexed by its soft-binding values.
+
+Embedded SQLite under ``VIDPROV_HOME`` (``manifests.sqlite``). A watermark payload read from a
+clip whose metadata was stripped resolves here to the manifest(s) that declared it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vidprov.config import home_dir
+from vidprov.errors import ProvenanceError
+from vidprov.provenance.softbinding import SoftBindingBlock
+
+STORE_FILE = "manifests.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifests (
+    id TEXT PRIMARY KEY,
+    stored_at TEXT NOT NULL,
+    title TEXT,
+    asset_sha256 TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    manifest_store BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bindings (
+    manifest_id TEXT NOT NULL REFERENCES manifests(id),
+    alg TEXT NOT NULL,
+    value TEXT NOT NULL,
+    start_ms INTEGER,
+    end_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS bindings_by_value ON bindings(alg, value);
+"""
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    """A manifest as the store keeps it: its JSON, the signed manifest-store bytes, and the
+    SHA-256 of the asset it was signed into."""
+
+    manifest_id: str
+    stored_at: str
+    title: str | None
+    asset_sha256: str
+    manifest: dict[str, Any]
+    manifest_store: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifest_id": self.manifest_id,
+            "stored_at": self.stored_at,
+            "title": self.title,
+            "asset_sha256": self.asset_sha256,
+            "manifest": self.manifest,
+        }
+
+
+class ManifestStore:
+    """SQLite manifest store. Each call opens its own connection (safe across threads/processes).
+
+    Raises:
+        ProvenanceError: the database cannot be opened or is not a manifest store.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else home_dir() / STORE_FILE
+        with self._conn() as c:
+            c.executescript(_SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            raise ProvenanceError(f"manifest store unusable ({exc})", self.path) from exc
+        except OSError as exc:
+            raise ProvenanceError(f"cannot open manifest store ({exc})", self.path) from exc
+
+    def add(
+        self,
+        manifest_id: str,
+        manifest: dict[str, Any],
+        manifest_store: bytes,
+        asset_sha256: str,
+        bindings: tuple[SoftBindingBlock, ...] = (),
+        title: str | None = None,
+    ) -> None:
+        """Store a manifest and its soft-binding blocks (replacing one with the same id)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._conn() as c:
+            c.execute("DELETE FROM bindings WHERE manifest_id = ?", (manifest_id,))
+            c.execute(
+                "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?, ?)",
+                (manifest_id, now, title, asset_sha256, json.dumps(manifest), manifest_store),
+            )
+            c.executemany(
+                "INSERT INTO bindings VALUES (?, ?, ?, ?, ?)",
+                [(manifest_id, b.alg, b.value, b.start_ms, b.end_ms) for b in bindings],
+            )
+
+    def get(self, manifest_id: str) -> StoredManifest | None:
+        """The stored manifest with this id, or None."""
+        with self._conn() as c:
+            row = c.execute(
+                "SELECT id, stored_at, title, asset_sha256, manifest_json, manifest_store "
+                "FROM manifests WHERE id = ?",
+                (manifest_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredManifest(row[0], row[1], row[2], row[3], json.loads(row[4]), bytes(row[5]))
+
+    def find(self, alg: str, value: str) -> list[str]:
+        """Ids of manifests with a soft-binding block ``(alg, value)``, newest first."""
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT DISTINCT b.manifest_id, m.stored_at FROM bindings b "
+                "JOIN manifests m ON m.id = b.manifest_id WHERE b.alg = ? AND b.value = ? "
+                "ORDER BY m.stored_at DESC, m.rowid DESC",
+                (alg, value),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        with self._conn() as c:
+            return int(c.execute("SELECT COUNT(*) FROM manifests").fetchone()[0])

@@ -1,0 +1,301 @@
+"""Verify a clip: its embedded C2PA manifest, its watermark, and, when the manifest is gone
+or broken, the original manifest recovered through the watermark's soft binding."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vidprov.config import home_dir
+from vidprov.errors import KeyError_, ProvenanceError, VidprovError
+from vidprov.media._open import check_file
+from vidprov.provenance.manifest import GENERATION_LABEL, MIME_BY_SUFFIX
+from vidprov.provenance.pki import TRUST_ANCHORS_FILE
+from vidprov.provenance.sign import sha256_file
+from vidprov.provenance.softbinding import ALG, payload_to_value
+from vidprov.provenance.store import ManifestStore
+from vidprov.watermark.results import WatermarkReading
+
+log = logging.getLogger(__name__)
+
+_ACTION_KEYS = ("action", "digitalSourceType", "softwareAgent", "description")
+UNTRUSTED_CODES = {"signingCredential.untrusted"}
+NO_TSA_NOTE = "no trusted timestamp: certificate validity was checked at verification time"
+
+
+@dataclass(frozen=True)
+class C2paReport:
+    """The embedded manifest's verdict. ``state``: ``trusted`` (valid, signer chains to a
+    trust anchor), ``valid`` (valid, signer not trusted), ``invalid``, or ``absent``."""
+
+    state: str
+    manifest_id: str | None = None
+    signer: str | None = None
+    issuer: str | None = None
+    signed_at: str | None = None
+    signed_at_source: str | None = None
+    claim_generator: str | None = None
+    digital_source_type: str | None = None
+    actions: tuple[dict[str, Any], ...] = ()
+    ingredients: tuple[dict[str, Any], ...] = ()
+    codes: tuple[str, ...] = ()
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "manifest_id": self.manifest_id,
+            "signer": self.signer,
+            "issuer": self.issuer,
+            "signed_at": self.signed_at,
+            "signed_at_source": self.signed_at_source,
+            "claim_generator": self.claim_generator,
+            "digital_source_type": self.digital_source_type,
+            "actions": list(self.actions),
+            "ingredients": list(self.ingredients),
+            "codes": list(self.codes),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A manifest found through the watermark: it describes the clip these bytes came from,
+    not these bytes (``content_matches`` says whether the file is the one that was signed)."""
+
+    manifest_id: str
+    manifest: dict[str, Any]
+    content_matches: bool
+    payload: str
+    candidates: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifest_id": self.manifest_id,
+            "manifest": self.manifest,
+            "content_matches": self.content_matches,
+            "via": {"alg": ALG, "payload": self.payload, "value": payload_to_value(self.payload)},
+            "candidates": list(self.candidates),
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Everything ``verify_file`` found."""
+
+    file: str
+    c2pa: C2paReport
+    watermark: WatermarkReading | None
+    watermark_note: str | None
+    recovered: Recovered | None
+
+    def to_dict(self) -> dict[str, Any]:
+        wm: dict[str, Any] | None = self.watermark.to_dict() if self.watermark else None
+        if wm is None and self.watermark_note:
+            wm = {"detected": None, "note": self.watermark_note}
+        return {
+            "file": self.file,
+            "c2pa": self.c2pa.to_dict(),
+            "watermark": wm,
+            "recovered": self.recovered.to_dict() if self.recovered else None,
+        }
+
+
+def _settings(trust_anchors: str | None) -> dict[str, Any]:
+    cfg: dict[str, Any] = {"verify": {"verify_trust": True, "remote_manifest_fetch": False}}
+    if trust_anchors:
+        cfg["trust"] = {"trust_anchors": trust_anchors}
+    return cfg
+
+
+def _load_anchors(path: Path | None) -> str | None:
+    if path is None:
+        default = home_dir() / TRUST_ANCHORS_FILE
+        if not default.is_file():
+            return None
+        path = default
+    try:
+        pem = path.read_text(errors="replace")
+    except OSError as exc:
+        raise ProvenanceError(f"cannot read trust anchors ({exc.strerror})", path) from exc
+    if "BEGIN CERTIFICATE" not in pem:
+        raise ProvenanceError("trust anchors file holds no PEM certificate", path)
+    return pem
+
+
+def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    am = (results or {}).get("activeManifest") or {}
+    failures = [f["code"] for f in am.get("failure", [])]
+    others = [c["code"] for k in ("success", "informational") for c in am.get(k, [])]
+    return failures, others
+
+
+def _source_type(actions: list[dict[str, Any]]) -> str | None:
+    for a in actions:
+        if a.get("digitalSourceType"):
+            return str(a["digitalSourceType"])
+    return None
+
+
+def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport:
+    """A :class:`C2paReport` from c2pa's reader JSON."""
+    label = store.get("active_manifest")
+    m = (store.get("manifests") or {}).get(label, {})
+    actions: list[dict[str, Any]] = []
+    generation: dict[str, Any] = {}
+    for a in m.get("assertions", []):
+        if str(a.get("label", "")).startswith("c2pa.actions"):
+            actions += a.get("data", {}).get("actions", [])
+        elif a.get("label") == GENERATION_LABEL:
+            generation = a.get("data", {})
+    sig = m.get("signature_info") or {}
+    gen = (m.get("claim_generator_info") or [{}])[0]
+    source = _source_type(actions)
+    ingredients = []
+    for ing in m.get("ingredients", []):
+        ing_m = (store.get("manifests") or {}).get(ing.get("active_manifest"), {})
+        ing_actions = [
+            act
+            for a in ing_m.get("assertions", [])
+            if str(a.get("label", "")).startswith("c2pa.actions")
+            for act in a.get("data", {}).get("actions", [])
+        ]
+        ingredients.append(
+            {
+                "title": ing.get("title"),
+                "relationship": ing.get("relationship"),
+                "manifest_id": ing.get("active_manifest"),
+                "digital_source_type": _source_type(ing_actions),
+            }
+        )
+    if source is None:
+        inherited = [i["digital_source_type"] for i in ingredients if i["digital_source_type"]]
+        source = inherited[0] if inherited else None
+    signed_at, when = sig.get("time"), "timestamp" if sig.get("time") else None
+    if signed_at is None and generation.get("claimed_signing_time"):
+        signed_at, when = generation["claimed_signing_time"], "claimed"
+    return C2paReport(
+        state=state,
+        manifest_id=label,
+        signer=sig.get("common_name"),
+        issuer=sig.get("issuer"),
+        signed_at=signed_at,
+        signed_at_source=when,
+        claim_generator=f"{gen.get('name', '?')} {gen.get('version', '')}".strip() if gen else None,
+        digital_source_type=source,
+        actions=tuple({k: a[k] for k in _ACTION_KEYS if k in a} for a in actions),
+        ingredients=tuple(ingredients),
+        codes=tuple(dict.fromkeys(codes)),
+        note=None if when == "timestamp" else NO_TSA_NOTE,
+    )
+
+
+def read_c2pa(path: Path, trust_anchors: str | None) -> C2paReport:
+    """Validate the manifest embedded in ``path`` (no network: remote manifests not fetched).
+
+    Raises:
+        ProvenanceError: the container cannot carry C2PA at all.
+    """
+    import c2pa
+
+    mime = MIME_BY_SUFFIX.get(path.suffix.lower())
+    if mime is None:
+        return C2paReport(
+            "absent",
+            codes=("vidprov.container.unsupported",),
+            note=f"C2PA is not read from {path.suffix or 'suffix-less'} files",
+        )
+    try:
+        ctx = c2pa.Context.from_dict(_settings(trust_anchors))
+        with open(path, "rb") as f:
+            reader = c2pa.Reader(mime, f, context=ctx)
+            store = json.loads(reader.json())
+            state = (reader.get_validation_state() or "Invalid").lower()
+            failures, others = _codes(reader.get_validation_results())
+    except c2pa.C2paError as exc:
+        name = type(exc).__name__.lstrip("_").removeprefix("C2pa")
+        if "ManifestNotFound" in name:
+            return C2paReport("absent", codes=("manifest.notFound",))
+        # The manifest is there but cannot be parsed or its structure is broken.
+        code = f"manifest.unreadable.{name or 'error'}"
+        return C2paReport("invalid", codes=(code,), note=str(exc).splitlines()[0][:300])
+    # An untrusted signer is not a broken manifest: the claim is well formed and its signature
+    # and hashes check, only the signer does not chain to an anchor (C2PA's "valid" state).
+    integrity = [c for c in failures if c not in UNTRUSTED_CODES]
+    if integrity or state not in ("trusted", "valid", "invalid"):
+        state = "invalid"
+    elif failures:
+        state = "valid"
+    return summarize(store, state, failures + others)
+
+
+def verify_file(
+    path: str | Path,
+    trust_anchors: str | Path | None = None,
+    *,
+    watermark: bool = True,
+    key: bytes | None = None,
+    store: ManifestStore | None = None,
+) -> VerifyReport:
+    """Verify ``path``'s C2PA manifest against trust anchors, detect its watermark, and
+    recover the original manifest through the watermark when the embedded one is absent or
+    invalid.
+
+    Args:
+        path: the clip.
+        trust_anchors: PEM file of trusted roots (default: ``VIDPROV_HOME/trust_anchors.pem``
+            when present; without anchors a good signature is ``valid``, not ``trusted``).
+        watermark: also detect the watermark (needs the watermark key).
+        key: watermark key (default: the home key; without one the watermark is skipped).
+        store: manifest store for recovery (default: the home store).
+
+    Raises:
+        MediaError: the file is missing, empty or not a video (for the watermark read).
+        ProvenanceError: unreadable trust anchors.
+    """
+    path = check_file(path)
+    anchors = _load_anchors(Path(trust_anchors) if trust_anchors is not None else None)
+    report = read_c2pa(path, anchors)
+    reading, note = None, None
+    if watermark:
+        reading, note = _watermark(path, key)
+    recovered = None
+    if report.state in ("absent", "invalid") and reading is not None and reading.detected:
+        recovered = _recover(path, reading, store)
+    return VerifyReport(str(path), report, reading, note, recovered)
+
+
+def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, str | None]:
+    from vidprov.keys import load_watermark_key
+    from vidprov.watermark import detect_file
+
+    try:
+        key = key if key is not None else load_watermark_key()
+    except KeyError_ as exc:
+        return None, f"not checked: {exc}"
+    try:
+        return detect_file(path, key), None
+    except VidprovError as exc:
+        if isinstance(exc, KeyError_):
+            raise
+        return None, f"not checked: {exc}"
+
+
+def _recover(
+    path: Path, reading: WatermarkReading, store: ManifestStore | None
+) -> Recovered | None:
+    store = store if store is not None else ManifestStore()
+    payloads = [s.payload for s in reading.segments if s.payload] or [reading.payload]
+    for payload in dict.fromkeys(p for p in payloads if p):
+        ids = store.find(ALG, payload_to_value(payload))
+        if not ids:
+            continue
+        digest = sha256_file(path)
+        matches = [i for i in ids if (m := store.get(i)) and m.asset_sha256 == digest]
+        best = store.get(matches[0] if matches else ids[0])
+        assert best is not None
+        return Recovered(best.manifest_id, best.manifest, bool(matches), payload, tuple(ids))
+    return None

@@ -1,0 +1,63 @@
+"""sign / verify / edit through the installed console script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_cli import run
+from vidprov.media import make_clip
+
+
+def test_sign_verify_edit(tmp_path: Path) -> None:
+    env = {"VIDPROV_HOME": str(tmp_path / "h")}
+    assert run("keys", "init", env=env).returncode == 0
+    src = make_clip(tmp_path / "s.mp4", seconds=3.0, width=640, height=360, fps=30, seed=2)
+    wm = tmp_path / "w.mp4"
+    assert run("watermark", "embed", str(src), str(wm), env=env).returncode == 0
+    signed = tmp_path / "signed.mp4"
+    p = run("sign", str(wm), str(signed), "--ai", "--model", "m1", "--prompt", "a cat", "--json",
+            env=env)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert len(s["soft_binding"]) == 3 and len(s["payloads"]) == 1
+    v = json.loads(run("verify", str(signed), "--json", env=env).stdout)
+    assert v["c2pa"]["state"] == "trusted" and v["recovered"] is None
+    assert v["watermark"]["payload"] == s["payloads"][0]
+    assert v["c2pa"]["manifest_id"] == s["manifest_id"]
+    p = run("verify", str(signed), env=env)
+    assert "TRUSTED" in p.stdout
+    trim = tmp_path / "trim.mp4"
+    p = run("edit", "trim", str(signed), str(trim), "--start", "1", "--end", "3", env=env)
+    assert p.returncode == 0, p.stderr
+    cat = tmp_path / "cat.mp4"
+    p = run("edit", "concat", str(src), str(trim), str(cat), "--json", env=env)
+    assert p.returncode == 0, p.stderr
+    v = json.loads(run("verify", str(cat), "--json", env=env).stdout)
+    assert v["c2pa"]["state"] == "trusted"
+    assert [i["relationship"] for i in v["c2pa"]["ingredients"]] == ["componentOf"] * 2
+
+
+def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    env = {"VIDPROV_HOME": str(tmp_path / "nokeys")}
+    src = make_clip(tmp_path / "s.mp4", seconds=1.0, width=160, height=120, fps=30)
+    for args in (
+        ("sign", str(src), str(tmp_path / "o.mp4")),  # no keys
+        ("sign", str(src), str(tmp_path / "o.mkv")),  # unsupported container
+        ("sign", str(tmp_path / "missing.mp4"), str(tmp_path / "o.mp4")),
+        ("verify", str(src), "--trust-anchors", str(src)),  # not a PEM
+        ("edit", "trim", str(src), str(tmp_path / "t.mp4"), "--start", "2", "--end", "1"),
+    ):
+        p = run(*args, env=env)
+        assert p.returncode == 2, (args, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vidprov: error:"), (args, p.stderr)
+        assert "Traceback" not in p.stderr
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.mkv").exists()
+
+
+def test_verify_unsigned_reports_absent(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "s.mp4", seconds=1.0, width=160, height=120, fps=30)
+    p = run("verify", str(src), "--json", "--no-watermark", env={"VIDPROV_HOME": str(tmp_path)})
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["c2pa"]["state"] == "absent"

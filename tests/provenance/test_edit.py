@@ -1,0 +1,62 @@
+"""Trim and concat keep lineage: ingredients, re-mapped soft bindings, surviving watermark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.provenance.conftest import PAYLOAD
+from vidprov.errors import ConfigError
+from vidprov.media import probe
+from vidprov.provenance import SignResult, concat_files, trim_file, verify_file
+from vidprov.provenance.manifest import COMPOSITE_TRAINED, TRAINED
+
+
+def test_trim_chain(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
+    out = trim_file(signed.output, tmp_path / "trim.mp4", 0.5, 2.5)
+    info = probe(out.output)
+    assert info.frames == 60 and info.has_audio
+    r = verify_file(out.output)
+    assert r.c2pa.state == "trusted"
+    assert [a["action"] for a in r.c2pa.actions] == ["c2pa.opened", "c2pa.edited"]
+    (ing,) = r.c2pa.ingredients
+    assert ing["relationship"] == "parentOf" and ing["manifest_id"] == signed.manifest_id
+    assert r.c2pa.digital_source_type == TRAINED  # inherited from the parent
+    # source blocks [0,1) [1,2) [2,3) s cut to [0.5, 2.5) and moved to 0
+    assert [(b.start_ms, b.end_ms) for b in out.soft_binding] == [
+        (0, 500),
+        (500, 1500),
+        (1500, 2000),
+    ]
+    assert r.watermark is not None and r.watermark.payload == PAYLOAD
+    seg = r.watermark.segments[0]
+    assert seg.start <= 0.1 and seg.end >= 1.9
+
+
+def test_concat_chain(env_home: Path, signed: SignResult, clip_factory, tmp_path: Path) -> None:
+    camera = clip_factory("cam.mp4", seconds=2.0, width=640, height=360, fps=25, seed=11)
+    out = concat_files([camera, signed.output], tmp_path / "cat.mp4")
+    r = verify_file(out.output)
+    assert r.c2pa.state == "trusted"
+    assert [i["relationship"] for i in r.c2pa.ingredients] == ["componentOf", "componentOf"]
+    assert r.c2pa.ingredients[0]["manifest_id"] is None
+    assert r.c2pa.ingredients[1]["manifest_id"] == signed.manifest_id
+    assert r.c2pa.digital_source_type == COMPOSITE_TRAINED
+    assert [(b.start_ms, b.end_ms) for b in out.soft_binding] == [
+        (2000, 3000),
+        (3000, 4000),
+        (4000, 5000),
+    ]
+    assert r.watermark is not None
+    (seg,) = [s for s in r.watermark.segments if s.payload]
+    assert seg.payload == PAYLOAD
+    assert abs(seg.start - 2.0) <= 0.5 and abs(seg.end - 5.0) <= 0.5
+
+
+def test_trim_bad_range(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        trim_file(signed.output, tmp_path / "t.mp4", 2.0, 1.0)
+    with pytest.raises(ConfigError, match="past the end"):
+        trim_file(signed.output, tmp_path / "t.mp4", 9.0, 10.0)
+    assert list(tmp_path.iterdir()) == []

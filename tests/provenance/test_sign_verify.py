@@ -1,0 +1,133 @@
+"""Sign → verify against trust anchors; tampering; recovery through the watermark."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.provenance.conftest import PAYLOAD
+from vidprov.media import EncodeOptions, VideoReader, VideoWriter, transcode
+from vidprov.provenance import ManifestStore, SignResult, create_dev_pki, verify_file
+from vidprov.provenance.bmff import protected_ranges, top_level_boxes
+from vidprov.provenance.manifest import TRAINED
+from vidprov.provenance.softbinding import ALG, payload_to_value
+
+
+def test_trusted_round_trip(env_home: Path, signed: SignResult) -> None:
+    r = verify_file(signed.output)
+    c = r.c2pa
+    assert c.state == "trusted"
+    assert c.manifest_id == signed.manifest_id
+    assert c.signer == "vidprov development signer"
+    assert c.digital_source_type == TRAINED
+    assert c.claim_generator and c.claim_generator.startswith("vidprov")
+    assert [a["action"] for a in c.actions] == ["c2pa.created"]
+    assert c.signed_at and c.signed_at_source == "claimed" and c.note
+    assert r.watermark is not None and r.watermark.payload == PAYLOAD
+    assert r.recovered is None
+    # one soft-binding block per second, each carrying the payload read back from the clip
+    assert [(b.start_ms, b.end_ms) for b in signed.soft_binding] == [
+        (0, 1000),
+        (1000, 2000),
+        (2000, 3000),
+    ]
+    assert signed.payloads == [PAYLOAD]
+
+
+def test_manifest_stored_and_resolvable(env_home: Path, signed: SignResult) -> None:
+    store = ManifestStore()
+    assert signed.manifest_id in store.find(ALG, payload_to_value(PAYLOAD))
+    stored = store.get(signed.manifest_id)
+    assert stored is not None and stored.manifest["label"] == signed.manifest_id
+    assert store.find(ALG, payload_to_value("ffffffffffffffff")) == []
+
+
+def test_untrusted_without_anchors(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    create_dev_pki(other, org="someone else")
+    r = verify_file(signed.output, other / "trust_anchors.pem", watermark=False)
+    assert r.c2pa.state == "valid"
+    assert "signingCredential.untrusted" in r.c2pa.codes
+
+
+def test_untrusted_in_empty_home(
+    signed: SignResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDPROV_HOME", str(tmp_path / "empty"))
+    r = verify_file(signed.output)
+    assert r.c2pa.state == "valid"
+    assert r.watermark is None and "keys init" in (r.watermark_note or "")
+
+
+def _flip(src: str, dst: Path, offset: int) -> Path:
+    data = bytearray(Path(src).read_bytes())
+    data[offset] ^= 0xFF
+    dst.write_bytes(data)
+    return dst
+
+
+def test_flipped_byte_in_media_is_invalid(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    mdat = next(b for b in top_level_boxes(signed.output) if b.type == "mdat")
+    r = verify_file(_flip(signed.output, tmp_path / "t.mp4", mdat.offset + mdat.size // 2))
+    assert r.c2pa.state == "invalid"
+    assert any("mismatch" in c or "bmffHash" in c for c in r.c2pa.codes)
+
+
+def test_random_flips_in_protected_bytes_never_verify(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    ranges = protected_ranges(signed.output)
+    boxes = {b.type for b in top_level_boxes(signed.output) if b.hashed or b.is_manifest}
+    assert boxes >= {"moov", "mdat", "uuid"}
+    rng = random.Random(7)
+    states = []
+    for i in range(16):
+        lo, hi = ranges[i % len(ranges)]
+        out = _flip(signed.output, tmp_path / f"f{i}.mp4", rng.randrange(lo, hi))
+        states.append(verify_file(out, watermark=False).c2pa.state)
+    assert states == ["invalid"] * len(states)
+
+
+def test_recovery_after_strip_and_reencode(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    re = tmp_path / "re.mp4"
+    transcode(signed.output, re, EncodeOptions(crf=28))
+    r = verify_file(re)
+    assert r.c2pa.state == "absent"
+    assert r.recovered is not None
+    assert r.recovered.manifest_id == signed.manifest_id
+    assert r.recovered.content_matches is False
+    assert r.recovered.payload == PAYLOAD
+
+
+def test_recovery_after_half_resize(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
+    out = tmp_path / "half.mp4"
+    with VideoReader(signed.output) as rd, VideoWriter(out, 320, 180, rd.info.fps) as w:
+        for f in rd.frames("rgb24"):
+            w.write(f.rgb[::2, ::2].copy())
+    r = verify_file(out)
+    assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
+
+
+def test_unmarked_unsigned_clip_is_absent_with_no_recovery(
+    env_home: Path, clip_factory, tmp_path: Path
+) -> None:
+    plain = clip_factory("plain.mp4", seconds=2.0, width=640, height=360, fps=30, seed=9)
+    r = verify_file(plain)
+    assert r.c2pa.state == "absent" and r.recovered is None
+    assert r.watermark is not None and not r.watermark.detected
+
+
+def test_signed_copy_identical_bytes_matches_store(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    # the signed file itself verifies; no recovery is attempted for a valid manifest
+    copy = tmp_path / "copy.mp4"
+    shutil.copy(signed.output, copy)
+    assert verify_file(copy).recovered is None
