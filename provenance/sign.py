@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -74,25 +75,25 @@ class SignResult:
         }
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def home_key() -> bytes | None:
+    """The home watermark key, or None (logged) when there is none."""
+    from vidprov.keys import load_watermark_key
+
+    try:
+        return load_watermark_key()
+    except KeyError_ as exc:
+        log.warning("no soft binding: %s", exc)
+        return None
 
 
 def read_back_blocks(
     path: Path, key: bytes | None, duration: float
 ) -> tuple[SoftBindingBlock, ...]:
     """Soft-binding blocks from the watermark read back from ``path`` (none without a key)."""
-    from vidprov.keys import load_watermark_key
     from vidprov.watermark import detect_file
 
-    try:
-        key = key if key is not None else load_watermark_key()
-    except KeyError_ as exc:
-        log.warning("no soft binding: %s", exc)
+    key = key if key is not None else home_key()
+    if key is None:
         return ()
     try:
         reading = detect_file(path, key)
@@ -165,7 +166,8 @@ def sign_file(
     if isinstance(options.soft_binding, tuple):
         blocks = options.soft_binding
     elif options.soft_binding == "detect":
-        blocks = read_back_blocks(src, key, duration)
+        key = key if key is not None else home_key()
+        blocks = read_back_blocks(src, key, duration) if key is not None else ()
     else:
         blocks = ()
     payloads = sorted({b.payload for b in blocks})
@@ -195,16 +197,9 @@ def sign_file(
         except c2pa.C2paError as exc:
             why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
             raise ProvenanceError(f"signing failed ({why})", dst) from exc
-        manifest_id, manifest = _read_back(out.tmp, mime, dst)
+        manifest_id, manifest = _read_back(bytes(store_bytes), dst)
         store = store if store is not None else ManifestStore()
-        store.add(
-            manifest_id,
-            manifest,
-            bytes(store_bytes),
-            sha256_file(out.tmp),
-            blocks,
-            title=manifest.get("title"),
-        )
+        store.add(manifest_id, manifest, bytes(store_bytes), blocks, title=manifest.get("title"))
         out.commit()
     except BaseException:
         out.discard()
@@ -226,15 +221,14 @@ def sign_file(
     )
 
 
-def _read_back(path: Path, mime: str, dst: Path) -> tuple[str, dict[str, Any]]:
+def _read_back(store_bytes: bytes, dst: Path) -> tuple[str, dict[str, Any]]:
+    """The active manifest's id and JSON, parsed from the signed manifest store itself."""
     import c2pa
 
     try:
-        with open(path, "rb") as f:
-            reader = c2pa.Reader(mime, f)
-            store = json.loads(reader.json())
+        store = json.loads(c2pa.Reader("application/c2pa", io.BytesIO(store_bytes)).json())
     except c2pa.C2paError as exc:
-        raise ProvenanceError(f"signed output does not read back ({exc})", dst) from exc
+        raise ProvenanceError(f"signed manifest does not read back ({exc})", dst) from exc
     label = store.get("active_manifest")
     if not label:
         raise ProvenanceError("signed output has no active manifest", dst)

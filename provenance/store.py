@@ -26,7 +26,6 @@ CREATE TABLE IF NOT EXISTS manifests (
     id TEXT PRIMARY KEY,
     stored_at TEXT NOT NULL,
     title TEXT,
-    asset_sha256 TEXT NOT NULL,
     manifest_json TEXT NOT NULL,
     manifest_store BLOB NOT NULL
 );
@@ -43,13 +42,12 @@ CREATE INDEX IF NOT EXISTS bindings_by_value ON bindings(alg, value);
 
 @dataclass(frozen=True)
 class StoredManifest:
-    """A manifest as the store keeps it: its JSON, the signed manifest-store bytes, and the
-    SHA-256 of the asset it was signed into."""
+    """A manifest as the store keeps it: its JSON and the signed manifest-store bytes (which
+    can be validated against any file as a sidecar manifest)."""
 
     manifest_id: str
     stored_at: str
     title: str | None
-    asset_sha256: str
     manifest: dict[str, Any]
     manifest_store: bytes
 
@@ -58,7 +56,6 @@ class StoredManifest:
             "manifest_id": self.manifest_id,
             "stored_at": self.stored_at,
             "title": self.title,
-            "asset_sha256": self.asset_sha256,
             "manifest": self.manifest,
         }
 
@@ -91,7 +88,6 @@ class ManifestStore:
         manifest_id: str,
         manifest: dict[str, Any],
         manifest_store: bytes,
-        asset_sha256: str,
         bindings: tuple[SoftBindingBlock, ...] = (),
         title: str | None = None,
     ) -> None:
@@ -100,8 +96,8 @@ class ManifestStore:
         with self._conn() as c:
             c.execute("DELETE FROM bindings WHERE manifest_id = ?", (manifest_id,))
             c.execute(
-                "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?, ?)",
-                (manifest_id, now, title, asset_sha256, json.dumps(manifest), manifest_store),
+                "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?)",
+                (manifest_id, now, title, json.dumps(manifest), manifest_store),
             )
             c.executemany(
                 "INSERT INTO bindings VALUES (?, ?, ?, ?, ?)",
@@ -112,13 +108,13 @@ class ManifestStore:
         """The stored manifest with this id, or None."""
         with self._conn() as c:
             row = c.execute(
-                "SELECT id, stored_at, title, asset_sha256, manifest_json, manifest_store "
+                "SELECT id, stored_at, title, manifest_json, manifest_store "
                 "FROM manifests WHERE id = ?",
                 (manifest_id,),
             ).fetchone()
         if row is None:
             return None
-        return StoredManifest(row[0], row[1], row[2], row[3], json.loads(row[4]), bytes(row[5]))
+        return StoredManifest(row[0], row[1], row[2], json.loads(row[3]), bytes(row[4]))
 
     def find(self, alg: str, value: str) -> list[str]:
         """Ids of manifests with a soft-binding block ``(alg, value)``, newest first."""

@@ -14,7 +14,6 @@ from vidprov.errors import KeyError_, ProvenanceError, VidprovError
 from vidprov.media._open import check_file
 from vidprov.provenance.manifest import GENERATION_LABEL, MIME_BY_SUFFIX
 from vidprov.provenance.pki import TRUST_ANCHORS_FILE
-from vidprov.provenance.sign import sha256_file
 from vidprov.provenance.softbinding import ALG, payload_to_value
 from vidprov.provenance.store import ManifestStore
 from vidprov.watermark.results import WatermarkReading
@@ -293,9 +292,24 @@ def _recover(
         ids = store.find(ALG, payload_to_value(payload))
         if not ids:
             continue
-        digest = sha256_file(path)
-        matches = [i for i in ids if (m := store.get(i)) and m.asset_sha256 == digest]
-        best = store.get(matches[0] if matches else ids[0])
+        best = store.get(ids[0])
         assert best is not None
-        return Recovered(best.manifest_id, best.manifest, bool(matches), payload, tuple(ids))
+        matches = _hard_binding_matches(path, best.manifest_store)
+        return Recovered(best.manifest_id, best.manifest, matches, payload, tuple(ids))
     return None
+
+
+def _hard_binding_matches(path: Path, manifest_store: bytes) -> bool:
+    """Whether the stored manifest's hash binding holds for these bytes (sidecar validation)."""
+    import c2pa
+
+    mime = MIME_BY_SUFFIX.get(path.suffix.lower())
+    if mime is None:
+        return False
+    try:
+        with open(path, "rb") as f:
+            results = c2pa.Reader(mime, f, manifest_data=manifest_store).get_validation_results()
+    except c2pa.C2paError:
+        return False
+    failures, _ = _codes(results)
+    return not any(c.endswith(".mismatch") or "hash" in c.lower() for c in failures)
