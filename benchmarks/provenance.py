@@ -33,7 +33,7 @@ from vidprov.provenance import (
     sign_file,
     verify_file,
 )
-from vidprov.provenance.bmff import protected_ranges, top_level_boxes
+from vidprov.provenance.bmff import hashed_ranges, manifest_range, top_level_boxes
 from vidprov.watermark import embed_file
 
 ROOT = Path(__file__).resolve().parent
@@ -98,24 +98,31 @@ def _state(path: Path, anchors: Path, **kw: object) -> str:
 
 
 def tamper(signed: list[Path], anchors: Path, flips: int, work: Path) -> dict[str, object]:
+    """Random bit flips: in the bytes the BMFF hash covers, and in the manifest box itself
+    (outside the signature's zero padding, which COSE leaves unprotected by design)."""
     rng = random.Random(1)
     states: dict[str, int] = {}
-    pad_states: dict[str, int] = {}
+    man_states: dict[str, int] = {}
+    survivors: list[str] = []
     for i in range(flips):
         s = signed[i % len(signed)]
-        ranges = protected_ranges(s)
-        weights = [hi - lo for lo, hi in ranges]
-        lo, hi = rng.choices(ranges, weights=[max(1.0, w**0.5) for w in weights])[0]
+        ranges = hashed_ranges(s)
+        lo, hi = rng.choices(ranges, weights=[max(1.0, (h - lo) ** 0.5) for lo, h in ranges])[0]
         st = _state(_flip(s, work / "flip.mp4", rng.randrange(lo, hi)), anchors)
         states[st] = states.get(st, 0) + 1
-    for i in range(min(100, flips)):  # the signature's zero padding, unprotected by design
+    for i in range(flips // 2):
         s = signed[i % len(signed)]
-        man = next(b for b in top_level_boxes(s) if b.is_manifest)
-        data = s.read_bytes()[man.offset : man.offset + man.size]
-        pad = max(re.finditer(rb"\x00{64,}", data), key=lambda m: m.end() - m.start())
-        off = man.offset + rng.randrange(pad.start(), pad.end())
-        st = _state(_flip(s, work / "pad.mp4", off), anchors)
-        pad_states[st] = pad_states.get(st, 0) + 1
+        lo, hi = manifest_range(s) or (0, 0)
+        data = s.read_bytes()
+        pad = max(re.finditer(rb"\x00{64,}", data[lo:hi]), key=lambda m: m.end() - m.start())
+        while True:
+            off = rng.randrange(lo, hi)
+            if not (lo + pad.start() <= off < lo + pad.end()):
+                break
+        st = _state(_flip(s, work / "man.mp4", off), anchors)
+        man_states[st] = man_states.get(st, 0) + 1
+        if st != "invalid" and len(survivors) < 12:
+            survivors.append(repr(data[off - 12 : off + 4]))
     structural: dict[str, str] = {}
     s = signed[0]
     size = s.stat().st_size
@@ -131,7 +138,14 @@ def tamper(signed: list[Path], anchors: Path, flips: int, work: Path) -> dict[st
     structural["frame_drop+transplanted_manifest"] = _state(
         _transplant(s, _remux(s, work / "d2.mp4", drop=10), work / "tr2.mp4"), anchors
     )
-    return {"flips": flips, "states": states, "padding_flips": pad_states, "structural": structural}
+    return {
+        "flips": flips,
+        "states": states,
+        "manifest_box_flips": flips // 2,
+        "manifest_box_states": man_states,
+        "manifest_box_survivor_context": survivors,
+        "structural": structural,
+    }
 
 
 def _reencode(src: Path, dst: Path, crf: int, scale: float) -> Path:
@@ -313,8 +327,9 @@ def markdown(r: dict) -> str:
         "| --- | --- |",
         f"| signed clips `trusted` with dev anchors | {r['trusted_with_dev_anchors']}/{n} |",
         f"| ... `valid` (untrusted) without anchors | {r['valid_without_anchors']}/{n} |",
-        f"| random bit flips in protected bytes | {t['flips']}: {t['states']} |",
-        f"| flips in the signature's zero padding (unprotected) | {t['padding_flips']} |",
+        f"| random bit flips in BMFF-hashed bytes | {t['flips']}: {t['states']} |",
+        f"| bit flips in the manifest box (outside the signature padding) "
+        f"| {t['manifest_box_flips']}: {t['manifest_box_states']} |",
     ]
     lines += [f"| {k} | {v} |" for k, v in t["structural"].items()]
     for k in ("crf28", "resize0.5_crf23"):

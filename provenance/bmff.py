@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,27 +63,23 @@ def top_level_boxes(path: str | Path) -> list[Box]:
     return out
 
 
-def protected_ranges(path: str | Path, min_pad: int = 64) -> list[tuple[int, int]]:
-    """Byte ranges ``[start, end)`` whose change must make the manifest invalid: the boxes the
-    BMFF hash covers, and the manifest box minus its zero padding (the COSE ``pad`` that c2pa
-    reserves for the signature is unprotected by design). Used by tamper tests.
+def hashed_ranges(path: str | Path) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` that c2pa's BMFF hash covers (the hashed top-level boxes,
+    headers excluded): any change there must make the manifest invalid. Used by tamper tests.
 
     Raises:
         ProvenanceError: as :func:`top_level_boxes`.
     """
-    out: list[tuple[int, int]] = []
-    with open(path, "rb") as f:
-        for b in top_level_boxes(path):
-            if b.hashed:
-                out.append((b.offset + 8, b.offset + b.size))
-            elif b.is_manifest:
-                f.seek(b.offset)
-                data = f.read(b.size)
-                pos = 24
-                for m in re.finditer(rb"\x00{%d,}" % min_pad, data):
-                    if m.start() > pos:
-                        out.append((b.offset + pos, b.offset + m.start()))
-                    pos = m.end()
-                if pos < b.size:
-                    out.append((b.offset + pos, b.offset + b.size))
-    return out
+    return [(b.offset + 8, b.offset + b.size) for b in top_level_boxes(path) if b.hashed]
+
+
+def manifest_range(path: str | Path) -> tuple[int, int] | None:
+    """Where the embedded manifest box's payload lies, if there is one.
+
+    Raises:
+        ProvenanceError: as :func:`top_level_boxes`.
+    """
+    for b in top_level_boxes(path):
+        if b.is_manifest:
+            return (b.offset + 24, b.offset + b.size)
+    return None

@@ -11,7 +11,7 @@ import pytest
 from tests.provenance.conftest import PAYLOAD
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, transcode
 from vidprov.provenance import ManifestStore, SignResult, create_dev_pki, verify_file
-from vidprov.provenance.bmff import protected_ranges, top_level_boxes
+from vidprov.provenance.bmff import hashed_ranges, top_level_boxes
 from vidprov.provenance.manifest import TRAINED
 from vidprov.provenance.softbinding import ALG, payload_to_value
 
@@ -78,12 +78,12 @@ def test_flipped_byte_in_media_is_invalid(
     assert any("mismatch" in c or "bmffHash" in c for c in r.c2pa.codes)
 
 
-def test_random_flips_in_protected_bytes_never_verify(
+def test_random_flips_in_hashed_bytes_never_verify(
     env_home: Path, signed: SignResult, tmp_path: Path
 ) -> None:
-    ranges = protected_ranges(signed.output)
-    boxes = {b.type for b in top_level_boxes(signed.output) if b.hashed or b.is_manifest}
-    assert boxes >= {"moov", "mdat", "uuid"}
+    ranges = hashed_ranges(signed.output)
+    boxes = {b.type for b in top_level_boxes(signed.output) if b.hashed}
+    assert boxes >= {"moov", "mdat"}
     rng = random.Random(7)
     states = []
     for i in range(16):
@@ -91,6 +91,15 @@ def test_random_flips_in_protected_bytes_never_verify(
         out = _flip(signed.output, tmp_path / f"f{i}.mp4", rng.randrange(lo, hi))
         states.append(verify_file(out, watermark=False).c2pa.state)
     assert states == ["invalid"] * len(states)
+
+
+def test_flip_in_claim_signature_is_invalid(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    data = Path(signed.output).read_bytes()
+    at = data.index(b"c2pa.signature") + 64  # inside the COSE signature, before its padding
+    r = verify_file(_flip(signed.output, tmp_path / "sig.mp4", at), watermark=False)
+    assert r.c2pa.state == "invalid"
 
 
 def test_recovery_after_strip_and_reencode(
