@@ -92,18 +92,16 @@ def demo(outdir: Path, as_json: bool) -> None:
     from vidprov.demo import run_demo
 
     r = run_demo(outdir)
-    rt = r.roundtrip
+    g = r.generation
+    c = g.clips[0]
     human = "\n".join(
         [
-            f"source:  {r.source}  ({rt.source.frames} frames, {rt.source.fps} fps, "
-            f"{rt.source.width}x{rt.source.height}, audio {rt.source.audio_codec})",
-            "round trip: "
-            + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in rt.preserved.items()),
-            f"watermarked: {r.watermark.output} (payload {r.watermark.payload}, "
-            f"Y-PSNR {r.watermark.psnr_mean:.1f} dB)",
-            f"signed:  {r.signed.output} (manifest {r.signed.manifest_id})",
+            f"generated: {c.path} ({g.model}, {c.width}x{c.height}, {c.frames} frames @ {c.fps} "
+            f"fps, {g.steps} steps, seed {g.seed})",
+            f"  payload {c.payload}, manifest {c.manifest_id}",
+            f"  note: {g.note}" if g.note else "",
             "",
-            "verify report:",
+            "verify report (C2PA + watermark):",
             verify_human(r.verify),
             "",
             f"result:  {'OK' if r.ok else 'FAILED'}",
@@ -126,7 +124,7 @@ def watermark() -> None:
 @click.option("--key-file", type=click.Path(path_type=Path), help="Watermark key (default: home).")
 @click.option("--strength", type=float, default=1.0, show_default=True, help="Amplitude factor.")
 @click.option("--crf", type=int, default=18, show_default=True, help="H.264 CRF of the output.")
-@click.option("--preset", default="medium", show_default=True, help="x264 preset.")
+@click.option("--preset", default="veryfast", show_default=True, help="x264 preset.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def watermark_embed(
     src: Path,
@@ -182,9 +180,10 @@ def watermark_detect(src: Path, key_file: Path | None, as_json: bool) -> None:
     emit(r, as_json, "\n".join(lines))
 
 
+from vidprov.cli.generate import generate  # noqa: E402
 from vidprov.cli.provenance import edit, sign, verify  # noqa: E402
 
-for _command in (sign, verify, edit):
+for _command in (sign, verify, edit, generate):
     cli.add_command(_command)
 
 

@@ -1,8 +1,8 @@
-"""The built-in end-to-end job behind ``make demo``.
+"""The built-in end-to-end job behind ``make demo``: the platform's main job.
 
-Until the generator lands: synthesise a clip with sound, check the media round trip, then
-watermark it, sign it with a C2PA manifest and verify it, as a platform would before release.
-Keys live in the demo folder (``<out>/home``), never in the user's own vidprov home.
+Generate a clip with the default tiny preset (a smoke-test model built in-process, no
+downloads), which watermarks, signs and stores it; then verify it and detect its watermark as a
+verifier would. Keys live in the demo folder (``<out>/home``), never in the user's own home.
 """
 
 from __future__ import annotations
@@ -10,85 +10,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidprov.generator import DEFAULT_PRESET, GenerationResult, SignedGenerator
 from vidprov.keys import WATERMARK_KEY_FILE, init_keys, load_watermark_key
-from vidprov.media import make_clip, transcode
-from vidprov.media.transcode import TranscodeResult
-from vidprov.provenance import (
-    ManifestStore,
-    PkiPaths,
-    SignOptions,
-    SignResult,
-    VerifyReport,
-    load_signer,
-    sign_file,
-    verify_file,
-)
-from vidprov.watermark import embed_file
-from vidprov.watermark.results import EmbedResult
+from vidprov.provenance import ManifestStore, PkiPaths, VerifyReport, load_signer, verify_file
+
+DEMO_PROMPT = "a red fox running through fresh snow"
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    """Paths written and each step's report."""
+    """The generation report and the verify report (C2PA + watermark) of its clip."""
 
-    source: str
-    output: str
-    roundtrip: TranscodeResult
-    watermark: EmbedResult
-    signed: SignResult
+    generation: GenerationResult
     verify: VerifyReport
 
     @property
     def ok(self) -> bool:
         wm = self.verify.watermark
         return (
-            all(self.roundtrip.preserved.values())
-            and self.verify.c2pa.state == "trusted"
+            self.verify.c2pa.state == "trusted"
             and wm is not None
-            and wm.payload == self.watermark.payload
+            and wm.detected
+            and wm.payload == self.generation.clips[0].payload
         )
 
     def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
-            "source": self.source,
-            "output": self.output,
-            "preserved": self.roundtrip.preserved,
-            "audio": self.roundtrip.audio,
-            "watermark": self.watermark.to_dict(),
-            "signed": self.signed.to_dict(),
+            "generation": self.generation.to_dict(),
             "verify": self.verify.to_dict(),
         }
 
 
-def run_demo(workdir: str | Path) -> DemoResult:
-    """Make a 4 s 640x360 clip with audio in ``workdir``, round-trip it, watermark, sign and
-    verify it.
+def run_demo(workdir: str | Path, model: str = DEFAULT_PRESET, seed: int = 3) -> DemoResult:
+    """Generate, sign and verify one clip in ``workdir``.
 
     Raises:
-        MediaError: the folder cannot be written.
+        MediaError: the folder cannot be written. GeneratorError: the model cannot run.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     home = workdir / "home"
     if not (home / WATERMARK_KEY_FILE).exists():
         init_keys(home, force=True)
-    src = make_clip(
-        workdir / "demo-source.mp4", seconds=4.0, width=640, height=360, fps=30, audio=True
-    )
-    out = workdir / "demo-roundtrip.mp4"
-    result = transcode(src, out)
-    key = load_watermark_key(home / WATERMARK_KEY_FILE)
-    marked = embed_file(src, workdir / "demo-watermarked.mp4", key)
     pki = PkiPaths.under(home)
+    key = load_watermark_key(home / WATERMARK_KEY_FILE)
     store = ManifestStore(home / "manifests.sqlite")
-    signed = sign_file(
-        marked.output,
-        workdir / "demo-signed.mp4",
-        SignOptions(title="vidprov demo clip", model="vidprov synthetic test pattern"),
-        load_signer(pki.signer_chain, pki.signer_key),
-        key=key,
-        store=store,
+    gen = SignedGenerator(
+        model, key=key, signer=load_signer(pki.signer_chain, pki.signer_key), store=store
     )
-    report = verify_file(signed.output, pki.trust_anchors, key=key, store=store)
-    return DemoResult(str(src), str(out), result, marked, signed, report)
+    result = gen.generate(DEMO_PROMPT, workdir / "demo-generated.mp4", seed=seed)
+    report = verify_file(result.clips[0].path, pki.trust_anchors, key=key, store=store)
+    return DemoResult(result, report)

@@ -59,3 +59,10 @@ class ProvenanceError(VidprovError):
     container, an unreadable manifest, or a signer that failed."""
 
     code = "provenance_error"
+
+
+class GeneratorError(VidprovError):
+    """A generation request cannot be served: unknown model, weights not present offline,
+    out of memory, or an option that would let an unmarked clip out (e.g. latent output)."""
+
+    code = "generator_error"

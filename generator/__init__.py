@@ -1,1 +1,23 @@
-"""vidprov.generator."""
+"""Generation that cannot leak unmarked clips: diffusers pipeline → watermark → encode → sign."""
+
+from vidprov.generator.presets import (
+    DEFAULT_PRESET,
+    Preset,
+    create,
+    get_preset,
+    list_presets,
+    register,
+)
+from vidprov.generator.run import GeneratedClip, GenerationResult, SignedGenerator
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "GeneratedClip",
+    "GenerationResult",
+    "Preset",
+    "SignedGenerator",
+    "create",
+    "get_preset",
+    "list_presets",
+    "register",
+]

@@ -26,6 +26,8 @@ class WatermarkConfig:
         window: seconds per analysis window (segment time resolution before refinement).
         p_threshold: a clip or segment is "detected" when its p-value is at most this.
         min_side: frames smaller than this (pixels) cannot carry the mark.
+        sync: when the mark is not found where it was embedded, search crop/scale hypotheses
+            (:mod:`vidprov.watermark.sync`; about 0.1-0.3 s per clip, whatever its length).
     """
 
     strength: float = 1.0
@@ -34,6 +36,7 @@ class WatermarkConfig:
     window: float = 0.5
     p_threshold: float = P_THRESHOLD
     min_side: int = 64
+    sync: bool = True
     base_amplitude: float = 1.6
     iterations: int = 3
     max_gain: float = 4.0

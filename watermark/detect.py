@@ -1,10 +1,21 @@
 """Streaming detection: per-window accumulators, segments, payload decoding, honest p-values.
 
 Statistic: for a set of cells with keyed random signs ``s`` and an accumulated (weighted)
-residual ``R``, ``z = <R, s> / ||R||``. Over random keys, for any content, Hoeffding's inequality
-gives ``P(z >= t) <= exp(-t^2 / 2)``: the pilot's z yields a p-value that holds whatever the
-video shows. A payload whose CRC-16 checks multiplies it by 2^-16; testing several segments
+residual ``R``, ``x = <R, s> / ||R||``. Over random keys, for any content, ``x`` is sub-Gaussian
+(``E exp(l x) <= exp(l^2 / 2)``, a normalised Rademacher sum). The cells form 173 disjoint groups
+(the pilot, and each of the 172 coded bits), whose ``x`` are independent given ``R``; the
+detection statistic is ``T = max(x_pilot, 0)^2 + sum of x_bit^2`` over the ``n`` groups that see
+any residual. Each square has ``E exp(t x^2) <= (1 - 2t)^-1/2``, so Chernoff's bound gives
+``P(T >= n u) <= exp(-n/2 (u - 1 - ln u))`` for ``u > 1``, whatever the video shows: the bound
+is the p-value. It does not need the payload, so the data cells (90% of the mark) count as
+evidence, not only the pilot. A payload whose CRC-16 checks multiplies it by 2^-16 (the CRC event
+depends only on the signs of the ``x_bit``, which ``T`` ignores); testing several segments
 multiplies it by their number (Bonferroni over every contiguous run of windows).
+
+Two families of geometric hypotheses are tested, each at half the error budget (weighted
+Bonferroni): the pattern where it was embedded (factor 2), and, only when that finds nothing, the
+best crop/scale hypothesis of :mod:`sync` (factor ``2 * sync.hypothesis_count``: the union bound
+over every hypothesis it could have picked).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from vidprov.watermark.config import KeyedPattern, WatermarkConfig, keyed_patter
 from vidprov.watermark.embed import check_size
 from vidprov.watermark.results import WatermarkReading, WatermarkSegment
 from vidprov.watermark.signal import weighted_residual
+from vidprov.watermark.sync import hires_residual, hypothesis_count, search, to_grid
 
 MAX_WINDOWS = 512  # beyond this, neighbouring windows merge: memory stays bounded
 _RUN_Z = 1.5  # a window joins a candidate segment above this pilot z
@@ -33,9 +45,11 @@ class _Window:
     end: float
     frames: int
     acc: np.ndarray
+    hi: np.ndarray  # synchronisation residual (sync.hires_residual), summed
 
     def merge(self, other: _Window) -> _Window:
-        return _Window(self.start, other.end, self.frames + other.frames, self.acc + other.acc)
+        frames = self.frames + other.frames
+        return _Window(self.start, other.end, frames, self.acc + other.acc, self.hi + other.hi)
 
 
 @dataclass
@@ -54,6 +68,7 @@ class _Accumulator:
 
     def add(self, time: float, y: np.ndarray) -> None:
         r = weighted_residual(y, self.pattern.grid)
+        hi = hires_residual(y, self.pattern.grid) if self.config.sync else np.zeros(1, np.float32)
         rp = r[self._pilot]
         norm = float(np.sqrt(rp @ rp))
         self.frame_z.append(float(rp @ self.pattern.signs[self._pilot]) / norm if norm else 0.0)
@@ -63,8 +78,9 @@ class _Accumulator:
             self._push()
         if self._cur is None:
             start = t0 + math.floor((time - t0) / self.span) * self.span
-            self._cur = _Window(start, time, 0, np.zeros_like(r))
+            self._cur = _Window(start, time, 0, np.zeros_like(r), np.zeros_like(hi))
         self._cur.acc += r
+        self._cur.hi += hi
         self._cur.frames += 1
         self._cur.end = time
 
@@ -92,15 +108,24 @@ def _pilot_z(acc: np.ndarray, pattern: KeyedPattern) -> float:
     return float(v @ pattern.signs[sel]) / norm if norm else 0.0
 
 
-def _soft_bits(acc: np.ndarray, pattern: KeyedPattern) -> np.ndarray:
+def _evidence(acc: np.ndarray, pattern: KeyedPattern) -> tuple[float, float, np.ndarray]:
+    """Natural log of the Chernoff p-value of ``T`` (module docstring), the pilot z and the soft
+    bits."""
     n = pattern.n_bits + 1
-    num = np.bincount(pattern.owner, weights=pattern.signs * acc, minlength=n)[:-1]
-    den = np.sqrt(np.bincount(pattern.owner, weights=acc * acc, minlength=n))[:-1]
-    return num / np.maximum(den, 1e-9)
+    num = np.bincount(pattern.owner, weights=pattern.signs * acc, minlength=n)
+    den = np.sqrt(np.bincount(pattern.owner, weights=acc * acc, minlength=n))
+    x = num / np.maximum(den, 1e-9)
+    seen = int(np.count_nonzero(den > 0))
+    t = float(x[:-1] @ x[:-1]) + max(float(x[-1]), 0.0) ** 2
+    return _chernoff(t, seen), float(x[-1]), x[:-1]
 
 
-def _hoeffding(z: float) -> float:
-    return 1.0 if z <= 0 else math.exp(-z * z / 2)
+def _chernoff(t: float, n: int) -> float:
+    """``ln P(T >= t)`` bound for a sum of ``n`` squared independent 1-sub-Gaussian variables."""
+    if n == 0 or t <= n:
+        return 0.0
+    u = t / n
+    return -n / 2 * (u - 1 - math.log(u))
 
 
 def _runs(z: np.ndarray) -> list[tuple[int, int]]:
@@ -130,25 +155,33 @@ def _refine(
     return float(times[sel[int(np.argmax(scores))]])
 
 
-def _reading(acc: _Accumulator) -> WatermarkReading:
-    windows = acc.finish()
-    times = np.array(acc.times)
-    fz = np.array(acc.frame_z)
+_Best = tuple[float, float, str | None]  # p-value, pilot z, payload
+
+
+def _scan(
+    vecs: list[np.ndarray],
+    windows: list[_Window],
+    acc: _Accumulator,
+    factor: float,
+    refine: bool,
+) -> tuple[_Best, list[WatermarkSegment]]:
+    """Test the whole clip and every run of hot windows; ``factor`` multiplies each p-value
+    (Bonferroni over segments and geometric hypotheses). Boundaries are refined frame by frame
+    when ``refine`` (the per-frame pilot scores belong to the unsynchronised pattern)."""
+    times, fz = np.array(acc.times), np.array(acc.frame_z)
     pattern, config = acc.pattern, acc.config
     dt = float(np.median(np.diff(times))) if len(times) > 1 else config.window
-    duration = float(times[-1] - times[0] + dt) if len(times) else 0.0
     n_w = len(windows)
-    tests = n_w * (n_w + 1) // 2 + 1
-    wz = np.array([_pilot_z(w.acc, pattern) for w in windows])
+    wz = np.array([_pilot_z(v, pattern) for v in vecs])
     candidates = [(0, n_w - 1), *_runs(wz)]
     found: list[WatermarkSegment] = []
-    best: tuple[float, float, str | None] = (1.0, 0.0, None)
+    best: _Best = (1.0, 0.0, None)
     for a, b in dict.fromkeys(candidates):
-        total = sum((w.acc for w in windows[a : b + 1]), np.zeros_like(windows[0].acc))
-        z = _pilot_z(total, pattern)
-        payload = decode(_soft_bits(total, pattern))
-        p = _hoeffding(z) * tests * (2.0**-CRC_BITS if payload is not None else 1.0)
-        p = min(1.0, p)
+        total = sum(vecs[a + 1 : b + 1], vecs[a].copy())
+        logp, z, soft = _evidence(total, pattern)
+        payload = decode(soft)
+        logp += math.log(factor) - (CRC_BITS * math.log(2) if payload is not None else 0.0)
+        p = math.exp(min(0.0, logp))
         hex_payload = payload.hex() if payload is not None else None
         if p < best[0]:
             best = (p, z, hex_payload)
@@ -156,17 +189,39 @@ def _reading(acc: _Accumulator) -> WatermarkReading:
             continue
         inner = (times >= windows[a].start) & (times <= windows[b].end)
         level = float(fz[inner].mean()) if inner.any() else 0.0
-        start = (
-            windows[a].start
-            if a == 0
-            else _refine(times, fz, windows[a - 1].start, windows[a].end, level, True)
-        )
-        end = (
-            windows[b].end + dt
-            if b == n_w - 1
-            else _refine(times, fz, windows[b].start, windows[b + 1].end, level, False) + dt
-        )
+        if a == 0:
+            start = windows[a].start
+        elif refine:
+            start = _refine(times, fz, windows[a - 1].start, windows[a].end, level, True)
+        else:
+            start = windows[a].start
+        if b == n_w - 1:
+            end = windows[b].end + dt
+        elif refine:
+            end = _refine(times, fz, windows[b].start, windows[b + 1].end, level, False) + dt
+        else:
+            end = windows[b].end + dt
         found.append(WatermarkSegment(start - times[0], end - times[0], hex_payload, p, z))
+    return best, found
+
+
+def _reading(acc: _Accumulator) -> WatermarkReading:
+    windows = acc.finish()
+    times = np.array(acc.times)
+    pattern, config = acc.pattern, acc.config
+    dt = float(np.median(np.diff(times))) if len(times) > 1 else config.window
+    duration = float(times[-1] - times[0] + dt) if len(times) else 0.0
+    n_w = len(windows)
+    tests = n_w * (n_w + 1) // 2 + 1
+    best, found = _scan([w.acc for w in windows], windows, acc, 2.0 * tests, refine=True)
+    if config.sync and best[0] > config.p_threshold:  # not where embedded: crop / rescale?
+        hi_total = sum((w.hi for w in windows[1:]), windows[0].hi.copy())
+        hyp = min(search(hi_total, pattern), key=lambda c: _evidence(c[1], pattern)[0])[0]
+        vecs = [to_grid(w.hi, hyp, pattern.grid) for w in windows]
+        factor = 2.0 * tests * hypothesis_count(pattern.grid)
+        sync_best, sync_found = _scan(vecs, windows, acc, factor, refine=False)
+        if sync_best[0] < best[0]:
+            best, found = sync_best, sync_found
     p, z, payload = best
     detected = p <= config.p_threshold
     if detected and not found:  # only the whole clip is significant

@@ -29,9 +29,11 @@ class WatermarkSegment:
 class WatermarkReading:
     """What ``detect`` found.
 
-    ``p_value`` bounds the probability that an unmarked clip scores this high (Hoeffding bound on
-    the pilot correlation over random keys, times 2^-16 for the CRC, times the number of segments
-    tested); ``detected`` is ``p_value <= threshold`` with a payload whose CRC checks.
+    ``p_value`` bounds the probability that an unmarked clip scores this high (Chernoff bound on
+    the squared pilot and coded-bit correlations over random keys, times 2^-16 when the CRC
+    checks, times the number of segments and geometric hypotheses tested: see
+    :mod:`vidprov.watermark.detect`); ``detected`` is ``p_value <= threshold``. ``z`` is the
+    pilot correlation alone, for information.
     """
 
     detected: bool

@@ -33,9 +33,14 @@ def weighted_residual(y: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 def mask(y: np.ndarray) -> np.ndarray:
     """Perceptual mask: local texture (7x7 standard deviation), floored in flat areas."""
-    mu = cv2.blur(y, (7, 7))
-    var = cv2.blur(y * y, (7, 7)) - mu * mu
-    return np.clip(np.sqrt(np.maximum(var, 0.0)) / 6.0, 0.4, 2.5)
+    mu = cv2.boxFilter(y, cv2.CV_32F, (7, 7))
+    var = cv2.sqrBoxFilter(y, cv2.CV_32F, (7, 7))
+    cv2.subtract(var, cv2.multiply(mu, mu, dst=mu), dst=var)  # in place: fewer big temporaries
+    cv2.max(var, 0.0, dst=var)
+    cv2.sqrt(var, dst=var)
+    cv2.multiply(var, 1 / 6.0, dst=var)
+    cv2.max(var, 0.4, dst=var)
+    return cv2.min(var, 2.5, dst=var)
 
 
 def _upsample(cells: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -46,35 +51,51 @@ def _upsample(cells: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) 
     )
 
 
+_WORK = 4  # pixels per grid cell at which the informed-embedding iterations run
+
+
 def embed_luma(
     y: np.ndarray, pattern: KeyedPattern, coded: np.ndarray, config: WatermarkConfig
 ) -> np.ndarray:
     """Return marked luma (uint8) for one frame.
+
+    The gain iterations only need each bit's projection at the grid resolution, so they run on
+    the frame and mask area-reduced to ``_WORK`` pixels per cell; the mark itself is then made
+    once at full resolution.
 
     Args:
         y: luma plane, uint8 (h, w).
         pattern: the keyed cell signs and owners.
         coded: +-1 per coded bit (the pilot is appended as +1 here).
     """
-    yf = y.astype(np.float32)
     grid, s, owner = pattern.grid, pattern.signs, pattern.owner
     target = np.append(coded, 1.0).astype(np.float32)
-    m = config.alpha * mask(yf)
+    m = mask(y)
+    m *= config.alpha
     nb = pattern.n_bits + 1
+    work = (min(y.shape[1], grid[0] * _WORK), min(y.shape[0], grid[1] * _WORK))
+    if work != (y.shape[1], y.shape[0]):
+        yw = cv2.resize(y, work, interpolation=cv2.INTER_AREA).astype(np.float32)
+        mw = cv2.resize(m, work, interpolation=cv2.INTER_AREA)
+    else:
+        yw, mw = y.astype(np.float32), m
+    wshape = (work[1], work[0])
 
     def project(img: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=s * residual(img, grid), minlength=nb)
 
-    unit = project(m * _upsample(s, grid, y.shape))
+    host = project(yw)
+    unit = project(mw * _upsample(s, grid, wshape))
     unit = np.maximum(unit, 1e-3)
     gain = target.copy()
     for _ in range(config.iterations):
-        p = project(yf + m * _upsample(s * gain[owner], grid, y.shape))
+        p = host + project(mw * _upsample(s * gain[owner], grid, wshape))
         short = unit - target * p
         gain = np.clip(
             gain + np.where(short > 0, target * short / unit, 0.0),
             -config.max_gain,
             config.max_gain,
         )
-    out = yf + m * _upsample(s * gain[owner], grid, y.shape)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    delta = _upsample(s * gain[owner], grid, y.shape)
+    delta *= m
+    return cv2.add(y, delta, dtype=cv2.CV_8U)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,17 @@ def _reencode(src: Path, dst: Path, crf: int, scale: float = 1.0) -> Path:
     with VideoReader(src) as r, VideoWriter(dst, w, h, info.fps, EncodeOptions(crf=crf)) as out:
         for f in r.av_frames():
             out.write(f.reformat(width=w, height=h) if scale != 1.0 else f)
+    return dst
+
+
+def _crop(src: Path, dst: Path, left: int, top: int, w: int, h: int, crf: int = 23) -> Path:
+    """Cut a (even-aligned) rectangle out of every frame and re-encode it at that size."""
+    info = probe(src)
+    with VideoReader(src) as r, VideoWriter(dst, w, h, info.fps, EncodeOptions(crf=crf)) as out:
+        for f in r.frames("yuv420p"):
+            cy, cx = slice(top // 2, (top + h) // 2), slice(left // 2, (left + w) // 2)
+            y = f.y[top : top + h, left : left + w]
+            out.write(replace(f, y=y, u=f.u[cy, cx], v=f.v[cy, cx], pts=None, time_base=None))
     return dst
 
 
@@ -176,3 +188,23 @@ def test_transcode_of_marked_keeps_mark(host: Path, tmp_path: Path, key: bytes) 
     marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
     again = transcode(marked, tmp_path / "again.mp4", EncodeOptions(crf=23)).output.path
     assert detect_file(again, key).payload == PAYLOAD
+
+
+@pytest.mark.parametrize(
+    "rect",
+    [(64, 36, 512, 288), (32, 54, 512, 288)],
+    ids=["crop10-centred", "crop-off-centre"],
+)
+def test_crop_then_crf23(
+    host: Path, tmp_path: Path, key: bytes, rect: tuple[int, int, int, int]
+) -> None:
+    """A 20% smaller window of the frame (10% per side when centred), re-encoded at its size."""
+    marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
+    cropped = _crop(Path(marked), tmp_path / "crop.mp4", *rect)
+    reading = detect_file(cropped, key)
+    assert reading.detected and reading.payload == PAYLOAD and reading.p_value < 1e-9
+    assert reading.segments[0].start == pytest.approx(0, abs=0.05)
+    assert reading.segments[-1].end == pytest.approx(3.0, abs=0.1)
+    assert not detect_file(cropped, key, WatermarkConfig(sync=False)).detected
+    unmarked = _crop(host, tmp_path / "crop-unmarked.mp4", *rect)
+    assert not detect_file(unmarked, key).detected

@@ -1,0 +1,64 @@
+"""CLI for generation: ``vidprov generate``, thin over ``SignedGenerator``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vidprov.cli._util import emit, progress_bar
+
+
+@click.command()
+@click.argument("prompt")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output MP4.")
+@click.option("--model", default="tiny-wan", show_default=True, help="Preset name or folder.")
+@click.option("--frames", type=int, help="Frames (preset default).")
+@click.option("--height", type=int, help="Height (preset default).")
+@click.option("--width", type=int, help="Width (preset default).")
+@click.option("--steps", type=int, help="Denoising steps (preset default).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fps", type=int, help="Frame rate of the MP4 (preset default).")
+@click.option("--num-videos", type=int, default=1, show_default=True)
+@click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def generate(
+    prompt: str,
+    out: Path,
+    model: str,
+    frames: int | None,
+    height: int | None,
+    width: int | None,
+    steps: int | None,
+    seed: int,
+    fps: int | None,
+    num_videos: int,
+    device: str | None,
+    as_json: bool,
+) -> None:
+    """Generate clips for PROMPT: each watermarked, signed (C2PA) and stored."""
+    from vidprov.generator import SignedGenerator, get_preset
+
+    preset = get_preset(model)
+    gen = SignedGenerator(model, device=device)
+    with progress_bar(steps or preset.steps, "denoising") as bar:
+        r = gen.generate(
+            prompt,
+            out,
+            frames=frames,
+            height=height,
+            width=width,
+            steps=steps,
+            seed=seed,
+            fps=fps,
+            num_videos=num_videos,
+            progress=bar,
+        )
+    lines = [
+        f"{c.path}: {c.width}x{c.height}, {c.frames} frames @ {c.fps} fps, payload {c.payload}, "
+        f"manifest {c.manifest_id}"
+        for c in r.clips
+    ]
+    if r.note:
+        lines.append(f"note: {r.note}")
+    emit(r, as_json, "\n".join(lines))

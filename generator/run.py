@@ -1,0 +1,318 @@
+"""Generate → watermark → encode → sign → store: the only way clips leave the generator.
+
+:class:`SignedGenerator` wraps any diffusers video pipeline by composition. It forces decoded
+frames out (``output_type="np"``), refuses latent output, and for each clip in the batch embeds
+a fresh watermark payload while encoding, then signs the file (model, seed, steps, prompt hash,
+soft binding read back from the clip) and stores the manifest. Only signed files are returned;
+intermediate files are temporary and removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from vidprov.atomic import AtomicFile
+from vidprov.errors import GeneratorError
+from vidprov.generator.presets import Preset, create, get_preset
+from vidprov.media import EncodeOptions, VideoWriter, YUVFrame
+from vidprov.media.frames import to_yuv_planes
+from vidprov.media.synth import synth_frames
+from vidprov.provenance import ManifestStore, SignOptions, sign_file
+from vidprov.provenance.signer import CallbackSigner, load_signer
+from vidprov.provenance.softbinding import blocks_from_reading
+from vidprov.watermark import WatermarkConfig, detect_file, embed, random_payload
+
+log = logging.getLogger(__name__)
+
+STRENGTHS = (1.0, 1.6, 2.5)  # tried in turn until the payload reads back from the encoded clip
+
+SMOKE_NOTE = (
+    "smoke-test model: random weights built in-process; the frames are its output composited "
+    "over a procedural moving scene, not meaningful video"
+)
+
+
+@dataclass(frozen=True)
+class GeneratedClip:
+    """One signed, watermarked clip."""
+
+    path: str
+    payload: str
+    manifest_id: str
+    frames: int
+    width: int
+    height: int
+    fps: int
+    soft_binding_blocks: int
+    watermark_strength: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What one ``generate`` call made, and where the time went (seconds)."""
+
+    model: str
+    prompt_sha256: str
+    seed: int
+    steps: int
+    clips: tuple[GeneratedClip, ...]
+    timings: dict[str, float]
+    note: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt_sha256": self.prompt_sha256,
+            "seed": self.seed,
+            "steps": self.steps,
+            "clips": [c.to_dict() for c in self.clips],
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "note": self.note,
+        }
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Float frames in [0, 1] to uint8, rounded to nearest (not truncated)."""
+    return np.clip(np.rint(np.asarray(frames, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _textured(clip: np.ndarray, seed: int) -> Iterator[np.ndarray]:
+    f, h, w = clip.shape[:3]
+    for scene, out in zip(synth_frames(f, w, h, seed=seed), clip, strict=True):
+        yield to_uint8(scene.astype(np.float32) / 255.0 * (0.65 + 0.35 * out))
+
+
+def _yuv(frames: Iterator[np.ndarray], fps: int) -> Iterator[YUVFrame]:
+    for i, rgb in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        y, u, v = to_yuv_planes(vf.reformat(format="yuv420p"))
+        yield YUVFrame(i, i / fps, None, None, y, u, v)
+
+
+class SignedGenerator:
+    """A diffusers video pipeline whose every output is watermarked and signed.
+
+    Args:
+        model: a preset name or a local pipeline folder (see :func:`create`).
+        pipeline: an already built pipeline (then ``model`` only names it).
+        key: the watermark key; signer: the C2PA signer; store: the manifest store (defaults:
+            those under VIDPROV_HOME).
+        device: torch device (default: CUDA when available).
+
+    Raises:
+        GeneratorError: unknown model or weights not present offline.
+        KeyError_: no watermark key. ProvenanceError: no signing certificate.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        pipeline: Any = None,
+        *,
+        key: bytes | None = None,
+        signer: CallbackSigner | None = None,
+        store: ManifestStore | None = None,
+        device: str | None = None,
+    ) -> None:
+        from vidprov.keys import load_watermark_key
+
+        self.key = key if key is not None else load_watermark_key()
+        self.signer = signer or load_signer()
+        self.store = store
+        if pipeline is None:
+            self.preset, self.pipeline = create(model, device)
+        else:
+            self.preset, self.pipeline = _preset_or_custom(model, pipeline), pipeline
+
+    def generate(
+        self,
+        prompt: str,
+        out: str | Path,
+        *,
+        frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        fps: int | None = None,
+        num_videos: int = 1,
+        progress: Callable[[int], None] | None = None,
+        **pipeline_kwargs: Any,
+    ) -> GenerationResult:
+        """Generate ``num_videos`` clips for ``prompt``; write them signed to ``out`` (or
+        ``out_0``, ``out_1``, … when several).
+
+        Raises:
+            GeneratorError: latent or other non-frame output requested, bad sizes, out of memory.
+            ProvenanceError: signing failed (no output is left for that clip).
+        """
+        p = self.preset
+        kind = pipeline_kwargs.pop("output_type", "np")
+        if kind != "np":
+            raise GeneratorError(
+                f"output_type={kind!r} refused: only decoded frames can be watermarked and signed"
+            )
+        if pipeline_kwargs.pop("return_dict", True) is not True:
+            raise GeneratorError("return_dict=False is not supported")
+        frames, height, width = frames or p.frames, height or p.height, width or p.width
+        steps, fps = steps or p.steps, fps or p.fps
+        if num_videos < 1 or frames < 1 or steps < 1:
+            raise GeneratorError("frames, steps and num_videos must be at least 1")
+        if (frames - 1) % p.frame_multiple:
+            raise GeneratorError(
+                f"{p.name} needs frames = k*{p.frame_multiple}+1 (e.g. "
+                f"{(frames - 1) // p.frame_multiple * p.frame_multiple + 1}), got {frames}"
+            )
+        out = Path(out)
+        paths = (
+            [out]
+            if num_videos == 1
+            else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num_videos)]
+        )
+        for path in paths:
+            AtomicFile(path).discard()  # fail now, before generating, if not writable
+        t0 = time.perf_counter()
+        batch = self._run(
+            prompt, frames, height, width, steps, seed, num_videos, progress, pipeline_kwargs
+        )
+        timings = {"generate": time.perf_counter() - t0, "watermark_encode": 0.0, "sign": 0.0}
+        prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
+        clips = tuple(
+            self._finish(batch[i], paths[i], prompt_hash, seed, steps, fps, i, timings)
+            for i in range(num_videos)
+        )
+        return GenerationResult(
+            p.name, prompt_hash, seed, steps, clips, timings, SMOKE_NOTE if p.smoke_test else None
+        )
+
+    def _run(
+        self,
+        prompt: str,
+        frames: int,
+        height: int,
+        width: int,
+        steps: int,
+        seed: int,
+        num_videos: int,
+        progress: Callable[[int], None] | None,
+        kwargs: dict[str, Any],
+    ) -> np.ndarray:
+        import torch
+
+        def on_step(pipe: Any, i: int, t: Any, cb: dict[str, Any]) -> dict[str, Any]:
+            if progress is not None:
+                progress(1)
+            return cb
+
+        call = {**self.preset.pipeline_kwargs, **kwargs}
+        try:
+            result = self.pipeline(
+                prompt=[prompt] * num_videos,
+                num_frames=frames,
+                height=height,
+                width=width,
+                num_inference_steps=steps,
+                num_videos_per_prompt=1,
+                generator=torch.Generator().manual_seed(seed),
+                output_type="np",
+                callback_on_step_end=on_step,
+                **call,
+            )
+        except torch.OutOfMemoryError as exc:
+            raise GeneratorError(
+                f"out of memory generating {num_videos}x{frames} frames at {width}x{height}; "
+                "lower --frames/--height/--width/--num-videos or use an offloading preset"
+            ) from exc
+        except ValueError as exc:
+            raise GeneratorError(f"{self.preset.name} refused the request: {exc}") from exc
+        if getattr(result, "audio", None) is not None:
+            log.warning("%s returned audio; vidprov does not mux generated audio yet", self.preset)
+        video = result.frames
+        video = np.stack([np.asarray(v) for v in video]) if isinstance(video, list) else video
+        video = np.asarray(video, dtype=np.float32)
+        if video.ndim != 5 or video.shape[0] != num_videos or video.shape[-1] != 3:
+            raise GeneratorError(f"unexpected frames of shape {video.shape} from the pipeline")
+        return video
+
+    def _finish(
+        self,
+        clip: np.ndarray,
+        path: Path,
+        prompt_hash: str,
+        seed: int,
+        steps: int,
+        fps: int,
+        index: int,
+        timings: dict[str, float],
+    ) -> GeneratedClip:
+        payload = random_payload()
+        h, w = clip.shape[1:3]
+        tmp = AtomicFile(path)
+        try:
+            blocks: tuple = ()
+            for strength in STRENGTHS:  # escalate until the mark reads back
+                t0 = time.perf_counter()
+                rgb = (
+                    _textured(clip, seed * 1000 + index)
+                    if self.preset.textured
+                    else iter(to_uint8(clip))
+                )
+                opts = EncodeOptions(crf=18, preset="veryfast")
+                with VideoWriter(tmp.tmp, w, h, fps, opts) as wr:
+                    for f in embed(_yuv(rgb, fps), payload, self.key, WatermarkConfig(strength)):
+                        wr.write(f)
+                reading = detect_file(tmp.tmp, self.key)
+                blocks = blocks_from_reading(reading, clip.shape[0] / fps)
+                timings["watermark_encode"] += time.perf_counter() - t0
+                if reading.payload == payload and blocks:
+                    break
+                log.warning("%s: mark not read back at strength %s", path, strength)
+            else:
+                raise GeneratorError(
+                    f"the watermark does not read back from this clip ({w}x{h}, "
+                    f"{clip.shape[0]} frames); refusing to release it unmarked",
+                    path,
+                )
+            t1 = time.perf_counter()
+            options = SignOptions(
+                title=path.name,
+                ai=True,
+                model=self.preset.name,
+                prompt_sha256=prompt_hash,
+                parameters={"seed": seed, "steps": steps, "batch_index": index, "fps": fps},
+                soft_binding=blocks,
+            )
+            signed = sign_file(tmp.tmp, path, options, self.signer, key=self.key, store=self.store)
+            timings["sign"] += time.perf_counter() - t1
+        finally:
+            tmp.discard()
+        return GeneratedClip(
+            str(path),
+            payload,
+            signed.manifest_id,
+            clip.shape[0],
+            w,
+            h,
+            fps,
+            len(signed.soft_binding),
+            strength,
+        )
+
+
+def _preset_or_custom(model: str, pipeline: Any) -> Preset:
+    try:
+        return get_preset(model)
+    except GeneratorError:
+        return Preset(name=model, pipeline=type(pipeline).__name__)

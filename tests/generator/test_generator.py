@@ -1,0 +1,126 @@
+"""Tiny in-process pipelines through the signed generator: every output marked, signed, stored."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidprov.errors import GeneratorError, ProvenanceError
+from vidprov.generator import SignedGenerator, get_preset, list_presets
+from vidprov.generator.run import to_uint8
+from vidprov.keys import init_keys
+from vidprov.provenance import ALG, ManifestStore, PkiPaths, verify_file
+from vidprov.provenance.softbinding import payload_to_value
+
+SMALL = {"frames": 17, "height": 128, "width": 128, "steps": 2}
+
+
+@pytest.fixture(scope="module")
+def gen_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("genhome")
+    init_keys(home)
+    return home
+
+
+@pytest.fixture
+def offline(gen_home: Path, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """VIDPROV_HOME set, hub offline, and any socket connection recorded and refused."""
+    monkeypatch.setenv("VIDPROV_HOME", str(gen_home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network blocked by test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return attempts
+
+
+@pytest.mark.parametrize("model", ["tiny-wan", "tiny-ltx", "tiny-cogvideox"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_outputs_are_marked_signed_and_resolvable(
+    offline: list[object], gen_home: Path, tmp_path: Path, model: str, k: int
+) -> None:
+    r = SignedGenerator(model).generate(
+        "a red fox in fresh snow", tmp_path / "g.mp4", seed=1, num_videos=k, **SMALL
+    )
+    assert len(r.clips) == k and r.note  # smoke-test models say so
+    assert len({c.payload for c in r.clips}) == k  # a fresh payload per clip
+    store = ManifestStore()
+    anchors = PkiPaths.under(gen_home).trust_anchors
+    for c in r.clips:
+        assert (c.width, c.height, c.frames) == (128, 128, 17)
+        v = verify_file(c.path, anchors)
+        assert v.c2pa.state == "trusted"
+        assert v.c2pa.digital_source_type.endswith("trainedAlgorithmicMedia")
+        assert v.watermark is not None and v.watermark.detected
+        assert v.watermark.payload == c.payload
+        assert c.manifest_id in store.find(ALG, payload_to_value(c.payload))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(c.path).name for c in r.clips)
+    assert offline == []
+
+
+def test_latent_output_refused(offline: list[object], tmp_path: Path) -> None:
+    g = SignedGenerator("tiny-wan")
+    with pytest.raises(GeneratorError, match="latent"):
+        g.generate("a cat", tmp_path / "g.mp4", output_type="latent", **SMALL)
+    assert list(tmp_path.iterdir()) == []
+
+
+class _FailingSigner:
+    alg = "es256"
+
+    def __init__(self, chain: str) -> None:
+        self.certificate_chain_pem = chain
+
+    def sign(self, data: bytes) -> bytes:
+        raise RuntimeError("KMS unavailable")
+
+
+def test_signing_failure_leaves_no_output(
+    offline: list[object], gen_home: Path, tmp_path: Path
+) -> None:
+    chain = PkiPaths.under(gen_home).signer_chain.read_text()
+    g = SignedGenerator("tiny-wan", signer=_FailingSigner(chain))
+    with pytest.raises(ProvenanceError, match="KMS unavailable"):
+        g.generate("a cat", tmp_path / "g.mp4", num_videos=2, **SMALL)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_frame_count(offline: list[object], tmp_path: Path) -> None:
+    with pytest.raises(GeneratorError, match="k\\*4\\+1"):
+        SignedGenerator("tiny-wan").generate(
+            "a", tmp_path / "g.mp4", frames=16, height=128, width=128, steps=1
+        )
+
+
+def test_unknown_and_offline_models(offline: list[object], tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(GeneratorError, match="unknown model"):
+        SignedGenerator("no-such-model")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(GeneratorError, match="not present offline"):
+        SignedGenerator("wan-2.1-t2v-1.3b")
+    assert offline == []
+
+
+def test_registry() -> None:
+    names = {p.name for p in list_presets()}
+    assert {
+        "tiny-wan",
+        "tiny-ltx",
+        "tiny-cogvideox",
+        "wan-2.1-t2v-1.3b",
+        "ltx-video",
+        "cogvideox-2b",
+    } <= names
+    p = get_preset("tiny-wan")
+    assert p.smoke_test and p.height >= 256 and p.frames / p.fps >= 2.0
+
+
+def test_rounding() -> None:
+    x = np.array([0.0, 0.4 / 255, 0.6 / 255, 0.5, 1.0, 1.2, -0.1], dtype=np.float32)
+    assert to_uint8(x).tolist() == [0, 0, 1, 128, 255, 255, 0]

@@ -1,0 +1,45 @@
+"""The detection statistic's p-value bound, and the crop/scale search's bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from vidprov.watermark import WatermarkConfig
+from vidprov.watermark.config import keyed_pattern
+from vidprov.watermark.detect import _chernoff, _evidence
+from vidprov.watermark.sync import HI_FACTOR, hypothesis_count, search, to_grid
+
+
+def test_chernoff_bound_holds_for_random_signs() -> None:
+    """Over random keys, P(p <= a) <= a for any fixed residual (checked at a = 0.01, 0.1)."""
+    rng = np.random.default_rng(0)
+    cfg = WatermarkConfig()
+    residual = rng.standard_t(3, cfg.grid[0] * cfg.grid[1]) * rng.uniform(0, 5, 1)
+    ps = []
+    for _ in range(400):
+        pat = keyed_pattern(rng.bytes(32), cfg.grid, cfg.pilot_fraction)
+        ps.append(math.exp(_evidence(residual, pat)[0]))
+    ps_arr = np.array(ps)
+    assert np.mean(ps_arr <= 0.01) <= 0.01 and np.mean(ps_arr <= 0.1) <= 0.1
+    assert _chernoff(100.0, 173) == 0.0  # below the mean: no evidence
+    assert _chernoff(400.0, 173) < -40
+
+
+def test_search_count_and_mapping(key: bytes) -> None:
+    """A residual that is the pattern itself, cropped 10% per side, is found at that place."""
+    cfg = WatermarkConfig()
+    gw, gh = cfg.grid
+    pat = keyed_pattern(key, cfg.grid, cfg.pilot_fraction)
+    assert 1e5 < hypothesis_count(cfg.grid) < 1e6
+    full = np.kron(pat.signs.reshape(gh, gw), np.ones((HI_FACTOR, HI_FACTOR), np.float32))
+    dy, dx = round(0.1 * gh * HI_FACTOR), round(0.1 * gw * HI_FACTOR)
+    cropped = np.ascontiguousarray(full[dy:-dy, dx:-dx])
+    acc = cv2.resize(cropped, (gw * HI_FACTOR, gh * HI_FACTOR), interpolation=cv2.INTER_LINEAR)
+    best = min(search(acc, pat), key=lambda c: _evidence(c[1], pat)[0])
+    hyp, v = best
+    assert abs(hyp.width - (gw * HI_FACTOR) / 1.25) <= 2
+    assert np.array_equal(v, to_grid(acc, hyp, cfg.grid))
+    assert _evidence(v, pat)[0] < -100
