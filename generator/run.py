@@ -23,7 +23,7 @@ import numpy as np
 from vidprov.atomic import AtomicFile
 from vidprov.errors import GeneratorError
 from vidprov.generator.presets import Preset, create, get_preset
-from vidprov.media import EncodeOptions, VideoWriter, YUVFrame
+from vidprov.media import EncodeOptions, VideoWriter, YUVFrame, transcode
 from vidprov.media.frames import to_yuv_planes
 from vidprov.media.synth import synth_frames
 from vidprov.provenance import ManifestStore, SignOptions, sign_file
@@ -33,7 +33,10 @@ from vidprov.watermark import WatermarkConfig, detect_file, embed, random_payloa
 
 log = logging.getLogger(__name__)
 
-STRENGTHS = (1.0, 1.6, 2.5)  # tried in turn until the payload reads back from the encoded clip
+# Tried in turn until the payload reads back from the encoded clip and from a CRF 28 re-encode
+# of it (small clips need more strength to survive a re-upload).
+STRENGTHS = (1.0, 1.6, 2.5, 4.0)
+REUPLOAD_CRF = 28
 
 SMOKE_NOTE = (
     "smoke-test model: random weights built in-process; the frames are its output composited "
@@ -246,6 +249,9 @@ class SignedGenerator:
             raise GeneratorError(f"unexpected frames of shape {video.shape} from the pipeline")
         return video
 
+    def _survives_reupload(self, path: Path, payload: str) -> bool:
+        return _survives_reupload_impl(path, self.key, payload)
+
     def _finish(
         self,
         clip: np.ndarray,
@@ -275,13 +281,14 @@ class SignedGenerator:
                         wr.write(f)
                 reading = detect_file(tmp.tmp, self.key)
                 blocks = blocks_from_reading(reading, clip.shape[0] / fps)
+                durable = reading.payload == payload and self._survives_reupload(tmp.tmp, payload)
                 timings["watermark_encode"] += time.perf_counter() - t0
-                if reading.payload == payload and blocks:
+                if blocks and durable:
                     break
-                log.warning("%s: mark not read back at strength %s", path, strength)
+                log.info("%s: mark not durable at strength %s; raising it", path, strength)
             else:
                 raise GeneratorError(
-                    f"the watermark does not read back from this clip ({w}x{h}, "
+                    f"the watermark does not survive a CRF 28 re-encode of this clip ({w}x{h}, "
                     f"{clip.shape[0]} frames); refusing to release it unmarked",
                     path,
                 )
@@ -309,6 +316,16 @@ class SignedGenerator:
             len(signed.soft_binding),
             strength,
         )
+
+
+def _survives_reupload_impl(path: Path, key: bytes, payload: str) -> bool:
+    """Whether ``payload`` still reads after a typical re-upload (H.264 CRF 28)."""
+    probe = AtomicFile(path)
+    try:
+        transcode(path, probe.tmp, EncodeOptions(crf=REUPLOAD_CRF, preset="veryfast"))
+        return detect_file(probe.tmp, key).payload == payload
+    finally:
+        probe.discard()
 
 
 def _preset_or_custom(model: str, pipeline: Any) -> Preset:
