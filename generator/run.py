@@ -249,9 +249,6 @@ class SignedGenerator:
             raise GeneratorError(f"unexpected frames of shape {video.shape} from the pipeline")
         return video
 
-    def _survives_reupload(self, path: Path, payload: str) -> bool:
-        return _survives_reupload_impl(path, self.key, payload)
-
     def _finish(
         self,
         clip: np.ndarray,
@@ -281,7 +278,9 @@ class SignedGenerator:
                         wr.write(f)
                 reading = detect_file(tmp.tmp, self.key)
                 blocks = blocks_from_reading(reading, clip.shape[0] / fps)
-                durable = reading.payload == payload and self._survives_reupload(tmp.tmp, payload)
+                durable = reading.payload == payload and _survives_reupload(
+                    tmp.tmp, self.key, payload
+                )
                 timings["watermark_encode"] += time.perf_counter() - t0
                 if blocks and durable:
                     break
@@ -318,7 +317,7 @@ class SignedGenerator:
         )
 
 
-def _survives_reupload_impl(path: Path, key: bytes, payload: str) -> bool:
+def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
     """Whether ``payload`` still reads after a typical re-upload (H.264 CRF 28)."""
     probe = AtomicFile(path)
     try:

@@ -18,7 +18,14 @@ from vidprov.errors import ConfigError, ProvenanceError
 from vidprov.media.frames import Frame
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
-from vidprov.provenance.manifest import COMPOSITE_TRAINED, TRAINED, SignOptions, mime_for
+from vidprov.provenance.manifest import (
+    COMPOSITE,
+    COMPOSITE_TRAINED,
+    TRAINED,
+    SignOptions,
+    mime_for,
+    source_type,
+)
 from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, sign_file
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.softbinding import SoftBindingBlock, from_manifest, remap
@@ -30,31 +37,21 @@ EDIT_QUALITY = EncodeOptions(crf=18, preset="fast")
 _TB = Fraction(1, 90000)
 
 
-def _source_manifest(path: Path) -> dict[str, Any] | None:
+def _source(
+    path: Path, key: bytes | None, duration: float
+) -> tuple[tuple[SoftBindingBlock, ...], bool]:
+    """A source's soft-binding blocks (from its manifest, else read back from its watermark)
+    and whether its manifest declares AI content; the manifest is read once."""
     import c2pa
 
     try:
         with open(path, "rb") as f:
             store = json.loads(c2pa.Reader(mime_for(path), f).json())
+        manifest = (store.get("manifests") or {}).get(store.get("active_manifest")) or {}
     except (c2pa.C2paError, ProvenanceError):
-        return None
-    return (store.get("manifests") or {}).get(store.get("active_manifest"))
-
-
-def _blocks_of(path: Path, key: bytes | None, duration: float) -> tuple[SoftBindingBlock, ...]:
-    manifest = _source_manifest(path)
-    blocks = from_manifest(manifest) if manifest else ()
-    return blocks or read_back_blocks(path, key, duration)
-
-
-def _is_ai(path: Path) -> bool:
-    m = _source_manifest(path) or {}
-    for a in m.get("assertions", []):
-        if str(a.get("label", "")).startswith("c2pa.actions"):
-            for act in a.get("data", {}).get("actions", []):
-                if act.get("digitalSourceType") in (TRAINED, COMPOSITE_TRAINED):
-                    return True
-    return False
+        manifest = {}
+    blocks = from_manifest(manifest) or read_back_blocks(path, key, duration)
+    return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED)
 
 
 def trim_file(
@@ -100,7 +97,7 @@ def trim_file(
                 for f in r.frames("rgb24"):
                     if start - 1e-6 <= f.time < end - 1e-6:
                         w.write(_retime(f, f.time - start))
-        blocks = remap(_blocks_of(src, key, info.duration), start, end)
+        blocks = remap(_source(src, key, info.duration)[0], start, end)
         options = SignOptions(title=dst.name, soft_binding=blocks)
         actions = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": ["ingredient0"]}},
@@ -152,6 +149,7 @@ def concat_files(
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
+        ai = False
         offset = 0.0
         with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB) as w:
             for p in paths:
@@ -161,15 +159,15 @@ def concat_files(
                     for f in _sized(r.frames("rgb24"), w0, h0):
                         w.write(_retime(f, offset + f.time))
                         last = f.time
-                blocks += remap(_blocks_of(p, key, dur), 0.0, dur, offset)
+                src_blocks, src_ai = _source(p, key, dur)
+                blocks += remap(src_blocks, 0.0, dur, offset)
+                ai = ai or src_ai
                 offset += max(dur, last + 1 / float(fps0))
-        ai = any(_is_ai(p) for p in paths)
-        action: dict[str, Any] = {"action": "c2pa.created", "description": "concatenation"}
-        action["digitalSourceType"] = (
-            COMPOSITE_TRAINED
-            if ai
-            else ("http://cv.iptc.org/newscodes/digitalsourcetype/composite")
-        )
+        action: dict[str, Any] = {
+            "action": "c2pa.created",
+            "description": "concatenation",
+            "digitalSourceType": COMPOSITE_TRAINED if ai else COMPOSITE,
+        }
         placed = [
             {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}
             for i in range(len(paths))

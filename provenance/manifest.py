@@ -15,6 +15,7 @@ IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED = IPTC + "trainedAlgorithmicMedia"
 COMPOSITE_TRAINED = IPTC + "compositeWithTrainedAlgorithmicMedia"
 CAPTURE = IPTC + "digitalCapture"
+COMPOSITE = IPTC + "composite"
 GENERATION_LABEL = "io.vidprov.generation"
 
 # Containers c2pa can embed a manifest in, by suffix.
@@ -123,3 +124,21 @@ def created_action(options: SignOptions) -> dict[str, Any]:
     if options.model:
         action["softwareAgent"] = {"name": options.model}
     return action
+
+
+def actions_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actions a manifest (c2pa reader JSON) declares, in order."""
+    return [
+        act
+        for a in manifest.get("assertions", [])
+        if str(a.get("label", "")).startswith("c2pa.actions")
+        for act in a.get("data", {}).get("actions", [])
+    ]
+
+
+def source_type(manifest: dict[str, Any]) -> str | None:
+    """The first digitalSourceType among a manifest's actions, if any."""
+    for a in actions_of(manifest):
+        if a.get("digitalSourceType"):
+            return str(a["digitalSourceType"])
+    return None

@@ -49,7 +49,6 @@ class SignResult:
     alg: str
     timestamped: bool
     soft_binding: tuple[SoftBindingBlock, ...]
-    stored: bool
     ingredients: tuple[str, ...] = field(default=())
 
     @property
@@ -71,7 +70,6 @@ class SignResult:
             "payloads": self.payloads,
             "soft_binding": [b.to_dict() for b in self.soft_binding],
             "ingredients": list(self.ingredients),
-            "stored": self.stored,
         }
 
 
@@ -216,7 +214,6 @@ def sign_file(
         alg=str(signer.alg).lower(),
         timestamped=options.tsa_url is not None,
         soft_binding=blocks,
-        stored=True,
         ingredients=tuple(str(i.path) for i in ingredients),
     )
 

@@ -92,15 +92,6 @@ def blocks_from_reading(reading: WatermarkReading, duration: float) -> tuple[Sof
     return tuple(out)
 
 
-def blocks_for_payload(payload: str, duration: float) -> tuple[SoftBindingBlock, ...]:
-    """Blocks for a clip known to carry ``payload`` throughout (the generator's case)."""
-    value = payload_to_value(payload)
-    n = math.ceil(duration - 1e-6)
-    return tuple(
-        SoftBindingBlock(k * 1000, round(min(k + 1, duration) * 1000), value) for k in range(n)
-    )
-
-
 def remap(
     blocks: Iterable[SoftBindingBlock], start: float, end: float, offset: float = 0.0
 ) -> tuple[SoftBindingBlock, ...]:

@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from vidprov.config import home_dir
-from vidprov.errors import KeyError_, ProvenanceError, VidprovError
+from vidprov.errors import KeyError_, MediaError, ProvenanceError, WatermarkError
 from vidprov.media._open import check_file
-from vidprov.provenance.manifest import GENERATION_LABEL, MIME_BY_SUFFIX
+from vidprov.provenance.manifest import (
+    GENERATION_LABEL,
+    MIME_BY_SUFFIX,
+    actions_of,
+    source_type,
+)
 from vidprov.provenance.pki import TRUST_ANCHORS_FILE
 from vidprov.provenance.softbinding import ALG, payload_to_value
 from vidprov.provenance.store import ManifestStore
@@ -132,42 +137,32 @@ def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     return failures, others
 
 
-def _source_type(actions: list[dict[str, Any]]) -> str | None:
-    for a in actions:
-        if a.get("digitalSourceType"):
-            return str(a["digitalSourceType"])
-    return None
+def _integrity_failures(failures: list[str]) -> list[str]:
+    """Failure codes that break the manifest or its binding (an untrusted signer does not)."""
+    return [c for c in failures if c not in UNTRUSTED_CODES]
 
 
 def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport:
     """A :class:`C2paReport` from c2pa's reader JSON."""
     label = store.get("active_manifest")
     m = (store.get("manifests") or {}).get(label, {})
-    actions: list[dict[str, Any]] = []
-    generation: dict[str, Any] = {}
-    for a in m.get("assertions", []):
-        if str(a.get("label", "")).startswith("c2pa.actions"):
-            actions += a.get("data", {}).get("actions", [])
-        elif a.get("label") == GENERATION_LABEL:
-            generation = a.get("data", {})
+    actions = actions_of(m)
+    generation: dict[str, Any] = next(
+        (a.get("data", {}) for a in m.get("assertions", []) if a.get("label") == GENERATION_LABEL),
+        {},
+    )
     sig = m.get("signature_info") or {}
     gen = (m.get("claim_generator_info") or [{}])[0]
-    source = _source_type(actions)
+    source = source_type(m)
     ingredients = []
     for ing in m.get("ingredients", []):
         ing_m = (store.get("manifests") or {}).get(ing.get("active_manifest"), {})
-        ing_actions = [
-            act
-            for a in ing_m.get("assertions", [])
-            if str(a.get("label", "")).startswith("c2pa.actions")
-            for act in a.get("data", {}).get("actions", [])
-        ]
         ingredients.append(
             {
                 "title": ing.get("title"),
                 "relationship": ing.get("relationship"),
                 "manifest_id": ing.get("active_manifest"),
-                "digital_source_type": _source_type(ing_actions),
+                "digital_source_type": source_type(ing_m),
             }
         )
     if source is None:
@@ -223,8 +218,7 @@ def read_c2pa(path: Path, trust_anchors: str | None) -> C2paReport:
         return C2paReport("invalid", codes=(code,), note=str(exc).splitlines()[0][:300])
     # An untrusted signer is not a broken manifest: the claim is well formed and its signature
     # and hashes check, only the signer does not chain to an anchor (C2PA's "valid" state).
-    integrity = [c for c in failures if c not in UNTRUSTED_CODES]
-    if integrity or state not in ("trusted", "valid", "invalid"):
+    if _integrity_failures(failures) or state not in ("trusted", "valid", "invalid"):
         state = "invalid"
     elif failures:
         state = "valid"
@@ -277,9 +271,7 @@ def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, 
         return None, f"not checked: {exc}"
     try:
         return detect_file(path, key), None
-    except VidprovError as exc:
-        if isinstance(exc, KeyError_):
-            raise
+    except (MediaError, WatermarkError) as exc:
         return None, f"not checked: {exc}"
 
 
@@ -312,4 +304,4 @@ def _hard_binding_matches(path: Path, manifest_store: bytes) -> bool:
     except c2pa.C2paError:
         return False
     failures, _ = _codes(results)
-    return not any(c.endswith(".mismatch") or "hash" in c.lower() for c in failures)
+    return not _integrity_failures(failures)

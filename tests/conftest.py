@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vidprov.keys import init_keys
 from vidprov.media import make_clip
 
 
@@ -32,3 +33,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("VIDPROV_HOME", str(h))
     return h
+
+
+@pytest.fixture(scope="module")
+def keyed_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A vidprov home with a watermark key and the dev signing PKI (one per test module, so
+    manifest stores do not leak between modules)."""
+    home = tmp_path_factory.mktemp("home")
+    init_keys(home)
+    return home
+
+
+@pytest.fixture
+def env_home(keyed_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """VIDPROV_HOME pointing at the module's keyed home."""
+    monkeypatch.setenv("VIDPROV_HOME", str(keyed_home))
+    return keyed_home

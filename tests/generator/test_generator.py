@@ -11,24 +11,15 @@ import pytest
 from vidprov.errors import GeneratorError, ProvenanceError
 from vidprov.generator import SignedGenerator, get_preset, list_presets
 from vidprov.generator.run import to_uint8
-from vidprov.keys import init_keys
 from vidprov.provenance import ALG, ManifestStore, PkiPaths, verify_file
 from vidprov.provenance.softbinding import payload_to_value
 
 SMALL = {"frames": 17, "height": 128, "width": 128, "steps": 2}
 
 
-@pytest.fixture(scope="module")
-def gen_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("genhome")
-    init_keys(home)
-    return home
-
-
 @pytest.fixture
-def offline(gen_home: Path, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+def offline(env_home: Path, monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """VIDPROV_HOME set, hub offline, and any socket connection recorded and refused."""
-    monkeypatch.setenv("VIDPROV_HOME", str(gen_home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     attempts: list[object] = []
 
@@ -43,7 +34,7 @@ def offline(gen_home: Path, monkeypatch: pytest.MonkeyPatch) -> list[object]:
 @pytest.mark.parametrize("model", ["tiny-wan", "tiny-ltx", "tiny-cogvideox"])
 @pytest.mark.parametrize("k", [1, 2])
 def test_outputs_are_marked_signed_and_resolvable(
-    offline: list[object], gen_home: Path, tmp_path: Path, model: str, k: int
+    offline: list[object], keyed_home: Path, tmp_path: Path, model: str, k: int
 ) -> None:
     r = SignedGenerator(model).generate(
         "a red fox in fresh snow", tmp_path / "g.mp4", seed=1, num_videos=k, **SMALL
@@ -51,7 +42,7 @@ def test_outputs_are_marked_signed_and_resolvable(
     assert len(r.clips) == k and r.note  # smoke-test models say so
     assert len({c.payload for c in r.clips}) == k  # a fresh payload per clip
     store = ManifestStore()
-    anchors = PkiPaths.under(gen_home).trust_anchors
+    anchors = PkiPaths.under(keyed_home).trust_anchors
     for c in r.clips:
         assert (c.width, c.height, c.frames) == (128, 128, 17)
         v = verify_file(c.path, anchors)
@@ -82,9 +73,9 @@ class _FailingSigner:
 
 
 def test_signing_failure_leaves_no_output(
-    offline: list[object], gen_home: Path, tmp_path: Path
+    offline: list[object], keyed_home: Path, tmp_path: Path
 ) -> None:
-    chain = PkiPaths.under(gen_home).signer_chain.read_text()
+    chain = PkiPaths.under(keyed_home).signer_chain.read_text()
     g = SignedGenerator("tiny-wan", signer=_FailingSigner(chain))
     with pytest.raises(ProvenanceError, match="KMS unavailable"):
         g.generate("a cat", tmp_path / "g.mp4", num_videos=2, **SMALL)

@@ -107,15 +107,15 @@ def test_only_cert_given(env_home: Path) -> None:
         load_signer(PkiPaths.under(env_home).signer_chain, None)
 
 
-def test_private_keys_are_0600(pki_home: Path) -> None:
-    p = PkiPaths.under(pki_home)
-    for k in (p.root_key, p.intermediate_key, p.signer_key, pki_home / "watermark.key"):
+def test_private_keys_are_0600(keyed_home: Path) -> None:
+    p = PkiPaths.under(keyed_home)
+    for k in (p.root_key, p.intermediate_key, p.signer_key, keyed_home / "watermark.key"):
         assert k.stat().st_mode & 0o777 == 0o600, k
 
 
-def test_pki_refuses_overwrite(pki_home: Path) -> None:
+def test_pki_refuses_overwrite(keyed_home: Path) -> None:
     with pytest.raises(ProvenanceError, match="force"):
-        create_dev_pki(pki_home)
+        create_dev_pki(keyed_home)
 
 
 def test_unsupported_container(env_home: Path, marked: Path, tmp_path: Path) -> None:

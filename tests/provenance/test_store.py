@@ -9,7 +9,6 @@ import pytest
 from vidprov.errors import ProvenanceError
 from vidprov.provenance import ALG, ManifestStore, SoftBindingBlock
 from vidprov.provenance.softbinding import (
-    blocks_for_payload,
     payload_to_value,
     remap,
     value_to_payload,
@@ -50,8 +49,8 @@ def test_not_a_database(tmp_path: Path) -> None:
         ManifestStore(p)
 
 
-def test_blocks_and_remap() -> None:
-    b = blocks_for_payload("0123456789abcdef", 2.5)
-    assert [(x.start_ms, x.end_ms) for x in b] == [(0, 1000), (1000, 2000), (2000, 2500)]
+def test_remap() -> None:
+    v = payload_to_value("0123456789abcdef")
+    b = tuple(SoftBindingBlock(s, e, v) for s, e in [(0, 1000), (1000, 2000), (2000, 2500)])
     r = remap(b, 0.8, 2.2, offset=10.0)
     assert [(x.start_ms, x.end_ms) for x in r] == [(10000, 10200), (10200, 11200), (11200, 11400)]
