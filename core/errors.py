@@ -66,3 +66,10 @@ class GeneratorError(VidprovError):
     out of memory, or an option that would let an unmarked clip out (e.g. latent output)."""
 
     code = "generator_error"
+
+
+class DetectorError(VidprovError):
+    """A detector model cannot be loaded, trained or evaluated: missing or corrupt model file
+    (checksum mismatch), unknown model name, or a dataset without usable clips."""
+
+    code = "detector_error"

@@ -1,0 +1,159 @@
+"""Evidence fusion: C2PA manifest, watermark and classifier into one verdict.
+
+Rules, strongest first:
+
+1. A *trusted* manifest (or one recovered through the watermark) whose ``c2pa.created`` action
+   says ``trainedAlgorithmicMedia`` decides ``ai`` for the whole clip; a composite-with-AI claim
+   decides ``mixed``.
+2. A detected watermark is certain for the time it covers: segments the mark covers are ``ai``;
+   if it covers (nearly) the whole clip the clip is ``ai``, otherwise ``mixed``.
+3. Otherwise the classifier's segments and clip score decide.
+
+Disagreements (a trusted camera claim with a detected mark, a classifier that scores a
+watermarked clip as real, ...) never change the rule order; they are listed in ``conflicts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidprov.detector.verdict import ClassifierResult, Segment, Verdict
+
+TRAINED = "trainedAlgorithmicMedia"
+COMPOSITE_TRAINED = "compositeWithTrainedAlgorithmicMedia"
+FULL_COVER = 0.9  # watermark covering this share of the clip marks all of it
+
+
+def _claim(manifest: dict[str, Any] | None) -> str | None:
+    """The digital source type name from a C2PA report dict (embedded or recovered)."""
+    if not manifest:
+        return None
+    dst = manifest.get("digital_source_type")
+    if dst is None:
+        for act in manifest.get("actions", ()) or ():
+            dst = act.get("digitalSourceType") or dst
+    return str(dst).rsplit("/", 1)[-1] if dst else None
+
+
+def _merge(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for s in sorted(segments, key=lambda s: s.start):
+        if s.end - s.start <= 1e-6:
+            continue
+        prev = out[-1] if out else None
+        if prev and prev.label == s.label and prev.source == s.source and s.start - prev.end < 1e-3:
+            out[-1] = Segment(prev.start, s.end, s.label, max(prev.score, s.score), s.source)
+        else:
+            out.append(s)
+    return out
+
+
+def _fill(
+    marked: list[tuple[float, float]], cls: ClassifierResult | None, duration: float
+) -> list[Segment]:
+    """Watermarked spans as ``ai``; the gaps between them labelled by the classifier's segments
+    (clipped to the gap), or ``real`` at score 0 when there is no classifier."""
+    segs = [Segment(a, b, "ai", 1.0, "watermark") for a, b in marked]
+    cursor = 0.0
+    gaps = []
+    for a, b in sorted(marked) + [(duration, duration)]:
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
+    for a, b in gaps:
+        if cls is None:
+            segs.append(Segment(a, b, "real", 0.0, "watermark"))
+            continue
+        for s in cls.segments:
+            lo, hi = max(a, s.start), min(b, s.end)
+            if hi > lo:
+                segs.append(Segment(lo, hi, s.label, s.score, "classifier"))
+    return _merge(segs)
+
+
+def fuse(
+    file: str,
+    duration: float,
+    c2pa: dict[str, Any] | None,
+    recovered: dict[str, Any] | None,
+    watermark: dict[str, Any] | None,
+    classifier: ClassifierResult | None,
+) -> Verdict:
+    """Combine the evidence for one file into a :class:`Verdict` (see the module rules)."""
+    evidence: dict[str, Any] = {
+        "c2pa": c2pa,
+        "recovered": recovered,
+        "watermark": watermark,
+        "classifier": classifier.to_dict() if classifier else None,
+    }
+    conflicts: list[str] = []
+    cls_ai = classifier is not None and classifier.clip_score >= classifier.threshold
+    wm_on = bool(watermark and watermark.get("detected"))
+    trusted = c2pa is not None and c2pa.get("state") == "trusted"
+    claim = _claim(c2pa) if trusted else None
+    rec_claim = _claim((recovered or {}).get("manifest")) if recovered else None
+
+    if claim in (TRAINED, COMPOSITE_TRAINED) or (
+        claim is None and rec_claim in (TRAINED, COMPOSITE_TRAINED)
+    ):
+        used = claim or rec_claim
+        source = "c2pa" if claim else "recovered-c2pa"
+        label = "ai" if used == TRAINED else "mixed"
+        if classifier is not None and not cls_ai:
+            conflicts.append(
+                f"classifier scored {classifier.clip_score:.2f} (below {classifier.threshold:.2f}) "
+                f"but the manifest claims {used}"
+            )
+        segs = (
+            [Segment(0.0, duration, "ai", 1.0, source)]
+            if label == "ai"
+            else _fill(_wm_spans(watermark), classifier, duration)
+        )
+        return Verdict(file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts))
+
+    if claim is not None and wm_on:
+        conflicts.append(f"trusted manifest claims {claim} but our watermark is present")
+
+    if wm_on:
+        spans = _wm_spans(watermark)
+        covered = sum(b - a for a, b in spans)
+        full = duration <= 0 or covered >= FULL_COVER * duration
+        if full:
+            segs = [Segment(0.0, duration, "ai", 1.0, "watermark")]
+        else:
+            segs = _fill(spans, classifier, duration)
+        if classifier is not None and not cls_ai and full:
+            conflicts.append(
+                f"classifier scored {classifier.clip_score:.2f} but the watermark is present"
+            )
+        label = "ai" if full or all(s.label == "ai" for s in segs) else "mixed"
+        return Verdict(
+            file, label, 1.0, tuple(segs), duration, evidence, "watermark", tuple(conflicts)
+        )
+
+    if classifier is None:
+        return Verdict(file, "real", 0.0, (), duration, evidence, "none", tuple(conflicts))
+    segs = list(classifier.segments)
+    labels = {s.label for s in segs}
+    if cls_ai:
+        label = "mixed" if "real" in labels else "ai"
+    else:
+        label = "mixed" if "ai" in labels else "real"
+    if claim is not None and label != "real":
+        conflicts.append(f"trusted manifest claims {claim} but the classifier says {label}")
+    return Verdict(
+        file,
+        label,
+        classifier.clip_score,
+        tuple(segs),
+        duration,
+        evidence,
+        "classifier",
+        tuple(conflicts),
+    )
+
+
+def _wm_spans(watermark: dict[str, Any] | None) -> list[tuple[float, float]]:
+    if not watermark:
+        return []
+    return [(float(s["start"]), float(s["end"])) for s in watermark.get("segments", ())]

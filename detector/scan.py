@@ -1,0 +1,84 @@
+"""Scan files: C2PA + watermark evidence from :func:`verify_file`, the classifier's timeline,
+fused into one :class:`Verdict` per file."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vidprov.detector.fusion import fuse
+from vidprov.detector.verdict import Verdict
+from vidprov.errors import MediaError
+from vidprov.media import probe
+
+if TYPE_CHECKING:
+    from vidprov.detector.models import Detector
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
+
+
+def scan_file(
+    path: str | Path,
+    *,
+    detector: Detector | None = None,
+    classifier: bool = True,
+    trust_anchors: str | Path | None = None,
+    key: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verdict:
+    """Scan one clip and return its fused :class:`Verdict`.
+
+    Args:
+        path: the clip.
+        detector: classifier to use (default: the model shipped with vidprov).
+        classifier: run the classifier at all (``False``: manifest + watermark only).
+        trust_anchors: PEM roots for the C2PA check (default: the home anchors).
+        key: watermark key (default: the home key; without one the watermark is skipped).
+        progress: called with the number of units done (a unit per stage).
+
+    Raises:
+        MediaError: the file is missing, empty, not a video, or has fewer than 2 frames.
+        DetectorError: the classifier model cannot be loaded.
+    """
+    from vidprov.provenance.verify import verify_file
+
+    info = probe(path)
+    if info.frames is not None and info.frames < 2:
+        raise MediaError(f"only {info.frames} frame(s): nothing to scan", path)
+    report = verify_file(path, trust_anchors, key=key)
+    if progress:
+        progress(1)
+    result = None
+    if classifier:
+        if detector is None:
+            from vidprov.detector.models import load_default
+
+            detector = load_default()
+        result = detector.score_file(path)
+    if progress:
+        progress(1)
+    rep = report.to_dict()
+    duration = info.duration or (result.duration if result else 0.0)
+    return fuse(str(path), duration, rep["c2pa"], rep["recovered"], rep["watermark"], result)
+
+
+def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Expand folders into the video files inside them (sorted, recursive); files pass as-is.
+
+    Raises:
+        MediaError: a path does not exist, or a folder holds no videos.
+    """
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise MediaError("folder holds no video files", p)
+            yield from found
+        elif not p.exists():
+            raise MediaError("no such file", p)
+        else:
+            yield p

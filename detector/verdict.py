@@ -1,0 +1,84 @@
+"""Scan results: frozen dataclasses whose ``to_dict()`` the CLI's ``--json`` and the API print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LABELS = ("ai", "mixed", "real")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the clip (seconds) with one label: ``ai`` or ``real``.
+
+    ``source`` says what decided it: ``watermark``, ``c2pa`` or ``classifier``.
+    """
+
+    start: float
+    end: float
+    label: str
+    score: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "label": self.label,
+            "score": round(self.score, 4),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class ClassifierResult:
+    """What a detector model said about a clip: per sampled frame, per segment, per clip."""
+
+    model: str
+    clip_score: float
+    threshold: float
+    times: tuple[float, ...]
+    frame_scores: tuple[float, ...]
+    segments: tuple[Segment, ...]
+    duration: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "score": round(self.clip_score, 4),
+            "threshold": round(self.threshold, 4),
+            "segments": [s.to_dict() for s in self.segments],
+            "frames": [
+                {"t": round(t, 3), "score": round(s, 4)}
+                for t, s in zip(self.times, self.frame_scores, strict=True)
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One file's verdict: ``label`` (ai / mixed / real), ``score`` = P(ai), the timeline of
+    segments, and the evidence each source gave (``c2pa``, ``watermark``, ``classifier``),
+    with any conflicts between them listed in ``conflicts``."""
+
+    file: str
+    label: str
+    score: float
+    segments: tuple[Segment, ...]
+    duration: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+    decided_by: str = "classifier"
+    conflicts: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "label": self.label,
+            "score": round(self.score, 4),
+            "decided_by": self.decided_by,
+            "duration": round(self.duration, 3),
+            "segments": [s.to_dict() for s in self.segments],
+            "evidence": self.evidence,
+            "conflicts": list(self.conflicts),
+        }
