@@ -56,7 +56,7 @@ def _fill(
     segs = [Segment(a, b, "ai", 1.0, "watermark") for a, b in marked]
     cursor = 0.0
     gaps = []
-    for a, b in sorted(marked) + [(duration, duration)]:
+    for a, b in [*sorted(marked), (duration, duration)]:
         if a > cursor:
             gaps.append((cursor, a))
         cursor = max(cursor, b)
