@@ -1,0 +1,107 @@
+"""``create_app(settings)``: the FastAPI application. Nothing happens at import."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from vidprov import __version__
+from vidprov.api.auth import load_keyring
+from vidprov.api.deps import Context, SafeJSONResponse
+from vidprov.api.engine import Engine, Scanner
+from vidprov.api.errors import install_handlers
+from vidprov.api.jobs import JobStore, Runner
+from vidprov.api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Scan, verify and generate AI video over HTTP: a thin layer over the `vidprov` library.
+Every answer is the JSON the CLI's `--json` prints; every error is `{"error", "message"}`.
+
+Authentication: `Authorization: Bearer <key>`; keys have the scopes `read` and/or `generate`.
+A server started without keys (loopback only) is open.
+
+Long work: add `?mode=job` to get a job (202) and poll `GET /v1/jobs/{id}`.
+"""
+
+
+class AccessLog:
+    """Logs one line per request (method, path, status, milliseconds; never headers or the
+    query string) and adds ``X-Content-Type-Options: nosniff``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0, status = time.perf_counter(), [0]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            log.info(
+                "%s %s %d %.0f ms",
+                scope["method"],
+                scope["path"],
+                status[0],
+                1000 * (time.perf_counter() - t0),
+            )
+
+
+def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None = None) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: limits, keys and folders (default: :meth:`ApiSettings.from_env`).
+        scanner: what ``POST /v1/scan`` runs (default: ``scan_file`` with the shipped model).
+
+    Raises:
+        ConfigError: bad settings or a bad API keys file.
+    """
+    from vidprov.api.routes import generate, jobs, media, meta, store
+
+    settings = settings or ApiSettings.from_env()
+    keyring = load_keyring(settings.api_keys_file, settings.api_keys)
+    job_store = JobStore(settings.state_path, settings.job_ttl_s)
+    runner = Runner(job_store, settings.max_concurrent, settings.max_queue)
+    ctx = Context(settings, keyring, Engine(settings, scanner), job_store, runner)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("vidprov API %s up (auth: %s)", __version__, "open" if keyring.open else "keys")
+        yield
+        runner.shutdown()
+
+    app = FastAPI(
+        title="vidprov",
+        version=__version__,
+        description=DESCRIPTION,
+        default_response_class=SafeJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.vidprov = ctx
+    install_handlers(app)
+    for module in (meta, media, generate, store, jobs):
+        app.include_router(module.router)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory (``vidprov.api.app:app_from_env``): settings from the environment."""
+    return create_app()

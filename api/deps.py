@@ -1,0 +1,99 @@
+"""Request dependencies: the app's context and the caller, checked against a scope."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from vidprov.api.auth import ANONYMOUS, SCOPES, Caller, KeyRing
+from vidprov.api.engine import Engine
+from vidprov.api.errors import ApiError
+from vidprov.api.jobs import JobStore, Runner
+from vidprov.api.settings import ApiSettings
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="API key: `Authorization: Bearer <key>` (not needed when the server is open)",
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the routes share, built once by ``create_app``."""
+
+    settings: ApiSettings
+    keyring: KeyRing
+    engine: Engine
+    jobs: JobStore
+    runner: Runner
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.vidprov
+    return ctx
+
+
+def caller(
+    ctx: Annotated[Context, Depends(context)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """The caller: the anonymous full-scope caller when the server is open, else the key's.
+
+    Raises:
+        ApiError: 401 for a missing or unknown key.
+    """
+    if ctx.keyring.open:
+        return Caller(ANONYMOUS, frozenset(SCOPES))
+    challenge = {"WWW-Authenticate": 'Bearer realm="vidprov"'}
+    if creds is None or not creds.credentials:
+        message = "an API key is required: Authorization: Bearer <key>"
+        raise ApiError(401, "unauthorized", message, None, challenge)
+    key = ctx.keyring.lookup(creds.credentials)
+    if key is None:
+        raise ApiError(401, "unauthorized", "unknown API key", None, challenge)
+    return Caller(key.name, key.scopes)
+
+
+def require(scope: str) -> Callable[..., Caller]:
+    """A dependency that admits callers holding ``scope`` (403 otherwise)."""
+
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if scope not in who.scopes:
+            raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
+        return who
+
+    return check
+
+
+Ctx = Annotated[Context, Depends(context)]
+AnyCaller = Annotated[Caller, Depends(caller)]
+Reader = Annotated[Caller, Depends(require("read"))]
+Maker = Annotated[Caller, Depends(require("generate"))]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that survives NaN/inf (sent as null) and non-JSON values (sent as text)."""
+
+    def render(self, content: Any) -> bytes:
+        opts: dict[str, Any] = {"allow_nan": False, "default": str, "separators": (",", ":")}
+        try:
+            return json.dumps(content, **opts).encode()
+        except ValueError:
+            return json.dumps(_finite(content), **opts).encode()

@@ -1,0 +1,131 @@
+"""One place that turns errors into JSON bodies ``{"error", "message", ...}``.
+
+Library errors (:class:`VidprovError`) are caused by the request (a bad video, a bad payload)
+or, for missing keys and models, by the server's setup; neither becomes a 500. Only a bug does,
+and then the body says no more than that (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vidprov.errors import (
+    ConfigError,
+    DetectorError,
+    GeneratorError,
+    KeyError_,
+    MediaError,
+    ProvenanceError,
+    VidprovError,
+    WatermarkError,
+)
+
+log = logging.getLogger(__name__)
+
+# Most specific first. 422: the request was understood but its content cannot be used.
+# 503: the server lacks what the request needs (keys, a model) - not the client's fault.
+STATUS_BY_ERROR: tuple[tuple[type[VidprovError], int], ...] = (
+    (MediaError, 422),
+    (WatermarkError, 422),
+    (ProvenanceError, 422),
+    (GeneratorError, 422),
+    (ConfigError, 400),
+    (KeyError_, 503),
+    (DetectorError, 503),
+    (VidprovError, 400),
+)
+
+
+class ApiError(Exception):
+    """An HTTP error with a machine-readable code, e.g. ``ApiError(413, "too_large", ...)``.
+
+    Args:
+        status: HTTP status.
+        code: short identifier for clients (``too_large``, ``unauthorized``, ...).
+        message: one sentence for people.
+        extra: further JSON fields (limits, a job id, ...).
+        headers: response headers (``WWW-Authenticate``, ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.extra = extra or {}
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+def status_for(exc: VidprovError) -> int:
+    """The HTTP status for a library error."""
+    return next(status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind))
+
+
+def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body for any exception a task may raise (used for jobs too)."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.body()
+    if isinstance(exc, VidprovError):
+        return status_for(exc), exc.to_dict()
+    return 500, {"error": "internal_error", "message": "internal error (logged on the server)"}
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the exception handlers on ``app``."""
+
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse(exc.body(), exc.status, headers=exc.headers)
+
+    async def on_vidprov(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, VidprovError)
+        status, body = error_body(exc)
+        log.info("%s %s -> %d %s", request.method, request.url.path, status, body["error"])
+        return JSONResponse(body, status)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)}, exc.status_code, headers=exc.headers
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": list(map(str, e.get("loc", ()))), "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        return JSONResponse(
+            {
+                "error": "invalid_request",
+                "message": f"{'.'.join(first['loc'])}: {first['msg']}",
+                "detail": errors,
+            },
+            422,
+        )
+
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body(exc)[1], 500)
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(VidprovError, on_vidprov)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_crash)

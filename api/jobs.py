@@ -1,0 +1,323 @@
+"""Jobs: every piece of work (scan, verify, detect, generate) runs as a job in a bounded
+thread pool, recorded in SQLite so that any worker process can report on it.
+
+A synchronous request submits a job and waits for it; an asynchronous one (``?mode=job``)
+gets the job id at once and polls ``GET /v1/jobs/{id}``. Finished jobs (and generated files)
+are kept ``job_ttl_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidprov.api.errors import ApiError, error_body
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+SWEEP_EVERY_S = 60.0
+PROGRESS_EVERY_S = 0.5
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0, created REAL NOT NULL, started REAL, finished REAL,
+    pid INTEGER NOT NULL, result TEXT, error TEXT, http_status INTEGER,
+    file_path TEXT, file_name TEXT, headers TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished);
+"""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a task hands back: a JSON body, and for generation a file with its headers."""
+
+    body: dict[str, Any]
+    file: Path | None = None
+    file_name: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored. ``file_path`` is server-side and never shown."""
+
+    id: str
+    kind: str
+    owner: str
+    status: str
+    progress: float
+    created: float
+    started: float | None
+    finished: float | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    http_status: int | None
+    file_path: str | None
+    file_name: str | None
+    headers: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public view: no owner, no server paths."""
+
+        def iso(t: float | None) -> str | None:
+            return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": round(self.progress, 3),
+            "created_at": iso(self.created),
+            "started_at": iso(self.started),
+            "finished_at": iso(self.finished),
+            "status_url": f"/v1/jobs/{self.id}",
+            "result": self.result,
+            "error": self.error,
+        }
+        if self.error is not None:
+            out["http_status"] = self.http_status
+        if self.file_path is not None and self.status == DONE:
+            out["download_url"] = f"/v1/jobs/{self.id}/file"
+        return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobStore:
+    """Jobs in SQLite (``jobs.sqlite`` under the state folder); one connection per call.
+
+    Raises:
+        ApiError: 503 when the database cannot be opened.
+    """
+
+    def __init__(self, folder: Path, ttl_s: float) -> None:
+        self.folder, self.ttl_s = folder, ttl_s
+        self.path = folder / "jobs.sqlite"
+        self.outputs = folder / "outputs"
+        self._last_sweep = 0.0
+        self.outputs.mkdir(parents=True, exist_ok=True)
+        with self._conn() as c:
+            c.execute("PRAGMA journal_mode=WAL")
+            c.executescript(_SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
+                yield conn
+        except sqlite3.Error as exc:
+            log.error("job database %s: %s", self.path, exc)
+            raise ApiError(503, "unavailable", "job database unavailable") from exc
+
+    def create(self, kind: str, owner: str) -> str:
+        job_id = uuid.uuid4().hex
+        with self._conn() as c:
+            c.execute(
+                "INSERT INTO jobs (id, kind, owner, status, created, pid) VALUES (?,?,?,?,?,?)",
+                (job_id, kind, owner, QUEUED, time.time(), os.getpid()),
+            )
+        self.sweep()
+        return job_id
+
+    def update(self, job_id: str, **values: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in values)
+        with self._conn() as c:
+            c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*values.values(), job_id))
+
+    def finish(self, job_id: str, result: TaskResult) -> None:
+        self.update(
+            job_id,
+            status=DONE,
+            progress=1.0,
+            finished=time.time(),
+            result=json.dumps(result.body),
+            file_path=str(result.file) if result.file else None,
+            file_name=result.file_name,
+            headers=json.dumps(result.headers),
+        )
+
+    def fail(self, job_id: str, status: int, body: dict[str, Any]) -> None:
+        self.update(
+            job_id, status=FAILED, finished=time.time(), error=json.dumps(body), http_status=status
+        )
+
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        """The job, or None if unknown, expired or (with ``owner``) someone else's."""
+        with self._conn() as c:
+            row = c.execute(
+                "SELECT id, kind, owner, status, progress, created, started, finished, pid, "
+                "result, error, http_status, file_path, file_name, headers FROM jobs WHERE id = ?",
+                (job_id,),
+            ).fetchone()
+        if row is None or (owner is not None and row[2] != owner):
+            return None
+        status, pid, error, http_status = row[3], row[8], row[10], row[11]
+        if status in (QUEUED, RUNNING) and pid != os.getpid() and not _pid_alive(pid):
+            status, http_status = FAILED, 500
+            error = json.dumps({"error": "worker_exited", "message": "the worker process ended"})
+        return Job(
+            row[0],
+            row[1],
+            row[2],
+            status,
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            json.loads(row[9]) if row[9] else None,
+            json.loads(error) if error else None,
+            http_status,
+            row[12],
+            row[13],
+            json.loads(row[14]) if row[14] else {},
+        )
+
+    def sweep(self, force: bool = False) -> int:
+        """Delete jobs (and their files) finished more than ``ttl_s`` ago; how many went."""
+        now = time.time()
+        if not force and now - self._last_sweep < SWEEP_EVERY_S:
+            return 0
+        self._last_sweep = now
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT id, file_path FROM jobs WHERE finished IS NOT NULL AND finished < ?",
+                (now - self.ttl_s,),
+            ).fetchall()
+            c.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
+        for _, path in rows:
+            if path:
+                Path(path).unlink(missing_ok=True)
+        return len(rows)
+
+
+class Progress:
+    """A ``progress(n)`` callback that records ``done / total`` at most twice a second; it
+    also tells the task its ``job_id``."""
+
+    def __init__(self, store: JobStore, job_id: str, total: float) -> None:
+        self.store, self.job_id, self.total = store, job_id, max(total, 1.0)
+        self.done, self._last = 0.0, 0.0
+
+    def __call__(self, n: float = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_EVERY_S:
+            self._last = now
+            self.store.update(self.job_id, progress=min(self.done / self.total, 0.99))
+
+
+Task = Callable[[Progress], TaskResult]
+
+
+class Runner:
+    """Runs tasks in a thread pool of ``max_concurrent``; refuses (503) past ``max_queue``."""
+
+    def __init__(self, store: JobStore, max_concurrent: int, max_queue: int) -> None:
+        self.store, self.max_queue = store, max_queue
+        self.pool = ThreadPoolExecutor(max_concurrent, thread_name_prefix="vidprov-job")
+        self._lock = threading.Lock()
+        self.pending = 0
+
+    def submit(
+        self,
+        kind: str,
+        owner: str,
+        task: Task,
+        total: float = 1.0,
+        cleanup: Callable[[], None] | None = None,
+    ) -> tuple[str, Future[TaskResult]]:
+        """Queue ``task``; ``cleanup`` always runs after it (or now, if it is refused).
+
+        Raises:
+            ApiError: 503 when the queue is full.
+        """
+        with self._lock:
+            full = self.pending >= self.max_queue
+            if not full:
+                self.pending += 1
+        if full:
+            if cleanup:
+                cleanup()
+            raise ApiError(
+                503, "busy", "too many jobs in progress; retry later", headers={"Retry-After": "5"}
+            )
+        try:
+            job_id = self.store.create(kind, owner)
+        except BaseException:
+            self._release(cleanup)
+            raise
+        future = self.pool.submit(self._run, job_id, task, total, cleanup)
+        # A job cancelled at shutdown never runs: release its slot and files here instead.
+        future.add_done_callback(lambda f: self._release(cleanup) if f.cancelled() else None)
+        return job_id, future
+
+    def _release(self, cleanup: Callable[[], None] | None) -> None:
+        with self._lock:
+            self.pending -= 1
+        if cleanup:
+            cleanup()
+
+    def _run(
+        self, job_id: str, task: Task, total: float, cleanup: Callable[[], None] | None
+    ) -> TaskResult:
+        t0 = time.monotonic()
+        try:
+            self.store.update(job_id, status=RUNNING, started=time.time())
+            result = task(Progress(self.store, job_id, total))
+            self.store.finish(job_id, result)
+            log.info("job %s done in %.2f s", job_id, time.monotonic() - t0)
+            return result
+        except BaseException as exc:
+            status, body = error_body(exc)
+            if status >= 500 and not isinstance(exc, ApiError):
+                log.error("job %s crashed", job_id, exc_info=exc)
+            else:
+                log.info("job %s failed: %d %s", job_id, status, body.get("error"))
+            with suppress(ApiError):
+                self.store.fail(job_id, status, body)
+            raise
+        finally:
+            self._release(cleanup)
+
+    async def wait(self, job_id: str, future: Future[TaskResult], timeout: float) -> TaskResult:
+        """The task's result, or its exception re-raised.
+
+        Raises:
+            ApiError: 504 when it takes longer than ``timeout`` (the job carries on; the body
+                names it so the client can poll).
+        """
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except TimeoutError as exc:
+            raise ApiError(
+                504,
+                "timeout",
+                f"not finished within {timeout:g} s; the work continues as job {job_id}",
+                {"job_id": job_id, "status_url": f"/v1/jobs/{job_id}"},
+            ) from exc
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

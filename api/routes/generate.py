@@ -1,0 +1,138 @@
+"""``POST /v1/generate``: a prompt in, a watermarked and signed MP4 out.
+
+``mode=sync`` (default) answers with the MP4 itself, its watermark payload and manifest id in
+``X-Vidprov-Payload`` / ``X-Vidprov-Manifest-Id``; ``mode=job`` answers 202 with a job whose
+result carries the same facts and a ``download_url``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+
+from vidprov.api.deps import Context, Ctx, Maker, SafeJSONResponse
+from vidprov.api.errors import ApiError
+from vidprov.api.jobs import Progress, TaskResult
+from vidprov.api.routes.media import MODE, Mode
+from vidprov.api.schemas import GenerateIn, JobOut, errors
+from vidprov.errors import VidprovError
+
+router = APIRouter(prefix="/v1", tags=["generate"])
+
+HEADERS_DOC = {
+    "X-Vidprov-Payload": {"description": "the clip's 64-bit watermark payload (hex)"},
+    "X-Vidprov-Manifest-Id": {"description": "the C2PA manifest id (in the manifest store)"},
+    "X-Vidprov-Job-Id": {"description": "the job that made it"},
+}
+
+
+def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
+    """The generator's keyword options, checked against the server's limits, and the number
+    of denoising steps it will run.
+
+    Raises:
+        ApiError: 422 over a limit.
+    """
+    s = ctx.settings
+    limits = (
+        ("frames", req.frames, s.max_frames),
+        ("height", req.height, s.max_side),
+        ("width", req.width, s.max_side),
+        ("steps", req.steps, s.max_steps),
+    )
+    for name, value, limit in limits:
+        if value is not None and value > limit:
+            raise ApiError(422, "over_limit", f"{name}={value} is over this server's limit {limit}")
+    from vidprov.generator import get_preset
+
+    preset = get_preset(req.model)
+    effective = (
+        ("frames", req.frames or preset.frames, s.max_frames),
+        ("height", req.height or preset.height, s.max_side),
+        ("width", req.width or preset.width, s.max_side),
+        ("steps", req.steps or preset.steps, s.max_steps),
+    )
+    for name, value, limit in effective:
+        if value > limit:
+            raise ApiError(
+                422,
+                "over_limit",
+                f"{req.model}'s default {name} ({value}) is over this server's limit {limit}; "
+                f"ask for {name} <= {limit}",
+            )
+    options = {
+        "frames": req.frames,
+        "height": req.height,
+        "width": req.width,
+        "steps": req.steps,
+        "seed": req.seed,
+        "fps": req.fps,
+    }
+    return options, req.steps or preset.steps
+
+
+@router.post(
+    "/generate",
+    summary="Generate a watermarked, signed clip",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The signed MP4 (mode=sync)",
+            "headers": HEADERS_DOC,
+        },
+        202: {"model": JobOut, "description": "Job accepted (mode=job); its result: GenerateOut"},
+        **errors(400, 401, 403, 422, 503, 504),
+    },
+)
+async def generate(
+    req: GenerateIn,
+    ctx: Ctx,
+    who: Maker,
+    mode: Mode = MODE,
+) -> Response:
+    await run_in_threadpool(ctx.engine.generator, req.model)  # 422/503 now, not in the job
+    options, steps = _options(req, ctx)
+
+    def task(progress: Progress) -> TaskResult:
+        job_id = progress.job_id
+        out = ctx.jobs.outputs / f"vidprov-{job_id}.mp4"
+        try:
+            r = ctx.engine.generate(req.model, req.prompt, out, options, progress)
+        except VidprovError as exc:  # the same error without the server's output path
+            raise type(exc)(exc.message) from exc
+        clip = r.clips[0]
+        body = r.to_dict()
+        body["clips"][0]["path"] = f"vidprov-{job_id}.mp4"
+        body["clips"][0]["download_url"] = f"/v1/jobs/{job_id}/file"
+        headers = {
+            "X-Vidprov-Payload": clip.payload,
+            "X-Vidprov-Manifest-Id": clip.manifest_id,
+            "X-Vidprov-Job-Id": job_id,
+        }
+        return TaskResult(body, out, f"vidprov-{job_id}.mp4", headers)
+
+    job_id, future = ctx.runner.submit("generate", who.name, task, steps)
+    if mode == "job":
+        job = ctx.jobs.get(job_id)
+        assert job is not None
+        return SafeJSONResponse(job.to_dict(), 202, headers={"Location": f"/v1/jobs/{job_id}"})
+    result = await ctx.runner.wait(job_id, future, ctx.settings.request_timeout_s)
+    assert result.file is not None
+
+    def delivered() -> None:
+        # Delivered once in full: the job no longer offers it for download.
+        result.file.unlink(missing_ok=True)  # type: ignore[union-attr]
+        ctx.jobs.update(job_id, file_path=None)
+
+    return FileResponse(
+        result.file,
+        media_type="video/mp4",
+        filename=result.file_name,
+        headers=result.headers,
+        background=BackgroundTask(delivered),
+    )

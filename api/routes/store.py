@@ -1,0 +1,103 @@
+"""The manifest store over HTTP, in the shape of the C2PA soft-binding resolution API:
+``POST|GET /v1/matches/byBinding``, ``GET /v1/manifests/{manifestId}`` and
+``GET /v1/services/supportedAlgorithms``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from vidprov.api.deps import Reader, SafeJSONResponse
+from vidprov.api.errors import ApiError
+from vidprov.api.schemas import AlgorithmsOut, BindingQuery, ManifestOut, MatchesOut, errors
+from vidprov.errors import ProvenanceError
+
+router = APIRouter(prefix="/v1", tags=["manifests"])
+
+C2PA_MIME = "application/c2pa"
+MAX_RESULTS = Query(10, ge=1, le=100, alias="maxResults", description="At most this many")
+
+
+def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]]:
+    """Manifest ids bound to ``(alg, value)``, newest first.
+
+    Raises:
+        ApiError: 400 when ``value`` is not a valid value for our algorithm.
+    """
+    from vidprov.provenance import ALG, ManifestStore
+    from vidprov.provenance.softbinding import payload_to_value, value_to_payload
+
+    if alg == ALG:
+        try:
+            value = payload_to_value(value_to_payload(value))  # also accepts 16 hex digits
+        except ProvenanceError as exc:
+            raise ApiError(400, "bad_value", exc.message) from exc
+    ids = ManifestStore().find(alg, value)[:limit]
+    return {"matches": [{"manifestId": i} for i in ids]}
+
+
+@router.post(
+    "/matches/byBinding",
+    summary="Manifests bound to a soft-binding value (C2PA soft-binding resolution)",
+    response_model=MatchesOut,
+    responses=errors(400, 401, 403),
+)
+async def matches_post(
+    query: BindingQuery,
+    who: Reader,
+    max_results: int = MAX_RESULTS,
+) -> SafeJSONResponse:
+    body = await run_in_threadpool(_matches, query.alg, query.value, max_results)
+    return SafeJSONResponse(body)
+
+
+@router.get(
+    "/matches/byBinding",
+    summary="Manifests bound to a soft-binding value (query-string form)",
+    response_model=MatchesOut,
+    responses=errors(400, 401, 403),
+)
+async def matches_get(
+    who: Reader,
+    alg: str = Query(min_length=1, max_length=200),
+    value: str = Query(min_length=1, max_length=4096),
+    max_results: int = MAX_RESULTS,
+) -> SafeJSONResponse:
+    body = await run_in_threadpool(_matches, alg, value, max_results)
+    return SafeJSONResponse(body)
+
+
+@router.get(
+    "/manifests/{manifest_id}",
+    summary="A stored manifest: JSON, or the signed manifest store with Accept: application/c2pa",
+    response_model=ManifestOut,
+    responses={
+        200: {"content": {C2PA_MIME: {"schema": {"type": "string", "format": "binary"}}}},
+        **errors(401, 403, 404),
+    },
+)
+async def manifest(
+    request: Request,
+    who: Reader,
+    manifest_id: str = Path(min_length=1, max_length=256, description="e.g. urn:c2pa:..."),
+) -> Response:
+    from vidprov.provenance import ManifestStore
+
+    stored = await run_in_threadpool(lambda: ManifestStore().get(manifest_id))
+    if stored is None:
+        raise ApiError(404, "not_found", f"no manifest {manifest_id!r} in the store")
+    if C2PA_MIME in request.headers.get("accept", ""):
+        return Response(stored.manifest_store, media_type=C2PA_MIME)
+    return SafeJSONResponse(stored.to_dict())
+
+
+@router.get(
+    "/services/supportedAlgorithms",
+    summary="Soft-binding algorithms this service resolves",
+    response_model=AlgorithmsOut,
+)
+async def algorithms() -> SafeJSONResponse:
+    from vidprov.provenance import ALG
+
+    return SafeJSONResponse({"watermarks": [{"alg": ALG}], "fingerprints": []})

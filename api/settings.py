@@ -1,0 +1,138 @@
+"""Server settings: one frozen dataclass, built in code or from ``VIDPROV_API_*`` variables.
+
+``vidprov serve`` turns its options into these variables so that every uvicorn worker process
+builds the same settings (:func:`ApiSettings.from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from vidprov.config import home_dir
+from vidprov.errors import ConfigError
+
+ENV_PREFIX = "VIDPROV_API_"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """What the HTTP service allows and where it keeps its state.
+
+    Args:
+        api_keys_file: keys file (see :mod:`vidprov.api.auth`); default ``$VIDPROV_HOME/api_keys``
+            when that file exists.
+        api_keys: keys given inline (the keys-file format, entries separated by ``;`` or
+            newlines), added to those of the file.
+        state_dir: job database and generated files kept for download (default
+            ``$VIDPROV_HOME/api``); shared by all worker processes.
+        tmp_dir: where uploads are streamed (default: the system temp folder); each upload gets
+            its own private folder, removed when its request or job ends.
+        trust_anchors: PEM roots for C2PA verification (default: the home anchors).
+        watermark_key_file: watermark key (default: the home key; without one the watermark
+            is not read).
+        max_upload_mb: largest accepted upload (413 beyond).
+        max_duration_s: longest accepted clip (413 beyond).
+        max_pixels: largest accepted frame, width x height (413 beyond).
+        request_timeout_s: how long a synchronous request waits for its work; past it the
+            answer is 504 with the id of the job that carries on.
+        upload_idle_timeout_s: longest pause while receiving an upload (408 beyond).
+        upload_timeout_s: longest time to receive a whole upload (408 beyond).
+        max_concurrent: scans/verifications/generations run at once per worker process.
+        max_queue: jobs waiting or running per worker process before new ones get 503.
+        job_ttl_s: how long finished jobs and generated files are kept.
+        generate_models: preset names clients may generate with (empty: every registered one).
+        max_frames, max_side, max_steps: generation limits.
+    """
+
+    api_keys_file: Path | None = None
+    api_keys: str | None = None
+    state_dir: Path | None = None
+    tmp_dir: Path | None = None
+    trust_anchors: Path | None = None
+    watermark_key_file: Path | None = None
+    max_upload_mb: float = 512.0
+    max_duration_s: float = 600.0
+    max_pixels: int = 3840 * 2160
+    request_timeout_s: float = 300.0
+    upload_idle_timeout_s: float = 30.0
+    upload_timeout_s: float = 900.0
+    max_concurrent: int = 2
+    max_queue: int = 32
+    job_ttl_s: float = 3600.0
+    generate_models: tuple[str, ...] = ()
+    max_frames: int = 121
+    max_side: int = 1280
+    max_steps: int = 50
+
+    def __post_init__(self) -> None:
+        positive = (
+            "max_upload_mb",
+            "max_duration_s",
+            "max_pixels",
+            "request_timeout_s",
+            "upload_idle_timeout_s",
+            "upload_timeout_s",
+            "max_concurrent",
+            "max_queue",
+            "job_ttl_s",
+            "max_frames",
+            "max_side",
+            "max_steps",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"API setting {name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir if self.state_dir is not None else home_dir() / "api"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ApiSettings:
+        """Settings from ``VIDPROV_API_<FIELD>`` variables (e.g. ``VIDPROV_API_MAX_UPLOAD_MB``).
+
+        Raises:
+            ConfigError: a variable does not parse as its field's type, or is out of range.
+        """
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The ``VIDPROV_API_*`` variables that rebuild these settings in another process."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or value == f.default:
+                continue
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            out[ENV_PREFIX + f.name.upper()] = text
+        return out
+
+
+def _parse(name: str, kind: str, raw: str) -> Any:
+    try:
+        if kind.startswith("Path"):
+            return Path(raw).expanduser()
+        if kind.startswith("tuple"):
+            return tuple(s.strip() for s in raw.split(",") if s.strip())
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw

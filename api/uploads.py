@@ -1,0 +1,221 @@
+"""Uploads: a multipart body streamed into a private temp folder, with size and time limits.
+
+The client's file name is only ever *shown* (sanitised, in JSON); the file on disk gets a
+server-chosen name whose suffix comes from sniffing the bytes (C2PA needs it to pick a MIME
+type). :meth:`Upload.cleanup` removes the folder; callers run it in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from vidprov.api.errors import ApiError
+from vidprov.api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+FIELD = "file"
+SLACK = 64 * 1024  # multipart framing and small fields on top of the file itself
+KNOWN_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def too_large(limit: int, what: str = "upload") -> ApiError:
+    """The 413 for an upload over ``limit`` bytes."""
+    return ApiError(
+        413,
+        "too_large",
+        f"{what} exceeds the {limit / (1024 * 1024):.4g} MB upload limit",
+        {"limit_bytes": limit},
+    )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A received file: the server-side ``path`` (never shown to clients), the name to show,
+    and its size in bytes."""
+
+    path: Path
+    filename: str
+    size: int
+
+    def cleanup(self) -> None:
+        """Remove the upload's private folder and everything in it."""
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` (a JSON-ready structure) with the server path replaced by the file name."""
+        secret = str(self.path)
+        if isinstance(value, str):
+            return value.replace(secret, self.filename) if secret in value else value
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        return value
+
+
+def display_name(raw: str | None) -> str:
+    """A client file name fit for display: the last path component, no control characters."""
+    name = re.split(r"[\\/]", raw or "")[-1]
+    name = _UNSAFE.sub("", name).strip()[:200]
+    return name or "upload"
+
+
+def sniff_suffix(head: bytes, client_name: str) -> str:
+    """The suffix the saved file gets: from its first bytes, else the client's known suffix."""
+    if head[4:8] == b"ftyp":
+        return ".mov" if head[8:12] == b"qt  " else ".mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return ".avi"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return ".mkv"
+    suffix = Path(client_name).suffix.lower()
+    return suffix if suffix in KNOWN_SUFFIXES else ".bin"
+
+
+class _Sink:
+    """Multipart callbacks that write the ``file`` part to disk and ignore other parts."""
+
+    def __init__(self, folder: Path, limit: int) -> None:
+        self.folder, self.limit = folder, limit
+        self.raw = folder / "upload.part"
+        self.out: BinaryIO | None = None
+        self.headers: dict[bytes, bytes] = {}
+        self.field, self.value = b"", b""
+        self.found = False
+        self.current = False
+        self.filename = "upload"
+        self.size = 0
+        self.head = b""
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self.part_begin,
+            "on_header_field": lambda d, s, e: setattr(self, "field", self.field + d[s:e]),
+            "on_header_value": lambda d, s, e: setattr(self, "value", self.value + d[s:e]),
+            "on_header_end": self.header_end,
+            "on_headers_finished": self.headers_finished,
+            "on_part_data": self.part_data,
+            "on_part_end": self.part_end,
+        }
+
+    def part_begin(self) -> None:
+        self.headers, self.current = {}, False
+
+    def header_end(self) -> None:
+        self.headers[self.field.lower()] = self.value
+        self.field, self.value = b"", b""
+
+    def headers_finished(self) -> None:
+        _, params = parse_options_header(self.headers.get(b"content-disposition", b""))
+        if params.get(b"name") == FIELD.encode() and not self.found:
+            self.found = self.current = True
+            self.filename = display_name(params.get(b"filename", b"").decode("utf-8", "replace"))
+            self.out = self.raw.open("wb")
+
+    def part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self.current or self.out is None:
+            return
+        chunk = data[start:end]
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise too_large(self.limit)
+        if len(self.head) < 16:
+            self.head += chunk[: 16 - len(self.head)]
+        self.out.write(chunk)
+
+    def part_end(self) -> None:
+        if self.current and self.out is not None:
+            self.out.close()
+        self.current = False
+
+    def close(self) -> None:
+        if self.out is not None and not self.out.closed:
+            self.out.close()
+
+
+def _boundary(request: Request) -> bytes:
+    kind, params = parse_options_header(request.headers.get("content-type"))
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send the video as multipart/form-data in the form field '{FIELD}'",
+        )
+    return params[b"boundary"]
+
+
+def _check_length(request: Request, limit: int) -> None:
+    length = request.headers.get("content-length")
+    if length is None:
+        return
+    if not length.isdigit():
+        raise ApiError(400, "bad_request", "Content-Length is not a number")
+    if int(length) > limit + SLACK:
+        raise too_large(limit, f"an upload of {int(length)} bytes")
+
+
+async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
+    """Stream the request's ``file`` field into a new private temp folder.
+
+    Raises:
+        ApiError: 415 not multipart, 413 over the size limit, 408 too slow, 400 malformed,
+            422 no ``file`` field. Nothing is left on disk when it raises.
+    """
+    limit = settings.max_upload_bytes
+    boundary = _boundary(request)
+    _check_length(request, limit)
+    if settings.tmp_dir is not None:
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="vidprov-upload-", dir=settings.tmp_dir))
+    sink = _Sink(folder, limit)
+    try:
+        parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
+        await _feed(request, parser, settings, limit + SLACK)
+        parser.finalize()
+        sink.close()
+        if not sink.found:
+            raise ApiError(422, "missing_file", f"no form field '{FIELD}' with a file in the body")
+        path = folder / ("upload" + sniff_suffix(sink.head, sink.filename))
+        sink.raw.rename(path)
+    except MultipartParseError as exc:
+        sink.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ApiError(400, "bad_multipart", f"malformed multipart body ({exc})") from exc
+    except BaseException:
+        sink.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    log.info("received upload %r, %d bytes", sink.filename, sink.size)
+    return Upload(path, sink.filename, sink.size)
+
+
+async def _feed(request: Request, parser: MultipartParser, settings: ApiSettings, cap: int) -> None:
+    deadline = time.monotonic() + settings.upload_timeout_s
+    stream = request.stream().__aiter__()
+    total = 0
+    while True:
+        wait = min(settings.upload_idle_timeout_s, deadline - time.monotonic())
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(wait, 0.001))
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise ApiError(408, "upload_timeout", "the upload was too slow; try again") from exc
+        total += len(chunk)
+        if total > cap:
+            raise too_large(cap - SLACK)
+        if chunk:
+            parser.write(chunk)

@@ -1,0 +1,191 @@
+"""Every endpoint over real HTTP, against a uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import PAYLOAD, SMALL_GEN, LiveServer
+from vidprov.provenance import ALG, PkiPaths
+
+SEEN: list[str] = []  # every response (status line, headers, text body) of this module
+
+
+def record(r: httpx.Response) -> httpx.Response:
+    text = r.text if "json" in r.headers.get("content-type", "") else ""
+    SEEN.append(f"{r.status_code} {dict(r.headers)} {text}")
+    return r
+
+
+def upload(c: httpx.Client, endpoint: str, clip: Path, name: str | None = None) -> httpx.Response:
+    with clip.open("rb") as f:
+        return record(c.post(endpoint, files={"file": (name or clip.name, f, "video/mp4")}))
+
+
+def wait_job(c: httpx.Client, job_id: str) -> dict:
+    for _ in range(1200):
+        job = record(c.get(f"/v1/jobs/{job_id}")).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+@pytest.fixture(scope="module")
+def generated(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """One clip made by POST /v1/generate (sync): the file and its headers."""
+    with live.client("maker") as c:
+        r = record(c.post("/v1/generate", json={"prompt": "a red fox in snow", **SMALL_GEN}))
+    assert r.status_code == 200, r.text
+    path = tmp_path_factory.mktemp("gen") / "generated.mp4"
+    path.write_bytes(r.content)
+    return {"path": path, "headers": r.headers}
+
+
+def test_healthz_and_page(live: LiveServer) -> None:
+    with live.client() as c:
+        assert record(c.get("/healthz")).json()["auth"] == "keys"
+        assert "vidprov" in record(c.get("/")).text
+        spec = record(c.get("/openapi.json")).json()
+        assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+        assert record(c.get("/docs")).status_code == 200
+
+
+def test_generate_sync_returns_a_signed_mp4(generated: dict[str, object]) -> None:
+    headers = generated["headers"]
+    assert isinstance(headers, httpx.Headers)
+    assert headers["content-type"] == "video/mp4"
+    assert re.fullmatch(r"[0-9a-f]{16}", headers["x-vidprov-payload"])
+    assert headers["x-vidprov-manifest-id"].startswith("urn:")
+    path = generated["path"]
+    assert isinstance(path, Path) and path.read_bytes()[4:8] == b"ftyp"
+
+
+def test_verify_scan_and_detect_the_generated_clip(
+    live: LiveServer, generated: dict[str, object]
+) -> None:
+    path, headers = generated["path"], generated["headers"]
+    assert isinstance(path, Path) and isinstance(headers, httpx.Headers)
+    with live.client("reader") as c:
+        v = upload(c, "/v1/verify", path, "gen.mp4")
+        assert v.status_code == 200, v.text
+        rep = v.json()
+        assert rep["file"] == "gen.mp4" and rep["c2pa"]["state"] == "trusted"
+        assert rep["c2pa"]["manifest_id"] == headers["x-vidprov-manifest-id"]
+        assert rep["watermark"]["payload"] == headers["x-vidprov-payload"]
+        s = upload(c, "/v1/scan", path).json()
+        assert s["label"] == "ai" and s["decided_by"] == "c2pa" and s["file"] == "generated.mp4"
+        d = upload(c, "/v1/watermark/detect", path).json()
+        assert d["detected"] and d["payload"] == headers["x-vidprov-payload"]
+
+
+def test_scan_of_a_half_marked_clip_has_a_timeline(live: LiveServer, marked_clip: Path) -> None:
+    with live.client("reader") as c:
+        r = upload(c, "/v1/scan?mode=job", marked_clip)
+        assert r.status_code == 202
+        job = wait_job(c, r.json()["id"])
+        assert job["status"] == "done" and job["progress"] == 1.0
+        v = job["result"]
+        assert v["label"] == "mixed" and v["decided_by"] == "watermark"
+        marked = [s for s in v["segments"] if s["source"] == "watermark" and s["label"] == "ai"]
+        assert marked and marked[0]["start"] == 0 and marked[0]["end"] == pytest.approx(2, abs=0.6)
+        assert v["evidence"]["watermark"]["payload"] == PAYLOAD
+        d = upload(c, "/v1/watermark/detect?mode=job", marked_clip)
+        reading = wait_job(c, d.json()["id"])["result"]
+        assert reading["detected"] and reading["segments"][0]["payload"] == PAYLOAD
+
+
+def test_manifests_and_soft_binding_matches(live: LiveServer, generated: dict[str, object]) -> None:
+    headers = generated["headers"]
+    assert isinstance(headers, httpx.Headers)
+    mid, payload = headers["x-vidprov-manifest-id"], headers["x-vidprov-payload"]
+    value = base64.b64encode(bytes.fromhex(payload)).decode()
+    with live.client("reader") as c:
+        want = {"matches": [{"manifestId": mid}]}
+        assert (
+            record(c.post("/v1/matches/byBinding", json={"alg": ALG, "value": value})).json()
+            == want
+        )
+        assert (
+            record(c.post("/v1/matches/byBinding", json={"alg": ALG, "value": payload})).json()
+            == want
+        )
+        got = record(c.get("/v1/matches/byBinding", params={"alg": ALG, "value": value})).json()
+        assert got == want
+        none = record(c.post("/v1/matches/byBinding", json={"alg": "other.alg", "value": value}))
+        assert none.json() == {"matches": []}
+        bad = record(c.post("/v1/matches/byBinding", json={"alg": ALG, "value": "!!"}))
+        assert bad.status_code == 400 and bad.json()["error"] == "bad_value"
+        m = record(c.get(f"/v1/manifests/{mid}")).json()
+        assert m["manifest_id"] == mid and m["manifest"]
+        raw = record(c.get(f"/v1/manifests/{mid}", headers={"Accept": "application/c2pa"}))
+        assert raw.headers["content-type"] == "application/c2pa" and len(raw.content) > 1000
+        assert record(c.get("/v1/manifests/urn:c2pa:nope")).status_code == 404
+        algs = record(c.get("/v1/services/supportedAlgorithms")).json()
+        assert algs == {"watermarks": [{"alg": ALG}], "fingerprints": []}
+
+
+def test_generate_as_a_job_with_a_download(live: LiveServer) -> None:
+    with live.client("both") as c:
+        r = record(
+            c.post("/v1/generate?mode=job", json={"prompt": "a boat", "seed": 3, **SMALL_GEN})
+        )
+        assert r.status_code == 202
+        job = wait_job(c, r.json()["id"])
+        assert job["status"] == "done", job
+        clip = job["result"]["clips"][0]
+        assert job["download_url"] == clip["download_url"] == f"/v1/jobs/{job['id']}/file"
+        assert clip["path"] == f"vidprov-{job['id']}.mp4"  # a name, not a server path
+        for _ in range(2):  # kept for download until the job expires
+            f = record(c.get(job["download_url"]))
+            assert f.status_code == 200 and f.headers["x-vidprov-payload"] == clip["payload"]
+            assert f.content[4:8] == b"ftyp"
+
+
+def test_auth_over_http(live: LiveServer, marked_clip: Path) -> None:
+    with live.client() as anon, live.client("maker") as maker, live.client("reader") as reader:
+        assert upload(anon, "/v1/scan", marked_clip).status_code == 401
+        assert upload(maker, "/v1/verify", marked_clip).status_code == 403
+        assert record(reader.post("/v1/generate", json={"prompt": "x"})).status_code == 403
+        assert record(anon.get("/v1/services/supportedAlgorithms")).status_code == 200
+
+
+def test_oversize_and_garbage_over_http(live: LiveServer, tmp_path: Path) -> None:
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (5 * 1024 * 1024))  # the live server allows 4 MB
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video " * 1000)
+    with live.client("reader") as c:
+        r = upload(c, "/v1/scan", big)
+        assert r.status_code == 413 and r.json()["error"] == "too_large"
+        r = upload(c, "/v1/scan", garbage)
+        assert r.status_code == 422 and r.json()["path"] == "garbage.mp4"
+
+
+def test_no_secret_in_any_response_or_log(
+    live: LiveServer, keyed_home: Path, marked_clip: Path, all_logs: pytest.LogCaptureFixture
+) -> None:
+    with live.client("both") as c:  # some traffic while the logs are captured
+        upload(c, "/v1/verify", marked_clip)
+        record(c.post("/v1/generate", json={"prompt": "a cat", "seed": 5, **SMALL_GEN}))
+    pki = PkiPaths.under(keyed_home)
+    secrets = [(keyed_home / "watermark.key").read_text().strip()]
+    for pem in (pki.signer_key, pki.intermediate_key, pki.root_key):
+        body = pem.read_text().split("-----")[2].replace("\n", "")
+        secrets += [body[:40], body[-40:]]
+    secrets += ["tok-reader-0123456789abcdef", "tok-both-0123456789abcdef"]
+    responses = "\n".join(SEEN)
+    for _ in range(100):  # the access line is written once the response has gone out
+        logs = "\n".join(r.getMessage() for r in all_logs.records)
+        if "POST /v1/generate 200" in logs:
+            break
+        time.sleep(0.05)
+    assert "POST /v1/generate 200" in logs  # the server did log, one line per request
+    for secret in secrets:
+        assert secret not in responses and secret not in logs
+    assert str(keyed_home) not in responses

@@ -1,0 +1,148 @@
+"""Pieces of the API without a server: settings, keys, sniffing, error mapping."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from vidprov.api.auth import KeyRing, add_key, digest_of, load_keyring, parse_keys
+from vidprov.api.errors import ApiError, error_body, status_for
+from vidprov.api.settings import ApiSettings
+from vidprov.api.uploads import Upload, display_name, sniff_suffix
+from vidprov.cli.serve import is_loopback
+from vidprov.errors import (
+    ConfigError,
+    DetectorError,
+    GeneratorError,
+    KeyError_,
+    MediaError,
+    ProvenanceError,
+    WatermarkError,
+)
+
+
+def test_settings_round_trip_through_env() -> None:
+    s = ApiSettings(max_upload_mb=3.5, max_concurrent=1, generate_models=("tiny-wan", "tiny-ltx"))
+    assert ApiSettings.from_env(s.to_env()) == s
+    assert ApiSettings.from_env({}) == ApiSettings()
+    assert ApiSettings(state_dir=Path("/x")).state_path == Path("/x")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"VIDPROV_API_MAX_UPLOAD_MB": "lots"}, {"VIDPROV_API_MAX_QUEUE": "0"}],
+)
+def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match=r"VIDPROV_API_MAX|max_queue"):
+        ApiSettings.from_env(env)
+
+
+def test_keys_file_format() -> None:
+    token = "a-long-enough-token-123"
+    text = f"""
+    # comment
+    alice  read           {token}
+    bob    read,generate  {digest_of("bobs-token-0123456789")}   # trailing comment
+    """
+    ring = KeyRing(parse_keys(text, "keys"))
+    assert not ring.open
+    alice = ring.lookup(token)
+    assert alice is not None and alice.scopes == {"read"}
+    bob = ring.lookup("bobs-token-0123456789")
+    assert bob is not None and bob.scopes == {"read", "generate"}
+    assert ring.lookup("nope-nope-nope-nope") is None
+    assert alice.digest == hashlib.sha256(token.encode()).digest()
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("alice read", "expected 'NAME SCOPES KEY'"),
+        ("alice admin long-enough-token-xyz", "unknown scope"),
+        ("alice read short", "shorter than 16"),
+        ("alice read sha256:abcd", "64 hex digits"),
+        ("a/b read long-enough-token-xyz", "bad key name"),
+        ("a read long-enough-token-xyz; a read other-long-token-xyz", "repeated"),
+    ],
+)
+def test_bad_keys_are_config_errors(text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_keys(text, "keys")
+
+
+def test_add_key_keeps_only_the_hash(tmp_path: Path) -> None:
+    path = tmp_path / "api_keys"
+    token = add_key(path, "ingest", ("read",))
+    assert token not in path.read_text()
+    assert path.stat().st_mode & 0o077 == 0
+    ring = load_keyring(path, None)
+    key = ring.lookup(token)
+    assert key is not None and key.name == "ingest"
+    with pytest.raises(ConfigError, match="repeated"):
+        add_key(path, "ingest", ("generate",))
+
+
+def test_keyring_sources(home: Path) -> None:
+    assert load_keyring(None, None).open
+    (home).mkdir(parents=True, exist_ok=True)
+    (home / "api_keys").write_text("x read long-enough-token-xyz\n")
+    assert load_keyring(None, None).lookup("long-enough-token-xyz") is not None
+    both = load_keyring(None, "y generate another-long-token-1")
+    assert len(both.keys) == 2
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_keyring(home / "missing", None)
+
+
+def test_sniffing_and_display_names() -> None:
+    assert sniff_suffix(b"\0\0\0\x20ftypisom", "x.avi") == ".mp4"
+    assert sniff_suffix(b"\0\0\0\x14ftypqt  ", "x") == ".mov"
+    assert sniff_suffix(b"RIFF\0\0\0\0AVI LIST", "x") == ".avi"
+    assert sniff_suffix(b"\x1a\x45\xdf\xa3....", "x") == ".mkv"
+    assert sniff_suffix(b"garbage", "clip.WEBM") == ".webm"
+    assert sniff_suffix(b"garbage", "../../etc/passwd") == ".bin"
+    assert display_name("../../etc/passwd") == "passwd"
+    assert display_name("C:\\Users\\me\\clip.mp4") == "clip.mp4"
+    assert display_name("a\x00b\nc.mp4") == "abc.mp4"
+    assert display_name("") == display_name(None) == "upload"
+
+
+def test_scrub_replaces_the_server_path(tmp_path: Path) -> None:
+    up = Upload(tmp_path / "upload.mp4", "mine.mp4", 3)
+    body = {"file": str(up.path), "notes": [f"not checked: {up.path}: bad"], "n": 1}
+    assert up.scrub(body) == {"file": "mine.mp4", "notes": ["not checked: mine.mp4: bad"], "n": 1}
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (MediaError("x"), 422),
+        (WatermarkError("x"), 422),
+        (ProvenanceError("x"), 422),
+        (GeneratorError("x"), 422),
+        (ConfigError("x"), 400),
+        (KeyError_("x"), 503),
+        (DetectorError("x"), 503),
+    ],
+)
+def test_library_errors_map_to_statuses(exc: Exception, status: int) -> None:
+    assert status_for(exc) == status  # type: ignore[arg-type]
+    code, body = error_body(exc)
+    assert code == status and body["error"] == exc.code  # type: ignore[attr-defined]
+
+
+def test_unexpected_errors_say_nothing() -> None:
+    code, body = error_body(RuntimeError("/secret/path exploded"))
+    assert code == 500 and "secret" not in str(body)
+    assert error_body(ApiError(413, "too_large", "big", {"limit_bytes": 1}))[1] == {
+        "error": "too_large",
+        "message": "big",
+        "limit_bytes": 1,
+    }
+
+
+def test_loopback_detection() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::")
+    assert not is_loopback("192.0.2.1") and not is_loopback("no-such-host.invalid")
