@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vidprov.errors import (
     ConfigError,
@@ -84,6 +85,16 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, {"error": "internal_error", "message": "internal error (logged on the server)"}
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's routes accept for this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
@@ -100,8 +111,11 @@ def install_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of every route on this path, not just one's
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return JSONResponse(
-            {"error": code, "message": str(exc.detail)}, exc.status_code, headers=exc.headers
+            {"error": code, "message": str(exc.detail)}, exc.status_code, headers=headers
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -103,7 +103,7 @@ class JobOut(BaseModel):
 class GenerateIn(BaseModel):
     """What to generate. Sizes and steps default to the model's; the server's limits apply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     prompt: str = Field(min_length=1, max_length=2000)
     model: str = Field("tiny-wan", min_length=1, max_length=100)
     frames: int | None = Field(None, ge=1, le=1025)

@@ -41,7 +41,7 @@ def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]
     "/matches/byBinding",
     summary="Manifests bound to a soft-binding value (C2PA soft-binding resolution)",
     response_model=MatchesOut,
-    responses=errors(400, 401, 403),
+    responses=errors(400, 401, 403, 422),
 )
 async def matches_post(
     query: BindingQuery,
@@ -56,7 +56,7 @@ async def matches_post(
     "/matches/byBinding",
     summary="Manifests bound to a soft-binding value (query-string form)",
     response_model=MatchesOut,
-    responses=errors(400, 401, 403),
+    responses=errors(400, 401, 403, 422),
 )
 async def matches_get(
     who: Reader,
@@ -74,7 +74,7 @@ async def matches_get(
     response_model=ManifestOut,
     responses={
         200: {"content": {C2PA_MIME: {"schema": {"type": "string", "format": "binary"}}}},
-        **errors(401, 403, 404),
+        **errors(401, 403, 404, 422),
     },
 )
 async def manifest(

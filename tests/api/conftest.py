@@ -165,8 +165,11 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live(keyed_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real uvicorn server with API keys (reader / maker / both), under the keyed home."""
+def live(
+    request: pytest.FixtureRequest, keyed_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A real uvicorn server with API keys (reader / maker / both), under the keyed home; a
+    test module may change its settings with a ``LIVE_SETTINGS`` dict."""
     root = tmp_path_factory.mktemp("live")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VIDPROV_HOME", str(keyed_home))
@@ -179,6 +182,7 @@ def live(keyed_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             max_side=128,
             max_steps=2,
         )
+        settings = replace(settings, **getattr(request.module, "LIVE_SETTINGS", {}))
         server = LiveServer(create_app(settings, scanner=test_scanner())).start()
         try:
             yield server

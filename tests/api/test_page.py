@@ -1,0 +1,76 @@
+"""The upload page in headless Chromium: drop a clip, see the verdict and its timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.browser import chromium
+from tests.api.conftest import TOKENS, LiveServer
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "api"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path, why = chromium()
+    if path is None:
+        pytest.skip(f"headless Chromium unavailable: {why}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, live: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.goto(live.url + "/")
+    pg.wait_for_selector("body[data-state=ready]")
+    pg.click("#keybox summary")  # this server wants a key: type it like a person would
+    pg.fill("#apikey", TOKENS["reader"])
+    pg.dispatch_event("#apikey", "change")
+    yield pg
+    context.close()
+    assert [e for e in errors if "Failed to load resource" not in e] == []
+
+
+def test_drop_a_clip_and_see_verdict_and_timeline(page: Any, marked_clip: Path) -> None:
+    page.set_input_files("#file", str(marked_clip))
+    page.wait_for_selector("body[data-state=done]", timeout=300_000)
+    assert page.text_content("#label") == "mixed"
+    assert page.text_content("#decided") == "watermark"
+    assert page.text_content("#fname") == marked_clip.name
+    verdict = page.locator("[data-testid=lane-verdict] .seg")
+    marks = page.locator("[data-testid=lane-watermark] .seg")
+    assert verdict.count() >= 2 and marks.count() == 1
+    assert page.locator("[data-testid=lane-verdict] .seg.ai").count() >= 1
+    left = marks.first.evaluate("el => el.style.left")
+    assert left == "0%"
+    evidence = page.text_content("#evidence")
+    assert "detected, payload 0123456789abcdef" in evidence and "absent" in evidence
+    if page.locator("[data-testid=lane-classifier]").count():  # the shipped classifier ran
+        assert page.locator("[data-testid=lane-classifier] .seg").count() >= 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "upload-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
+
+
+def test_a_bad_upload_shows_the_error(page: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.mp4"
+    bad.write_bytes(b"not a video " * 500)
+    page.set_input_files("#file", str(bad))
+    page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+    text = page.text_content("#error")
+    assert text.startswith("422:") and "notes.mp4" in text and "not a readable video" in text

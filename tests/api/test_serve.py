@@ -1,0 +1,125 @@
+"""``vidprov serve`` as a user runs it: a real process, loopback rules, several workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.api.conftest import test_scanner
+
+VIDPROV = str(Path(sys.executable).with_name("vidprov"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [VIDPROV, "serve", "--port", str(port), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                httpx.get(url + "/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise AssertionError(f"serve exited: {proc.stderr.read()}") from None
+                time.sleep(0.25)
+        else:
+            raise AssertionError("serve did not answer /healthz in 60 s")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_refuses_a_public_bind_without_keys(home: Path) -> None:
+    r = subprocess.run(
+        [VIDPROV, "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without API keys" in r.stderr
+
+
+def test_loopback_without_keys_is_open_and_scans(tmp_path: Path, clips: dict[str, Path]) -> None:
+    env = {"VIDPROV_HOME": str(tmp_path / "home")}  # no keys at all
+    with serving([], env) as url:
+        h = httpx.get(url + "/healthz").json()
+        assert h["auth"] == "open"
+        with clips["plain"].open("rb") as f:
+            r = httpx.post(url + "/v1/scan", files={"file": ("p.mp4", f)}, timeout=300)
+        if test_scanner() is None:  # the shipped classifier exists: the default path runs
+            assert r.status_code == 200, r.text
+            assert r.json()["file"] == "p.mp4" and r.json()["evidence"]["classifier"]["model"]
+        else:
+            assert r.status_code == 503 and r.json()["error"] == "detector_error"
+        assert str(tmp_path) not in r.text
+
+
+def test_workers_share_jobs_and_settings(
+    tmp_path: Path, keyed_home: Path, clips: dict[str, Path]
+) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("ops read ops-token-0123456789abcdef\n")
+    env = {"VIDPROV_HOME": str(keyed_home), "VIDPROV_API_STATE_DIR": str(tmp_path / "state")}
+    args = ["--workers", "2", "--api-keys", str(keys), "--max-upload-mb", "3"]
+    headers = {"Authorization": "Bearer ops-token-0123456789abcdef"}
+    with serving(args, env) as url:
+        with clips["plain"].open("rb") as f:
+            r = httpx.post(
+                url + "/v1/verify?mode=job", files={"file": ("p.mp4", f)}, headers=headers
+            )
+        assert r.status_code == 202, r.text
+        job_url = url + r.json()["status_url"]
+        seen = set()
+        for _ in range(40):  # a fresh connection each time: either worker may answer
+            job = httpx.get(job_url, headers=headers).json()
+            assert job["id"] == r.json()["id"]
+            seen.add(job["status"])
+            h = httpx.get(url + "/healthz").json()
+            assert h["auth"] == "keys" and h["limits"]["max_upload_mb"] == 3
+            if job["status"] == "done":
+                break
+            time.sleep(0.1)
+        assert "done" in seen and job["result"]["file"] == "p.mp4"
+
+
+def test_api_key_command(home: Path) -> None:
+    r = subprocess.run(
+        [VIDPROV, "keys", "api-add", "ingest", "--scope", "read", "--scope", "generate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VIDPROV_HOME": str(home)},
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
+    text = (home / "api_keys").read_text()
+    assert token.startswith("vp_") and token not in text and "ingest read,generate sha256:" in text
