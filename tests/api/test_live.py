@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import PAYLOAD, SMALL_GEN, LiveServer
+from vidprov.api import ApiSettings, create_app
 from vidprov.provenance import ALG, PkiPaths
 
 SEEN: list[str] = []  # every response (status line, headers, text body) of this module
@@ -189,3 +191,24 @@ def test_no_secret_in_any_response_or_log(
     for secret in secrets:
         assert secret not in responses and secret not in logs
     assert str(keyed_home) not in responses
+
+
+def test_a_stalled_upload_is_408_and_leaves_nothing(env_home: Path, tmp_path: Path) -> None:
+    settings = ApiSettings(
+        state_dir=tmp_path / "state", tmp_dir=tmp_path / "up", upload_idle_timeout_s=0.5
+    )
+    server = LiveServer(create_app(settings)).start()
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        head = (
+            "POST /v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+            '--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+        )
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(head.encode() + b"\0" * 1000)  # then nothing more
+            reply = s.recv(4096).decode(errors="replace")
+        assert reply.startswith("HTTP/1.1 408") and "upload_timeout" in reply
+        assert list((tmp_path / "up").iterdir()) == []
+    finally:
+        server.stop()

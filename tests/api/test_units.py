@@ -146,3 +146,26 @@ def test_loopback_detection() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("::")
     assert not is_loopback("192.0.2.1") and not is_loopback("no-such-host.invalid")
+
+
+def test_chromium_is_installed_with_apt_when_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.api import browser
+
+    installed: list[list[str]] = []
+    paths = {"apt-get": "/usr/bin/apt-get"}
+    monkeypatch.setattr(browser.shutil, "which", paths.get)
+    monkeypatch.setattr(browser.os, "geteuid", lambda: 0)
+
+    def fake_run(cmd: list[str], **kwargs: object) -> object:
+        installed.append(cmd)
+        if "install" in cmd:
+            paths["chromium"] = "/usr/bin/chromium"
+        return type("R", (), {"returncode": 0, "stderr": ""})()
+
+    monkeypatch.setattr(browser.subprocess, "run", fake_run)
+    assert browser.chromium() == ("/usr/bin/chromium", "installed")
+    assert installed[-1][:3] == ["apt-get", "install", "-y"] and installed[-1][-1] == "chromium"
+    monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)
+    paths.pop("chromium")
+    path, why = browser.chromium()
+    assert path is None and "not root" in why
