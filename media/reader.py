@@ -86,6 +86,16 @@ class VideoReader:
                 f"truncated: the index lists {listed} frames, the file holds {packets}", self.path
             )
 
+    def timed_av_frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """``(seconds, PyAV frame)`` pairs, undecoded to arrays (for samplers that convert only
+        the frames they keep).
+
+        Raises:
+            MediaError: as :meth:`av_frames`.
+        """
+        for i, frame in enumerate(self.av_frames()):
+            yield self._time(frame, i), frame
+
     def _time(self, frame: av.VideoFrame, index: int) -> float:
         if frame.pts is not None and frame.time_base is not None:
             start = self._stream.start_time or 0

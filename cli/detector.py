@@ -1,0 +1,150 @@
+"""CLI for detection: ``vidprov scan`` and ``vidprov detector train|eval|list``, thin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from vidprov.cli._util import emit, progress_bar
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (a list for many files).")
+@click.option("--jsonl", is_flag=True, help="One compact JSON line per file, as each finishes.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Timeline PNG (one file only).")
+@click.option("--model", "model_file", type=click.Path(path_type=Path), help="Detector file.")
+@click.option("--trust-anchors", type=click.Path(path_type=Path), help="PEM trust anchors.")
+@click.option("--no-classifier", is_flag=True, help="Manifest and watermark evidence only.")
+def scan(
+    files: tuple[Path, ...],
+    as_json: bool,
+    jsonl: bool,
+    plot: Path | None,
+    model_file: Path | None,
+    trust_anchors: Path | None,
+    no_classifier: bool,
+) -> None:
+    """Scan FILES (or folders of clips): verdict ai / mixed / real with evidence and timeline."""
+    from vidprov.detector import iter_inputs, load, plot_timeline, scan_file
+    from vidprov.errors import ConfigError
+
+    paths = list(iter_inputs(files))
+    if plot is not None and len(paths) != 1:
+        raise ConfigError("--plot takes exactly one input file")
+    det = load(model_file) if model_file else None
+    results = []
+    with progress_bar(len(paths), "scanning") as bar:
+        for p in paths:
+            v = scan_file(
+                p, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
+            )
+            if jsonl:
+                click.echo(json.dumps(v.to_dict(), default=str))
+            results.append(v)
+            if bar:
+                bar(1)
+    if plot is not None:
+        plot_timeline(results[0], plot)
+    if jsonl:
+        return
+    if as_json:
+        doc = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+        click.echo(json.dumps(doc, indent=2, default=str))
+        return
+    for v in results:
+        click.echo(f"{v.file}: {v.label.upper()}  P(ai)={v.score:.2f}  (decided by {v.decided_by})")
+        for s in v.segments:
+            click.echo(
+                f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}"
+            )
+        for c in v.conflicts:
+            click.echo(f"  conflict: {c}")
+
+
+@click.group()
+def detector() -> None:
+    """Train, evaluate and list AI-video detector models."""
+
+
+@detector.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def detector_list(as_json: bool) -> None:
+    """Registered model names and the shipped default."""
+    from vidprov.detector.models import default_card, list_models
+
+    rows = [
+        {"name": m.name, "kind": m.cls.kind, "description": m.description} for m in list_models()
+    ]
+    card = default_card()
+    doc = {"models": rows, "default": {k: card.get(k) for k in ("model", "sha256", "threshold")}}
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['name']:16s} {r['kind']:13s} {r['description']}")
+    click.echo(f"default: {doc['default']['model']} (sha256 {str(doc['default']['sha256'])[:12]}…)")
+
+
+@detector.command("train")
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (or VIDPROV_DATA).")
+@click.option("--model", "model", default="forensic-rf", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file.")
+@click.option("--windows", type=int, default=3, show_default=True, help="Windows per clip.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def detector_train(
+    data: Path | None, model: str, out: Path, windows: int, seed: int, as_json: bool
+) -> None:
+    """Train MODEL on a clip dataset (index.csv + clips) and save it to OUT."""
+    from vidprov.detector.data import read_index
+    from vidprov.detector.train import TrainConfig, train
+
+    n = len(read_index(data))
+    with progress_bar(n, "normalising + encoding") as bar:
+        r = train(data, out, TrainConfig(model=model, windows_per_clip=windows, seed=seed), bar)
+    oof = r.report["out_of_fold"]
+    emit(
+        r,
+        as_json,
+        f"saved {r.path} ({r.model}, sha256 {r.sha256[:12]}…, threshold {r.threshold:.2f}); "
+        f"out-of-fold AUC {oof['auc']:.3f}, real false alarms {oof['real_false_alarm']:.1%}",
+    )
+
+
+@detector.command("eval")
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (or VIDPROV_DATA).")
+@click.option("--model", "model_file", type=click.Path(path_type=Path), help="Model file.")
+@click.option("--mixed", "n_mixed", type=int, default=24, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_json: bool) -> None:
+    """Evaluate a model (default: the shipped one): clip AUC/AP/EER/accuracy, per generator,
+    segment AP@0.5/0.75 and mean tIoU on synthesised mixed clips."""
+    from vidprov.detector.data import read_index
+    from vidprov.detector.models import load, load_default
+    from vidprov.detector.train import evaluate
+
+    det = load(model_file) if model_file else load_default()
+    n = len(read_index(data))
+    with progress_bar(n + n_mixed, "evaluating") as bar:
+        r = evaluate(data, det, n_mixed=n_mixed, progress=bar)
+    c, m = r.clips, r.mixed
+    lines = [
+        f"model {r.model}  threshold {r.threshold:.2f}",
+        f"clips: AUC {_f(c['auc'])}  AP {_f(c['ap'])}  EER {_f(c['eer'])}  "
+        f"accuracy {_f(c['accuracy'])}  real false alarms {_f(c['real_false_alarm'])}",
+    ]
+    lines += [f"  {g}: AUC {_f(v['auc'])}" for g, v in r.per_generator.items()]
+    if m.get("n"):
+        lines.append(
+            f"mixed ({m['n']}): AP@0.5 {_f(m['ap50'])}  AP@0.75 {_f(m['ap75'])}  "
+            f"mean tIoU {_f(m['mean_tiou'])}"
+        )
+    lines.append(f"note: {r.note}")
+    emit(r, as_json, "\n".join(lines))
+
+
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"

@@ -1,0 +1,309 @@
+"""Datasets for the detector: the clip index, splits by source and generator, normalised and
+augmented training windows, and synthesised mixed clips with ground-truth intervals.
+
+Normalisation removes what the shared clips give away besides generation (README of the data:
+AI clips are mostly 8 fps, 16 frames, square): every window is resampled to a frame rate,
+length, aspect and size drawn *independently of its label*, after a random pre-scale and crop,
+and re-encoded with H.264 at a random CRF in 18..35, so that neither the container metadata
+nor the codec tells the classes apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidprov.errors import DetectorError, MediaError
+from vidprov.media import EncodeOptions, VideoReader, VideoWriter
+
+log = logging.getLogger(__name__)
+
+DATA_ENV = "VIDPROV_DATA"
+
+
+@dataclass(frozen=True)
+class ClipEntry:
+    """One row of ``index.csv``. ``group``: clips that may be near-duplicates share it."""
+
+    file: Path
+    label: str  # "ai" | "real"
+    generator: str
+    source: str
+    group: str
+
+    @property
+    def y(self) -> int:
+        return int(self.label == "ai")
+
+
+@dataclass(frozen=True)
+class NormaliseConfig:
+    """How a training window is drawn from a clip (every choice independent of the label)."""
+
+    seconds: float = 2.0
+    fps_choices: tuple[float, ...] = (8.0, 15.0, 24.0)
+    sizes: tuple[tuple[int, int], ...] = ((320, 240), (240, 240), (426, 240), (360, 270))
+    crf: tuple[int, int] = (18, 35)
+    prescale: tuple[float, float] = (0.5, 1.0)
+    keep_scale_share: float = 0.3  # windows with no pre-scale (uploads are not all degraded)
+    max_crop: float = 0.1
+
+
+def data_dir(path: str | Path | None) -> Path:
+    """The dataset folder: ``path``, else ``$VIDPROV_DATA``.
+
+    Raises:
+        DetectorError: neither given, or the folder has no ``index.csv``.
+    """
+    p = path if path is not None else os.environ.get(DATA_ENV)
+    if not p:
+        raise DetectorError(f"no dataset: pass --data DIR or set {DATA_ENV}")
+    d = Path(p)
+    if not (d / "index.csv").is_file():
+        raise DetectorError("no index.csv in the dataset folder", d)
+    return d
+
+
+def read_index(path: str | Path | None = None) -> list[ClipEntry]:
+    """Read ``index.csv`` (columns file, label, generator, source_repo[, source_path]).
+
+    Real clips are grouped by source repository and folder (pieces of one recording, or one
+    recording session, stay together); AI clips by generator and repository.
+
+    Raises:
+        DetectorError: missing folder/index, bad labels, or listed files that do not exist.
+    """
+    root = data_dir(path)
+    out: list[ClipEntry] = []
+    with open(root / "index.csv", newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh), start=2):
+            label = (row.get("label") or "").strip()
+            if label not in ("ai", "real"):
+                raise DetectorError(f"index.csv line {i}: label must be ai or real", root)
+            f = root / row["file"]
+            if not f.is_file():
+                raise DetectorError(f"index.csv line {i}: missing clip {row['file']}", root)
+            repo = row.get("source_repo") or row.get("source") or "unknown"
+            gen = (row.get("generator") or "").strip() or ("camera" if label == "real" else "?")
+            folder = os.path.dirname(row.get("source_path") or "") or row["file"]
+            group = f"real:{repo}:{folder}" if label == "real" else f"ai:{gen}:{repo}"
+            out.append(ClipEntry(f, label, gen, repo, group))
+    if not out:
+        raise DetectorError("index.csv lists no clips", root)
+    return out
+
+
+def logo_folds(entries: list[ClipEntry]) -> list[tuple[str, list[int], list[int]]]:
+    """Leave-one-generator-out folds: ``(generator, train, test)``.
+
+    Each fold tests one AI generator against a share of the real groups (real groups dealt
+    round-robin over the folds, largest first), and trains on everything else; no group is
+    ever on both sides.
+    """
+    gens = sorted({e.generator for e in entries if e.label == "ai"})
+    real_groups: dict[str, int] = {}
+    for e in entries:
+        if e.label == "real":
+            real_groups[e.group] = real_groups.get(e.group, 0) + 1
+    order = sorted(real_groups, key=lambda g: (-real_groups[g], g))
+    fold_of = {g: i % len(gens) for i, g in enumerate(order)}
+    folds = []
+    for k, gen in enumerate(gens):
+        test = [
+            i
+            for i, e in enumerate(entries)
+            if (e.label == "ai" and e.generator == gen)
+            or (e.label == "real" and fold_of[e.group] == k)
+        ]
+        held = set(test)
+        test_groups = {entries[i].group for i in test}
+        train = [
+            i for i in range(len(entries)) if i not in held and entries[i].group not in test_groups
+        ]
+        folds.append((gen, train, test))
+    return folds
+
+
+def group_split(
+    entries: list[ClipEntry], test_share: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """A random split by group with about ``test_share`` of each class's groups in test."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in ("ai", "real"):
+        groups = sorted({e.group for e in entries if e.label == label})
+        rng.shuffle(groups)
+        n_test = max(1, round(len(groups) * test_share)) if len(groups) > 1 else 0
+        held = set(groups[:n_test])
+        for i, e in enumerate(entries):
+            if e.label == label:
+                (test if e.group in held else train).append(i)
+    return sorted(train), sorted(test)
+
+
+def _decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, float]:
+    with VideoReader(path) as r:
+        frames, times = [], []
+        for f in r.frames("rgb24"):
+            frames.append(f.rgb)
+            times.append(f.time)
+        dur = r.info.duration
+    t = np.asarray(times, dtype=np.float64)
+    if len(t) > 1:
+        dur = max(dur, float(t[-1] + np.median(np.diff(t))))
+    return frames, t, dur or float(len(frames))
+
+
+def _resample(times: np.ndarray, start: float, seconds: float, fps: float) -> list[int]:
+    """Source frame indices for ``start + k/fps``; past the end the clip ping-pongs."""
+    n = max(1, round(seconds * fps))
+    span = float(times[-1]) if len(times) > 1 else 0.0
+    out = []
+    for k in range(n):
+        t = start + k / fps
+        if span > 0:
+            period = 2 * span
+            t = t % period
+            t = period - t if t > span else t
+        out.append(int(np.argmin(np.abs(times - t))))
+    return out
+
+
+def _fit(
+    rgb: np.ndarray, size: tuple[int, int], scale: float, crop: tuple[float, float, float]
+) -> np.ndarray:
+    """Crop to the target aspect (with a random extra crop/offset), pre-scale, resize."""
+    w, h = size
+    ih, iw = rgb.shape[:2]
+    extra, ox, oy = crop
+    ch, cw = ih * (1 - extra), iw * (1 - extra)
+    if cw / ch > w / h:
+        cw = ch * w / h
+    else:
+        ch = cw * h / w
+    x0 = int((iw - cw) * ox)
+    y0 = int((ih - ch) * oy)
+    out = rgb[y0 : y0 + int(ch), x0 : x0 + int(cw)]
+    if scale < 0.999:
+        small = (max(16, int(out.shape[1] * scale)), max(16, int(out.shape[0] * scale)))
+        out = cv2.resize(out, small, interpolation=cv2.INTER_AREA)
+    interp = cv2.INTER_AREA if out.shape[1] > w else cv2.INTER_CUBIC
+    return cv2.resize(out, (w, h), interpolation=interp)
+
+
+@dataclass
+class _Draw:
+    fps: float
+    size: tuple[int, int]
+    crf: int
+    scale: float
+    crop: tuple[float, float, float]
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+def _draw(rng: np.random.Generator, cfg: NormaliseConfig) -> _Draw:
+    return _Draw(
+        fps=float(rng.choice(cfg.fps_choices)),
+        size=cfg.sizes[int(rng.integers(len(cfg.sizes)))],
+        crf=int(rng.integers(cfg.crf[0], cfg.crf[1] + 1)),
+        scale=1.0 if rng.random() < cfg.keep_scale_share else float(rng.uniform(*cfg.prescale)),
+        crop=(float(rng.uniform(0, cfg.max_crop)), float(rng.uniform()), float(rng.uniform())),
+    )
+
+
+def _write(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
+    h, w = frames[0].shape[:2]
+    with VideoWriter(path, w, h, fps, EncodeOptions(crf=crf, preset="veryfast")) as out:
+        for f in frames:
+            out.write(f)
+
+
+def normalised_windows(
+    entry: ClipEntry,
+    outs: list[Path],
+    rng: np.random.Generator,
+    cfg: NormaliseConfig | None = None,
+) -> list[Path]:
+    """Write one normalised, augmented window of ``entry`` to each path in ``outs`` (MP4s),
+    each with its own random start, size, frame rate, pre-scale, crop and CRF.
+
+    Raises:
+        MediaError: the source clip cannot be read.
+    """
+    cfg = cfg or NormaliseConfig()
+    frames, times, dur = _decode(entry.file)
+    for out in outs:
+        d = _draw(rng, cfg)
+        start = float(rng.uniform(0, max(0.0, dur - cfg.seconds)))
+        idx = _resample(times, start, cfg.seconds, d.fps)
+        _write(out, [_fit(frames[i], d.size, d.scale, d.crop) for i in idx], d.fps, d.crf)
+    return outs
+
+
+def attack(src: Path, out: Path, crf: int, scale: float = 1.0) -> Path:
+    """Re-encode ``src`` at ``crf`` after resizing by ``scale`` (an upload's transforms)."""
+    frames, times, _ = _decode(src)
+    fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 8.0
+    if scale != 1.0:
+        h, w = frames[0].shape[:2]
+        size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    _write(out, frames, fps, crf)
+    return out
+
+
+@dataclass(frozen=True)
+class MixedClip:
+    """A synthesised mixed clip and the ground-truth AI interval (seconds)."""
+
+    path: Path
+    host: str
+    insert: str
+    interval: tuple[float, float]
+
+
+def make_mixed(
+    host: ClipEntry,
+    insert: ClipEntry,
+    out: Path,
+    rng: np.random.Generator,
+    seconds: float = 8.0,
+    insert_seconds: tuple[float, float] = (1.0, 4.0),
+) -> MixedClip:
+    """Splice a 1–4 s piece of an AI clip into a real host at a random time: both resampled to
+    one size and frame rate and re-encoded together (one H.264 stream, random CRF 23..35).
+
+    Raises:
+        MediaError: a clip cannot be read, or the host is too short.
+    """
+    hf, ht, hdur = _decode(host.file)
+    af, at, _adur = _decode(insert.file)
+    seconds = min(seconds, max(hdur, 4.0))
+    fps = float(rng.choice((15.0, 24.0, 25.0)))
+    size = ((426, 240), (480, 270), (320, 240))[int(rng.integers(3))]
+    crf = int(rng.integers(23, 36))
+    length = float(rng.uniform(*insert_seconds))
+    length = min(length, seconds - 1.0)
+    if length < 0.9:
+        raise MediaError("host clip too short to splice into", host.file)
+    t0 = float(rng.uniform(0.5, seconds - length - 0.25)) if seconds - length > 0.75 else 0.0
+    t0 = round(t0 * fps) / fps
+    n_host = round(seconds * fps)
+    n0, n1 = round(t0 * fps), round((t0 + length) * fps)
+    host_idx = _resample(ht, 0.0, seconds, fps)
+    ins_idx = _resample(at, 0.0, (n1 - n0) / fps, fps)
+    crop = (0.0, 0.5, 0.5)
+    frames = []
+    for k in range(n_host):
+        if n0 <= k < n1:
+            frames.append(_fit(af[ins_idx[k - n0]], size, 1.0, crop))
+        else:
+            frames.append(_fit(hf[host_idx[k]], size, 1.0, crop))
+    _write(out, frames, fps, crf)
+    return MixedClip(out, host.file.name, insert.file.name, (n0 / fps, n1 / fps))

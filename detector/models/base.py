@@ -1,0 +1,229 @@
+"""The detector model contract: encode sampled frames, predict calibrated per-frame P(ai),
+segment the timeline, save/load with a checksum."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import joblib
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from vidprov.atomic import atomic_path
+from vidprov.detector.features import luma_hist
+from vidprov.detector.sampling import SAMPLE_FPS, sample_frames
+from vidprov.detector.segments import segment
+from vidprov.detector.verdict import ClassifierResult
+from vidprov.errors import DetectorError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "vidprov-detector/1"
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A clip's sampled frames in the model's input form: ``x[i]`` for the frame at ``times[i]``,
+    and a colour histogram per frame for shot cuts."""
+
+    times: np.ndarray
+    x: np.ndarray
+    hists: np.ndarray
+    duration: float
+
+
+class Detector(ABC):
+    """A frame-level AI-video classifier with a Platt calibration on clip-mean logits.
+
+    Subclasses define :meth:`encode_frames` (frames → model inputs), :meth:`raw_logits`
+    (inputs → uncalibrated logits) and :meth:`fit_frames` (train on inputs). Calibration,
+    thresholding, segmentation, persistence are shared.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, name: str, config: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.config = dict(config or {})
+        self.calib = (1.0, 0.0)  # calibrated logit = a * raw + b
+        self.threshold = 0.5
+        self.meta: dict[str, Any] = {}
+
+    # --- subclass hooks -------------------------------------------------------------
+    @abstractmethod
+    def encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """Model inputs for consecutive sampled frames (prepared RGB, working size)."""
+
+    @abstractmethod
+    def raw_logits(self, enc: Encoded) -> np.ndarray:
+        """Uncalibrated per-frame logits for an encoded clip."""
+
+    @abstractmethod
+    def fit_frames(self, clips: list[Encoded], y: np.ndarray, seed: int) -> None:
+        """Train the frame model on encoded clips with clip labels ``y``."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]:
+        """Picklable learned state (no live objects tied to a device)."""
+
+    @abstractmethod
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`."""
+
+    # --- shared ---------------------------------------------------------------------
+    def encode(self, samples: Iterable[tuple[float, np.ndarray]], duration: float = 0.0) -> Encoded:
+        """Encode a stream of ``(t, rgb)`` in chunks (memory flat in clip length)."""
+        times: list[float] = []
+        xs: list[np.ndarray] = []
+        hists: list[np.ndarray] = []
+        buf: list[np.ndarray] = []
+        for t, rgb in samples:
+            times.append(t)
+            hists.append(luma_hist(rgb))
+            buf.append(rgb)
+            if len(buf) == CHUNK:
+                xs.append(self.encode_frames(buf))
+                buf = buf[-1:]  # keep the last frame for temporal context
+                xs[-1] = xs[-1] if len(xs) == 1 else xs[-1][1:]
+        if buf and (not xs or len(buf) > 1):
+            enc = self.encode_frames(buf)
+            xs.append(enc if not xs else enc[1:])
+        if not times:
+            raise DetectorError("no frames to score")
+        t = np.asarray(times)
+        dur = max(duration, float(t[-1]) + 1.0 / SAMPLE_FPS)
+        return Encoded(t, np.concatenate(xs), np.stack(hists), dur)
+
+    def encode_file(self, path: str | Path) -> Encoded:
+        """Sample and encode a clip file.
+
+        Raises:
+            MediaError: unreadable video.
+        """
+        from vidprov.media import probe
+
+        info = probe(path)
+        return self.encode(sample_frames(path), info.duration)
+
+    def frame_probs(self, enc: Encoded) -> np.ndarray:
+        a, b = self.calib
+        z = a * self.raw_logits(enc) + b
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def clip_raw(self, enc: Encoded) -> float:
+        return float(np.mean(self.raw_logits(enc)))
+
+    def result(self, enc: Encoded) -> ClassifierResult:
+        """Per-frame, per-segment and per-clip scores for an encoded clip."""
+        probs = self.frame_probs(enc)
+        segs, clip = segment(enc.times, probs, enc.hists, self.threshold, enc.duration)
+        return ClassifierResult(
+            self.name,
+            clip,
+            self.threshold,
+            tuple(float(t) for t in enc.times),
+            tuple(float(p) for p in probs),
+            segs,
+            enc.duration,
+        )
+
+    def score_file(self, path: str | Path) -> ClassifierResult:
+        """Score a clip file.
+
+        Raises:
+            MediaError: unreadable video.
+        """
+        return self.result(self.encode_file(path))
+
+    def calibrate(self, raw: np.ndarray, y: np.ndarray, real_fpr: float = 0.02) -> None:
+        """Fit the Platt map on out-of-fold clip-mean raw logits and pick the default threshold:
+        the calibrated score that keeps the real false-alarm rate at ``real_fpr`` (clipped to
+        0.3..0.9)."""
+        lr = LogisticRegression(C=10.0).fit(raw.reshape(-1, 1), y)
+        self.calib = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+        a, b = self.calib
+        p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
+        real = np.sort(p[y == 0])
+        if len(real):
+            q = real[min(len(real) - 1, int(np.ceil((1 - real_fpr) * len(real))) - 1)]
+            self.threshold = float(np.clip(q + 1e-3, 0.3, 0.9))
+
+    # --- persistence -----------------------------------------------------------------
+    def save(self, path: str | Path) -> str:
+        """Write the model atomically; returns its SHA-256 (also written to ``<path>.sha256``)."""
+        blob = {
+            "format": FORMAT,
+            "kind": self.kind,
+            "name": self.name,
+            "config": self.config,
+            "calib": self.calib,
+            "threshold": self.threshold,
+            "meta": self.meta,
+            "state": self.state(),
+        }
+        buf = io.BytesIO()
+        joblib.dump(blob, buf, compress=3)
+        data = buf.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(data)
+        Path(f"{path}.sha256").write_text(f"{digest}  {Path(path).name}\n")
+        return digest
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "threshold": self.threshold,
+            "config": self.config,
+            "meta": self.meta,
+        }
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, Any]:
+    """Read a saved model, checking its checksum (given, or from ``<path>.sha256``).
+
+    Raises:
+        DetectorError: missing file, checksum mismatch, or not a vidprov detector file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DetectorError("no such model file", p)
+    side = Path(f"{p}.sha256")
+    if expect_sha256 is None and side.is_file():
+        expect_sha256 = side.read_text().split()[0]
+    if expect_sha256 is not None and sha256_file(p) != expect_sha256:
+        raise DetectorError("model file checksum mismatch (corrupt or modified)", p)
+    try:
+        blob = joblib.load(p)
+    except Exception as exc:
+        raise DetectorError(f"not a readable model file ({type(exc).__name__})", p) from exc
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise DetectorError("not a vidprov detector model", p)
+    return blob
+
+
+def restore(cls_for: Callable[[str], type[Detector]], blob: dict[str, Any]) -> Detector:
+    det = cls_for(blob["kind"])(blob["name"], blob["config"])
+    det.calib = tuple(blob["calib"])  # type: ignore[assignment]
+    det.threshold = float(blob["threshold"])
+    det.meta = blob.get("meta", {})
+    det.load_state(blob["state"])
+    return det
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)

@@ -1,0 +1,84 @@
+"""Fusion rules: a trusted AI manifest or a detected watermark wins; conflicts are reported."""
+
+from __future__ import annotations
+
+from vidprov.detector.fusion import fuse
+from vidprov.detector.verdict import ClassifierResult, Segment
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+
+
+def cls(score: float, segs: list[tuple[float, float, str, float]], thr: float = 0.5):
+    s = tuple(Segment(a, b, lab, sc, "classifier") for a, b, lab, sc in segs)
+    return ClassifierResult("toy", score, thr, (0.0,), (score,), s, 10.0)
+
+
+def c2pa(state: str, dst: str | None) -> dict:
+    return {"state": state, "digital_source_type": IPTC + dst if dst else None, "actions": []}
+
+
+def wm(*spans: tuple[float, float]) -> dict:
+    return {
+        "detected": bool(spans),
+        "payload": "ab" * 8 if spans else None,
+        "segments": [{"start": a, "end": b, "payload": "ab" * 8} for a, b in spans],
+    }
+
+
+REAL_CLS = cls(0.1, [(0, 10, "real", 0.1)])
+AI_CLS = cls(0.9, [(0, 10, "ai", 0.9)])
+
+
+def test_trusted_ai_manifest_wins_over_classifier_and_reports_conflict() -> None:
+    v = fuse("f", 10.0, c2pa("trusted", "trainedAlgorithmicMedia"), None, wm(), REAL_CLS)
+    assert (v.label, v.decided_by, v.score) == ("ai", "c2pa", 1.0)
+    assert any("classifier" in c for c in v.conflicts)
+
+
+def test_untrusted_ai_claim_does_not_decide() -> None:
+    v = fuse("f", 10.0, c2pa("valid", "trainedAlgorithmicMedia"), None, wm(), REAL_CLS)
+    assert (v.label, v.decided_by) == ("real", "classifier")
+
+
+def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
+    rec = {"manifest": c2pa("trusted", "trainedAlgorithmicMedia")}
+    v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 10)), REAL_CLS)
+    assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
+
+
+def test_full_watermark_wins_over_classifier() -> None:
+    v = fuse("f", 10.0, c2pa("absent", None), None, wm((0.0, 9.8)), REAL_CLS)
+    assert (v.label, v.decided_by) == ("ai", "watermark")
+    assert [s.to_dict()["label"] for s in v.segments] == ["ai"]
+    assert v.conflicts
+
+
+def test_partial_watermark_gives_mixed_with_timeline() -> None:
+    v = fuse("f", 10.0, c2pa("absent", None), None, wm((3.0, 6.0)), REAL_CLS)
+    assert v.label == "mixed" and v.decided_by == "watermark"
+    spans = [(s.start, s.end, s.label, s.source) for s in v.segments]
+    assert spans == [
+        (0.0, 3.0, "real", "classifier"),
+        (3.0, 6.0, "ai", "watermark"),
+        (6.0, 10.0, "real", "classifier"),
+    ]
+
+
+def test_trusted_camera_claim_with_watermark_is_a_conflict() -> None:
+    v = fuse("f", 10.0, c2pa("trusted", "digitalCapture"), None, wm((0, 10)), REAL_CLS)
+    assert v.label == "ai"
+    assert any("digitalCapture" in c for c in v.conflicts)
+
+
+def test_classifier_alone_ai_mixed_real() -> None:
+    assert fuse("f", 10.0, None, None, None, AI_CLS).label == "ai"
+    assert fuse("f", 10.0, None, None, None, REAL_CLS).label == "real"
+    mixed = cls(0.8, [(0, 4, "real", 0.1), (4, 7, "ai", 0.8), (7, 10, "real", 0.2)])
+    v = fuse("f", 10.0, None, None, None, mixed)
+    assert v.label == "mixed" and v.score == 0.8
+
+
+def test_no_evidence_at_all_is_real_with_zero_score() -> None:
+    v = fuse("f", 10.0, c2pa("absent", None), None, None, None)
+    assert (v.label, v.score, v.decided_by) == ("real", 0.0, "none")
+    assert set(v.to_dict()) >= {"file", "label", "score", "segments", "evidence"}

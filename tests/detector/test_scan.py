@@ -1,0 +1,114 @@
+"""Scanning: splice localisation, evidence from watermark and manifest, bad inputs, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vidprov.detector import scan_file
+from vidprov.detector.models import Detector
+from vidprov.errors import MediaError
+from vidprov.media import make_clip
+
+from .conftest import toy_frames, write
+
+
+def test_splice_is_located_within_half_a_second(toy_model: Detector, tmp_path: Path) -> None:
+    host = toy_frames("real", 144, seed=500)  # 6 s at 24 fps
+    insert = toy_frames("ai", 48, seed=501)  # 2 s
+    frames = host[:60] + insert + host[108:]  # AI from 2.5 s to 4.5 s
+    clip = write(tmp_path / "mixed.mp4", frames)
+    v = scan_file(clip, detector=toy_model, key=b"\0" * 32)
+    assert v.label == "mixed"
+    ai = [s for s in v.segments if s.label == "ai"]
+    assert len(ai) == 1
+    assert abs(ai[0].start - 2.5) <= 0.5 and abs(ai[0].end - 4.5) <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda p: p / "missing.mp4", "no such file"),
+        (
+            lambda p: ((p / "empty.mp4").write_bytes(b"") and p / "empty.mp4") or p / "empty.mp4",
+            "empty",
+        ),
+        (lambda p: (p / "t.mp4").write_text("not a video") and p / "t.mp4", "not a"),
+        (lambda p: make_clip(p / "one.mp4", seconds=1 / 30, fps=30), "1 frame"),
+    ],
+)
+def test_bad_inputs_are_typed_errors(tmp_path: Path, make, match: str, toy_model: Detector) -> None:
+    with pytest.raises(MediaError, match=match):
+        scan_file(make(tmp_path), detector=toy_model)
+
+
+def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ, VIDPROV_HOME=str(env_home))
+    return subprocess.run(
+        [sys.executable, "-m", "vidprov.cli.main", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_scan_cli_json_plot_and_jsonl(
+    toy_model_file: Path, toy_data: Path, tmp_path: Path, keyed_home: Path
+) -> None:
+    png = tmp_path / "t.png"
+    clip = toy_data / "ai" / "ai1.mp4"
+    p = _cli(
+        "scan",
+        str(clip),
+        "--model",
+        str(toy_model_file),
+        "--json",
+        "--plot",
+        str(png),
+        env_home=keyed_home,
+    )
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["label"] == "ai" and doc["evidence"]["classifier"]["frames"]
+    assert doc["evidence"]["c2pa"]["state"] == "absent"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    p = _cli(
+        "scan",
+        str(toy_data / "real"),
+        "--model",
+        str(toy_model_file),
+        "--jsonl",
+        env_home=keyed_home,
+    )
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    assert len(lines) == 6 and all(x["label"] == "real" for x in lines)
+
+
+def test_scan_cli_bad_input_is_one_line_exit_2(tmp_path: Path, keyed_home: Path) -> None:
+    bad = tmp_path / "x.mp4"
+    bad.write_text("garbage")
+    p = _cli("scan", str(bad), env_home=keyed_home)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "x.mp4" in p.stderr
+
+
+def test_signed_and_marked_clip_is_ai_even_after_stripping(
+    env_home: Path, toy_model: Detector, tmp_path: Path
+) -> None:
+    from vidprov.keys import load_watermark_key
+    from vidprov.media import EncodeOptions, transcode
+    from vidprov.provenance import sign_file
+    from vidprov.watermark import embed_file
+
+    src = make_clip(tmp_path / "src.mp4", seconds=3.0, width=640, height=360, fps=30, seed=7)
+    embed_file(src, tmp_path / "m.mp4", load_watermark_key(), "00112233445566ff")
+    signed = sign_file(tmp_path / "m.mp4", tmp_path / "s.mp4").output
+    v = scan_file(signed, detector=toy_model)
+    assert (v.label, v.decided_by) == ("ai", "c2pa")
+    stripped = tmp_path / "re.mp4"
+    transcode(signed, stripped, EncodeOptions(crf=28))
+    v2 = scan_file(stripped, detector=toy_model)
+    assert v2.label == "ai" and v2.decided_by in ("recovered-c2pa", "watermark")
+    assert v2.evidence["c2pa"]["state"] == "absent" and v2.evidence["watermark"]["detected"]

@@ -1,0 +1,102 @@
+"""Training smoke tests on a toy dataset, persistence with checksums, data splits."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidprov.detector.data import NormaliseConfig, logo_folds, normalised_windows, read_index
+from vidprov.detector.models import create, list_models, load
+from vidprov.detector.train import TrainConfig, evaluate, train
+from vidprov.errors import DetectorError
+from vidprov.media import probe
+
+from .conftest import GENTLE, toy_frames, write
+
+
+def test_registry_lists_and_creates() -> None:
+    names = {m.name for m in list_models()}
+    assert {"forensic-rf", "timm-resnet10t", "tiny-cnn"} <= names
+    with pytest.raises(DetectorError, match="unknown detector model"):
+        create("nope")
+
+
+def test_forensic_model_separates_toy_classes(toy_model_file: Path, tmp_path: Path) -> None:
+    det = load(toy_model_file)
+    assert Path(f"{toy_model_file}.sha256").read_text().split()[0]
+    oof = det.meta["training"]["out_of_fold"]
+    assert oof["auc"] > 0.9
+    real = det.score_file(write(tmp_path / "r.mp4", toy_frames("real", 48, seed=999)))
+    ai = det.score_file(write(tmp_path / "a.mp4", toy_frames("ai", 48, seed=998)))
+    assert ai.clip_score > det.threshold > real.clip_score
+    assert all(0.0 <= p <= 1.0 for p in ai.frame_scores)
+
+
+def test_tiny_cnn_trains_saves_and_loads(toy_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cnn.joblib"
+    r = train(toy_data, out, TrainConfig(model="tiny-cnn", windows_per_clip=1, cv_folds=2))
+    det = load(out)
+    assert det.kind == "timm-cnn" and 0.3 <= det.threshold <= 0.9
+    res = det.score_file(toy_data / "ai" / "ai0.mp4")
+    assert 0.0 <= res.clip_score <= 1.0 and r.sha256 in Path(f"{out}.sha256").read_text()
+
+
+def test_flipped_byte_fails_checksum(toy_model_file: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.joblib"
+    data = bytearray(toy_model_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    (tmp_path / "bad.joblib.sha256").write_text(Path(f"{toy_model_file}.sha256").read_text())
+    with pytest.raises(DetectorError, match="checksum"):
+        load(bad)
+
+
+def test_not_a_model_file(tmp_path: Path) -> None:
+    f = tmp_path / "x.joblib"
+    f.write_bytes(b"not a pickle")
+    with pytest.raises(DetectorError, match="not a readable model"):
+        load(f)
+    with pytest.raises(DetectorError, match="no such model"):
+        load(tmp_path / "missing.joblib")
+
+
+def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Path) -> None:
+    r = evaluate(toy_data, toy_model_file, n_mixed=2, normalise=GENTLE).to_dict()
+    assert r["clips"]["auc"] > 0.9
+    assert set(r["per_generator"]) == {"toygen0", "toygen1"}
+    assert r["mixed"]["n"] == 2 and 0.0 <= r["mixed"]["mean_tiou"] <= 1.0
+
+
+def test_logo_folds_never_share_a_group(toy_data: Path) -> None:
+    entries = read_index(toy_data)
+    folds = logo_folds(entries)
+    assert [f[0] for f in folds] == ["toygen0", "toygen1"]
+    for _, tr, te in folds:
+        assert not {entries[i].group for i in tr} & {entries[i].group for i in te}
+        assert {entries[i].label for i in te} == {"ai", "real"}
+
+
+def test_normalised_windows_hide_native_metadata(toy_data: Path, tmp_path: Path) -> None:
+    cfg = NormaliseConfig()
+    entry = read_index(toy_data)[0]
+    outs = [tmp_path / f"w{k}.mp4" for k in range(4)]
+    normalised_windows(entry, outs, np.random.default_rng(0), cfg)
+    for p in outs:
+        info = probe(p)
+        assert (info.width, info.height) in cfg.sizes
+        assert float(info.fps) in cfg.fps_choices
+        assert abs(info.duration - cfg.seconds) < 0.1
+
+
+def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
+    with pytest.raises(DetectorError, match=r"no index\.csv"):
+        read_index(tmp_path)
+    with open(tmp_path / "index.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [["file", "label", "generator", "source_repo"], ["a.mp4", "x", "", "r"]]
+        )
+    with pytest.raises(DetectorError, match="label must be ai or real"):
+        read_index(tmp_path)
