@@ -104,6 +104,10 @@ def demo(outdir: Path, as_json: bool) -> None:
             "verify report (C2PA + watermark):",
             verify_human(r.verify),
             "",
+            f"scan verdict: {r.scan.label.upper()}  P(ai)={r.scan.score:.2f}  "
+            f"(decided by {r.scan.decided_by}; classifier P(ai)="
+            f"{(r.scan.evidence.get('classifier') or {}).get('score', float('nan')):.2f})",
+            "",
             f"result:  {'OK' if r.ok else 'FAILED'}",
         ]
     )

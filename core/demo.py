@@ -2,7 +2,9 @@
 
 Generate a clip with the default tiny preset (a smoke-test model built in-process, no
 downloads), which watermarks, signs and stores it; then verify it and detect its watermark as a
-verifier would. Keys live in the demo folder (``<out>/home``), never in the user's own home.
+verifier would, and scan it as a trust-and-safety team would (manifest + watermark + the
+shipped classifier, fused into one verdict). Keys live in the demo folder (``<out>/home``),
+never in the user's own home.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidprov.detector import Verdict, scan_file
 from vidprov.generator import DEFAULT_PRESET, GenerationResult, SignedGenerator
 from vidprov.keys import WATERMARK_KEY_FILE, init_keys, load_watermark_key
 from vidprov.provenance import ManifestStore, PkiPaths, VerifyReport, load_signer, verify_file
@@ -19,10 +22,12 @@ DEMO_PROMPT = "a red fox running through fresh snow"
 
 @dataclass(frozen=True)
 class DemoResult:
-    """The generation report and the verify report (C2PA + watermark) of its clip."""
+    """The generation report, the verify report (C2PA + watermark) and the scan verdict of
+    its clip."""
 
     generation: GenerationResult
     verify: VerifyReport
+    scan: Verdict
 
     @property
     def ok(self) -> bool:
@@ -32,6 +37,7 @@ class DemoResult:
             and wm is not None
             and wm.detected
             and wm.payload == self.generation.clips[0].payload
+            and self.scan.label == "ai"
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -39,14 +45,16 @@ class DemoResult:
             "ok": self.ok,
             "generation": self.generation.to_dict(),
             "verify": self.verify.to_dict(),
+            "scan": self.scan.to_dict(),
         }
 
 
 def run_demo(workdir: str | Path, model: str = DEFAULT_PRESET, seed: int = 3) -> DemoResult:
-    """Generate, sign and verify one clip in ``workdir``.
+    """Generate, sign, verify and scan one clip in ``workdir``.
 
     Raises:
         MediaError: the folder cannot be written. GeneratorError: the model cannot run.
+        DetectorError: the shipped detector model is missing or corrupt.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -61,4 +69,5 @@ def run_demo(workdir: str | Path, model: str = DEFAULT_PRESET, seed: int = 3) ->
     )
     result = gen.generate(DEMO_PROMPT, workdir / "demo-generated.mp4", seed=seed)
     report = verify_file(result.clips[0].path, pki.trust_anchors, key=key, store=store)
-    return DemoResult(result, report)
+    verdict = scan_file(result.clips[0].path, trust_anchors=pki.trust_anchors, key=key)
+    return DemoResult(result, report, verdict)

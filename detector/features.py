@@ -56,8 +56,9 @@ def _radial(res: np.ndarray) -> np.ndarray:
 
 def _kurt(x: np.ndarray) -> float:
     x = x - x.mean()
-    v = float((x * x).mean())
-    return float((x**4).mean() / (v * v + 1e-12))
+    x2 = x * x
+    v = float(x2.mean())
+    return float((x2 * x2).mean() / (v * v + 1e-12))
 
 
 class FrameState:
@@ -89,8 +90,10 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
     if prev is not None and prev.y.shape == y.shape:
         motion = float(np.abs(y - prev.y).mean())
         if motion > 0.05:  # a duplicated frame says nothing about noise coherence
-            r0, r1 = prev.res.ravel(), res.ravel()
-            corr = float(np.corrcoef(r0, r1)[0, 1]) if r0.std() > 0 and r1.std() > 0 else 0.0
+            r0 = prev.res.ravel() - prev.res.mean()
+            r1 = res.ravel() - res.mean()
+            den = float(np.sqrt(np.dot(r0, r0) * np.dot(r1, r1)))
+            corr = float(np.dot(r0, r1) / den) if den > 0 else 0.0
             ratio = float((res - prev.res).std() / (res.std() + 1e-6))
             temporal = [corr, ratio, np.log1p(motion)]
     vec = np.concatenate([stats, cooc, spec, look, temporal]).astype(np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,16 +50,18 @@ def scan_file(
     info = probe(path)
     if info.frames is not None and info.frames < 2:
         raise MediaError(f"only {info.frames} frame(s): nothing to scan", path)
-    report = verify_file(path, trust_anchors, key=key)
-    if progress:
-        progress(1)
-    result = None
-    if classifier:
-        if detector is None:
-            from vidprov.detector.models import load_default
+    if classifier and detector is None:
+        from vidprov.detector.models import load_default
 
-            detector = load_default()
-        result = detector.score_file(path)
+        detector = load_default()
+    # manifest + watermark and the classifier decode the clip independently; FFmpeg, OpenCV
+    # and numpy release the GIL, so on two cores the two passes overlap
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = pool.submit(verify_file, path, trust_anchors, key=key)
+        result = detector.score_file(path) if classifier and detector is not None else None
+        if progress:
+            progress(1)
+        report = pending.result()
     if progress:
         progress(1)
     rep = report.to_dict()

@@ -194,11 +194,18 @@ def mixed_report(
     seed: int,
     progress: Progress = None,
 ) -> dict[str, Any]:
-    """Splice AI pieces into real hosts ``n`` times; segment AP@0.5/0.75 and mean tIoU."""
+    """Splice AI pieces into real hosts ``n`` times and score them.
+
+    ``ap50``/``ap75``: every segment the model outputs is a detection scored by its P(ai),
+    correct at tIoU ≥ 0.5/0.75 with the spliced interval. ``mean_tiou``: tIoU between the
+    segments labelled ``ai`` at the model's threshold and the truth (0 when none is).
+    ``mean_tiou_top_segment``: the same for the single highest-scored segment (localisation
+    once a clip is known to be mixed). ``labelled_mixed``: share of clips with both labels.
+    """
     if not hosts or not inserts or n <= 0:
         return {"n": 0}
     rng = np.random.default_rng(seed)
-    truths, dets, ious, labels = [], [], [], []
+    truths, dets, ious, top_ious, labels = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="vidprov-mixed-") as tmp:
         for k in range(n):
             host = hosts[int(rng.integers(len(hosts)))]
@@ -211,9 +218,12 @@ def mixed_report(
             res = det.score_file(mc.path)
             ci = len(truths)
             truths.append(mc.interval)
+            # every segment is a scored detection (AP ranks them; no threshold involved)
+            dets += [(ci, s.start, s.end, s.score) for s in res.segments]
             ai = [s for s in res.segments if s.label == "ai"]
-            dets += [(ci, s.start, s.end, s.score) for s in ai]
             ious.append(union_tiou([(s.start, s.end) for s in ai], mc.interval))
+            top = max(res.segments, key=lambda s: s.score)
+            top_ious.append(union_tiou([(top.start, top.end)], mc.interval))
             labels.append(
                 "mixed" if ai and any(s.label == "real" for s in res.segments) else "other"
             )
@@ -225,6 +235,7 @@ def mixed_report(
         "ap50": segment_ap(dets, truths, 0.5),
         "ap75": segment_ap(dets, truths, 0.75),
         "mean_tiou": float(np.mean(ious)) if ious else 0.0,
+        "mean_tiou_top_segment": float(np.mean(top_ious)) if top_ious else 0.0,
         "labelled_mixed": float(np.mean([lab == "mixed" for lab in labels])) if labels else 0.0,
     }
 
