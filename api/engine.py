@@ -8,6 +8,7 @@ with vidprov (loaded once, on first use).
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,23 @@ class Engine:
         self.scanner: Scanner = scanner or DefaultScanner(settings, self.keys)
         self._generators: dict[str, tuple[threading.Lock, SignedGenerator]] = {}
         self._gen_lock = threading.Lock()
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with the server's own folders (home, state, temp, key and anchor files)
+        named generically: a response says ``$VIDPROV_HOME/watermark.key``, never where."""
+        from vidprov.api.uploads import replace_text
+        from vidprov.config import home_dir
+
+        s = self.settings
+        names = {
+            str(home_dir()): "$VIDPROV_HOME",
+            str(s.state_path): "<state>",
+            str(s.tmp_dir or tempfile.gettempdir()): "<tmp>",
+        }
+        for path, label in ((s.trust_anchors, "<trust-anchors>"), (s.watermark_key_file, "<key>")):
+            if path is not None:
+                names[str(path)] = label
+        return replace_text(value, {k: v for k, v in names.items() if len(k) > 1})
 
     def scan(self, path: Path, progress: ProgressFn) -> dict[str, Any]:
         return self.scanner(path, progress).to_dict()

@@ -56,14 +56,22 @@ class Upload:
 
     def scrub(self, value: Any) -> Any:
         """``value`` (a JSON-ready structure) with the server path replaced by the file name."""
-        secret = str(self.path)
-        if isinstance(value, str):
-            return value.replace(secret, self.filename) if secret in value else value
-        if isinstance(value, dict):
-            return {k: self.scrub(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.scrub(v) for v in value]
+        return replace_text(value, {str(self.path): self.filename})
+
+
+def replace_text(value: Any, mapping: dict[str, str]) -> Any:
+    """``value`` (a JSON-ready structure) with every string's occurrences of the ``mapping``'s
+    keys replaced (longest key first)."""
+    if isinstance(value, str):
+        for old in sorted(mapping, key=len, reverse=True):
+            if old in value:
+                value = value.replace(old, mapping[old])
         return value
+    if isinstance(value, dict):
+        return {k: replace_text(v, mapping) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [replace_text(v, mapping) for v in value]
+    return value
 
 
 def display_name(raw: str | None) -> str:

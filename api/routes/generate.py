@@ -104,7 +104,7 @@ async def generate(
         try:
             r = ctx.engine.generate(req.model, req.prompt, out, options, progress)
         except VidprovError as exc:  # the same error without the server's output path
-            raise type(exc)(exc.message) from exc
+            raise type(exc)(ctx.engine.redact(exc.message)) from exc
         clip = r.clips[0]
         body = r.to_dict()
         body["clips"][0]["path"] = f"vidprov-{job_id}.mp4"

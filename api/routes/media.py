@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from vidprov.api.auth import Caller
 from vidprov.api.deps import Context, Ctx, Reader, SafeJSONResponse
+from vidprov.api.engine import Engine
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import Progress, TaskResult
 from vidprov.api.schemas import JobOut, VerdictOut, VerifyOut, WatermarkOut, errors
@@ -77,11 +78,11 @@ def check_clip(upload: Upload, settings: ApiSettings) -> int:
     return info.frames or 0
 
 
-def _renamed(exc: VidprovError, upload: Upload) -> VidprovError:
+def _renamed(exc: VidprovError, upload: Upload, engine: Engine) -> VidprovError:
     """The same error naming the uploaded file instead of the server's temp path, and no
     other server path (a model or key file) at all."""
     path = upload.filename if exc.path == str(upload.path) else None
-    renamed = type(exc)(upload.scrub(exc.message), path)
+    renamed = type(exc)(engine.redact(upload.scrub(exc.message)), path)
     renamed.__cause__ = exc
     return renamed
 
@@ -98,16 +99,16 @@ async def run_upload(
         frames = await run_in_threadpool(check_clip, upload, ctx.settings)
     except VidprovError as exc:
         upload.cleanup()
-        raise _renamed(exc, upload) from exc
+        raise _renamed(exc, upload, ctx.engine) from exc
     except BaseException:
         upload.cleanup()
         raise
 
     def task(progress: Progress) -> TaskResult:
         try:
-            return TaskResult(upload.scrub(work(upload.path, progress)))
+            return TaskResult(ctx.engine.redact(upload.scrub(work(upload.path, progress))))
         except VidprovError as exc:
-            raise _renamed(exc, upload) from exc
+            raise _renamed(exc, upload, ctx.engine) from exc
 
     total = {"stages": 2, "frames": frames, "one": 1}[units]
     job_id, future = ctx.runner.submit(kind, who.name, task, total, upload.cleanup)

@@ -40,31 +40,6 @@ def auth(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[name]}"}
 
 
-def test_scanner() -> Scanner | None:
-    """The scanner the tests use: None (the app's default: ``scan_file`` with the shipped
-    model) when that model is installed, else manifest + watermark only."""
-    try:
-        from vidprov.detector.models import load_default
-
-        load_default()
-        return None
-    except Exception:  # the classifier is not shipped yet
-        from vidprov.detector.scan import scan_file
-
-        def scanner(path: Path, progress: Callable[[int], None] | None) -> object:
-            return scan_file(path, classifier=False, progress=progress)
-
-        return scanner  # type: ignore[return-value]
-
-
-test_scanner.__test__ = False  # type: ignore[attr-defined]
-
-
-@pytest.fixture(scope="session")
-def scanner() -> Scanner | None:
-    return test_scanner()
-
-
 @pytest.fixture
 def settings(tmp_path: Path, env_home: Path) -> ApiSettings:
     """Settings with private folders, under a keyed VIDPROV_HOME, open (no keys)."""
@@ -79,14 +54,14 @@ def settings(tmp_path: Path, env_home: Path) -> ApiSettings:
 
 
 @pytest.fixture
-def make_client(
-    settings: ApiSettings, scanner: Scanner | None
-) -> Iterator[Callable[..., TestClient]]:
-    """``make_client(**setting_overrides, scanner=...)``: a TestClient on a fresh app."""
+def make_client(settings: ApiSettings) -> Iterator[Callable[..., TestClient]]:
+    """``make_client(scan=None, **setting_overrides)``: a TestClient on a fresh app (``scan``
+    replaces the scanner; by default it is the app's own: ``scan_file`` with the shipped
+    classifier)."""
     clients: list[TestClient] = []
 
     def make(scan: Scanner | None = None, **overrides: object) -> TestClient:
-        app = create_app(replace(settings, **overrides), scanner=scan or scanner)
+        app = create_app(replace(settings, **overrides), scanner=scan)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
@@ -183,7 +158,7 @@ def live(
             max_steps=2,
         )
         settings = replace(settings, **getattr(request.module, "LIVE_SETTINGS", {}))
-        server = LiveServer(create_app(settings, scanner=test_scanner())).start()
+        server = LiveServer(create_app(settings)).start()  # the default scanner
         try:
             yield server
         finally:

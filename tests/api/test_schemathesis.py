@@ -54,7 +54,7 @@ def test_schemathesis_run(live: LiveServer, keyed_home: Path, tmp_path: Path) ->
         "--no-color",
     ]
     env = {**os.environ, "MANIFEST_ID": signed.manifest_id}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     summary = r.stdout[r.stdout.rfind("SUMMARY") :]
     print(summary)
     assert r.returncode == 0, r.stdout[-8000:] + r.stderr[-2000:]
