@@ -87,3 +87,6 @@ def test_demo_generates_signs_and_verifies(tmp_path: Path) -> None:
     assert (clip["width"], clip["height"]) >= (256, 256) and clip["frames"] / clip["fps"] >= 2
     assert d["verify"]["c2pa"]["state"] == "trusted"
     assert d["verify"]["watermark"]["payload"] == clip["payload"]
+    scan = d["scan"]
+    assert (scan["label"], scan["decided_by"]) == ("ai", "c2pa")
+    assert scan["evidence"]["classifier"]["model"] == "forensic-rf"
