@@ -55,8 +55,13 @@ def generate(
             progress=bar,
         )
     lines = [
-        f"{c.path}: {c.width}x{c.height}, {c.frames} frames @ {c.fps} fps, payload {c.payload}, "
-        f"manifest {c.manifest_id}"
+        f"{c.path}: {c.width}x{c.height}, {c.frames} frames @ {c.fps} fps"
+        + (
+            f", audio {c.audio_sample_rate} Hz x{c.audio_channels} {c.audio_seconds:.2f} s"
+            if c.audio_sample_rate
+            else ""
+        )
+        + f", payload {c.payload}, manifest {c.manifest_id}"
         for c in r.clips
     ]
     if r.note:

@@ -35,6 +35,8 @@ class Preset:
         smoke_test: random weights: output is not meaningful video.
         textured: composite the (random) output over a procedural moving scene, so that a
             smoke-test clip has texture and motion worth watermarking and detecting.
+        audio_sample_rate: the rate of the audio the pipeline returns, for pipelines that
+            return audio but expose the rate neither on their output nor on their vocoder.
     """
 
     name: str
@@ -52,6 +54,7 @@ class Preset:
     offload: str | None = None
     smoke_test: bool = False
     textured: bool = False
+    audio_sample_rate: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,7 +176,26 @@ for _p in (
         "tiny-ltx",
         "LTXPipeline",
         builder=tiny.tiny_ltx,
+        frame_multiple=8,
         pipeline_kwargs={"max_sequence_length": 16},
+        **_TINY,
+    ),
+    Preset(
+        "tiny-ltx2",
+        "LTX2Pipeline",
+        builder=tiny.tiny_ltx2,
+        frame_multiple=8,
+        pipeline_kwargs={
+            # no guidance passes: one transformer call per step, as the other tiny presets
+            "guidance_scale": 1.0,
+            "stg_scale": 0.0,
+            "modality_scale": 1.0,
+            "audio_guidance_scale": 1.0,
+            "audio_stg_scale": 0.0,
+            "audio_modality_scale": 1.0,
+            "spatio_temporal_guidance_blocks": None,
+            "max_sequence_length": 16,
+        },
         **_TINY,
     ),
     Preset(
@@ -226,6 +248,18 @@ for _p in (
         steps=50,
         fps=24,
         frame_multiple=8,
+    ),
+    Preset(
+        "ltx-2",
+        "LTX2Pipeline",
+        "Lightricks/LTX-2",
+        height=512,
+        width=768,
+        frames=121,
+        steps=30,
+        fps=24,
+        frame_multiple=8,
+        offload="model",
     ),
     Preset(
         "cogvideox-2b",

@@ -3,13 +3,16 @@
 :class:`SignedGenerator` wraps any diffusers video pipeline by composition. It forces decoded
 frames out (``output_type="np"``), refuses latent output, and for each clip in the batch embeds
 a fresh watermark payload while encoding, then signs the file (model, seed, steps, prompt hash,
-soft binding read back from the clip) and stores the manifest. Only signed files are returned;
-intermediate files are temporary and removed whatever happens.
+soft binding read back from the clip) and stores the manifest. Audio the pipeline returns (an
+``audio`` waveform on its output, as LTX-2's) is encoded into the same MP4 (AAC) before signing,
+so the manifest's hash covers it. Only signed files are returned; intermediate files are
+temporary and removed whatever happens.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -21,9 +24,9 @@ import av
 import numpy as np
 
 from vidprov.atomic import AtomicFile
-from vidprov.errors import GeneratorError
+from vidprov.errors import GeneratorError, MediaError
 from vidprov.generator.presets import Preset, create, get_preset
-from vidprov.media import EncodeOptions, VideoWriter, YUVFrame, transcode
+from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
 from vidprov.media.frames import to_yuv_planes
 from vidprov.media.synth import synth_frames
 from vidprov.provenance import ManifestStore, SignOptions, sign_file
@@ -57,6 +60,9 @@ class GeneratedClip:
     fps: int
     soft_binding_blocks: int
     watermark_strength: float
+    audio_sample_rate: int | None = None
+    audio_channels: int = 0
+    audio_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -187,13 +193,13 @@ class SignedGenerator:
         for path in paths:
             AtomicFile(path).discard()  # fail now, before generating, if not writable
         t0 = time.perf_counter()
-        batch = self._run(
-            prompt, frames, height, width, steps, seed, num_videos, progress, pipeline_kwargs
+        batch, audio = self._run(
+            prompt, frames, height, width, steps, seed, fps, num_videos, progress, pipeline_kwargs
         )
         timings = {"generate": time.perf_counter() - t0, "watermark_encode": 0.0, "sign": 0.0}
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
         clips = tuple(
-            self._finish(batch[i], paths[i], prompt_hash, seed, steps, fps, i, timings)
+            self._finish(batch[i], audio[i], paths[i], prompt_hash, seed, steps, fps, i, timings)
             for i in range(num_videos)
         )
         return GenerationResult(
@@ -208,10 +214,12 @@ class SignedGenerator:
         width: int,
         steps: int,
         seed: int,
+        fps: int,
         num_videos: int,
         progress: Callable[[int], None] | None,
         kwargs: dict[str, Any],
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, list[PCMAudio | None]]:
+        """The batch's frames ``(k, f, h, w, 3)`` in [0, 1], and each clip's audio (or None)."""
         import torch
 
         def on_step(pipe: Any, i: int, t: Any, cb: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +228,8 @@ class SignedGenerator:
             return cb
 
         call = {**self.preset.pipeline_kwargs, **kwargs}
+        if "frame_rate" not in call and _accepts(self.pipeline, "frame_rate"):
+            call["frame_rate"] = float(fps)  # LTX: positions in time, and the audio's length
         try:
             result = self.pipeline(
                 prompt=[prompt] * num_videos,
@@ -240,18 +250,59 @@ class SignedGenerator:
             ) from exc
         except ValueError as exc:
             raise GeneratorError(f"{self.preset.name} refused the request: {exc}") from exc
-        if getattr(result, "audio", None) is not None:
-            log.warning("%s returned audio; vidprov does not mux generated audio yet", self.preset)
         video = result.frames
         video = np.stack([np.asarray(v) for v in video]) if isinstance(video, list) else video
         video = np.asarray(video, dtype=np.float32)
         if video.ndim != 5 or video.shape[0] != num_videos or video.shape[-1] != 3:
             raise GeneratorError(f"unexpected frames of shape {video.shape} from the pipeline")
-        return video
+        audio = self._audio(result, num_videos)
+        for a in audio:
+            seconds = video.shape[1] / fps
+            if a is not None and abs(a.duration - seconds) > max(0.1, 0.05 * seconds):
+                log.warning(
+                    "%s: audio lasts %.2f s, video %.2f s (fps %s)",
+                    self.preset.name,
+                    a.duration,
+                    seconds,
+                    fps,
+                )
+        return video, audio
+
+    def _audio(self, result: Any, num_videos: int) -> list[PCMAudio | None]:
+        """Each clip's audio from the pipeline's output (``result.audio``), or None each.
+
+        The rate comes from the output (``audio_sample_rate``/``sample_rate``/``sampling_rate``),
+        else the pipeline's vocoder config (``output_sampling_rate``), else the preset.
+
+        Raises:
+            GeneratorError: audio whose shape or rate cannot be made out.
+        """
+        raw = getattr(result, "audio", None)
+        if raw is None:
+            return [None] * num_videos
+        rate = _first_attr(result, ("audio_sample_rate", "sample_rate", "sampling_rate"))
+        vocoder = getattr(self.pipeline, "vocoder", None)
+        if rate is None and vocoder is not None:
+            rate = _first_attr(
+                getattr(vocoder, "config", None),
+                ("output_sampling_rate", "sampling_rate", "sample_rate"),
+            )
+        rate = rate or self.preset.audio_sample_rate
+        if not rate:
+            raise GeneratorError(
+                f"{self.preset.name} returned audio without a sample rate (none on its output or "
+                "vocoder); register a preset with audio_sample_rate"
+            )
+        waves = _as_batch(raw, num_videos)
+        try:
+            return [PCMAudio(w, int(rate)) for w in waves]
+        except MediaError as exc:
+            raise GeneratorError(f"{self.preset.name} returned unusable audio: {exc}") from exc
 
     def _finish(
         self,
         clip: np.ndarray,
+        audio: PCMAudio | None,
         path: Path,
         prompt_hash: str,
         seed: int,
@@ -273,7 +324,7 @@ class SignedGenerator:
                     else iter(to_uint8(clip))
                 )
                 opts = EncodeOptions(crf=18, preset="veryfast")
-                with VideoWriter(tmp.tmp, w, h, fps, opts) as wr:
+                with VideoWriter(tmp.tmp, w, h, fps, opts, audio=audio) as wr:
                     for f in embed(_yuv(rgb, fps), payload, self.key, WatermarkConfig(strength)):
                         wr.write(f)
                 reading = detect_file(tmp.tmp, self.key)
@@ -292,12 +343,15 @@ class SignedGenerator:
                     path,
                 )
             t1 = time.perf_counter()
+            params: dict[str, Any] = dict(seed=seed, steps=steps, batch_index=index, fps=fps)
+            if audio is not None:
+                params["audio_sample_rate"] = audio.stored_rate
             options = SignOptions(
                 title=path.name,
                 ai=True,
                 model=self.preset.name,
                 prompt_sha256=prompt_hash,
-                parameters={"seed": seed, "steps": steps, "batch_index": index, "fps": fps},
+                parameters=params,
                 soft_binding=blocks,
             )
             signed = sign_file(tmp.tmp, path, options, self.signer, key=self.key, store=self.store)
@@ -314,6 +368,9 @@ class SignedGenerator:
             fps,
             len(signed.soft_binding),
             strength,
+            audio.stored_rate if audio is not None else None,
+            audio.channels if audio is not None else 0,
+            round(audio.duration, 4) if audio is not None else None,
         )
 
 
@@ -325,6 +382,55 @@ def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
         return detect_file(probe.tmp, key).payload == payload
     finally:
         probe.discard()
+
+
+def _accepts(pipeline: Any, name: str) -> bool:
+    """Whether calling ``pipeline`` takes a parameter called ``name`` (by name, not **kwargs)."""
+    try:
+        return name in inspect.signature(pipeline.__call__).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _first_attr(obj: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = getattr(obj, name, None) if obj is not None else None
+        if value is not None:
+            return value
+    return None
+
+
+def _as_batch(raw: Any, num_videos: int) -> list[np.ndarray]:
+    """Per-clip waveforms ``(channels, samples)`` from a pipeline's batch of audio: a tensor or
+    array ``(k, channels, samples)``, ``(k, samples)`` or ``(k, samples, channels)``, or a list.
+
+    Raises:
+        GeneratorError: a batch of another size or shape.
+    """
+    items = list(raw) if isinstance(raw, list | tuple) else None
+    if items is None:
+        x = _numpy(raw)
+        if x.ndim == 1 and num_videos == 1:
+            x = x[None, None, :]
+        items = list(x) if x.ndim in (2, 3) else []
+    waves = []
+    for item in items:
+        w = _numpy(item)
+        if w.ndim == 2 and w.shape[0] > 2 and w.shape[1] <= 2:
+            w = w.T  # (samples, channels)
+        waves.append(w)
+    if len(waves) != num_videos:
+        raise GeneratorError(
+            f"unexpected audio of shape {getattr(raw, 'shape', len(waves))} from the pipeline "
+            f"for {num_videos} clip(s)"
+        )
+    return waves
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor, maybe bf16 on a GPU
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
 
 
 def _preset_or_custom(model: str, pipeline: Any) -> Preset:

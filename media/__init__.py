@@ -1,5 +1,7 @@
-"""Streaming video I/O on PyAV: open, probe, iterate frames (RGB or Y/U/V), write H.264."""
+"""Streaming video I/O on PyAV: open, probe, iterate frames (RGB or Y/U/V), write H.264 (with
+audio copied from a source or encoded from raw samples)."""
 
+from vidprov.media._audio import PCMAudio
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame
 from vidprov.media.info import VideoInfo, probe
 from vidprov.media.reader import VideoReader, iter_frames, open_video
@@ -11,6 +13,7 @@ __all__ = [
     "EncodeOptions",
     "Frame",
     "FrameChunk",
+    "PCMAudio",
     "TranscodeResult",
     "VideoInfo",
     "VideoReader",

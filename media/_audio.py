@@ -1,13 +1,17 @@
-"""Copy a source file's audio into an output container, interleaved with the video."""
+"""Audio into an output container, interleaved with the video: copied from a source file, or
+encoded to AAC from raw samples (e.g. the waveform a generator returns)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.error
+import numpy as np
 
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason
@@ -16,6 +20,107 @@ log = logging.getLogger(__name__)
 
 # Audio codecs the MP4/MOV muxer stores as they are.
 MP4_AUDIO = {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"}
+
+# Sample rates AAC stores; raw audio at any other rate is resampled to 48 kHz.
+AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000}
+AAC_BITRATE = 128_000
+
+
+@dataclass(frozen=True, eq=False)
+class PCMAudio:
+    """Raw audio to encode: float samples in [-1, 1] (clipped), ``(channels, samples)`` or
+    ``(samples,)``, mono or stereo, at ``sample_rate`` Hz.
+
+    Raises:
+        MediaError: not 1 or 2 channels, no samples, non-finite samples, or a bad rate.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        x = np.asarray(self.samples, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[0] not in (1, 2):
+            raise MediaError(
+                f"audio must be (channels, samples) with 1 or 2 channels, got shape "
+                f"{np.shape(self.samples)}"
+            )
+        if x.shape[1] == 0:
+            raise MediaError("audio has no samples")
+        if not np.isfinite(x).all():
+            raise MediaError("audio has non-finite samples (NaN or inf)")
+        if not 1000 <= int(self.sample_rate) <= 384000:
+            raise MediaError(f"bad audio sample rate {self.sample_rate}")
+        object.__setattr__(self, "samples", np.ascontiguousarray(np.clip(x, -1.0, 1.0)))
+        object.__setattr__(self, "sample_rate", int(self.sample_rate))
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.samples.shape[1] / self.sample_rate
+
+    @property
+    def stored_rate(self) -> int:
+        """The rate the AAC track gets: this one, or 48 kHz where AAC cannot store it."""
+        return self.sample_rate if self.sample_rate in AAC_RATES else 48000
+
+
+class AudioEncoder:
+    """Encodes :class:`PCMAudio` to AAC into ``out`` up to a given time (``pump``), like
+    :class:`AudioCopier`. Rates AAC cannot store are resampled to 48 kHz."""
+
+    mode = "aac"
+    BLOCK = 1024
+
+    def __init__(self, audio: PCMAudio, out: av.container.OutputContainer) -> None:
+        self.audio = audio
+        self.layout = "mono" if audio.channels == 1 else "stereo"
+        rate = audio.stored_rate
+        if rate != audio.sample_rate:
+            log.info("audio at %d Hz is not AAC-storable; resampling to 48 kHz", audio.sample_rate)
+        self._stream = out.add_stream("aac", rate=rate)
+        self._stream.layout = self.layout
+        self._stream.bit_rate = AAC_BITRATE
+        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
+        self._out = out
+        self._pos = 0  # next sample to encode
+
+    def pump(self, until: float | None) -> None:
+        """Encode the samples that start at most ``until`` seconds in (all when None)."""
+        x, rate = self.audio.samples, self.audio.sample_rate
+        end = x.shape[1]
+        if until is not None:
+            end = min(end, int(until * rate) + 1)
+        while self._pos < end:
+            block = x[:, self._pos : self._pos + self.BLOCK]
+            af = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block), format="fltp", layout=self.layout
+            )
+            af.sample_rate, af.pts = rate, self._pos
+            af.time_base = Fraction(1, rate)
+            self._encode(self._resampler.resample(af))
+            self._pos += block.shape[1]
+
+    def _encode(self, frames: list[av.AudioFrame]) -> None:
+        for frame in frames:
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+
+    def finish(self) -> None:
+        """Encode the rest and flush the resampler and the encoder."""
+        self.pump(None)
+        self._encode(self._resampler.resample(None))
+        for packet in self._stream.encode(None):
+            self._out.mux(packet)
+
+    def close(self) -> None:
+        pass
 
 
 class AudioCopier:

@@ -1,4 +1,5 @@
-"""H.264 MP4 writer: exact frame count, rate, size and timing; source audio copied; atomic."""
+"""H.264 MP4 writer: exact frame count, rate, size and timing; source audio copied or raw audio
+encoded to AAC; atomic."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import MediaError
-from vidprov.media._audio import AudioCopier
+from vidprov.media._audio import AudioCopier, AudioEncoder, PCMAudio
 from vidprov.media._open import ffmpeg_reason
 from vidprov.media.frames import Frame, YUVFrame, from_yuv_planes
 from vidprov.media.reader import VideoReader
@@ -67,10 +68,12 @@ class VideoWriter:
             container accepts its codec, else re-encoded to AAC).
         time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any.
         audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0.
+        audio: raw samples to encode as the audio track (AAC), interleaved with the video;
+            not together with ``audio_from``.
 
     Raises:
-        MediaError: bad size or rate, an encoder failure, a frame of the wrong size, or the
-            output cannot be written.
+        MediaError: bad size or rate, an encoder failure, a frame of the wrong size, the
+            output cannot be written, or both ``audio`` and ``audio_from`` given.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         time_base: Fraction | None = None,
         audio_window: tuple[float, float] | None = None,
+        audio: PCMAudio | None = None,
     ) -> None:
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
@@ -91,15 +95,18 @@ class VideoWriter:
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.time_base = time_base
         self.audio_window = audio_window
+        self.audio = audio
         self.frames_written = 0
         self.audio_mode: str | None = None
         if not (0 < self.width <= 16384 and 0 < self.height <= 16384):
             raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
         if self.fps <= 0:
             raise MediaError(f"bad frame rate {fps}", self.path)
+        if audio is not None and audio_from is not None:
+            raise MediaError("give either audio or audio_from, not both", self.path)
         self._file: AtomicFile | None = None
         self._out: av.container.OutputContainer | None = None
-        self._audio: AudioCopier | None = None
+        self._audio: AudioCopier | AudioEncoder | None = None
 
     @classmethod
     def like(
@@ -183,6 +190,9 @@ class VideoWriter:
         if self.audio_from is not None:
             self._audio = AudioCopier.open(self.audio_from, out, self.audio_window)
             self.audio_mode = self._audio.mode if self._audio else None
+        elif self.audio is not None:
+            self._audio = AudioEncoder(self.audio, out)
+            self.audio_mode = self._audio.mode
 
     def write(self, frame: Frame | YUVFrame | np.ndarray | av.VideoFrame) -> None:
         """Encode one frame (RGB ``Frame``/array, ``YUVFrame``, or a PyAV frame).

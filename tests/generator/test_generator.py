@@ -104,8 +104,10 @@ def test_registry() -> None:
         "tiny-wan",
         "tiny-ltx",
         "tiny-cogvideox",
+        "tiny-ltx2",
         "wan-2.1-t2v-1.3b",
         "ltx-video",
+        "ltx-2",
         "cogvideox-2b",
     } <= names
     p = get_preset("tiny-wan")
