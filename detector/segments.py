@@ -1,10 +1,11 @@
 """Per-frame scores → per-segment labels → per-clip score.
 
-Segments follow shots (colour-histogram cuts between sampled frames); a shot longer than
-``SPLIT_SECONDS`` is further split where its smoothed score stays across the threshold for at
-least ``MIN_RUN`` seconds. A segment's score is the mean logit of its frames, mapped back to a
-probability; the clip score is the highest score among segments long enough to matter, so one
-synthetic insert in camera footage raises the clip score, and the segments say where.
+Segments follow shots (colour-histogram cuts between sampled frames), one segment per shot; a
+shot longer than ``SPLIT_SECONDS`` is further split where its smoothed score stays across the
+threshold for at least ``MIN_RUN`` seconds. A segment's score is the mean logit of its frames,
+mapped back to a probability; the clip score is the highest score among segments long enough
+to matter, so one synthetic insert in camera footage raises the clip score, and the segments
+say where.
 """
 
 from __future__ import annotations
@@ -80,11 +81,8 @@ def segment(
         end = duration if hi == n else float((times[hi - 1] + times[hi]) / 2)
         score = _sigmoid(float(z[lo:hi].mean()))
         label = "ai" if score >= threshold else "real"
-        if segs and segs[-1].label == label:  # adjacent shots on the same side merge
-            prev = segs.pop()
-            w0, w1 = prev.end - prev.start, end - start
-            score = (prev.score * w0 + score * w1) / max(w0 + w1, 1e-9)
-            start = prev.start
+        # shots stay separate even on the same side: each keeps its own score, so a splice
+        # that scores higher than its host still stands out when neither crosses the threshold
         segs.append(Segment(start, max(end, start), label, score, "classifier"))
     long_enough = [s.score for s in segs if s.end - s.start >= min(MIN_SEGMENT, duration / 2)]
     clip = max(long_enough) if long_enough else _sigmoid(float(z.mean()))
