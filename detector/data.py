@@ -4,7 +4,8 @@ augmented training windows, and synthesised mixed clips with ground-truth interv
 Normalisation removes what the shared clips give away besides generation (README of the data:
 AI clips are mostly 8 fps, 16 frames, square): every window is resampled to a frame rate,
 length, aspect and size drawn *independently of its label*, after a random pre-scale and crop,
-and re-encoded with H.264 at a random CRF in 18..35, so that neither the container metadata
+and re-encoded with H.264 at a random average bitrate (0.02-0.3 bits per pixel, so the bitrate
+follows the drawn size and rate, not the content), so that neither the container metadata
 nor the codec tells the classes apart.
 """
 
@@ -14,8 +15,10 @@ import csv
 import logging
 import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -49,7 +52,8 @@ class NormaliseConfig:
     seconds: float = 2.0
     fps_choices: tuple[float, ...] = (8.0, 15.0, 24.0)
     sizes: tuple[tuple[int, int], ...] = ((320, 240), (240, 240), (426, 240), (360, 270))
-    crf: tuple[int, int] = (18, 35)
+    crf: tuple[int, int] = (18, 35)  # for mixed clips and attacks; windows use bits per pixel
+    bpp: tuple[float, float] = (0.02, 0.3)  # bitrate = bpp x width x height x fps (log-uniform)
     prescale: tuple[float, float] = (0.5, 1.0)
     keep_scale_share: float = 0.3  # windows with no pre-scale (uploads are not all degraded)
     max_crop: float = 0.1
@@ -202,6 +206,7 @@ class _Draw:
     fps: float
     size: tuple[int, int]
     crf: int
+    bpp: float
     scale: float
     crop: tuple[float, float, float]
     extras: dict[str, float] = field(default_factory=dict)
@@ -212,6 +217,7 @@ def _draw(rng: np.random.Generator, cfg: NormaliseConfig) -> _Draw:
         fps=float(rng.choice(cfg.fps_choices)),
         size=cfg.sizes[int(rng.integers(len(cfg.sizes)))],
         crf=int(rng.integers(cfg.crf[0], cfg.crf[1] + 1)),
+        bpp=float(np.exp(rng.uniform(np.log(cfg.bpp[0]), np.log(cfg.bpp[1])))),
         scale=1.0 if rng.random() < cfg.keep_scale_share else float(rng.uniform(*cfg.prescale)),
         crop=(float(rng.uniform(0, cfg.max_crop)), float(rng.uniform()), float(rng.uniform())),
     )
@@ -222,6 +228,26 @@ def _write(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
     with VideoWriter(path, w, h, fps, EncodeOptions(crf=crf, preset="veryfast")) as out:
         for f in frames:
             out.write(f)
+
+
+def _write_abr(path: Path, frames: list[np.ndarray], fps: float, bits_per_second: int) -> None:
+    """H.264 at an average bitrate: the file's bitrate then follows the drawn size and frame
+    rate, not the content (at a fixed CRF, smooth AI clips come out smaller than camera
+    footage, and the bitrate alone would tell them apart)."""
+    h, w = frames[0].shape[:2]
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=rate)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.bit_rate = int(bits_per_second)
+        st.options = {"preset": "veryfast"}
+        for f in frames:
+            for pkt in st.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            ):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
 
 
 def normalised_windows(
@@ -242,7 +268,9 @@ def normalised_windows(
         d = _draw(rng, cfg)
         start = float(rng.uniform(0, max(0.0, dur - cfg.seconds)))
         idx = _resample(times, start, cfg.seconds, d.fps)
-        _write(out, [_fit(frames[i], d.size, d.scale, d.crop) for i in idx], d.fps, d.crf)
+        w, h = d.size
+        bps = d.bpp * w * h * d.fps
+        _write_abr(out, [_fit(frames[i], d.size, d.scale, d.crop) for i in idx], d.fps, int(bps))
     return outs
 
 

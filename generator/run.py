@@ -33,6 +33,7 @@ from vidprov.provenance import ManifestStore, SignOptions, sign_file
 from vidprov.provenance.signer import CallbackSigner, load_signer
 from vidprov.provenance.softbinding import blocks_from_reading
 from vidprov.watermark import WatermarkConfig, detect_file, embed, random_payload
+from vidprov.watermark.config import P_THRESHOLD
 
 log = logging.getLogger(__name__)
 
@@ -374,12 +375,26 @@ class SignedGenerator:
         )
 
 
+#: after the re-upload check the mark must clear the detection threshold by this factor and
+#: cover this share of the clip, so that other encoders' CRF 28 (other presets, other rate
+#: control) still find it, over the whole clip
+REUPLOAD_MARGIN = 1e-6
+REUPLOAD_COVER = 0.9
+
+
 def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
-    """Whether ``payload`` still reads after a typical re-upload (H.264 CRF 28)."""
+    """Whether ``payload`` still reads, with margin and over the whole clip, after a typical
+    re-upload (H.264 CRF 28)."""
     probe = AtomicFile(path)
     try:
         transcode(path, probe.tmp, EncodeOptions(crf=REUPLOAD_CRF, preset="veryfast"))
-        return detect_file(probe.tmp, key).payload == payload
+        r = detect_file(probe.tmp, key)
+        covered = sum(s.end - s.start for s in r.segments if s.payload == payload)
+        return (
+            r.payload == payload
+            and r.p_value <= P_THRESHOLD * REUPLOAD_MARGIN
+            and covered >= REUPLOAD_COVER * r.duration
+        )
     finally:
         probe.discard()
 

@@ -19,7 +19,9 @@ from vidprov.media import EncodeOptions, VideoWriter, synth_frames
 W, H, FPS = 320, 240, 24
 # no augmentation: the toy classes differ only by fine noise, which resizing and CRF 35 erase;
 # what the toy model tests is the pipeline, not robustness
-GENTLE = NormaliseConfig(crf=(18, 18), keep_scale_share=1.0, sizes=((W, H),), max_crop=0.0)
+GENTLE = NormaliseConfig(
+    crf=(18, 18), bpp=(1.5, 1.5), keep_scale_share=1.0, sizes=((W, H),), max_crop=0.0
+)
 
 
 def toy_frames(kind: str, n: int, seed: int) -> list[np.ndarray]:

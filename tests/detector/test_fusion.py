@@ -41,7 +41,22 @@ def test_untrusted_ai_claim_does_not_decide() -> None:
 
 
 def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
-    rec = {"manifest": c2pa("trusted", "trainedAlgorithmicMedia")}
+    raw = {
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    rec = {"manifest": raw}
     v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 10)), REAL_CLS)
     assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
 
@@ -51,6 +66,11 @@ def test_full_watermark_wins_over_classifier() -> None:
     assert (v.label, v.decided_by) == ("ai", "watermark")
     assert [s.to_dict()["label"] for s in v.segments] == ["ai"]
     assert v.conflicts
+
+
+def test_watermark_short_of_the_edges_still_covers_a_short_clip() -> None:
+    v = fuse("f", 2.04, c2pa("absent", None), None, wm((0.375, 2.04)), REAL_CLS)
+    assert v.label == "ai"
 
 
 def test_partial_watermark_gives_mixed_with_timeline() -> None:

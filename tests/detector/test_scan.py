@@ -110,5 +110,5 @@ def test_signed_and_marked_clip_is_ai_even_after_stripping(
     stripped = tmp_path / "re.mp4"
     transcode(signed, stripped, EncodeOptions(crf=28))
     v2 = scan_file(stripped, detector=toy_model)
-    assert v2.label == "ai" and v2.decided_by in ("recovered-c2pa", "watermark")
+    assert (v2.label, v2.decided_by) == ("ai", "recovered-c2pa")
     assert v2.evidence["c2pa"]["state"] == "absent" and v2.evidence["watermark"]["detected"]
