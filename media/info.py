@@ -113,6 +113,7 @@ def probe(path: str | Path) -> VideoInfo:
     with container:
         info = header_info(p, container)
         vs = container.streams.video[0]
+        time_base = vs.time_base  # read now: the stream's memory is freed with the container
         count, first, last, deltas = 0, None, None, set()
         try:
             for packet in container.demux(vs):
@@ -139,8 +140,8 @@ def probe(path: str | Path) -> VideoInfo:
             raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
     vfr = _is_vfr(deltas)
     duration = info.duration
-    if first is not None and last is not None and vs.time_base is not None and count > 1:
-        span = float((last - first) * vs.time_base)
+    if first is not None and last is not None and time_base is not None and count > 1:
+        span = float((last - first) * time_base)
         duration = max(duration, span + span / (count - 1))
     fps = (
         info.fps if not vfr or duration <= 0 else Fraction(count / duration).limit_denominator(1001)
