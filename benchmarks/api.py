@@ -71,7 +71,8 @@ def start_server(home: Path, max_concurrent: int) -> tuple[subprocess.Popen[byte
     env = {**os.environ, "VIDPROV_HOME": str(home)}
     cmd = [VIDPROV, "serve", "--port", str(port), "--max-concurrent", str(max_concurrent)]
     cmd += ["--max-upload-mb", "2048", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = (home.parent / "server.log").open("wb")  # warnings and errors, e.g. a 500's traceback
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
