@@ -4,9 +4,10 @@ augmented training windows, and synthesised mixed clips with ground-truth interv
 Normalisation removes what the shared clips give away besides generation (README of the data:
 AI clips are mostly 8 fps, 16 frames, square): every window is resampled to a frame rate,
 length, aspect and size drawn *independently of its label*, after a random pre-scale and crop,
-and re-encoded with H.264 at a random average bitrate (0.02-0.3 bits per pixel, so the bitrate
-follows the drawn size and rate, not the content), so that neither the container metadata
-nor the codec tells the classes apart.
+and re-encoded with H.264, half at a random CRF in 18..35 and half at a random average bitrate
+(0.02-0.3 bits per pixel, so the bitrate follows the drawn size and rate, not the content: at a
+fixed CRF smooth AI clips come out smaller, and the bitrate alone would tell the classes
+apart), so that neither the container metadata nor the codec tells the classes apart.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class NormaliseConfig:
     sizes: tuple[tuple[int, int], ...] = ((320, 240), (240, 240), (426, 240), (360, 270))
     crf: tuple[int, int] = (18, 35)  # for mixed clips and attacks; windows use bits per pixel
     bpp: tuple[float, float] = (0.02, 0.3)  # bitrate = bpp x width x height x fps (log-uniform)
+    abr_share: float = 0.5  # windows at an average bitrate; the rest at a CRF
     prescale: tuple[float, float] = (0.5, 1.0)
     keep_scale_share: float = 0.3  # windows with no pre-scale (uploads are not all degraded)
     max_crop: float = 0.1
@@ -269,8 +271,11 @@ def normalised_windows(
         start = float(rng.uniform(0, max(0.0, dur - cfg.seconds)))
         idx = _resample(times, start, cfg.seconds, d.fps)
         w, h = d.size
-        bps = d.bpp * w * h * d.fps
-        _write_abr(out, [_fit(frames[i], d.size, d.scale, d.crop) for i in idx], d.fps, int(bps))
+        fitted = [_fit(frames[i], d.size, d.scale, d.crop) for i in idx]
+        if rng.random() < cfg.abr_share:
+            _write_abr(out, fitted, d.fps, int(d.bpp * w * h * d.fps))
+        else:
+            _write(out, fitted, d.fps, d.crf)
     return outs
 
 

@@ -20,7 +20,7 @@ W, H, FPS = 320, 240, 24
 # no augmentation: the toy classes differ only by fine noise, which resizing and CRF 35 erase;
 # what the toy model tests is the pipeline, not robustness
 GENTLE = NormaliseConfig(
-    crf=(18, 18), bpp=(1.5, 1.5), keep_scale_share=1.0, sizes=((W, H),), max_crop=0.0
+    crf=(18, 18), abr_share=0.0, keep_scale_share=1.0, sizes=((W, H),), max_crop=0.0
 )
 
 
