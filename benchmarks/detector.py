@@ -129,16 +129,23 @@ def main() -> None:
     ap.add_argument("--skip-generator", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "results"))
     ap.add_argument("--cache", help="Pickle of the encoded windows (reused when present).")
+    ap.add_argument("--generator-only", action="store_true", help="Re-run the generator check.")
+    ap.add_argument("--n-generated", type=int, default=5)
     ap.add_argument("--speed-only", action="store_true", help="Re-measure scan speed only.")
     a = ap.parse_args()
     data = _data(a.data)
-    if a.speed_only:
+    if a.speed_only or a.generator_only:
         from vidprov.detector import load_default
 
         path = Path(a.out) / "detector.json"
         result = json.loads(path.read_text())
         with tempfile.TemporaryDirectory() as tmp:
-            result["scan_speed_480p"] = scan_speed(load_default(), data, Path(tmp))
+            if a.speed_only:
+                result["scan_speed_480p"] = scan_speed(load_default(), data, Path(tmp))
+            else:
+                result["generator_crf28"] = generator_check(
+                    load_default(), a.n_generated, Path(tmp)
+                )
         path.write_text(json.dumps(result, indent=2, default=str))
         (Path(a.out) / "detector.md").write_text(markdown(result))
         print(markdown(result))
@@ -188,7 +195,7 @@ def main() -> None:
         gen_check = (
             None
             if a.skip_generator
-            else generator_check(create_default_or(det, train_win), 5, Path(tmp))
+            else generator_check(create_default_or(det, train_win), a.n_generated, Path(tmp))
         )
         speed = scan_speed(create_default_or(det, train_win), data, Path(tmp))
     aucs = {g: r["clean"]["auc"] for g, r in per_fold.items()}

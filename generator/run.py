@@ -387,7 +387,7 @@ def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
     re-upload (H.264 CRF 28)."""
     probe = AtomicFile(path)
     try:
-        transcode(path, probe.tmp, EncodeOptions(crf=REUPLOAD_CRF, preset="veryfast"))
+        transcode(path, probe.tmp, EncodeOptions(crf=REUPLOAD_CRF, preset="medium"))
         r = detect_file(probe.tmp, key)
         covered = sum(s.end - s.start for s in r.segments if s.payload == payload)
         return (
