@@ -54,6 +54,10 @@ def _upsample(cells: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) 
 _WORK = 4  # pixels per grid cell at which the informed-embedding iterations run
 
 
+#: per-frame luma distortion cap: Y-PSNR >= 39 dB before rounding and re-encoding
+_MAX_MSE = 255.0**2 / 10 ** (39.0 / 10)
+
+
 def embed_luma(
     y: np.ndarray, pattern: KeyedPattern, coded: np.ndarray, config: WatermarkConfig
 ) -> np.ndarray:
@@ -98,4 +102,7 @@ def embed_luma(
         )
     delta = _upsample(s * gain[owner], grid, y.shape)
     delta *= m
+    mse = float(np.mean(delta * delta))
+    if mse > _MAX_MSE:  # very textured frames: cap the distortion (worst-frame PSNR floor)
+        delta *= np.float32(np.sqrt(_MAX_MSE / mse))
     return cv2.add(y, delta, dtype=cv2.CV_8U)
