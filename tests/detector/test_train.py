@@ -100,3 +100,14 @@ def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
         )
     with pytest.raises(DetectorError, match="label must be ai or real"):
         read_index(tmp_path)
+
+
+def test_shipped_model_matches_its_card() -> None:
+    from vidprov.detector.models import DEFAULT_FILE, default_card, load_default
+    from vidprov.detector.models.base import sha256_file
+
+    card = default_card()
+    assert sha256_file(DEFAULT_FILE) == card["sha256"]
+    det = load_default()
+    assert det.name == card["model"] and det.threshold == pytest.approx(card["threshold"])
+    assert card["evaluation"]["logo_mean_auc"] > 0.5
