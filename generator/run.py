@@ -378,8 +378,9 @@ class SignedGenerator:
 #: after the re-upload check the mark must clear the detection threshold by this factor and
 #: cover this share of the clip, so that other encoders' CRF 28 (other presets, other rate
 #: control) still find it, over the whole clip
-REUPLOAD_MARGIN = 1e-6
+REUPLOAD_MARGIN = 1e-3
 REUPLOAD_COVER = 0.9
+REUPLOAD_EDGE_SLACK = 1.0  # seconds of unmarked edge tolerated (as the detector's fusion)
 
 
 def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
@@ -393,7 +394,7 @@ def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
         return (
             r.payload == payload
             and r.p_value <= P_THRESHOLD * REUPLOAD_MARGIN
-            and covered >= REUPLOAD_COVER * r.duration
+            and r.duration - covered <= max((1 - REUPLOAD_COVER) * r.duration, REUPLOAD_EDGE_SLACK)
         )
     finally:
         probe.discard()

@@ -54,7 +54,7 @@ def _upsample(cells: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) 
 _WORK = 4  # pixels per grid cell at which the informed-embedding iterations run
 
 
-#: per-frame luma distortion cap: Y-PSNR >= 39 dB before rounding and re-encoding
+#: per-frame luma distortion cap at strength 1: Y-PSNR >= 39 dB before rounding
 _MAX_MSE = 255.0**2 / 10 ** (39.0 / 10)
 
 
@@ -102,7 +102,10 @@ def embed_luma(
         )
     delta = _upsample(s * gain[owner], grid, y.shape)
     delta *= m
+    # very textured frames: cap the distortion (a worst-frame PSNR floor at the default
+    # strength; an explicitly raised strength raises the cap with it)
+    cap = _MAX_MSE * config.strength**2
     mse = float(np.mean(delta * delta))
-    if mse > _MAX_MSE:  # very textured frames: cap the distortion (worst-frame PSNR floor)
-        delta *= np.float32(np.sqrt(_MAX_MSE / mse))
+    if mse > cap:
+        delta *= np.float32(np.sqrt(cap / mse))
     return cv2.add(y, delta, dtype=cv2.CV_8U)
