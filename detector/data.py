@@ -16,10 +16,8 @@ import csv
 import logging
 import os
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -225,31 +223,15 @@ def _draw(rng: np.random.Generator, cfg: NormaliseConfig) -> _Draw:
     )
 
 
-def _write(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
+def _write(path: Path, frames: list[np.ndarray], fps: float, options: EncodeOptions) -> None:
     h, w = frames[0].shape[:2]
-    with VideoWriter(path, w, h, fps, EncodeOptions(crf=crf, preset="veryfast")) as out:
+    with VideoWriter(path, w, h, fps, options) as out:
         for f in frames:
             out.write(f)
 
 
-def _write_abr(path: Path, frames: list[np.ndarray], fps: float, bits_per_second: int) -> None:
-    """H.264 at an average bitrate: the file's bitrate then follows the drawn size and frame
-    rate, not the content (at a fixed CRF, smooth AI clips come out smaller than camera
-    footage, and the bitrate alone would tell them apart)."""
-    h, w = frames[0].shape[:2]
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("libx264", rate=rate)
-        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        st.bit_rate = int(bits_per_second)
-        st.options = {"preset": "veryfast"}
-        for f in frames:
-            for pkt in st.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            ):
-                out.mux(pkt)
-        for pkt in st.encode():
-            out.mux(pkt)
+def _crf(crf: int) -> EncodeOptions:
+    return EncodeOptions(crf=crf, preset="veryfast")
 
 
 def normalised_windows(
@@ -272,10 +254,11 @@ def normalised_windows(
         idx = _resample(times, start, cfg.seconds, d.fps)
         w, h = d.size
         fitted = [_fit(frames[i], d.size, d.scale, d.crop) for i in idx]
-        if rng.random() < cfg.abr_share:
-            _write_abr(out, fitted, d.fps, int(d.bpp * w * h * d.fps))
-        else:
-            _write(out, fitted, d.fps, d.crf)
+        # average bitrate: the file's bitrate follows the drawn size and rate, not the content
+        # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
+        abr = rng.random() < cfg.abr_share
+        bps = int(d.bpp * w * h * d.fps) if abr else None
+        _write(out, fitted, d.fps, EncodeOptions(crf=d.crf, preset="veryfast", bitrate=bps))
     return outs
 
 
@@ -287,7 +270,7 @@ def attack(src: Path, out: Path, crf: int, scale: float = 1.0) -> Path:
         h, w = frames[0].shape[:2]
         size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    _write(out, frames, fps, crf)
+    _write(out, frames, fps, _crf(crf))
     return out
 
 
@@ -338,5 +321,5 @@ def make_mixed(
             frames.append(_fit(af[ins_idx[k - n0]], size, 1.0, crop))
         else:
             frames.append(_fit(hf[host_idx[k]], size, 1.0, crop))
-    _write(out, frames, fps, crf)
+    _write(out, frames, fps, _crf(crf))
     return MixedClip(out, host.file.name, insert.file.name, (n0 / fps, n1 / fps))

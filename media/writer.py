@@ -38,16 +38,20 @@ PRESETS = (
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    """Video encoding settings. ``crf`` 0 is lossless (in 4:2:0); 18 is visually lossless."""
+    """Video encoding settings. ``crf`` 0 is lossless (in 4:2:0); 18 is visually lossless.
+    ``bitrate`` (bits per second) switches to average-bitrate rate control instead of CRF."""
 
     crf: int = 18
     preset: str = "medium"
     codec: str = "libx264"
     faststart: bool = True
+    bitrate: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
             raise MediaError(f"crf must be in 0..51, got {self.crf}")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise MediaError(f"bitrate must be positive, got {self.bitrate}")
         if self.codec in ("libx264", "libx265") and self.preset not in PRESETS:
             raise MediaError(f"unknown preset {self.preset!r} (one of {', '.join(PRESETS)})")
 
@@ -178,7 +182,9 @@ class VideoWriter:
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix_fmt
         vs.codec_context.time_base = self.time_base or 1 / self.fps
         vs.time_base = vs.codec_context.time_base
-        codec_opts = {"crf": str(self.options.crf)}
+        codec_opts = {} if self.options.bitrate else {"crf": str(self.options.crf)}
+        if self.options.bitrate:
+            vs.bit_rate = int(self.options.bitrate)
         if self.options.codec in ("libx264", "libx265"):
             codec_opts["preset"] = self.options.preset
         if self.options.codec == "libx265":

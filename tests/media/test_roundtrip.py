@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from vidprov.errors import MediaError
 from vidprov.media import (
     EncodeOptions,
     VideoReader,
@@ -135,3 +136,22 @@ def test_reads_common_containers(tmp_path: Path, suffix: str, codec: str, pix_fm
     assert (info.width, info.height, info.frames) == (64, 48, 12)
     with VideoReader(path) as r:
         assert sum(1 for _ in r.frames()) == 12
+
+
+def test_average_bitrate_rate_control(tmp_path: Path) -> None:
+    """``bitrate`` replaces CRF: two very different targets land near their own values."""
+    sizes = {}
+    for kbps in (100, 800):
+        out = tmp_path / f"b{kbps}.mp4"
+        opts = EncodeOptions(preset="veryfast", bitrate=kbps * 1000)
+        with VideoWriter(out, 320, 240, 24, opts) as w:
+            for f in synth_frames(72, 320, 240, seed=2):
+                w.write(
+                    np.clip(f + np.random.default_rng(0).normal(0, 8, f.shape), 0, 255).astype(
+                        np.uint8
+                    )
+                )
+        sizes[kbps] = probe(out).bit_rate / 1000
+    assert 50 < sizes[100] < 200 and 400 < sizes[800] < 1200
+    with pytest.raises(MediaError, match="bitrate must be positive"):
+        EncodeOptions(bitrate=0)
