@@ -18,27 +18,19 @@ from __future__ import annotations
 from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, Segment, Verdict
+from vidprov.provenance.manifest import source_type
+from vidprov.watermark import covers_clip
 
 TRAINED = "trainedAlgorithmicMedia"
 COMPOSITE_TRAINED = "compositeWithTrainedAlgorithmicMedia"
-FULL_COVER = 0.9  # watermark covering this share of the clip marks all of it ...
-EDGE_SLACK = 1.0  # ... as does one leaving at most this many seconds unmarked (the detector's
-# segments start and end up to about a second inside a marked stretch)
 
 
 def _claim(manifest: dict[str, Any] | None) -> str | None:
-    """The digital source type of the ``c2pa.created`` action, from a C2PA report dict or a raw
-    manifest (as recovered from the store: ``assertions`` → ``c2pa.actions*`` → ``actions``)."""
+    """The digital source type name from a C2PA report dict, or from a raw manifest as
+    recovered from the store."""
     if not manifest:
         return None
-    dst = manifest.get("digital_source_type")
-    actions = list(manifest.get("actions", ()) or ())
-    for a in manifest.get("assertions", ()) or ():
-        if str(a.get("label", "")).startswith("c2pa.actions"):
-            actions += (a.get("data") or {}).get("actions", ())
-    for act in actions:
-        if dst is None and act.get("action") in ("c2pa.created", None):
-            dst = act.get("digitalSourceType")
+    dst = manifest.get("digital_source_type") or source_type(manifest)
     return str(dst).rsplit("/", 1)[-1] if dst else None
 
 
@@ -123,8 +115,7 @@ def fuse(
 
     if wm_on:
         spans = _wm_spans(watermark)
-        covered = sum(b - a for a, b in spans)
-        full = duration <= 0 or duration - covered <= max((1 - FULL_COVER) * duration, EDGE_SLACK)
+        full = covers_clip(spans, duration)
         if full:
             segs = [Segment(0.0, duration, "ai", 1.0, "watermark")]
         else:

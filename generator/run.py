@@ -32,7 +32,13 @@ from vidprov.media.synth import synth_frames
 from vidprov.provenance import ManifestStore, SignOptions, sign_file
 from vidprov.provenance.signer import CallbackSigner, load_signer
 from vidprov.provenance.softbinding import blocks_from_reading
-from vidprov.watermark import WatermarkConfig, detect_file, embed, random_payload
+from vidprov.watermark import (
+    WatermarkConfig,
+    covers_clip,
+    detect_file,
+    embed,
+    random_payload,
+)
 from vidprov.watermark.config import P_THRESHOLD
 
 log = logging.getLogger(__name__)
@@ -376,11 +382,9 @@ class SignedGenerator:
 
 
 #: after the re-upload check the mark must clear the detection threshold by this factor and
-#: cover this share of the clip, so that other encoders' CRF 28 (other presets, other rate
-#: control) still find it, over the whole clip
+#: cover the clip, so that other encoders' CRF 28 (other presets, other rate control) still
+#: find it, over the whole clip
 REUPLOAD_MARGIN = 1e-3
-REUPLOAD_COVER = 0.9
-REUPLOAD_EDGE_SLACK = 1.0  # seconds of unmarked edge tolerated (as the detector's fusion)
 
 
 def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
@@ -390,11 +394,11 @@ def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
     try:
         transcode(path, probe.tmp, EncodeOptions(crf=REUPLOAD_CRF, preset="medium"))
         r = detect_file(probe.tmp, key)
-        covered = sum(s.end - s.start for s in r.segments if s.payload == payload)
+        spans = [(s.start, s.end) for s in r.segments if s.payload == payload]
         return (
             r.payload == payload
             and r.p_value <= P_THRESHOLD * REUPLOAD_MARGIN
-            and r.duration - covered <= max((1 - REUPLOAD_COVER) * r.duration, REUPLOAD_EDGE_SLACK)
+            and covers_clip(spans, r.duration)
         )
     finally:
         probe.discard()

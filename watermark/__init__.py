@@ -4,13 +4,19 @@ from vidprov.watermark.coding import parse_payload
 from vidprov.watermark.config import WatermarkConfig
 from vidprov.watermark.detect import detect, detect_file
 from vidprov.watermark.embed import embed, embed_file, random_payload
-from vidprov.watermark.results import EmbedResult, WatermarkReading, WatermarkSegment
+from vidprov.watermark.results import (
+    EmbedResult,
+    WatermarkReading,
+    WatermarkSegment,
+    covers_clip,
+)
 
 __all__ = [
     "EmbedResult",
     "WatermarkConfig",
     "WatermarkReading",
     "WatermarkSegment",
+    "covers_clip",
     "detect",
     "detect_file",
     "embed",

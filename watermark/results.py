@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+#: marked spans cover a clip when they leave at most this share of it unmarked ...
+COVER_SHARE = 0.9
+#: ... or at most this many seconds (segments start and end up to about a second inside a
+#: marked stretch, since the detector needs a window to accumulate)
+COVER_SLACK = 1.0
+
+
+def covers_clip(spans: Iterable[tuple[float, float]], duration: float) -> bool:
+    """Whether non-overlapping marked ``(start, end)`` spans cover a clip of ``duration`` s."""
+    covered = sum(b - a for a, b in spans)
+    return duration <= 0 or duration - covered <= max((1 - COVER_SHARE) * duration, COVER_SLACK)
 
 
 @dataclass(frozen=True)
