@@ -56,15 +56,15 @@ def tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def union_tiou(pred: Sequence[tuple[float, float]], truth: tuple[float, float]) -> float:
     """IoU between the union of predicted intervals and one true interval (0 if none)."""
-    if not pred:
-        return 0.0
-    grid = np.linspace(min(p[0] for p in [*pred, truth]), max(p[1] for p in [*pred, truth]), 2001)
-    on_p = np.zeros_like(grid, dtype=bool)
-    for a, b in pred:
-        on_p |= (grid >= a) & (grid < b)
-    on_t = (grid >= truth[0]) & (grid < truth[1])
-    union = (on_p | on_t).sum()
-    return float((on_p & on_t).sum() / union) if union else 0.0
+    merged: list[list[float]] = []
+    for a, b in sorted(pred):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    inter = sum(max(0.0, min(b, truth[1]) - max(a, truth[0])) for a, b in merged)
+    union = sum(b - a for a, b in merged) + (truth[1] - truth[0]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def segment_ap(

@@ -58,7 +58,11 @@ def scan_file(
     # and numpy release the GIL, so on two cores the two passes overlap
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = pool.submit(verify_file, path, trust_anchors, key=key)
-        result = detector.score_file(path) if classifier and detector is not None else None
+        result = (
+            detector.score_file(path, info.duration)
+            if classifier and detector is not None
+            else None
+        )
         if progress:
             progress(1)
         report = pending.result()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -81,38 +80,44 @@ class Detector(ABC):
 
     # --- shared ---------------------------------------------------------------------
     def encode(self, samples: Iterable[tuple[float, np.ndarray]], duration: float = 0.0) -> Encoded:
-        """Encode a stream of ``(t, rgb)`` in chunks (memory flat in clip length)."""
+        """Encode a stream of ``(t, rgb)`` in chunks (memory flat in clip length); each chunk
+        is encoded after the previous chunk's last frame, for temporal context."""
         times: list[float] = []
         xs: list[np.ndarray] = []
         hists: list[np.ndarray] = []
         buf: list[np.ndarray] = []
+        prev: list[np.ndarray] = []
+
+        def flush() -> None:
+            xs.append(self.encode_frames(prev + buf)[len(prev) :])
+            prev[:] = buf[-1:]
+            buf.clear()
+
         for t, rgb in samples:
             times.append(t)
             hists.append(luma_hist(rgb))
             buf.append(rgb)
             if len(buf) == CHUNK:
-                xs.append(self.encode_frames(buf))
-                buf = buf[-1:]  # keep the last frame for temporal context
-                xs[-1] = xs[-1] if len(xs) == 1 else xs[-1][1:]
-        if buf and (not xs or len(buf) > 1):
-            enc = self.encode_frames(buf)
-            xs.append(enc if not xs else enc[1:])
+                flush()
+        if buf:
+            flush()
         if not times:
             raise DetectorError("no frames to score")
         t = np.asarray(times)
         dur = max(duration, float(t[-1]) + 1.0 / SAMPLE_FPS)
         return Encoded(t, np.concatenate(xs), np.stack(hists), dur)
 
-    def encode_file(self, path: str | Path) -> Encoded:
-        """Sample and encode a clip file.
+    def encode_file(self, path: str | Path, duration: float | None = None) -> Encoded:
+        """Sample and encode a clip file (``duration`` in seconds, probed when not given).
 
         Raises:
             MediaError: unreadable video.
         """
-        from vidprov.media import probe
+        if duration is None:
+            from vidprov.media import probe
 
-        info = probe(path)
-        return self.encode(sample_frames(path), info.duration)
+            duration = probe(path).duration
+        return self.encode(sample_frames(path), duration)
 
     def frame_probs(self, enc: Encoded) -> np.ndarray:
         a, b = self.calib
@@ -136,13 +141,13 @@ class Detector(ABC):
             enc.duration,
         )
 
-    def score_file(self, path: str | Path) -> ClassifierResult:
-        """Score a clip file.
+    def score_file(self, path: str | Path, duration: float | None = None) -> ClassifierResult:
+        """Score a clip file (``duration`` as :meth:`encode_file`).
 
         Raises:
             MediaError: unreadable video.
         """
-        return self.result(self.encode_file(path))
+        return self.result(self.encode_file(path, duration))
 
     def calibrate(self, raw: np.ndarray, y: np.ndarray, real_fpr: float = 0.02) -> None:
         """Fit the Platt map on out-of-fold clip-mean raw logits and pick the default threshold:
@@ -179,15 +184,6 @@ class Detector(ABC):
         Path(f"{path}.sha256").write_text(f"{digest}  {Path(path).name}\n")
         return digest
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "threshold": self.threshold,
-            "config": self.config,
-            "meta": self.meta,
-        }
-
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -223,7 +219,3 @@ def restore(cls_for: Callable[[str], type[Detector]], blob: dict[str, Any]) -> D
     det.meta = blob.get("meta", {})
     det.load_state(blob["state"])
     return det
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)

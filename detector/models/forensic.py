@@ -9,6 +9,7 @@ worse (leave-one-generator-out AUC 0.65 vs 0.74 with windows, same features).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -22,12 +23,11 @@ from vidprov.errors import DetectorError
 
 
 def _aggregate(x: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            m, s = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    """Mean and spread of each feature over a window; -1 where a feature is never defined
+    (temporal features of a window without a distinct previous frame)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        m, s = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
     return np.nan_to_num(np.concatenate([m, s]), nan=-1.0)
 
 
