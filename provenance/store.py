@@ -127,6 +127,16 @@ class ManifestStore:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def spans(self, manifest_id: str, alg: str, value: str) -> list[tuple[int, int]]:
+        """The ``(start_ms, end_ms)`` blocks in which ``manifest_id`` declares ``(alg, value)``."""
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT start_ms, end_ms FROM bindings "
+                "WHERE manifest_id = ? AND alg = ? AND value = ? ORDER BY start_ms",
+                (manifest_id, alg, value),
+            ).fetchall()
+        return [(int(a), int(b)) for a, b in rows if a is not None and b is not None]
+
     def count(self) -> int:
         with self._conn() as c:
             return int(c.execute("SELECT COUNT(*) FROM manifests").fetchone()[0])

@@ -281,14 +281,36 @@ def _recover(
     store = store if store is not None else ManifestStore()
     payloads = [s.payload for s in reading.segments if s.payload] or [reading.payload]
     for payload in dict.fromkeys(p for p in payloads if p):
-        ids = store.find(ALG, payload_to_value(payload))
+        value = payload_to_value(payload)
+        ids = store.find(ALG, value)
         if not ids:
             continue
-        best = store.get(ids[0])
+        seen = [(s.start, s.end) for s in reading.segments if s.payload == payload]
+        ranked = sorted(
+            ids, key=lambda i: _mismatch(seen, store.spans(i, ALG, value), ids.index(i))
+        )
+        best = store.get(ranked[0])
         assert best is not None
         matches = _hard_binding_matches(path, best.manifest_store)
-        return Recovered(best.manifest_id, best.manifest, matches, payload, tuple(ids))
+        return Recovered(best.manifest_id, best.manifest, matches, payload, tuple(ranked))
     return None
+
+
+def _mismatch(
+    seen: list[tuple[float, float]], declared_ms: list[tuple[int, int]], age: int
+) -> tuple[float, float, int]:
+    """How badly a candidate manifest's declared blocks fit the marked spans read here.
+
+    A payload can be declared by several manifests (a clip and its trims or concatenations
+    all carry the source's mark). Closest marked duration first (to the half second), then
+    the best time overlap, then the newest.
+    """
+    declared = [(a / 1000, b / 1000) for a, b in declared_ms]
+    length = sum(b - a for a, b in seen)
+    gap = round(abs(sum(b - a for a, b in declared) - length) * 2) / 2
+    inter = sum(max(0.0, min(b, d) - max(a, c)) for a, b in seen for c, d in declared)
+    union = length + sum(b - a for a, b in declared) - inter
+    return gap, -(inter / union if union > 0 else 0.0), age
 
 
 def _hard_binding_matches(path: Path, manifest_store: bytes) -> bool:

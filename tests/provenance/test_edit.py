@@ -8,7 +8,7 @@ import pytest
 
 from tests.provenance.conftest import PAYLOAD
 from vidprov.errors import ConfigError
-from vidprov.media import probe
+from vidprov.media import EncodeOptions, probe, transcode
 from vidprov.provenance import SignResult, concat_files, trim_file, verify_file
 from vidprov.provenance.manifest import COMPOSITE_TRAINED, TRAINED
 
@@ -60,3 +60,17 @@ def test_trim_bad_range(env_home: Path, signed: SignResult, tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="past the end"):
         trim_file(signed.output, tmp_path / "t.mp4", 9.0, 10.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recovery_tells_a_clip_from_its_trim(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    """Both manifests declare the same payload; each stripped clip leads back to its own."""
+    trim = trim_file(signed.output, tmp_path / "trim.mp4", 0.0, 1.5)  # the newer manifest
+    for clip, expected in ((signed.output, signed.manifest_id), (trim.output, trim.manifest_id)):
+        stripped = tmp_path / f"stripped-{Path(clip).name}"
+        transcode(clip, stripped, EncodeOptions(crf=23))
+        r = verify_file(stripped)
+        assert r.c2pa.state == "absent" and r.recovered is not None
+        assert r.recovered.manifest_id == expected
+        assert set(r.recovered.candidates) >= {signed.manifest_id, trim.manifest_id}
