@@ -37,9 +37,9 @@ class WatermarkConfig:
     p_threshold: float = P_THRESHOLD
     min_side: int = 64
     sync: bool = True
-    base_amplitude: float = 1.6
+    base_amplitude: float = 1.45
     iterations: int = 3
-    max_gain: float = 4.0
+    max_gain: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0 < self.strength <= 10:

@@ -39,7 +39,7 @@ def mask(y: np.ndarray) -> np.ndarray:
     cv2.max(var, 0.0, dst=var)
     cv2.sqrt(var, dst=var)
     cv2.multiply(var, 1 / 6.0, dst=var)
-    cv2.max(var, 0.4, dst=var)
+    cv2.max(var, 0.5, dst=var)
     return cv2.min(var, 2.5, dst=var)
 
 
