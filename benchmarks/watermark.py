@@ -213,6 +213,8 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=700)
     ap.add_argument("--sync-keys", type=int, default=50, help="keys read with the crop search")
     ap.add_argument("--work", default="/tmp/vidprov-bench-wm")
+    ap.add_argument("--size", default="640x360", help="test clip size, WIDTHxHEIGHT")
+    ap.add_argument("--tag", default="", help="suffix of the result files (watermark<TAG>.md)")
     ap.add_argument(
         "--no-baseline",
         action="store_true",
@@ -223,7 +225,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     cfg = WatermarkConfig()
     data = _data_dir(args.data)
-    clips = material(data, args.clips, work, (640, 360))
+    size = tuple(int(v) for v in args.size.split("x"))
+    clips = material(data, args.clips, work, (size[0], size[1]))
     per_attack: dict[str, list[bool]] = {}
     qual, splice_err, bitrate, sizes = [], [], [], []
     for i, c in enumerate(clips):
@@ -266,6 +269,7 @@ def main() -> None:
             "bitrate_increase_crf23": float(np.mean(bitrate)),
             "bitrate_increase_crf23_camera": float(np.mean(bitrate[:-2])),
             "bitrate_increase_crf23_flat_dark": bitrate[-2:],
+            "bytes_crf23_flat_dark_marked_plain": sizes[-2:],
             "bitrate_increase_crf23_all_bytes": sum(a for a, _ in sizes) / sum(b for _, b in sizes)
             - 1,
         },
@@ -275,7 +279,7 @@ def main() -> None:
     }
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
-    (out / "watermark.json").write_text(json.dumps(result, indent=2))
+    (out / f"watermark{args.tag}.json").write_text(json.dumps(result, indent=2))
     lines = ["| attack | exact 64-bit payload |", "| --- | --- |"]
     lines += [f"| {k} | {v:.0%} |" for k, v in result["exact_payload_rate"].items()]
     qd = result["quality"]
@@ -283,7 +287,7 @@ def main() -> None:
         "",
         "| measure | value |",
         "| --- | --- |",
-        f"| clips | {len(clips)} (640x360, 5 s; {len(clips) - 2} camera, flat, dark) |",
+        f"| clips | {len(clips)} ({args.size}, 5 s; {len(clips) - 2} camera, flat, dark) |",
         f"| Y-PSNR mean / worst frame | {qd['psnr_y_mean']:.1f} / "
         f"{qd['psnr_y_worst_frame']:.1f} dB |",
         f"| Y-PSNR mean, camera clips only | {qd['psnr_y_mean_camera']:.1f} dB |",
@@ -291,7 +295,9 @@ def main() -> None:
         f"| bitrate increase at CRF 23, camera clips (mean) | "
         f"{qd['bitrate_increase_crf23_camera']:+.1%} |",
         f"| ... flat / dark synthetic clips | {qd['bitrate_increase_crf23_flat_dark'][0]:+.0%} / "
-        f"{qd['bitrate_increase_crf23_flat_dark'][1]:+.0%} (of a few kB) |",
+        f"{qd['bitrate_increase_crf23_flat_dark'][1]:+.0%} ("
+        + ", ".join(f"{b / 1e3:.1f} -> {a / 1e3:.1f} kB" for a, b in sizes[-2:])
+        + " for 5 s) |",
         f"| ... all clips, total bytes | {qd['bitrate_increase_crf23_all_bytes']:+.1%} |",
         f"| false positives | {fp['detections']} / {fp['windows']} unmarked 2 s windows x keys "
         f"({fp['detections_with_sync_search']} / {fp['windows_with_sync_search']} with the crop "
@@ -303,8 +309,8 @@ def main() -> None:
     if not args.no_baseline:
         lines += ["", "Baseline (invisible-watermark, same clips and attacks):", ""]
         lines.append(baseline(clips, work, result))
-    (out / "watermark.md").write_text("\n".join(lines) + "\n")
-    (out / "watermark.json").write_text(json.dumps(result, indent=2))
+    (out / f"watermark{args.tag}.md").write_text("\n".join(lines) + "\n")
+    (out / f"watermark{args.tag}.json").write_text(json.dumps(result, indent=2))
     print("\n".join(lines))
 
 
