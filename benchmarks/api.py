@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import signal
 import socket
@@ -28,17 +27,13 @@ from pathlib import Path
 
 import cv2
 import httpx
+from _common import RESULTS, data_dir, write_results
 
 from vidprov.keys import init_keys
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, make_clip, probe
 
-ROOT = Path(__file__).resolve().parent
 VIDPROV = str(Path(sys.executable).with_name("vidprov"))
 W, H, FPS = 854, 480, 30
-
-
-def _data_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("VIDPROV_DATA") or ROOT.parent.parent / "shared/data/clips")
 
 
 def test_clip(data: Path, seconds: float, path: Path) -> tuple[Path, str]:
@@ -149,11 +144,11 @@ def main() -> None:
     ap.add_argument("--concurrent-scans", type=int, default=32)
     ap.add_argument("--memory-scans", type=int, default=100)
     ap.add_argument("--max-concurrent", type=int, default=2, help="server's jobs at once")
-    ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidprov-bench-api-"))
     init_keys(work / "home")
-    clip_path, source = test_clip(_data_dir(a.data), a.seconds, work / "clip.mp4")
+    clip_path, source = test_clip(data_dir(a.data), a.seconds, work / "clip.mp4")
     info = probe(clip_path)
     clip = clip_path.read_bytes()
     t0 = time.time()
@@ -184,11 +179,7 @@ def main() -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
     result["seconds"] = round(time.time() - t0, 1)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "api.json").write_text(json.dumps(result, indent=2))
-    (out / "api.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("api", result, markdown(result), a.out)
 
 
 def markdown(r: dict) -> str:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, data_dir, write_results
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
 
@@ -31,12 +32,7 @@ from vidprov.detector.models import create
 from vidprov.detector.train import build_windows, fit, mixed_report
 from vidprov.media import probe
 
-ROOT = Path(__file__).resolve().parent
 ATTACKS = {"clean": None, "crf35": (35, 1.0), "resize0.5": (23, 0.5)}
-
-
-def _data(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("VIDPROV_DATA") or ROOT.parent.parent / "shared/data/clips")
 
 
 def meta_vec(path: Path) -> list[float]:
@@ -127,13 +123,13 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=2)
     ap.add_argument("--mixed-per-fold", type=int, default=6)
     ap.add_argument("--skip-generator", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--cache", help="Pickle of the encoded windows (reused when present).")
     ap.add_argument("--generator-only", action="store_true", help="Re-run the generator check.")
     ap.add_argument("--n-generated", type=int, default=5)
     ap.add_argument("--speed-only", action="store_true", help="Re-measure scan speed only.")
     a = ap.parse_args()
-    data = _data(a.data)
+    data = data_dir(a.data)
     if a.speed_only or a.generator_only:
         from vidprov.detector import load_default
 
@@ -146,9 +142,7 @@ def main() -> None:
                 result["generator_crf28"] = generator_check(
                     load_default(), a.n_generated, Path(tmp)
                 )
-        path.write_text(json.dumps(result, indent=2, default=str))
-        (Path(a.out) / "detector.md").write_text(markdown(result))
-        print(markdown(result))
+        write_results("detector", result, markdown(result), a.out)
         return
     entries = read_index(data)
     folds = logo_folds(entries)
@@ -233,11 +227,7 @@ def main() -> None:
         "scan_speed_480p": speed,
         "seconds": time.time() - t0,
     }
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "detector.json").write_text(json.dumps(result, indent=2, default=str))
-    (out / "detector.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("detector", result, markdown(result), a.out)
 
 
 def markdown(r: dict) -> str:

@@ -20,7 +20,6 @@ check the script; its figures mean nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -29,11 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import RESULTS, write_results
+
 from vidprov.generator import SignedGenerator, list_presets
 from vidprov.keys import init_keys, load_watermark_key
 from vidprov.provenance import ManifestStore, PkiPaths, load_signer, verify_file
 
-ROOT = Path(__file__).resolve().parent
 PROMPT = "a red fox running through fresh snow, camera shot"
 
 
@@ -254,7 +254,7 @@ def main() -> None:
     ap.add_argument("--gpu-steps", type=int, default=50)
     ap.add_argument("--gpu-smoke", action="store_true", help="GPU code path, scaled down")
     ap.add_argument("--no-cpu", action="store_true", help="skip the CPU part")
-    ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidprov-bench-gen-"))
     home = work / "home"
@@ -273,11 +273,7 @@ def main() -> None:
         result["gpu"] = gpu_skipped()
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - t0, 1)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "generator.json").write_text(json.dumps(result, indent=2))
-    (out / "generator.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("generator", result, markdown(result), a.out)
 
 
 def markdown(r: dict[str, Any]) -> str:

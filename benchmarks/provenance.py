@@ -22,6 +22,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from _common import RESULTS, data_dir, write_results
 
 from vidprov.keys import init_keys, load_watermark_key
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter
@@ -37,12 +38,7 @@ from vidprov.provenance import (
 from vidprov.provenance.bmff import hashed_ranges, manifest_range, top_level_boxes
 from vidprov.watermark import embed_file
 
-ROOT = Path(__file__).resolve().parent
 FPS = 30
-
-
-def _data_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("VIDPROV_DATA") or ROOT.parent.parent / "shared/data/clips")
 
 
 def camera_clips(data: Path, n: int, work: Path) -> list[Path]:
@@ -289,7 +285,7 @@ def main() -> None:
     ap.add_argument("--flips", type=int, default=1000)
     ap.add_argument("--big-mb", type=int, default=210)
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     random.seed(0)
     work = Path(tempfile.mkdtemp(prefix="vidprov-bench-prov-"))
@@ -300,7 +296,7 @@ def main() -> None:
     store = ManifestStore(home / "manifests.sqlite")
     signer = load_signer(pki.signer_chain, pki.signer_key)
     t0 = time.time()
-    cams = camera_clips(_data_dir(a.data), a.clips, work)
+    cams = camera_clips(data_dir(a.data), a.clips, work)
     half = len(cams) // 2
     signed: list[tuple[Path, str]] = []
     for i, c in enumerate(cams[:half] if half else cams):
@@ -333,11 +329,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "seconds": round(time.time() - t0, 1),
     }
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "provenance.json").write_text(json.dumps(result, indent=2))
-    (out / "provenance.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("provenance", result, markdown(result), a.out)
 
 
 def markdown(r: dict) -> str:

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
+
+from _common import RESULTS, data_dir
 
 from vidprov.detector.models import DEFAULT_CARD, DEFAULT_FILE
 from vidprov.detector.train import TrainConfig, train
-
-ROOT = Path(__file__).resolve().parent
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
         "--data",
-        default=os.environ.get("VIDPROV_DATA") or str(ROOT.parent.parent / "shared/data/clips"),
+        default=str(data_dir(None)),
     )
     ap.add_argument("--model", default="forensic-rf")
     ap.add_argument("--windows", type=int, default=2)
@@ -41,7 +39,7 @@ def main() -> None:
             "trained_on": "shared/data/clips (228 clips: 111 camera, 117 AI from 6 generators)",
             "training": r.report,
         }
-    bench = ROOT / "results" / "detector.json"
+    bench = RESULTS / "detector.json"
     if bench.is_file():
         b = json.loads(bench.read_text())
         card["evaluation"] = {

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,20 +18,16 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from _common import data_dir, write_results
 
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter
 from vidprov.watermark import WatermarkConfig, detect, detect_file, embed_file
 from vidprov.watermark.config import keyed_pattern
 from vidprov.watermark.detect import _Accumulator, _reading
 
-ROOT = Path(__file__).resolve().parent
 KEY = bytes(range(32))
 PAYLOAD = "a5c3f00d12345678"
 FPS = 30
-
-
-def _data_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("VIDPROV_DATA") or ROOT.parent.parent / "shared/data/clips")
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -224,11 +218,11 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     cfg = WatermarkConfig()
-    data = _data_dir(args.data)
-    size = tuple(int(v) for v in args.size.split("x"))
-    clips = material(data, args.clips, work, (size[0], size[1]))
+    data = data_dir(args.data)
+    width, height = (int(v) for v in args.size.split("x"))
+    clips = material(data, args.clips, work, (width, height))
     per_attack: dict[str, list[bool]] = {}
-    qual, splice_err, bitrate, sizes = [], [], [], []
+    qual, splice_err, sizes = [], [], []  # sizes: (marked, plain) bytes at CRF 23
     for i, c in enumerate(clips):
         cw = work / f"c{i}"
         cw.mkdir(exist_ok=True)
@@ -243,7 +237,6 @@ def main() -> None:
             r = detect_file(path, KEY, cfg)
             per_attack.setdefault(name, []).append(r.detected and r.payload == PAYLOAD)
             if name == "h264_crf23":
-                bitrate.append(path.stat().st_size / plain23 - 1)
                 sizes.append((path.stat().st_size, plain23))
         sp, (s0, s1) = splice(c, marked, cw)
         r = detect_file(sp, KEY, cfg)
@@ -257,6 +250,7 @@ def main() -> None:
     fp = false_positives(clips, args.keys, args.sync_keys, cfg)
     big = material(data, 1, work, (1280, 720))[0]
     sp = speed(big, cfg)
+    bitrate = [a / b - 1 for a, b in sizes]
     result = {
         "clips": len(clips),
         "exact_payload_rate": {k: sum(v) / len(v) for k, v in per_attack.items()},
@@ -277,9 +271,6 @@ def main() -> None:
         "false_positives": fp,
         "speed_1280x720": sp,
     }
-    out = ROOT / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"watermark{args.tag}.json").write_text(json.dumps(result, indent=2))
     lines = ["| attack | exact 64-bit payload |", "| --- | --- |"]
     lines += [f"| {k} | {v:.0%} |" for k, v in result["exact_payload_rate"].items()]
     qd = result["quality"]
@@ -309,9 +300,7 @@ def main() -> None:
     if not args.no_baseline:
         lines += ["", "Baseline (invisible-watermark, same clips and attacks):", ""]
         lines.append(baseline(clips, work, result))
-    (out / f"watermark{args.tag}.md").write_text("\n".join(lines) + "\n")
-    (out / f"watermark{args.tag}.json").write_text(json.dumps(result, indent=2))
-    print("\n".join(lines))
+    write_results(f"watermark{args.tag}", result, "\n".join(lines) + "\n")
 
 
 def baseline(clips: list[Path], work: Path, result: dict) -> str:

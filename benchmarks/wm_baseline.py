@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import logging
 import math
@@ -66,15 +65,17 @@ import time
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
 import numpy as np
+from _common import RESULTS, data_dir, write_results
+
+import watermark as wm  # the sibling benchmark: clips, attacks, quality
+from vidprov.watermark.embed import _psnr
 
 log = logging.getLogger("wm_baseline")
 
-ROOT = Path(__file__).resolve().parent
 THREADS = int(os.environ.get("VIDPROV_BASELINE_THREADS", "2"))
 METHODS = ("dwtDctSvd", "rivaGan")
 PAYLOAD_BITS = {"dwtDctSvd": 64, "rivaGan": 32}
@@ -82,17 +83,6 @@ PAYLOAD_BITS = {"dwtDctSvd": 64, "rivaGan": 32}
 DECODE_FRAMES = {"dwtDctSvd": 31, "rivaGan": 5}
 CLIP_CAP: dict[str, int | None] = {"dwtDctSvd": None, "rivaGan": 2}
 MIN_AREA = 256 * 256  # imwatermark refuses smaller frames
-
-
-def _bench() -> ModuleType:
-    """The sibling ``watermark.py`` benchmark: the running script if that is it, else imported."""
-    main = sys.modules.get("__main__")
-    if Path(getattr(main, "__file__", "") or "").name == "watermark.py":
-        return main  # type: ignore[return-value]
-    here = str(ROOT)
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    return importlib.import_module("watermark")
 
 
 @contextlib.contextmanager
@@ -147,11 +137,6 @@ def _subset(n: int, k: int | None) -> list[int]:
     return sorted(set(np.linspace(0, n - 1, k).round().astype(int).tolist()))
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.0 if mse == 0 else 10 * math.log10(255**2 / mse)
-
-
 class _Method:
     """One imwatermark method with its payload bits and accumulated call times."""
 
@@ -196,7 +181,6 @@ def _read(
     """Decode an evenly spaced subset of ``path``'s frames (within ``span`` if given) and
     take the per-bit majority vote. Returns (exact, voted bit accuracy, mean frame bit
     accuracy, frames voted, frame errors)."""
-    wm = _bench()
     frames = wm._frames(path)
     if span is not None:
         frames = frames[span]
@@ -218,7 +202,6 @@ def _read(
 
 
 def _one_clip(m: _Method, clip: Path, cw: Path, k: int | None) -> dict[str, Any]:
-    wm = _bench()
     cw.mkdir(parents=True, exist_ok=True)
     src = wm._frames(clip)
     h, w = src[0].shape[:2]
@@ -353,7 +336,6 @@ def run_baselines(
     defaults in ``DECODE_FRAMES``; pass a large number to decode all). ``clips_per_method``:
     use only the first N clips for a method (defaults in ``CLIP_CAP``; None = all).
     Returns ``{method: summary}``, JSON-serialisable (None where nothing was measured)."""
-    wm = _bench()
     payload = bytes.fromhex(wm.PAYLOAD)
     caps = {**CLIP_CAP, **(clips_per_method or {})}
     out: dict[str, Any] = {}
@@ -474,10 +456,9 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     t0 = time.perf_counter()
-    wm = _bench()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    clips = wm.material(wm._data_dir(args.data), args.clips, work, (640, 360))
+    clips = wm.material(data_dir(args.data), args.clips, work, (640, 360))
     t_mat = time.perf_counter() - t0
     result = run_baselines(
         clips,
@@ -488,20 +469,16 @@ def main() -> None:
     )
     total = time.perf_counter() - t0
     ours: dict[str, float] = {}
-    ours_json = ROOT / "results" / "watermark.json"
+    ours_json = RESULTS / "watermark.json"
     if ours_json.exists():
         with contextlib.suppress(ValueError, KeyError, TypeError):
             ours = dict(json.loads(ours_json.read_text())["exact_payload_rate"])
-    out = ROOT / "results"
-    out.mkdir(exist_ok=True)
-    (out / "watermark_baseline.json").write_text(json.dumps(result, indent=2))
     md = markdown(result, ours)
     md += (
         f"- vidprov column: {ours_json.name if ours else 'not available'}; "
         f"run time {total:.0f} s ({t_mat:.0f} s building the clips), {THREADS} threads\n"
     )
-    (out / "watermark_baseline.md").write_text(md)
-    print(md)
+    write_results("watermark_baseline", result, md)
 
 
 if __name__ == "__main__":

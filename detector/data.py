@@ -230,8 +230,8 @@ def _write(path: Path, frames: list[np.ndarray], fps: float, options: EncodeOpti
             out.write(f)
 
 
-def _crf(crf: int) -> EncodeOptions:
-    return EncodeOptions(crf=crf, preset="veryfast")
+def _options(crf: int, bitrate: int | None = None) -> EncodeOptions:
+    return EncodeOptions(crf=crf, preset="veryfast", bitrate=bitrate)
 
 
 def normalised_windows(
@@ -258,7 +258,7 @@ def normalised_windows(
         # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
         abr = rng.random() < cfg.abr_share
         bps = int(d.bpp * w * h * d.fps) if abr else None
-        _write(out, fitted, d.fps, EncodeOptions(crf=d.crf, preset="veryfast", bitrate=bps))
+        _write(out, fitted, d.fps, _options(d.crf, bps))
     return outs
 
 
@@ -270,7 +270,7 @@ def attack(src: Path, out: Path, crf: int, scale: float = 1.0) -> Path:
         h, w = frames[0].shape[:2]
         size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    _write(out, frames, fps, _crf(crf))
+    _write(out, frames, fps, _options(crf))
     return out
 
 
@@ -321,5 +321,5 @@ def make_mixed(
             frames.append(_fit(af[ins_idx[k - n0]], size, 1.0, crop))
         else:
             frames.append(_fit(hf[host_idx[k]], size, 1.0, crop))
-    _write(out, frames, fps, _crf(crf))
+    _write(out, frames, fps, _options(crf))
     return MixedClip(out, host.file.name, insert.file.name, (n0 / fps, n1 / fps))

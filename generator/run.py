@@ -263,8 +263,8 @@ class SignedGenerator:
         if video.ndim != 5 or video.shape[0] != num_videos or video.shape[-1] != 3:
             raise GeneratorError(f"unexpected frames of shape {video.shape} from the pipeline")
         audio = self._audio(result, num_videos)
+        seconds = video.shape[1] / fps
         for a in audio:
-            seconds = video.shape[1] / fps
             if a is not None and abs(a.duration - seconds) > max(0.1, 0.05 * seconds):
                 log.warning(
                     "%s: audio lasts %.2f s, video %.2f s (fps %s)",

@@ -286,9 +286,8 @@ def _recover(
         if not ids:
             continue
         seen = [(s.start, s.end) for s in reading.segments if s.payload == payload]
-        ranked = sorted(
-            ids, key=lambda i: _mismatch(seen, store.spans(i, ALG, value), ids.index(i))
-        )
+        fit = {i: _mismatch(seen, store.spans(i, ALG, value)) for i in ids}
+        ranked = sorted(ids, key=fit.__getitem__)  # stable: ties stay newest first
         best = store.get(ranked[0])
         assert best is not None
         matches = _hard_binding_matches(path, best.manifest_store)
@@ -297,20 +296,20 @@ def _recover(
 
 
 def _mismatch(
-    seen: list[tuple[float, float]], declared_ms: list[tuple[int, int]], age: int
-) -> tuple[float, float, int]:
+    seen: list[tuple[float, float]], declared_ms: list[tuple[int, int]]
+) -> tuple[float, float]:
     """How badly a candidate manifest's declared blocks fit the marked spans read here.
 
     A payload can be declared by several manifests (a clip and its trims or concatenations
     all carry the source's mark). Closest marked duration first (to the half second), then
-    the best time overlap, then the newest.
+    the best time overlap.
     """
     declared = [(a / 1000, b / 1000) for a, b in declared_ms]
     length = sum(b - a for a, b in seen)
     gap = round(abs(sum(b - a for a, b in declared) - length) * 2) / 2
     inter = sum(max(0.0, min(b, d) - max(a, c)) for a, b in seen for c, d in declared)
     union = length + sum(b - a for a, b in declared) - inter
-    return gap, -(inter / union if union > 0 else 0.0), age
+    return gap, -(inter / union if union > 0 else 0.0)
 
 
 def _hard_binding_matches(path: Path, manifest_store: bytes) -> bool:
