@@ -57,6 +57,7 @@ class NormaliseConfig:
     prescale: tuple[float, float] = (0.5, 1.0)
     keep_scale_share: float = 0.3  # windows with no pre-scale (uploads are not all degraded)
     max_crop: float = 0.1
+    gif_share: float = 0.0  # windows palette-quantised like a GIF before anything else
 
 
 def data_dir(path: str | Path | None) -> Path:
@@ -209,6 +210,7 @@ class _Draw:
     bpp: float
     scale: float
     crop: tuple[float, float, float]
+    gif: int = 0  # 0: none, 1: palette, 2: palette with Floyd-Steinberg dither
     extras: dict[str, float] = field(default_factory=dict)
 
 
@@ -220,7 +222,20 @@ def _draw(rng: np.random.Generator, cfg: NormaliseConfig) -> _Draw:
         bpp=float(np.exp(rng.uniform(np.log(cfg.bpp[0]), np.log(cfg.bpp[1])))),
         scale=1.0 if rng.random() < cfg.keep_scale_share else float(rng.uniform(*cfg.prescale)),
         crop=(float(rng.uniform(0, cfg.max_crop)), float(rng.uniform()), float(rng.uniform())),
+        gif=int(rng.integers(1, 3)) if rng.random() < cfg.gif_share else 0,
     )
+
+
+def gif_roundtrip(rgb: np.ndarray, dither: bool) -> np.ndarray:
+    """What saving a frame as a GIF does to it: an adaptive 256-colour palette (median cut),
+    optionally with Floyd-Steinberg dithering onto that palette."""
+    from PIL import Image
+
+    img = Image.fromarray(rgb)
+    pal = img.quantize(256, Image.Quantize.MEDIANCUT)  # Pillow never dithers this step
+    if dither:
+        pal = img.quantize(palette=pal, dither=Image.Dither.FLOYDSTEINBERG)
+    return np.asarray(pal.convert("RGB"))
 
 
 def _write(path: Path, frames: list[np.ndarray], fps: float, options: EncodeOptions) -> None:
@@ -253,7 +268,10 @@ def normalised_windows(
         start = float(rng.uniform(0, max(0.0, dur - cfg.seconds)))
         idx = _resample(times, start, cfg.seconds, d.fps)
         w, h = d.size
-        fitted = [_fit(frames[i], d.size, d.scale, d.crop) for i in idx]
+        src = {i: frames[i] for i in set(idx)}
+        if d.gif:
+            src = {i: gif_roundtrip(f, d.gif == 2) for i, f in src.items()}
+        fitted = [_fit(src[i], d.size, d.scale, d.crop) for i in idx]
         # average bitrate: the file's bitrate follows the drawn size and rate, not the content
         # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
         abr = rng.random() < cfg.abr_share
@@ -262,9 +280,12 @@ def normalised_windows(
     return outs
 
 
-def attack(src: Path, out: Path, crf: int, scale: float = 1.0) -> Path:
-    """Re-encode ``src`` at ``crf`` after resizing by ``scale`` (an upload's transforms)."""
+def attack(src: Path, out: Path, crf: int, scale: float = 1.0, gif: bool = False) -> Path:
+    """Re-encode ``src`` at ``crf`` after resizing by ``scale`` and, with ``gif``, a GIF's
+    256-colour palette, undithered (an upload's transforms)."""
     frames, times, _ = _decode(src)
+    if gif:
+        frames = [gif_roundtrip(f, dither=False) for f in frames]
     fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 8.0
     if scale != 1.0:
         h, w = frames[0].shape[:2]

@@ -1,5 +1,7 @@
 """Forensic features of one frame (and its predecessor): noise residual statistics, residual
-co-occurrences, the residual's radial spectrum, sharpness/colour, and temporal noise coherence.
+co-occurrences, the residual's radial spectrum, sharpness/colour, chroma noise (its level
+against luma noise and its correlation across channels: camera demosaicing correlates them),
+the residual's fall-off over scales, and temporal noise coherence.
 
 Every frame is first brought to a fixed working size (:func:`prepare`: short side
 ``WORK_SHORT``), so the features describe content, not the upload's resolution.
@@ -61,6 +63,52 @@ def _kurt(x: np.ndarray) -> float:
     return float((x2 * x2).mean() / (v * v + 1e-12))
 
 
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b) / den) if den > 0 else 0.0
+
+
+def _chroma(rgb: np.ndarray, res_y: np.ndarray) -> list[float]:
+    """Chroma noise level against luma noise, its peakedness, and residual correlations between
+    luma and chroma and between the RGB channels."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    c = ycc[..., 1:].astype(np.float32) - cv2.medianBlur(ycc[..., 1:].copy(), 3).astype(np.float32)
+    cr, cb = c[..., 0].ravel(), c[..., 1].ravel()
+    q = rgb.astype(np.float32) - cv2.medianBlur(rgb, 3).astype(np.float32)
+    r, g, b = (q[..., i].ravel() for i in range(3))
+    sy = float(res_y.std()) + 1e-3
+    ry = res_y.ravel()
+    return [
+        float(np.log((cr.std() + 1e-3) / sy)),
+        float(np.log((cb.std() + 1e-3) / sy)),
+        np.log1p(_kurt(cr)),
+        np.log1p(_kurt(cb)),
+        _corr(ry, cr),
+        _corr(ry, cb),
+        _corr(r, g),
+        _corr(g, b),
+        _corr(r, b),
+    ]
+
+
+_SCALES = 4
+
+
+def _multiscale(y: np.ndarray) -> list[float]:
+    """Log residual level and peakedness at four octaves, and the level's fall-off between
+    them (sensor noise is white and fades fast with scale; synthesis texture does not)."""
+    levels, kurts = [], []
+    for s in range(_SCALES):
+        r = y - cv2.GaussianBlur(y, (0, 0), 1.0)
+        levels.append(float(np.log(r.std() + 1e-3)))
+        kurts.append(float(np.log1p(_kurt(r))))
+        if s < _SCALES - 1:
+            y = cv2.pyrDown(y)
+    return [*levels, *kurts, *np.diff(levels)]
+
+
 class FrameState:
     """What :func:`frame_features` keeps of the previous frame for the temporal features."""
 
@@ -86,6 +134,8 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
     sat = hsv[..., 1].astype(np.float32) / 255.0
     lap = cv2.Laplacian(y, cv2.CV_32F)
     look = [np.log1p(float(lap.var())), float(sat.mean()), float(sat.std()), float(y.std()) / 255]
+    chroma = _chroma(rgb, res)
+    scales = _multiscale(y)
     temporal = [np.nan, np.nan, np.nan]
     if prev is not None and prev.y.shape == y.shape:
         motion = float(np.abs(y - prev.y).mean())
@@ -96,7 +146,7 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
             corr = float(np.dot(r0, r1) / den) if den > 0 else 0.0
             ratio = float((res - prev.res).std() / (res.std() + 1e-6))
             temporal = [corr, ratio, np.log1p(motion)]
-    vec = np.concatenate([stats, cooc, spec, look, temporal]).astype(np.float32)
+    vec = np.concatenate([stats, cooc, spec, look, chroma, scales, temporal]).astype(np.float32)
     return vec, FrameState(y, res)
 
 
@@ -122,6 +172,18 @@ FEATURE_NAMES: tuple[str, ...] = (
     "sat_mean",
     "sat_std",
     "luma_std",
+    "c_cr_level",
+    "c_cb_level",
+    "c_cr_logkurt",
+    "c_cb_logkurt",
+    "c_corr_y_cr",
+    "c_corr_y_cb",
+    "c_corr_rg",
+    "c_corr_gb",
+    "c_corr_rb",
+    *(f"ms_level{i}" for i in range(_SCALES)),
+    *(f"ms_logkurt{i}" for i in range(_SCALES)),
+    *(f"ms_falloff{i}" for i in range(_SCALES - 1)),
     "t_res_corr",
     "t_res_ratio",
     "t_logmotion",

@@ -193,6 +193,7 @@ def mixed_report(
     n: int,
     seed: int,
     progress: Progress = None,
+    detail: bool = False,
 ) -> dict[str, Any]:
     """Splice AI pieces into real hosts ``n`` times and score them.
 
@@ -201,11 +202,12 @@ def mixed_report(
     segments labelled ``ai`` at the model's threshold and the truth (0 when none is).
     ``mean_tiou_top_segment``: the same for the single highest-scored segment (localisation
     once a clip is known to be mixed). ``labelled_mixed``: share of clips with both labels.
+    With ``detail``, ``clips`` lists each clip's truth and ``(start, end, score)`` segments.
     """
     if not hosts or not inserts or n <= 0:
         return {"n": 0}
     rng = np.random.default_rng(seed)
-    truths, dets, ious, top_ious, labels = [], [], [], [], []
+    truths, dets, ious, top_ious, labels, clips = [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="vidprov-mixed-") as tmp:
         for k in range(n):
             host = hosts[int(rng.integers(len(hosts)))]
@@ -220,6 +222,8 @@ def mixed_report(
             truths.append(mc.interval)
             # every segment is a scored detection (AP ranks them; no threshold involved)
             dets += [(ci, s.start, s.end, s.score) for s in res.segments]
+            segs = [(s.start, s.end, s.score) for s in res.segments]
+            clips.append({"truth": mc.interval, "segments": segs})
             ai = [s for s in res.segments if s.label == "ai"]
             ious.append(union_tiou([(s.start, s.end) for s in ai], mc.interval))
             top = max(res.segments, key=lambda s: s.score)
@@ -230,7 +234,7 @@ def mixed_report(
             mc.path.unlink()
             if progress:
                 progress(1)
-    return {
+    out: dict[str, Any] = {
         "n": len(truths),
         "ap50": segment_ap(dets, truths, 0.5),
         "ap75": segment_ap(dets, truths, 0.75),
@@ -238,6 +242,9 @@ def mixed_report(
         "mean_tiou_top_segment": float(np.mean(top_ious)) if top_ious else 0.0,
         "labelled_mixed": float(np.mean([lab == "mixed" for lab in labels])) if labels else 0.0,
     }
+    if detail:
+        out["clips"] = clips
+    return out
 
 
 def evaluate(

@@ -7,7 +7,7 @@ import os
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +19,14 @@ from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import WatermarkConfig, keyed_pattern
 from vidprov.watermark.results import EmbedResult
-from vidprov.watermark.signal import embed_luma
+from vidprov.watermark.signal import (
+    MOVING_FLAT,
+    NORMAL,
+    STILL_FLAT,
+    block_size,
+    block_stats,
+    embed_luma,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +57,100 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+#: frames either side that decide a block's class (0.27 s at 30 fps)
+_CLASS_HALF_WINDOW = 8
+#: luma levels: a block becomes featureless when its standard deviation stays below the first
+#: over the window, and stops being so when it exceeds the second (hysteresis: camera noise
+#: hovering near one threshold must not make the mark flicker block by block)
+_FLAT_STD = (0.75, 1.0)
+#: luma levels: a featureless block becomes still when its mean spans less than the first over
+#: the window (a fade of 0.05 level per frame does not), moving when it spans more than the second
+_STILL_RANGE = (0.75, 1.5)
+#: blocks: a featureless block is special only when 90% of its neighbours this far are
+#: featureless too (camera footage has many small quiet patches; treating those as special cost
+#: bytes and read-back margin, while large flat areas are where the special marks pay; a few
+#: noisy blocks must not punch holes in a flat area)
+_FLAT_MARGIN = 3
+
+
+_Stats = tuple[np.ndarray, np.ndarray]  # per block: mean, standard deviation
+
+
+def block_classes(
+    frames: Iterable[YUVFrame], grid: tuple[int, int], pool: Executor | None = None
+) -> Iterator[tuple[YUVFrame, np.ndarray]]:
+    """Each frame with its block classes for :func:`embed_luma` (``NORMAL``, ``STILL_FLAT``,
+    ``MOVING_FLAT``; blocks of :func:`block_size` for the pattern's ``grid``).
+
+    The statistics span the ``_CLASS_HALF_WINDOW`` frames either side (fewer at the ends of the
+    stream) and the classes have hysteresis, so that blocks do not flip class with every
+    frame's noise; only blocks inside large featureless areas (``_FLAT_MARGIN``) are special.
+    Frames come out that many frames late; only block statistics are kept for the past. With
+    ``pool``, the statistics are computed there (they are a tenth of the marking work)."""
+    past: deque[_Stats] = deque(maxlen=_CLASS_HALF_WINDOW)
+    ahead: deque[tuple[YUVFrame, Future[_Stats]]] = deque()
+    state: list[np.ndarray] = []  # featureless, still (bool per block), once a frame is out
+
+    def emit() -> tuple[YUVFrame, np.ndarray]:
+        f, fut = ahead.popleft()
+        mean, std = fut.result()
+        lo, hi, top = mean.copy(), mean.copy(), std.copy()
+        for m, sd in (*past, *(st.result() for _, st in ahead)):
+            if m.shape == mean.shape:  # a size change mid-stream: compare like with like
+                np.minimum(lo, m, out=lo)
+                np.maximum(hi, m, out=hi)
+                np.maximum(top, sd, out=top)
+        past.append((mean, std))
+        span = hi - lo
+        if state and state[0].shape == mean.shape:
+            flat = np.where(state[0], top <= _FLAT_STD[1], top < _FLAT_STD[0])
+            still = np.where(state[1], span <= _STILL_RANGE[1], span < _STILL_RANGE[0])
+        else:
+            flat, still = top < _FLAT_STD[0], span < _STILL_RANGE[0]
+        state[:] = [flat, still]
+        side = 2 * _FLAT_MARGIN + 1
+        around = cv2.blur(flat.astype(np.float32), (side, side), borderType=cv2.BORDER_REPLICATE)
+        core = flat & (around >= 0.9)
+        classes = np.where(still, STILL_FLAT, MOVING_FLAT).astype(np.int8)
+        classes[~core] = NORMAL
+        return f, classes
+
+    for f in frames:
+        size = block_size(f.y.shape, grid)
+        fut: Future[_Stats]
+        if pool is not None:
+            fut = pool.submit(block_stats, f.y, size)
+        else:
+            fut = Future()
+            fut.set_result(block_stats(f.y, size))
+        ahead.append((f, fut))
+        if len(ahead) > _CLASS_HALF_WINDOW:
+            yield emit()
+    while ahead:
+        yield emit()
+
+
 def _marked(
     frames: Iterable[YUVFrame], payload: str | bytes, key: bytes, config: WatermarkConfig
 ) -> Iterator[tuple[YUVFrame, YUVFrame]]:
     """(original, marked) pairs in order; frames are marked in worker threads (OpenCV and
-    numpy release the GIL), at most ``_LOOKAHEAD`` at a time."""
+    numpy release the GIL), at most ``_LOOKAHEAD`` at a time, once :func:`block_classes` has seen
+    the frames around them."""
     coded = encode(parse_payload(payload)).astype(np.float32) * 2 - 1
     pattern = keyed_pattern(key, config.grid, config.pilot_fraction)
 
-    def one(f: YUVFrame) -> YUVFrame:
-        return replace(f, y=embed_luma(f.y, pattern, coded, config))
+    def one(f: YUVFrame, blocks: np.ndarray) -> YUVFrame:
+        return replace(f, y=embed_luma(f.y, pattern, coded, config, blocks))
+
+    def checked(frames: Iterable[YUVFrame]) -> Iterator[YUVFrame]:
+        for f in frames:
+            check_size(f.y.shape[1], f.y.shape[0], config)
+            yield f
 
     with ThreadPoolExecutor(_workers(), thread_name_prefix="vidprov-embed") as pool:
         pending: deque[tuple[YUVFrame, Future[YUVFrame]]] = deque()
-        for f in frames:
-            check_size(f.y.shape[1], f.y.shape[0], config)
-            pending.append((f, pool.submit(one, f)))
+        for f, blocks in block_classes(checked(frames), config.grid, pool):
+            pending.append((f, pool.submit(one, f, blocks)))
             if len(pending) >= _LOOKAHEAD:
                 f0, fut = pending.popleft()
                 yield f0, fut.result()
@@ -82,7 +167,8 @@ def embed(
 ) -> Iterator[YUVFrame]:
     """Mark each frame's luma with ``payload``; chroma and timestamps pass through.
 
-    Frames are marked a few at a time in worker threads; they come out in order.
+    Frames are marked a few at a time in worker threads; they come out in order, about 16
+    frames behind the input (:func:`block_classes` looks at the frames around each one).
 
     Args:
         frames: Y/U/V frames (e.g. ``VideoReader.frames("yuv420p")``), consumed lazily.

@@ -5,6 +5,10 @@ aggregated over a window of about 2 s around each sampled frame, never across a 
 Aggregating (mean and spread over the window) is what makes the features informative: single
 frames are noisy, and on the shared clips a per-frame model generalised to unseen generators
 worse (leave-one-generator-out AUC 0.65 vs 0.74 with windows, same features).
+
+The forest is extremely randomised (``trees="extra"``) by default: on the same windows and
+features its leave-one-generator-out AUC was 0.01-0.02 above a classic random forest's
+(``trees="random"``), whose averaging over random thresholds suits 470 noisy training rows.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from vidprov.detector.features import FrameState, frame_features
 from vidprov.detector.models.base import Detector, Encoded
@@ -32,19 +36,20 @@ def _aggregate(x: np.ndarray) -> np.ndarray:
 
 
 class ForensicDetector(Detector):
-    """Windowed forensic features → random forest → calibrated logits."""
+    """Windowed forensic features → extra-trees (or random) forest → calibrated logits."""
 
     kind = "forensic-rf"
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "n_estimators": 300,
-        "min_samples_leaf": 3,
+        "trees": "extra",
+        "n_estimators": 400,
+        "min_samples_leaf": 2,
         "max_features": "sqrt",
         "half_window": 8,  # sampled frames either side (8 fps: ±1 s)
     }
 
     def __init__(self, name: str, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, {**self.DEFAULTS, **(config or {})})
-        self.model: RandomForestClassifier | None = None
+        self.model: ExtraTreesClassifier | RandomForestClassifier | None = None
 
     def encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         state: FrameState | None = None
@@ -76,8 +81,9 @@ class ForensicDetector(Detector):
 
     def fit_frames(self, clips: list[Encoded], y: np.ndarray, seed: int) -> None:
         x = np.stack([_aggregate(c.x) for c in clips])
-        params = {k: v for k, v in self.config.items() if k != "half_window"}
-        self.model = RandomForestClassifier(random_state=seed, n_jobs=1, **params)
+        params = {k: v for k, v in self.config.items() if k not in ("half_window", "trees")}
+        forest = ExtraTreesClassifier if self.config["trees"] == "extra" else RandomForestClassifier
+        self.model = forest(random_state=seed, n_jobs=1, **params)
         self.model.fit(x, y)
 
     def state(self) -> dict[str, Any]:
