@@ -262,13 +262,13 @@ def main() -> None:
         "quality": {
             "psnr_y_mean": float(np.mean([q["psnr_mean"] for q in qual])),
             "psnr_y_worst_frame": float(np.min([q["psnr_min"] for q in qual])),
-            "psnr_y_mean_camera": float(np.mean([q["psnr_mean"] for q in qual[:-2]])),
+            "psnr_y_mean_camera": float(np.mean([q["psnr_mean"] for q in qual[:n_cam]])),
             "ssim_mean": float(np.mean([q["ssim_mean"] for q in qual])),
             "per_clip": qual,
             "bitrate_increase_crf23": float(np.mean(bitrate)),
-            "bitrate_increase_crf23_camera": float(np.mean(bitrate[:-2])),
-            "bitrate_increase_crf23_flat_dark": bitrate[-2:],
-            "bytes_crf23_flat_dark_marked_plain": sizes[-2:],
+            "bitrate_increase_crf23_camera": float(np.mean(bitrate[:n_cam])),
+            "bitrate_increase_crf23_flat_dark": bitrate[n_cam:],
+            "bytes_crf23_flat_dark_marked_plain": sizes[n_cam:],
             "bitrate_increase_crf23_all_bytes": sum(a for a, _ in sizes) / sum(b for _, b in sizes)
             - 1,
         },
@@ -301,7 +301,7 @@ def main() -> None:
         f"{qd['bitrate_increase_crf23_camera']:+.1%} |",
         f"| ... flat / dark synthetic clips | {qd['bitrate_increase_crf23_flat_dark'][0]:+.0%} / "
         f"{qd['bitrate_increase_crf23_flat_dark'][1]:+.0%} ("
-        + ", ".join(f"{b / 1e3:.1f} -> {a / 1e3:.1f} kB" for a, b in sizes[-2:])
+        + ", ".join(f"{b / 1e3:.1f} -> {a / 1e3:.1f} kB" for a, b in sizes[n_cam:])
         + " for 5 s) |",
         f"| ... all clips, total bytes | {qd['bitrate_increase_crf23_all_bytes']:+.1%} |",
         f"| false positives | {fp['detections']} / {fp['windows']} unmarked 2 s windows x keys "

@@ -140,10 +140,7 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
     if prev is not None and prev.y.shape == y.shape:
         motion = float(np.abs(y - prev.y).mean())
         if motion > 0.05:  # a duplicated frame says nothing about noise coherence
-            r0 = prev.res.ravel() - prev.res.mean()
-            r1 = res.ravel() - res.mean()
-            den = float(np.sqrt(np.dot(r0, r0) * np.dot(r1, r1)))
-            corr = float(np.dot(r0, r1) / den) if den > 0 else 0.0
+            corr = _corr(prev.res.ravel(), res.ravel())
             ratio = float((res - prev.res).std() / (res.std() + 1e-6))
             temporal = [corr, ratio, np.log1p(motion)]
     vec = np.concatenate([stats, cooc, spec, look, chroma, scales, temporal]).astype(np.float32)

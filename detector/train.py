@@ -221,8 +221,8 @@ def mixed_report(
             ci = len(truths)
             truths.append(mc.interval)
             # every segment is a scored detection (AP ranks them; no threshold involved)
-            dets += [(ci, s.start, s.end, s.score) for s in res.segments]
             segs = [(s.start, s.end, s.score) for s in res.segments]
+            dets += [(ci, *seg) for seg in segs]
             clips.append({"truth": mc.interval, "segments": segs})
             ai = [s for s in res.segments if s.label == "ai"]
             ious.append(union_tiou([(s.start, s.end) for s in ai], mc.interval))

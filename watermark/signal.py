@@ -7,19 +7,18 @@ a few fixed-point steps push each bit's projection to a target), so the static h
 drown the mark.
 
 Featureless areas (flat or smooth-gradient, black bars, blown-out sky) are where the codec
-spends almost nothing, and there the smooth mark is at its most expensive: after 8-bit rounding it
-is an irregular +-1 pattern that x264 at CRF 23 must code coefficient by coefficient (measured on
-a static dark gradient: +83% bytes, nearly all in the intra frame). So there the mark takes the
-form H.264 codes cheapest: constant over square blocks aligned with the codec's transform or
-macroblock grid (:func:`block_size`; one DC coefficient each), integer (exact after rounding),
-static, and only on the blocks well inside one grid cell (about one in nine): +0-3% at 640x360,
-and it still reads after CRF 28. On a featureless block that *changes* over time (a fade, a
-gradient whose brightness drifts) any fixed pattern defeats the encoder's prediction, which
-otherwise follows the drift with motion vectors: a brightening flat gradient grew 4.5x (dense
-mark) or 2.6x (block mark) at CRF 23, so such blocks carry no mark. A clip that is featureless
-*and* changing everywhere therefore carries none. The classes (``NORMAL``, ``STILL_FLAT``,
-``MOVING_FLAT``) are decided per block over neighbouring frames by
-:func:`vidprov.watermark.embed.block_classes`.
+spends almost nothing, and there the smooth mark is at its most expensive: after 8-bit rounding
+it is an irregular +-1 pattern that x264 at CRF 23 must code coefficient by coefficient (a
+static dark gradient: +83% bytes, mostly in the intra frame; ``benchmarks/watermark_flat.py``).
+So there the mark takes the form H.264 codes cheapest: constant over square blocks aligned with
+the codec's transform or macroblock grid (:func:`block_size`; one DC coefficient each), integer
+(exact after rounding), static, and only on the blocks well inside one grid cell (about one in
+nine): +0% on that gradient at 640x360, and it still reads after CRF 28. On a featureless block
+that *changes* over time (a fade, a gradient whose brightness drifts) any fixed pattern defeats
+the encoder's prediction: a brightening flat gradient grew 4.5x (dense mark) or 2.6x (block
+mark) at CRF 23, so such blocks carry no mark. A clip that is featureless *and* changing
+everywhere therefore carries none. The classes (``NORMAL``, ``STILL_FLAT``, ``MOVING_FLAT``) are
+decided per block over neighbouring frames by :func:`vidprov.watermark.embed.block_classes`.
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ def block_size(shape: tuple[int, ...], grid: tuple[int, int]) -> int:
     """Side (pixels) of the featureless-area blocks for frames of ``shape``: H.264's 8x8
     transform, or its 16x16 macroblock once a grid cell spans 8 pixels, so that a block stays
     under two cells wide and the share of marked blocks (and their bytes) does not grow with the
-    resolution (8-pixel blocks at 1280x720: +21% bytes on a still dark gradient, 16: +7%)."""
+    resolution (with 16-pixel blocks the benchmark's still dark gradient costs +6% at 1280x720)."""
     return 16 if shape[1] >= 8 * grid[0] else 8
 
 

@@ -49,8 +49,8 @@ def test_block_classes() -> None:
 
 
 def test_still_flat_clip_gets_a_cheap_block_mark(tmp_path: Path, key: bytes) -> None:
-    """The dense mark made this clip's CRF 23 file about twice as large (x264 had to code an
-    irregular +-1 pattern); the block mark costs a few percent and still reads after CRF 23."""
+    """The dense mark is expensive here (x264 has to code an irregular +-1 pattern; see
+    benchmarks/watermark_flat.py); the block mark costs a few percent and reads after CRF 23."""
     frames = _frames(30, 640, 360)
     marked = list(embed(iter(frames), PAYLOAD, key))
     diff = np.stack([m.y.astype(int) - f.y for m, f in zip(marked, frames, strict=True)])
