@@ -3,12 +3,14 @@ false alarms at the default threshold, robustness (CRF 35, 0.5x resize, GIF pale
 localisation, a metadata-only baseline, watermarked generator output after CRF 28, scan speed.
 
 Usage: .venv/bin/python benchmarks/detector.py [--data DIR] [--model forensic-rf] [--windows 2]
-       [--mixed-per-fold 6] [--skip-generator]
+       [--mixed-per-fold 10] [--splice-pool 300] [--skip-generator] [--cache FILE]
 Writes benchmarks/results/detector.{json,md}.
 
 Train and test windows are separate random draws (train: seed 0, ``--windows`` per clip; test:
 one window per clip, seed 1); every fold trains from scratch on the other generators and on
-real groups that are not in its test set.
+real groups that are not in its test set. The splice model's synthesised clips are drawn once
+(``--splice-pool``); each fold fits its splice model on those whose host and insert are both on
+its training side.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from sklearn.metrics import roc_auc_score
 from vidprov.detector.data import attack, logo_folds, normalised_windows, read_index
 from vidprov.detector.metrics import clip_metrics, union_tiou
 from vidprov.detector.models import create
-from vidprov.detector.segments import CONTRAST_MARGIN, ai_labels
-from vidprov.detector.train import build_windows, fit, mixed_report
+from vidprov.detector.splice import build_samples, fit_splice
+from vidprov.detector.train import build_windows, fit, held_out_logits, mixed_report
 from vidprov.media import probe
 
 # "gif": every test window through an undithered 256-colour palette (median cut). All AI clips
@@ -120,28 +122,31 @@ def scan_speed(det, data: Path, work: Path) -> dict:
     }
 
 
-def _labels(segs: list, threshold: float, margin: float | None) -> list[bool]:
-    return ai_labels([p for _, _, p in segs], [e - s for s, e, _ in segs], threshold, margin)
+def _flagged(segs: list, t: float | None) -> list[bool]:
+    """Which segments are ``ai`` when splice segments are labelled at ``t`` (None: as shipped)."""
+    return [
+        lab == "ai" if src != "splice" or t is None else score >= t
+        for _, _, score, lab, src in segs
+    ]
 
 
-def contrast_sweep(per_fold: dict, margins=(None, 0.5, 0.75, 1.0, 1.5)) -> list[dict]:
-    """Segment labels under other contrast margins, from the same scored segments."""
+def splice_sweep(per_fold: dict, thresholds=(None, 0.3, 0.4, 0.5, 0.6, 0.7)) -> list[dict]:
+    """Segment labels under other splice thresholds, from the same scored segments."""
     out = []
-    for m in margins:
+    for t in thresholds:
         ious, mixed, false_mixed, real_ai = [], [], [], []
         for row in per_fold.values():
-            thr = row["threshold"]
             for c in row["mixed"]["clips"]:
-                lab = _labels(c["segments"], thr, m)
-                ai = [(s, e) for (s, e, _), x in zip(c["segments"], lab, strict=True) if x]
+                lab = _flagged(c["segments"], t)
+                ai = [(s, e) for (s, e, *_), x in zip(c["segments"], lab, strict=True) if x]
                 ious.append(union_tiou(ai, tuple(c["truth"])))
                 mixed.append(any(lab) and not all(lab))
             rr = row["real_in_real"]["clips"]
-            false_mixed += [any(_labels(c["segments"], thr, m)) for c in rr]
-            real_ai += [any(_labels(segs, thr, m)) for segs in row["real_clips"]]
+            false_mixed += [any(_flagged(c["segments"], t)) for c in rr]
+            real_ai += [any(_flagged(segs, t)) for segs in row["real_clips"]]
         out.append(
             {
-                "margin": m,
+                "threshold": t,
                 "mixed_mean_tiou": float(np.mean(ious)),
                 "mixed_labelled_mixed": float(np.mean(mixed)),
                 "real_in_real_with_ai_segment": float(np.mean(false_mixed)),
@@ -157,7 +162,8 @@ def main() -> None:
     ap.add_argument("--data")
     ap.add_argument("--model", default="forensic-rf")
     ap.add_argument("--windows", type=int, default=2)
-    ap.add_argument("--mixed-per-fold", type=int, default=6)
+    ap.add_argument("--mixed-per-fold", type=int, default=10)
+    ap.add_argument("--splice-pool", type=int, default=300)
     ap.add_argument("--skip-generator", action="store_true")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--cache", help="Pickle of the encoded windows (reused when present).")
@@ -187,21 +193,26 @@ def main() -> None:
     t0 = time.time()
     cache = Path(a.cache) if a.cache else None
     with tempfile.TemporaryDirectory() as tmp:
-        if cache and cache.is_file():
-            train_win, ts = pickle.loads(cache.read_bytes())
+        stored = pickle.loads(cache.read_bytes()) if cache and cache.is_file() else ()
+        if len(stored) >= 2:
+            train_win, ts = stored[:2]
         else:
             train_win = build_windows(entries, det, a.windows, 0)
             ts = test_set(entries, det, Path(tmp))
-            if cache:
-                cache.write_bytes(pickle.dumps((train_win, ts)))
-        print(f"windows built in {time.time() - t0:.0f} s", flush=True)
+        pool = stored[2] if len(stored) == 3 else build_samples(det, entries, a.splice_pool, 3)
+        if cache and len(stored) < 3:
+            cache.write_bytes(pickle.dumps((train_win, ts, pool)))
+        print(f"windows and splice pool built in {time.time() - t0:.0f} s", flush=True)
         per_fold, pooled, mixed = {}, {k: ([], []) for k in ATTACKS}, []
         for gen, tr, te in folds:
             trs = set(tr)
             idx = np.array([i for i, o in enumerate(train_win.owner) if o in trs])
             d = create(a.model)
             fit(d, train_win, idx, 5, 0)
-            row = {}
+            train_groups = {entries[i].group for i in tr}
+            own = [p for p in pool if p.host in train_groups and p.insert in train_groups]
+            d.splice = fit_splice(d, own, held_out_logits(d, train_win, idx, own, 0))
+            row = {"splice": d.splice.report}
             for name in ATTACKS:
                 s = np.array([d.result(ts["enc"][name][i]).clip_score for i in te])
                 row[name] = clip_metrics(y[te], s, d.threshold)
@@ -215,7 +226,10 @@ def main() -> None:
             row["real_in_real"] = mixed_report(d, hosts, hosts, a.mixed_per_fold, 8, detail=True)
             # whole camera clips of the test side: how often a real clip gets an "ai" segment
             row["real_clips"] = [
-                [(s.start, s.end, s.score) for s in d.score_file(entries[i].file).segments]
+                [
+                    (s.start, s.end, s.score, s.label, s.source)
+                    for s in d.score_file(entries[i].file).segments
+                ]
                 for i in te
                 if entries[i].label == "real"
             ]
@@ -231,6 +245,8 @@ def main() -> None:
         # the scan checks use one model fitted on all windows, as the shipped one is
         full = create(a.model)
         fit(full, train_win, np.arange(len(train_win.encoded)), 5, 0)
+        every = np.arange(len(train_win.encoded))
+        full.splice = fit_splice(full, pool, held_out_logits(full, train_win, every, pool, 0))
         gen_check = None if a.skip_generator else generator_check(full, a.n_generated, Path(tmp))
         speed = scan_speed(full, data, Path(tmp))
     aucs = {g: r["clean"]["auc"] for g, r in per_fold.items()}
@@ -264,7 +280,8 @@ def main() -> None:
             ),
             "labelled_mixed": float(sum(m["labelled_mixed"] * m["n"] for m in mixed) / max(nm, 1)),
         },
-        "contrast_sweep": contrast_sweep(per_fold),
+        "splice_sweep": splice_sweep(per_fold),
+        "splice_pool": len(pool),
         "metadata_baseline": base,
         "generator_crf28": gen_check,
         "scan_speed_480p": speed,
@@ -308,17 +325,18 @@ def markdown(r: dict) -> str:
     ]
     lines += [
         "",
-        f"Segment labels by contrast margin (shipped: {CONTRAST_MARGIN or 'none'}; none = "
-        "threshold only); real-in-real: camera pieces spliced into camera hosts; real clips: "
-        "whole camera clips.",
+        "Segment labels by splice threshold (fold's own = the threshold each fold's splice model "
+        "chose for 10% camera-in-camera flags out of fold); real-in-real: camera pieces spliced "
+        "into camera hosts; real clips: whole camera clips.",
         "",
-        "| margin | mixed tIoU | mixed clips labelled mixed | real-in-real with an ai segment "
-        "| real clips with an ai segment |",
+        "| splice threshold | mixed tIoU | mixed clips labelled mixed "
+        "| real-in-real with an ai segment | real clips with an ai segment |",
         "|---|---|---|---|---|",
     ]
-    for c in r.get("contrast_sweep", []):
+    for c in r.get("splice_sweep", []):
+        name = "each fold's own" if c["threshold"] is None else f"{c['threshold']:.1f}"
         lines.append(
-            f"| {c['margin'] if c['margin'] is not None else 'none'} | {c['mixed_mean_tiou']:.3f} "
+            f"| {name} | {c['mixed_mean_tiou']:.3f} "
             f"| {c['mixed_labelled_mixed']:.0%} | {c['real_in_real_with_ai_segment']:.0%} "
             f"| {c['real_clips_with_ai_segment']:.1%} |"
         )

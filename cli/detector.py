@@ -93,18 +93,32 @@ def detector_list(as_json: bool) -> None:
 @click.option("--model", "model", default="forensic-rf", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file.")
 @click.option("--windows", type=int, default=3, show_default=True, help="Windows per clip.")
+@click.option(
+    "--splice-clips",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Synthesised mixed clips for the splice model (0: no splice model).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def detector_train(
-    data: Path | None, model: str, out: Path, windows: int, seed: int, as_json: bool
+    data: Path | None,
+    model: str,
+    out: Path,
+    windows: int,
+    splice_clips: int,
+    seed: int,
+    as_json: bool,
 ) -> None:
     """Train MODEL on a clip dataset (index.csv + clips) and save it to OUT."""
     from vidprov.detector.data import read_index
     from vidprov.detector.train import TrainConfig, train
 
     n = len(read_index(data))
-    with progress_bar(n, "normalising + encoding") as bar:
-        r = train(data, out, TrainConfig(model=model, windows_per_clip=windows, seed=seed), bar)
+    cfg = TrainConfig(model=model, windows_per_clip=windows, splice_clips=splice_clips, seed=seed)
+    with progress_bar(n + max(0, splice_clips), "normalising + encoding") as bar:
+        r = train(data, out, cfg, bar)
     oof = r.report["out_of_fold"]
     emit(
         r,

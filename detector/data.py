@@ -295,6 +295,14 @@ def attack(src: Path, out: Path, crf: int, scale: float = 1.0, gif: bool = False
     return out
 
 
+def _gif_some(frames: list[np.ndarray], used: list[int]) -> list[np.ndarray]:
+    """``frames`` with those at indices ``used`` through an undithered GIF palette."""
+    out = list(frames)
+    for i in set(used):
+        out[i] = gif_roundtrip(frames[i], dither=False)
+    return out
+
+
 @dataclass(frozen=True)
 class MixedClip:
     """A synthesised mixed clip and the ground-truth AI interval (seconds)."""
@@ -312,9 +320,11 @@ def make_mixed(
     rng: np.random.Generator,
     seconds: float = 8.0,
     insert_seconds: tuple[float, float] = (1.0, 4.0),
+    gif: tuple[bool, bool] = (False, False),
 ) -> MixedClip:
     """Splice a 1–4 s piece of an AI clip into a real host at a random time: both resampled to
     one size and frame rate and re-encoded together (one H.264 stream, random CRF 23..35).
+    ``gif``: put the (host, insert) frames through a GIF palette first (:func:`gif_roundtrip`).
 
     Raises:
         MediaError: a clip cannot be read, or the host is too short.
@@ -336,6 +346,10 @@ def make_mixed(
     host_idx = _resample(ht, 0.0, seconds, fps)
     ins_idx = _resample(at, 0.0, (n1 - n0) / fps, fps)
     crop = (0.0, 0.5, 0.5)
+    if gif[0]:
+        hf = _gif_some(hf, host_idx)
+    if gif[1]:
+        af = _gif_some(af, ins_idx)
     frames = []
     for k in range(n_host):
         if n0 <= k < n1:

@@ -66,7 +66,7 @@ def _fill(
         for s in cls.segments:
             lo, hi = max(a, s.start), min(b, s.end)
             if hi > lo:
-                segs.append(Segment(lo, hi, s.label, s.score, "classifier"))
+                segs.append(Segment(lo, hi, s.label, s.score, s.source))
     return _merge(segs)
 
 

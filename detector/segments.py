@@ -7,11 +7,8 @@ mapped back to a probability; the clip score is the highest score among segments
 to matter, so one synthetic insert in camera footage raises the clip score, and the segments
 say where.
 
-:func:`ai_labels` can also label a segment below the threshold ``ai`` when it stands out from
-the rest of its clip (judging a splice against its host). It is off by default
-(``CONTRAST_MARGIN = None``): in ``benchmarks/detector.py`` a margin of 0.75 logits raised the
-mixed clips' tIoU from 0.04 to 0.26, but it also put an ``ai`` segment in 25% of camera-in-camera
-splices (6% without it), so with the current classifier it mostly adds false alarms.
+Judging a shot against the rest of its clip is the splice model's job
+(:mod:`vidprov.detector.splice`).
 """
 
 from __future__ import annotations
@@ -26,8 +23,6 @@ CUT_L1 = 0.6  # L1 distance between normalised histograms (max 2) that marks a c
 SPLIT_SECONDS = 3.0
 MIN_RUN = 1.0
 MIN_SEGMENT = 0.75  # shorter segments do not set the clip score
-CONTRAST_MARGIN: float | None = None  # logits above the rest of the clip (see the docstring)
-CONTRAST_FLOOR = 0.3
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -68,28 +63,6 @@ def _split_shot(lo: int, hi: int, z: np.ndarray, times: np.ndarray, thr: float) 
     return points
 
 
-def ai_labels(
-    scores: list[float],
-    durations: list[float],
-    threshold: float,
-    margin: float | None = CONTRAST_MARGIN,
-    floor: float = CONTRAST_FLOOR,
-) -> list[bool]:
-    """Which segments are ``ai``: at or above ``threshold``, or (``margin`` not None, two or
-    more segments) at least ``floor`` and ``margin`` logits above the other segments'
-    duration-weighted mean logit."""
-    z = _logit(np.asarray(scores, dtype=np.float64))
-    w = np.maximum(np.asarray(durations, dtype=np.float64), 1e-3)
-    out = []
-    for i, p in enumerate(scores):
-        ai = p >= threshold
-        if not ai and margin is not None and len(scores) > 1 and p >= floor:
-            rest = np.arange(len(scores)) != i
-            ai = bool(z[i] - np.average(z[rest], weights=w[rest]) >= margin)
-        out.append(bool(ai))
-    return out
-
-
 def segment(
     times: np.ndarray, probs: np.ndarray, hists: np.ndarray, threshold: float, duration: float
 ) -> tuple[tuple[Segment, ...], float]:
@@ -111,12 +84,10 @@ def segment(
         end = duration if hi == n else float((times[hi - 1] + times[hi]) / 2)
         spans.append((start, max(end, start)))
         scores.append(_sigmoid(float(z[lo:hi].mean())))
-    # shots stay separate even on the same side: each keeps its own score, so a splice that
-    # scores higher than its host still stands out when neither crosses the threshold
-    ai = ai_labels(scores, [e - s for s, e in spans], threshold)
+    # shots stay separate even on the same side: each keeps its own score
     segs = [
-        Segment(s, e, "ai" if a else "real", p, "classifier")
-        for (s, e), p, a in zip(spans, scores, ai, strict=True)
+        Segment(s, e, "ai" if p >= threshold else "real", p, "classifier")
+        for (s, e), p in zip(spans, scores, strict=True)
     ]
     long_enough = [s.score for s in segs if s.end - s.start >= min(MIN_SEGMENT, duration / 2)]
     clip = max(long_enough) if long_enough else _sigmoid(float(z.mean()))

@@ -1,7 +1,9 @@
 """Training and evaluation over a clip dataset (``index.csv`` + clips).
 
 ``train``: normalised, augmented windows of every clip → model inputs → out-of-fold raw scores
-(folds by group) for the Platt calibration and the default threshold → final fit on all windows.
+(folds by group) for the Platt calibration and the default threshold → final fit on all windows
+→ the splice model (:mod:`vidprov.detector.splice`) on synthesised mixed clips, scored by
+classifiers that did not see their sources.
 ``evaluate``: one fixed-seed normalised window per clip (clip metrics overall and per generator)
 plus synthesised mixed clips (segment AP at tIoU 0.5/0.75 and mean tIoU).
 """
@@ -27,6 +29,7 @@ from vidprov.detector.data import (
 )
 from vidprov.detector.metrics import clip_metrics, segment_ap, union_tiou
 from vidprov.detector.models import Detector, Encoded, create, load
+from vidprov.detector.splice import SpliceSample, build_samples, fit_splice
 from vidprov.errors import DetectorError, MediaError
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class TrainConfig:
 
     model: str = "forensic-rf"
     windows_per_clip: int = 3
+    splice_clips: int = 200  # synthesised clips for the splice model (0: none)
     cv_folds: int = 5
     seed: int = 0
     normalise: NormaliseConfig = field(default_factory=NormaliseConfig)
@@ -115,6 +119,37 @@ def fit(det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int) -> 
     return {"out_of_fold": clip_metrics(y, oof, det.threshold), "folds": k}
 
 
+def held_out_logits(
+    det: Detector,
+    win: Windows,
+    idx: np.ndarray,
+    samples: list[SpliceSample],
+    seed: int,
+    blocks: int = 4,
+) -> list[np.ndarray]:
+    """Per-frame raw logits for each splice sample from a copy of ``det`` fitted on windows
+    ``idx`` without the sample's host and insert groups: the groups are dealt into ``blocks``
+    and each sample is scored by a model that never saw the blocks of either of its sources,
+    so the splice model learns from scores like those of clips the classifier has not seen.
+    Falls back to ``det`` where the remaining windows hold one class only."""
+    groups = win.groups[idx]
+    order = np.random.default_rng(seed).permutation(sorted(set(groups.tolist())))
+    block = {g: k % blocks for k, g in enumerate(order)}
+    models: dict[frozenset[int], Detector] = {}
+    out = []
+    for s in samples:
+        skip = frozenset({block.get(s.host, -1), block.get(s.insert, -1)})
+        if skip not in models:
+            keep = idx[np.array([block[g] not in skip for g in groups])]
+            m = det
+            if len(set(win.y[keep].tolist())) == 2:
+                m = create(det.name, **det.config)
+                m.fit_frames([win.encoded[j] for j in keep], win.y[keep], seed)
+            models[skip] = m
+        out.append(models[skip].raw_logits(s.enc))
+    return out
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """A trained, saved model and its report."""
@@ -148,6 +183,11 @@ def train(
     det = create(cfg.model, **cfg.overrides)
     win = build_windows(entries, det, cfg.windows_per_clip, cfg.seed, cfg.normalise, progress)
     report = fit(det, win, np.arange(len(win.encoded)), cfg.cv_folds, cfg.seed)
+    if cfg.splice_clips > 0:
+        samples = build_samples(det, entries, cfg.splice_clips, cfg.seed, progress)
+        idx = np.arange(len(win.encoded))
+        det.splice = fit_splice(det, samples, held_out_logits(det, win, idx, samples, cfg.seed))
+        report["splice"] = det.splice.report
     report["clips"] = len(entries)
     report["windows"] = len(win.encoded)
     report["config"] = {**asdict(cfg), "model_config": det.config}
@@ -202,7 +242,8 @@ def mixed_report(
     segments labelled ``ai`` at the model's threshold and the truth (0 when none is).
     ``mean_tiou_top_segment``: the same for the single highest-scored segment (localisation
     once a clip is known to be mixed). ``labelled_mixed``: share of clips with both labels.
-    With ``detail``, ``clips`` lists each clip's truth and ``(start, end, score)`` segments.
+    With ``detail``, ``clips`` lists each clip's truth and its segments as
+    ``(start, end, score, label, source)``.
     """
     if not hosts or not inserts or n <= 0:
         return {"n": 0}
@@ -221,8 +262,8 @@ def mixed_report(
             ci = len(truths)
             truths.append(mc.interval)
             # every segment is a scored detection (AP ranks them; no threshold involved)
-            segs = [(s.start, s.end, s.score) for s in res.segments]
-            dets += [(ci, *seg) for seg in segs]
+            dets += [(ci, s.start, s.end, s.score) for s in res.segments]
+            segs = [(s.start, s.end, s.score, s.label, s.source) for s in res.segments]
             clips.append({"truth": mc.interval, "segments": segs})
             ai = [s for s in res.segments if s.label == "ai"]
             ious.append(union_tiou([(s.start, s.end) for s in ai], mc.interval))

@@ -12,7 +12,8 @@ LABELS = ("ai", "mixed", "real")
 class Segment:
     """A stretch of the clip (seconds) with one label: ``ai`` or ``real``.
 
-    ``source`` says what decided it: ``watermark``, ``c2pa`` or ``classifier``.
+    ``source`` says what decided it: ``watermark``, ``c2pa``, ``classifier`` (the frame
+    classifier's score) or ``splice`` (a shot judged against the rest of its clip).
     """
 
     start: float

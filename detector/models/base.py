@@ -20,7 +20,8 @@ from vidprov.atomic import atomic_path
 from vidprov.detector.features import luma_hist
 from vidprov.detector.sampling import SAMPLE_FPS, sample_frames
 from vidprov.detector.segments import segment
-from vidprov.detector.verdict import ClassifierResult
+from vidprov.detector.splice import SpliceModel
+from vidprov.detector.verdict import ClassifierResult, Segment
 from vidprov.errors import DetectorError
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Detector(ABC):
         self.calib = (1.0, 0.0)  # calibrated logit = a * raw + b
         self.threshold = 0.5
         self.meta: dict[str, Any] = {}
+        self.splice: SpliceModel | None = None  # see vidprov.detector.splice
 
     # --- subclass hooks -------------------------------------------------------------
     @abstractmethod
@@ -119,18 +121,31 @@ class Detector(ABC):
             duration = probe(path).duration
         return self.encode(sample_frames(path), duration)
 
-    def frame_probs(self, enc: Encoded) -> np.ndarray:
+    def frame_probs(self, enc: Encoded, raw: np.ndarray | None = None) -> np.ndarray:
         a, b = self.calib
-        z = a * self.raw_logits(enc) + b
+        z = a * (self.raw_logits(enc) if raw is None else raw) + b
         return 1.0 / (1.0 + np.exp(-z))
 
     def clip_raw(self, enc: Encoded) -> float:
         return float(np.mean(self.raw_logits(enc)))
 
     def result(self, enc: Encoded) -> ClassifierResult:
-        """Per-frame, per-segment and per-clip scores for an encoded clip."""
-        probs = self.frame_probs(enc)
+        """Per-frame, per-segment and per-clip scores for an encoded clip.
+
+        A clip scored below the threshold and cut into two or more shots gets its segments
+        from the splice model when there is one (source ``splice``): each shot judged against
+        the rest of the clip."""
+        raw = self.raw_logits(enc)
+        probs = self.frame_probs(enc, raw)
         segs, clip = segment(enc.times, probs, enc.hists, self.threshold, enc.duration)
+        if self.splice is not None and clip < self.threshold:
+            scored = self.splice.score(raw, enc)
+            if len(scored) > 1:
+                thr = self.splice.threshold
+                segs = tuple(
+                    Segment(s.start, s.end, "ai" if p >= thr else "real", p, "splice")
+                    for s, p in scored
+                )
         return ClassifierResult(
             self.name,
             clip,
@@ -174,6 +189,7 @@ class Detector(ABC):
             "threshold": self.threshold,
             "meta": self.meta,
             "state": self.state(),
+            "splice": self.splice,
         }
         buf = io.BytesIO()
         joblib.dump(blob, buf, compress=3)
@@ -217,5 +233,6 @@ def restore(cls_for: Callable[[str], type[Detector]], blob: dict[str, Any]) -> D
     det.calib = tuple(blob["calib"])  # type: ignore[assignment]
     det.threshold = float(blob["threshold"])
     det.meta = blob.get("meta", {})
+    det.splice = blob.get("splice")
     det.load_state(blob["state"])
     return det

@@ -64,7 +64,14 @@ def toy_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def toy_model_file(toy_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("toymodel") / "toy.joblib"
-    cfg = TrainConfig(model="forensic-rf", windows_per_clip=2, cv_folds=3, seed=0, normalise=GENTLE)
+    cfg = TrainConfig(
+        model="forensic-rf",
+        windows_per_clip=2,
+        splice_clips=12,
+        cv_folds=3,
+        seed=0,
+        normalise=GENTLE,
+    )
     train(toy_data, out, cfg)
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidprov.detector.segments import ai_labels, segment
+from vidprov.detector.segments import segment
 
 
 def hists(n: int, cut_at: list[int]) -> np.ndarray:
@@ -44,14 +44,3 @@ def test_one_blip_does_not_split() -> None:
     p[20] = 0.99
     segs, clip = segment(t, p, hists(40, []), 0.5, 5.0)
     assert [s.label for s in segs] == ["real"] and clip < 0.5
-
-
-def test_contrast_labels_a_shot_that_stands_out_from_its_clip() -> None:
-    # odds 0.6/0.4 against a host at 0.2/0.8: logit gap ln(1.5) + ln(4) = 1.79
-    scores, durations = [0.2, 0.6, 0.2], [3.0, 2.0, 3.0]
-    assert ai_labels(scores, durations, 0.8) == [False, False, False]  # threshold only
-    assert ai_labels(scores, durations, 0.8, margin=1.7) == [False, True, False]
-    assert ai_labels(scores, durations, 0.8, margin=1.9) == [False, False, False]
-    assert ai_labels(scores, durations, 0.8, margin=1.0, floor=0.7) == [False, False, False]
-    assert ai_labels([0.6], [5.0], 0.8, margin=0.1) == [False]  # nothing to stand out from
-    assert ai_labels([0.9, 0.2], [1.0, 1.0], 0.8, margin=None) == [True, False]

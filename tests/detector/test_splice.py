@@ -1,0 +1,79 @@
+"""The splice model: shot features, truth labels, training, its use in scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidprov.detector.models import Detector, Encoded, load
+from vidprov.detector.splice import SpliceModel, SpliceSample, fit_splice, shot_features, shots
+from vidprov.errors import DetectorError
+
+from .conftest import toy_frames, write
+from .test_segments import hists
+
+
+def encoded(n: int, cut_at: list[int], fps: float = 8.0) -> Encoded:
+    t = np.arange(n) / fps
+    return Encoded(t, np.zeros((n, 3), np.float32), hists(n, cut_at), n / fps)
+
+
+def test_shots_and_their_features_by_hand() -> None:
+    enc = encoded(16, [4])  # frames 0-3 and 4-15: the cut lies halfway between 0.375 and 0.5 s
+    parts = shots(enc)
+    assert [(s.lo, s.hi) for s in parts] == [(0, 4), (4, 16)]
+    assert parts[0].start == 0.0 and parts[0].end == pytest.approx(0.4375)
+    assert parts[1].end == pytest.approx(2.0)
+    z = np.array([3.0] * 4 + [-1.0] * 12)
+    f = shot_features(z, parts, enc.duration)
+    # shot logit, rest logit, contrast, share of the clip, number of shots
+    assert f[0] == pytest.approx([3.0, -1.0, 4.0, 0.4375 / 2.0, 2.0])
+    assert f[1] == pytest.approx([-1.0, 3.0, -4.0, 1.5625 / 2.0, 2.0])
+    one = shot_features(z, shots(encoded(16, [])), 2.0)
+    assert one[0] == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0])  # rest = the shot itself
+
+
+def test_labels_need_half_the_shot_inside_an_ai_insert() -> None:
+    enc = encoded(32, [8, 20])  # shots ~0-0.94, ~0.94-2.44, ~2.44-4 s
+    parts = shots(enc)
+    ai = SpliceSample(enc, (1.0, 2.4), True, "h", "i")
+    assert ai.labels(parts).tolist() == [0, 1, 0]
+    camera = SpliceSample(enc, (1.0, 2.4), False, "h", "j")
+    assert camera.labels(parts).tolist() == [0, 0, 0]
+    late = SpliceSample(enc, (2.0, 3.0), True, "h", "i")  # 0.44 of 1.5 s and 0.56 of 1.56 s
+    assert late.labels(parts).tolist() == [0, 0, 0]
+
+
+def test_toy_model_carries_a_fitted_splice_model(toy_model: Detector) -> None:
+    sp = toy_model.splice
+    assert isinstance(sp, SpliceModel)
+    assert 0.3 <= sp.threshold <= 0.95
+    assert sp.report["samples"] >= 8 and 0 < sp.report["ai_samples"] < sp.report["samples"]
+
+
+def test_splice_segments_replace_shots_below_the_clip_threshold(
+    toy_model: Detector, tmp_path: Path
+) -> None:
+    # two camera shots: the clip stays below the threshold and the splice model labels shots
+    a, b = toy_frames("real", 48, seed=610), toy_frames("real", 48, seed=611)
+    clip = write(tmp_path / "two_shots.mp4", a + [255 - f for f in b])  # a colour cut
+    res = toy_model.score_file(clip)
+    assert res.clip_score < toy_model.threshold
+    assert len(res.segments) == 2 and {s.source for s in res.segments} == {"splice"}
+    assert all(s.label == "real" for s in res.segments)
+
+
+def test_fit_splice_needs_an_ai_insert(toy_model: Detector) -> None:
+    enc = encoded(16, [8])
+    camera = [SpliceSample(enc, (1.0, 2.0), False, f"h{i}", "i") for i in range(4)]
+    with pytest.raises(DetectorError, match="both"):
+        fit_splice(toy_model, camera)
+    with pytest.raises(DetectorError, match="no splice"):
+        fit_splice(toy_model, [])
+
+
+def test_saved_model_keeps_the_splice_model(toy_model_file: Path) -> None:
+    det = load(toy_model_file)
+    assert det.splice is not None and det.splice.threshold > 0
