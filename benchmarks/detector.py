@@ -166,7 +166,11 @@ def main() -> None:
     ap.add_argument("--splice-pool", type=int, default=300)
     ap.add_argument("--skip-generator", action="store_true")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--cache", help="Pickle of the encoded windows (reused when present).")
+    ap.add_argument(
+        "--cache",
+        help="Pickle of the encoded windows and splice pool (reused when present, whatever "
+        "--windows and --splice-pool say: delete it after changing them).",
+    )
     ap.add_argument("--generator-only", action="store_true", help="Re-run the generator check.")
     ap.add_argument("--n-generated", type=int, default=5)
     ap.add_argument("--speed-only", action="store_true", help="Re-measure scan speed only.")

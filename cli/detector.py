@@ -95,7 +95,7 @@ def detector_list(as_json: bool) -> None:
 @click.option("--windows", type=int, default=3, show_default=True, help="Windows per clip.")
 @click.option(
     "--splice-clips",
-    type=int,
+    type=click.IntRange(min=0),
     default=200,
     show_default=True,
     help="Synthesised mixed clips for the splice model (0: no splice model).",

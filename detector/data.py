@@ -322,8 +322,9 @@ def make_mixed(
     insert_seconds: tuple[float, float] = (1.0, 4.0),
     gif: tuple[bool, bool] = (False, False),
 ) -> MixedClip:
-    """Splice a 1–4 s piece of an AI clip into a real host at a random time: both resampled to
-    one size and frame rate and re-encoded together (one H.264 stream, random CRF 23..35).
+    """Splice a 1–4 s piece of ``insert`` (an AI clip, or a camera clip for a control) into a
+    real host at a random time: both resampled to one size and frame rate and re-encoded
+    together (one H.264 stream, random CRF 23..35).
     ``gif``: put the (host, insert) frames through a GIF palette first (:func:`gif_roundtrip`).
 
     Raises:

@@ -94,13 +94,25 @@ class SpliceSample:
     insert: str
 
     def labels(self, parts: list[Shot]) -> np.ndarray:
-        """1 for shots at least half inside an AI insert."""
+        """1 for shots (of positive length) at least half inside an AI insert."""
         a, b = self.interval
         out = [
-            int(self.ai and max(0.0, min(s.end, b) - max(s.start, a)) >= 0.5 * (s.end - s.start))
+            int(
+                self.ai
+                and s.end > s.start
+                and max(0.0, min(s.end, b) - max(s.start, a)) >= 0.5 * (s.end - s.start)
+            )
             for s in parts
         ]
         return np.asarray(out)
+
+
+def _seconds(e: ClipEntry) -> float:
+    try:
+        return probe(e.file).duration
+    except MediaError as exc:
+        log.warning("splice host skipped: %s", exc)
+        return 0.0
 
 
 def build_samples(
@@ -118,7 +130,7 @@ def build_samples(
     rng = np.random.default_rng(seed)
     reals = [e for e in entries if e.label == "real"]
     # short hosts are looped back and forth to 4 s by make_mixed; longer ones preferred
-    hosts = [e for e in reals if probe(e.file).duration >= MIN_HOST_SECONDS] or reals
+    hosts = [e for e in reals if _seconds(e) >= MIN_HOST_SECONDS] or reals
     ais = [e for e in entries if e.label == "ai"]
     if not hosts or not ais:
         raise DetectorError("splice training needs camera clips and AI clips")
@@ -139,6 +151,8 @@ def build_samples(
                 enc = det.encode_file(path)
             except MediaError as exc:
                 log.warning("splice sample skipped: %s", exc)
+                if progress:
+                    progress(1)
                 continue
             out.append(SpliceSample(enc, mc.interval, ins.label == "ai", host.group, ins.group))
             if progress:
@@ -172,6 +186,16 @@ def _model() -> Pipeline:
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
 
 
+def rr_threshold(camera_max: np.ndarray, rr_fpr: float) -> float:
+    """The lowest threshold that flags at most ``rr_fpr`` of the camera-in-camera clips, given
+    each one's highest shot score (0.5 when there are none)."""
+    if len(camera_max) == 0:
+        return 0.5
+    c = np.sort(camera_max)
+    k = int(np.floor(rr_fpr * len(c) + 1e-9))  # clips allowed above the threshold
+    return float(np.nextafter(c[len(c) - k - 1], np.inf))
+
+
 def fit_splice(
     det: Detector,
     samples: list[SpliceSample],
@@ -183,35 +207,39 @@ def fit_splice(
     :func:`vidprov.detector.train.held_out_logits`, since a classifier scores clips it was
     trained on more confidently than it will score new ones).
 
-    The threshold comes from out-of-fold scores (5 folds by host group): the lowest that
-    labels an ``ai`` shot in at most ``rr_fpr`` of the camera-in-camera samples.
+    Only samples cut into two or more shots are used: the model never judges one-shot clips.
+    The threshold comes from out-of-fold scores (5 folds by host group): the lowest that labels
+    an ``ai`` shot in at most ``rr_fpr`` of the camera-in-camera samples (:func:`rr_threshold`),
+    kept within 0.3..0.95.
 
     Raises:
-        DetectorError: no samples, or no AI shot among them.
+        DetectorError: no multi-shot samples, fewer than two host groups among them, or no AI
+            shot or no camera shot among them.
     """
+    if logits is None:
+        logits = [det.raw_logits(s.enc) for s in samples]
+    keep = [k for k, s in enumerate(samples) if len(shots(s.enc)) > 1]
+    samples, logits = [samples[k] for k in keep], [logits[k] for k in keep]
     if not samples:
-        raise DetectorError("no splice training samples")
+        raise DetectorError("no splice training samples with two or more shots")
     y = np.concatenate([s.labels(shots(s.enc)) for s in samples])
     if y.min() == y.max():
         raise DetectorError("splice training needs both inserted AI shots and camera shots")
-    if logits is None:
-        logits = [det.raw_logits(s.enc) for s in samples]
     x, counts = _rows(logits, samples)
     owner = np.repeat(np.arange(len(samples)), counts)
     groups = np.array([samples[k].host for k in owner])
+    n_groups = len(set(groups.tolist()))
+    if n_groups < 2:
+        raise DetectorError("splice training needs hosts from two or more groups")
     oof = np.zeros(len(y))
-    k = min(5, len(set(groups.tolist())))
-    for tr, te in GroupKFold(n_splits=max(2, k)).split(x, y, groups):
+    for tr, te in GroupKFold(n_splits=min(5, n_groups)).split(x, y, groups):
         if y[tr].min() == y[tr].max():
             oof[te] = y[tr].mean()
             continue
         oof[te] = _model().fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
     clip_max = np.array([oof[owner == k].max() for k in range(len(samples))])
     camera = np.array([not s.ai for s in samples])
-    threshold = 0.5
-    if camera.any():
-        threshold = float(np.quantile(clip_max[camera], 1.0 - rr_fpr, method="higher")) + 1e-3
-    threshold = float(np.clip(threshold, 0.3, 0.95))
+    threshold = float(np.clip(rr_threshold(clip_max[camera], rr_fpr), 0.3, 0.95))
     report = {
         "samples": float(len(samples)),
         "ai_samples": float(sum(s.ai for s in samples)),

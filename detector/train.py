@@ -128,15 +128,20 @@ def held_out_logits(
     blocks: int = 4,
 ) -> list[np.ndarray]:
     """Per-frame raw logits for each splice sample from a copy of ``det`` fitted on windows
-    ``idx`` without the sample's host and insert groups: the groups are dealt into ``blocks``
-    and each sample is scored by a model that never saw the blocks of either of its sources,
+    ``idx`` without the sample's host and insert groups: the groups of each class are dealt
+    into ``blocks`` and each sample is scored by a model that never saw the blocks of either
+    of its sources (for an AI insert, with the shared data's grouping: never saw its generator),
     so the splice model learns from scores like those of clips the classifier has not seen.
-    Falls back to ``det`` where the remaining windows hold one class only."""
-    groups = win.groups[idx]
-    order = np.random.default_rng(seed).permutation(sorted(set(groups.tolist())))
-    block = {g: k % blocks for k, g in enumerate(order)}
+    Where the remaining windows hold one class only, ``det`` itself scores (logged)."""
+    groups, ys = win.groups[idx], win.y[idx]
+    rng = np.random.default_rng(seed)
+    block: dict[str, int] = {}
+    for label in (0, 1):  # each class dealt on its own, so every block holds both when it can
+        order = rng.permutation(sorted(set(groups[ys == label].tolist())))
+        block.update({g: k % blocks for k, g in enumerate(order)})
     models: dict[frozenset[int], Detector] = {}
     out = []
+    fallback = 0
     for s in samples:
         skip = frozenset({block.get(s.host, -1), block.get(s.insert, -1)})
         if skip not in models:
@@ -146,7 +151,10 @@ def held_out_logits(
                 m = create(det.name, **det.config)
                 m.fit_frames([win.encoded[j] for j in keep], win.y[keep], seed)
             models[skip] = m
+        fallback += models[skip] is det
         out.append(models[skip].raw_logits(s.enc))
+    if fallback:
+        log.warning("%d splice samples scored by a classifier that saw their sources", fallback)
     return out
 
 

@@ -25,13 +25,17 @@ GENTLE = NormaliseConfig(
 
 
 def toy_frames(kind: str, n: int, seed: int) -> list[np.ndarray]:
+    """``n`` frames of one toy clip; each seed has its own colour cast, so that two clips cut
+    together make a shot change."""
     rng = np.random.default_rng(seed)
+    cast = rng.uniform(-70, 70, 3)
     out = []
     for f in synth_frames(n, W, H, seed=seed):
+        f = np.clip(f.astype(np.float32) + cast, 0, 255)
         if kind == "real":
             f = np.clip(f + rng.normal(0, 7, f.shape), 0, 255).astype(np.uint8)
         else:
-            f = cv2.GaussianBlur(f, (5, 5), 1.5)
+            f = cv2.GaussianBlur(f.astype(np.uint8), (5, 5), 1.5)
         out.append(f)
     return out
 

@@ -7,8 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidprov.detector.models import Detector, Encoded, load
-from vidprov.detector.splice import SpliceModel, SpliceSample, fit_splice, shot_features, shots
+from vidprov.detector.models import Detector, Encoded
+from vidprov.detector.splice import (
+    SpliceModel,
+    SpliceSample,
+    fit_splice,
+    rr_threshold,
+    shot_features,
+    shots,
+)
+from vidprov.detector.train import Windows, held_out_logits
 from vidprov.errors import DetectorError
 
 from .conftest import toy_frames, write
@@ -32,7 +40,9 @@ def test_shots_and_their_features_by_hand() -> None:
     assert f[0] == pytest.approx([3.0, -1.0, 4.0, 0.4375 / 2.0, 2.0])
     assert f[1] == pytest.approx([-1.0, 3.0, -4.0, 1.5625 / 2.0, 2.0])
     one = shot_features(z, shots(encoded(16, [])), 2.0)
-    assert one[0] == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0])  # rest = the shot itself
+    assert one[0] == pytest.approx(
+        [0.0, 0.0, 0.0, 1.0, 1.0]
+    )  # mean of 3 x4 and -1 x12; rest = itself
 
 
 def test_labels_need_half_the_shot_inside_an_ai_insert() -> None:
@@ -69,11 +79,50 @@ def test_fit_splice_needs_an_ai_insert(toy_model: Detector) -> None:
     enc = encoded(16, [8])
     camera = [SpliceSample(enc, (1.0, 2.0), False, f"h{i}", "i") for i in range(4)]
     with pytest.raises(DetectorError, match="both"):
-        fit_splice(toy_model, camera)
+        fit_splice(toy_model, camera, [np.zeros(16)] * 4)
+    with pytest.raises(DetectorError, match="two or more shots"):
+        fit_splice(
+            toy_model, [SpliceSample(encoded(16, []), (1.0, 2.0), True, "h", "i")], [np.zeros(16)]
+        )
     with pytest.raises(DetectorError, match="no splice"):
         fit_splice(toy_model, [])
 
 
-def test_saved_model_keeps_the_splice_model(toy_model_file: Path) -> None:
-    det = load(toy_model_file)
-    assert det.splice is not None and det.splice.threshold > 0
+def test_threshold_flags_at_most_the_allowed_share_and_no_lower_one_does() -> None:
+    scores = np.arange(20) / 20.0  # 0.00 .. 0.95
+    t = rr_threshold(scores, 0.1)  # 2 of 20 may be flagged: 0.90 and 0.95
+    assert (scores >= t).sum() == 2 and (scores >= 0.85).sum() == 3
+    assert 0.85 < t <= 0.9
+    assert (scores >= rr_threshold(scores, 0.0)).sum() == 0
+    assert rr_threshold(np.array([]), 0.1) == 0.5
+
+
+def test_held_out_logits_never_come_from_a_model_that_saw_the_sources(
+    toy_model: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # eight clips in eight groups, four per class; each window's single feature is its clip id
+    groups = [f"g{i}" for i in range(8)]
+    encs = [encoded(8, []) for _ in range(8)]
+    for i, e in enumerate(encs):
+        e.x[:] = i
+    entries = [type("E", (), {"group": g, "y": int(i >= 4)})() for i, g in enumerate(groups)]
+    win = Windows(entries, np.arange(8), encs)  # type: ignore[arg-type]
+    seen: list[set[str]] = []
+
+    class Spy(type(toy_model)):  # type: ignore[misc]
+        def fit_frames(self, clips: list[Encoded], y: np.ndarray, seed: int) -> None:
+            self.saw = {groups[int(c.x[0, 0])] for c in clips}
+
+        def raw_logits(self, enc: Encoded) -> np.ndarray:
+            seen.append(self.saw)
+            return np.zeros(len(enc.times))
+
+    monkeypatch.setattr("vidprov.detector.train.create", lambda name, **cfg: Spy(name, cfg))
+    samples = [
+        SpliceSample(encoded(8, []), (0.0, 0.5), True, f"g{h}", f"g{i}")
+        for h, i in [(0, 5), (1, 6), (2, 7), (3, 4)]
+    ]
+    held_out_logits(toy_model, win, np.arange(8), samples, seed=0, blocks=4)
+    assert len(seen) == 4
+    for s, saw in zip(samples, seen, strict=True):
+        assert s.host not in saw and s.insert not in saw and saw

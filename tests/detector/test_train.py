@@ -113,3 +113,20 @@ def test_shipped_model_matches_its_card() -> None:
     det = load_default()
     assert det.name == card["model"] and det.threshold == pytest.approx(card["threshold"])
     assert card["evaluation"]["logo_mean_auc"] > 0.5
+
+
+def test_forensic_model_saved_before_exclude_still_sees_every_feature(
+    toy_data: Path, tmp_path: Path
+) -> None:
+    enc = create("forensic-rf").encode_file(toy_data / "ai" / "ai0.mp4")
+    old = create("forensic-rf", exclude=[])
+    old.fit_frames(
+        [enc, create("forensic-rf").encode_file(toy_data / "real" / "real0.mp4")],
+        np.array([1, 0]),
+        0,
+    )
+    del old.config["exclude"]  # as saved before the setting existed
+    old.save(tmp_path / "old.joblib")
+    det = load(tmp_path / "old.joblib")
+    assert det.used is None and det.config["exclude"] == []
+    assert det.raw_logits(enc).shape == (len(enc.times),)
