@@ -248,8 +248,8 @@ def main() -> None:
         }
         # the scan checks use one model fitted on all windows, as the shipped one is
         full = create(a.model)
-        fit(full, train_win, np.arange(len(train_win.encoded)), 5, 0)
         every = np.arange(len(train_win.encoded))
+        fit(full, train_win, every, 5, 0)
         full.splice = fit_splice(full, pool, held_out_logits(full, train_win, every, pool, 0))
         gen_check = None if a.skip_generator else generator_check(full, a.n_generated, Path(tmp))
         speed = scan_speed(full, data, Path(tmp))

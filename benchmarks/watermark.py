@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from _common import data_dir, write_results
 
-from vidprov.media import EncodeOptions, VideoReader, VideoWriter
+from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
 from vidprov.watermark import WatermarkConfig, detect, detect_file, embed_file
 from vidprov.watermark.config import keyed_pattern
 from vidprov.watermark.detect import _Accumulator, _reading
@@ -36,16 +36,27 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _write(
-    path: Path, frames: list[np.ndarray], fps: float = FPS, crf: int = 18, codec: str = "libx264"
+    path: Path,
+    frames: list[np.ndarray] | list[YUVFrame],
+    fps: float = FPS,
+    crf: int = 18,
+    codec: str = "libx264",
 ) -> Path:
-    h, w = frames[0].shape[:2]
+    """Encode RGB arrays or YUV frames (written as they are, as ``embed_file`` writes them)."""
+    h, w = getattr(frames[0], "y", frames[0]).shape[:2]
     with VideoWriter(path, w, h, fps, EncodeOptions(crf=crf, codec=codec, preset="medium")) as out:
         for f in frames:
-            out.write(np.ascontiguousarray(f))
+            out.write(f)
     return path
 
 
 def material(data: Path, n: int, work: Path, size: tuple[int, int]) -> list[Path]:
+    """``n`` camera clips from the data, then the flat and the dark synthetic clip."""
+    return camera_clips(data, n, work, size) + synthetic_clips(work, size)
+
+
+def camera_clips(data: Path, n: int, work: Path, size: tuple[int, int]) -> list[Path]:
+    """``n`` real clips of the data looped to 5 s at ``size``, encoded at CRF 10."""
     with open(data / "index.csv") as fh:
         rows = [r for r in csv.DictReader(fh) if r["label"] == "real" and int(r["frames"]) >= 45]
     picks = rows[:: max(1, len(rows) // n)][:n]
@@ -57,6 +68,11 @@ def material(data: Path, n: int, work: Path, size: tuple[int, int]) -> list[Path
             for k in range(5 * FPS)
         ]
         out.append(_write(work / f"real{i}_{size[0]}.mp4", frames, crf=10))
+    return out
+
+
+def synthetic_clips(work: Path, size: tuple[int, int]) -> list[Path]:
+    """A brightening flat gradient and a still dark gradient, 5 s at ``size``, CRF 10."""
     w, h = size
     yy = np.linspace(0, 1, h)[:, None, None]
     flat = [
@@ -69,9 +85,10 @@ def material(data: Path, n: int, work: Path, size: tuple[int, int]) -> list[Path
         ).astype(np.uint8)
         for _ in range(5 * FPS)
     ]
-    out.append(_write(work / f"flat_{w}.mp4", flat, crf=10))
-    out.append(_write(work / f"dark_{w}.mp4", dark, crf=10))
-    return out
+    return [
+        _write(work / f"flat_{w}.mp4", flat, crf=10),
+        _write(work / f"dark_{w}.mp4", dark, crf=10),
+    ]
 
 
 def attacks(marked: Path, host: Path, work: Path) -> dict[str, Path]:
@@ -250,7 +267,7 @@ def main() -> None:
         )
         print(f"{c.name}: psnr {q['psnr_mean']:.1f}/{q['psnr_min']:.1f}", flush=True)
     fp = false_positives(clips, args.keys, args.sync_keys, cfg)
-    big = material(data, 1, work, (1280, 720))[0]
+    big = camera_clips(data, 1, work, (1280, 720))[0]
     sp = speed(big, cfg)
     bitrate = [a / b - 1 for a, b in sizes]
     n_cam = len(clips) - 2
@@ -292,7 +309,7 @@ def main() -> None:
         "",
         "| measure | value |",
         "| --- | --- |",
-        f"| clips | {len(clips)} ({args.size}, 5 s; {len(clips) - 2} camera, flat, dark) |",
+        f"| clips | {len(clips)} ({args.size}, 5 s; {n_cam} camera, flat, dark) |",
         f"| Y-PSNR mean / worst frame | {qd['psnr_y_mean']:.1f} / "
         f"{qd['psnr_y_worst_frame']:.1f} dB |",
         f"| Y-PSNR mean, camera clips only | {qd['psnr_y_mean_camera']:.1f} dB |",

@@ -2,11 +2,11 @@
 (640x360, 5 s) unmarked and under three ways of marking them, split into intra and predicted
 frames, and whether the payload reads after the CRF 23 encode.
 
-- ``dense``: the smooth mark everywhere (no block classes; the code before the change);
+- ``dense``: the smooth mark everywhere (no block classes);
 - ``blocks_everywhere``: every featureless block gets the block mark, changing ones too;
 - ``shipped``: still featureless blocks get the block mark, changing ones none.
 
-Usage: .venv/bin/python benchmarks/watermark_flat.py [--data DIR]
+Usage: .venv/bin/python benchmarks/watermark_flat.py
 Writes benchmarks/results/watermark_flat.{json,md}.
 """
 
@@ -20,16 +20,15 @@ from pathlib import Path
 
 import av
 import numpy as np
-from _common import RESULTS, data_dir, write_results
+from _common import RESULTS, write_results
 
-from vidprov.media import VideoReader, YUVFrame
-from vidprov.media.frames import from_yuv_planes
+from vidprov.media import VideoReader
 from vidprov.watermark import WatermarkConfig, detect_file
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import keyed_pattern
 from vidprov.watermark.embed import block_classes
 from vidprov.watermark.signal import MOVING_FLAT, STILL_FLAT, embed_luma
-from watermark import KEY, PAYLOAD, _write, material
+from watermark import KEY, PAYLOAD, _write, synthetic_clips
 
 Classes = Callable[[np.ndarray], np.ndarray | None]
 VARIANTS: dict[str, Classes] = {
@@ -49,28 +48,25 @@ def _bytes(path: Path) -> dict[str, int]:
     }
 
 
-def _rgb(frames: list[YUVFrame]) -> list[np.ndarray]:
-    return [from_yuv_planes(f.y, f.u, f.v).to_ndarray(format="rgb24") for f in frames]
-
-
 def measure(clip: Path, work: Path) -> dict[str, dict]:
     cfg = WatermarkConfig()
     pattern = keyed_pattern(KEY, cfg.grid, cfg.pilot_fraction)
     coded = encode(parse_payload(PAYLOAD)).astype(np.float32) * 2 - 1
     with VideoReader(clip) as r:
         frames = list(r.frames("yuv420p"))
-    plain = _write(work / "plain.mp4", _rgb(frames), crf=23)
+    plain = _write(work / "plain.mp4", frames, crf=23)
     out: dict[str, dict] = {"plain": _bytes(plain)}
     for name, pick in VARIANTS.items():
         marked = [
             replace(f, y=embed_luma(f.y, pattern, coded, cfg, pick(c)))
             for f, c in block_classes(iter(frames), cfg.grid)
         ]
-        path = _write(work / f"{name}.mp4", _rgb(marked), crf=23)
+        path = _write(work / f"{name}.mp4", marked, crf=23)
         reading = detect_file(path, KEY, cfg)
+        size = _bytes(path)
         out[name] = {
-            **_bytes(path),
-            "increase": path.stat().st_size / out["plain"]["total"] - 1,
+            **size,
+            "increase": size["total"] / out["plain"]["total"] - 1,
             "reads_after_crf23": bool(reading.detected and reading.payload == PAYLOAD),
         }
     return out
@@ -78,12 +74,11 @@ def measure(clip: Path, work: Path) -> dict[str, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data")
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        flat, dark = material(data_dir(a.data), 1, work, (640, 360))[-2:]
+        flat, dark = synthetic_clips(work, (640, 360))
         result = {"flat": measure(flat, work), "dark": measure(dark, work)}
     md = [
         "| clip | marking | bytes at CRF 23 (intra + predicted) | increase | reads after CRF 23 |",

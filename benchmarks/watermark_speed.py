@@ -17,7 +17,7 @@ import numpy as np
 from _common import RESULTS, data_dir, write_results
 
 from vidprov.watermark import WatermarkConfig
-from watermark import material, speed
+from watermark import camera_clips, speed
 
 
 def main() -> None:
@@ -27,13 +27,13 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        clip = material(data_dir(a.data), 1, Path(tmp), (1280, 720))[0]
+        clip = camera_clips(data_dir(a.data), 1, Path(tmp), (1280, 720))[0]
         runs = [speed(clip, WatermarkConfig()) for _ in range(a.reps)]
     med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
     result = {"cores": os.cpu_count(), "runs": runs, "median": med}
     md = (
         "| 1280x720, codec excluded (median of "
-        f"{a.reps}, {os.cpu_count()} cores) | fps |\n| --- | --- |\n"
+        f"{a.reps}, {result['cores']} cores) | fps |\n| --- | --- |\n"
         + "".join(f"| {k} | {v:.0f} |\n" for k, v in med.items())
     )
     write_results("watermark_speed", result, md, a.out)

@@ -24,7 +24,7 @@ from _common import data_dir, write_results
 
 from vidprov.media import EncodeOptions
 from vidprov.watermark import WatermarkConfig, detect_file, embed_file
-from watermark import KEY, PAYLOAD, _frames, _write, material, quality
+from watermark import KEY, PAYLOAD, _frames, _write, camera_clips, quality
 
 DEFAULT_VARIANTS = (
     "{}",
@@ -71,7 +71,7 @@ def main() -> None:
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
-    clips = material(data_dir(a.data), a.clips, work, (640, 360))[: a.clips]  # camera only
+    clips = camera_clips(data_dir(a.data), a.clips, work, (640, 360))
     plain = {c: _write(work / f"p23_{c.name}", _frames(c), crf=23).stat().st_size for c in clips}
     rows: list[dict[str, Any]] = []
     for text in a.variant or DEFAULT_VARIANTS:

@@ -238,6 +238,14 @@ def gif_roundtrip(rgb: np.ndarray, dither: bool) -> np.ndarray:
     return np.asarray(pal.convert("RGB"))
 
 
+def _gif_some(frames: list[np.ndarray], used: list[int], dither: bool = False) -> list[np.ndarray]:
+    """``frames`` with those at indices ``used`` through a GIF palette (:func:`gif_roundtrip`)."""
+    out = list(frames)
+    for i in set(used):
+        out[i] = gif_roundtrip(frames[i], dither)
+    return out
+
+
 def _write(path: Path, frames: list[np.ndarray], fps: float, options: EncodeOptions) -> None:
     h, w = frames[0].shape[:2]
     with VideoWriter(path, w, h, fps, options) as out:
@@ -268,9 +276,7 @@ def normalised_windows(
         start = float(rng.uniform(0, max(0.0, dur - cfg.seconds)))
         idx = _resample(times, start, cfg.seconds, d.fps)
         w, h = d.size
-        src = {i: frames[i] for i in set(idx)}
-        if d.gif:
-            src = {i: gif_roundtrip(f, d.gif == 2) for i, f in src.items()}
+        src = _gif_some(frames, idx, d.gif == 2) if d.gif else frames
         fitted = [_fit(src[i], d.size, d.scale, d.crop) for i in idx]
         # average bitrate: the file's bitrate follows the drawn size and rate, not the content
         # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
@@ -292,14 +298,6 @@ def attack(src: Path, out: Path, crf: int, scale: float = 1.0, gif: bool = False
         size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
     _write(out, frames, fps, _options(crf))
-    return out
-
-
-def _gif_some(frames: list[np.ndarray], used: list[int]) -> list[np.ndarray]:
-    """``frames`` with those at indices ``used`` through an undithered GIF palette."""
-    out = list(frames)
-    for i in set(used):
-        out[i] = gif_roundtrip(frames[i], dither=False)
     return out
 
 

@@ -49,6 +49,14 @@ def _smooth(x: np.ndarray, k: int = 5) -> np.ndarray:
     return np.array([np.median(pad[i : i + k]) for i in range(len(x))])
 
 
+def span(times: np.ndarray, lo: int, hi: int, duration: float) -> tuple[float, float]:
+    """Seconds covered by sampled frames ``lo:hi``: from halfway to the previous sample (0 at
+    the first) to halfway to the next (``duration`` at the last)."""
+    start = 0.0 if lo == 0 else float((times[lo - 1] + times[lo]) / 2)
+    end = duration if hi == len(times) else float((times[hi - 1] + times[hi]) / 2)
+    return start, max(end, start)
+
+
 def _split_shot(lo: int, hi: int, z: np.ndarray, times: np.ndarray, thr: float) -> list[int]:
     """Split points inside a long shot where the smoothed score changes side for long enough."""
     if times[hi - 1] - times[lo] < SPLIT_SECONDS:
@@ -78,17 +86,12 @@ def segment(
         inner = _split_shot(lo, hi, z, times, thr)
         edges = [lo, *inner, hi]
         pieces += list(itertools.pairwise(edges))
-    spans, scores = [], []
+    segs: list[Segment] = []
     for lo, hi in pieces:
-        start = 0.0 if lo == 0 else float((times[lo - 1] + times[lo]) / 2)
-        end = duration if hi == n else float((times[hi - 1] + times[hi]) / 2)
-        spans.append((start, max(end, start)))
-        scores.append(_sigmoid(float(z[lo:hi].mean())))
-    # shots stay separate even on the same side: each keeps its own score
-    segs = [
-        Segment(s, e, "ai" if p >= threshold else "real", p, "classifier")
-        for (s, e), p in zip(spans, scores, strict=True)
-    ]
+        score = _sigmoid(float(z[lo:hi].mean()))
+        label = "ai" if score >= threshold else "real"
+        # shots stay separate even on the same side: each keeps its own score
+        segs.append(Segment(*span(times, lo, hi, duration), label, score, "classifier"))
     long_enough = [s.score for s in segs if s.end - s.start >= min(MIN_SEGMENT, duration / 2)]
     clip = max(long_enough) if long_enough else _sigmoid(float(z.mean()))
     return tuple(segs), clip

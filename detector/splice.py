@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vidprov.detector.data import ClipEntry, make_mixed
-from vidprov.detector.segments import cuts
+from vidprov.detector.segments import cuts, span
 from vidprov.errors import DetectorError, MediaError
 from vidprov.media import probe
 
@@ -60,13 +60,11 @@ class Shot:
 
 def shots(enc: Encoded) -> list[Shot]:
     """The clip's shots (colour-histogram cuts between sampled frames)."""
-    n = len(enc.times)
-    out = []
-    for lo, hi in itertools.pairwise([0, *cuts(enc.hists), n]):
-        start = 0.0 if lo == 0 else float((enc.times[lo - 1] + enc.times[lo]) / 2)
-        end = enc.duration if hi == n else float((enc.times[hi - 1] + enc.times[hi]) / 2)
-        out.append(Shot(lo, hi, start, max(end, start)))
-    return out
+    bounds = [0, *cuts(enc.hists), len(enc.times)]
+    return [
+        Shot(lo, hi, *span(enc.times, lo, hi, enc.duration))
+        for lo, hi in itertools.pairwise(bounds)
+    ]
 
 
 def shot_features(z: np.ndarray, parts: list[Shot], duration: float) -> np.ndarray:
@@ -175,13 +173,6 @@ class SpliceModel:
         return list(zip(parts, (float(q) for q in p), strict=True))
 
 
-def _rows(logits: list[np.ndarray], samples: list[SpliceSample]) -> tuple[np.ndarray, np.ndarray]:
-    xs = [
-        shot_features(z, shots(s.enc), s.enc.duration) for z, s in zip(logits, samples, strict=True)
-    ]
-    return np.concatenate(xs), np.array([len(x) for x in xs])
-
-
 def _model() -> Pipeline:
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
 
@@ -216,17 +207,19 @@ def fit_splice(
         DetectorError: no multi-shot samples, fewer than two host groups among them, or no AI
             shot or no camera shot among them.
     """
-    if logits is None:
-        logits = [det.raw_logits(s.enc) for s in samples]
-    keep = [k for k, s in enumerate(samples) if len(shots(s.enc)) > 1]
-    samples, logits = [samples[k] for k in keep], [logits[k] for k in keep]
-    if not samples:
+    parts = [shots(s.enc) for s in samples]
+    keep = [k for k, p in enumerate(parts) if len(p) > 1]
+    if not keep:
         raise DetectorError("no splice training samples with two or more shots")
-    y = np.concatenate([s.labels(shots(s.enc)) for s in samples])
+    samples, parts = [samples[k] for k in keep], [parts[k] for k in keep]
+    z = [det.raw_logits(s.enc) for s in samples] if logits is None else [logits[k] for k in keep]
+    y = np.concatenate([s.labels(p) for s, p in zip(samples, parts, strict=True)])
     if y.min() == y.max():
         raise DetectorError("splice training needs both inserted AI shots and camera shots")
-    x, counts = _rows(logits, samples)
-    owner = np.repeat(np.arange(len(samples)), counts)
+    x = np.concatenate(
+        [shot_features(zk, p, s.enc.duration) for zk, p, s in zip(z, parts, samples, strict=True)]
+    )
+    owner = np.repeat(np.arange(len(samples)), [len(p) for p in parts])
     groups = np.array([samples[k].host for k in owner])
     n_groups = len(set(groups.tolist()))
     if n_groups < 2:

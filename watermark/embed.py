@@ -85,7 +85,8 @@ def block_classes(
     The statistics span the ``_CLASS_HALF_WINDOW`` frames either side (fewer at the ends of the
     stream) and the classes have hysteresis, so that blocks do not flip class with every
     frame's noise; only blocks inside large featureless areas (``_FLAT_MARGIN``) are special.
-    Frames come out that many frames late; only block statistics are kept for the past. With
+    Frames come out ``_CLASS_HALF_WINDOW`` frames late; only block statistics are kept for the
+    past. With
     ``pool``, the statistics are computed there (they are a tenth of the marking work)."""
     past: deque[_Stats] = deque(maxlen=_CLASS_HALF_WINDOW)
     ahead: deque[tuple[YUVFrame, Future[_Stats]]] = deque()
@@ -167,8 +168,9 @@ def embed(
 ) -> Iterator[YUVFrame]:
     """Mark each frame's luma with ``payload``; chroma and timestamps pass through.
 
-    Frames are marked a few at a time in worker threads; they come out in order, about 16
-    frames behind the input (:func:`block_classes` looks at the frames around each one).
+    Frames are marked a few at a time in worker threads; they come out in order, about
+    ``_CLASS_HALF_WINDOW + _LOOKAHEAD`` frames behind the input (:func:`block_classes` looks at
+    the frames around each one).
 
     Args:
         frames: Y/U/V frames (e.g. ``VideoReader.frames("yuv420p")``), consumed lazily.

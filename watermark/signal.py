@@ -9,7 +9,7 @@ drown the mark.
 Featureless areas (flat or smooth-gradient, black bars, blown-out sky) are where the codec
 spends almost nothing, and there the smooth mark is at its most expensive: after 8-bit rounding
 it is an irregular +-1 pattern that x264 at CRF 23 must code coefficient by coefficient (a
-static dark gradient: +83% bytes, mostly in the intra frame; ``benchmarks/watermark_flat.py``).
+static dark gradient: +75% bytes, mostly in the intra frame; ``benchmarks/watermark_flat.py``).
 So there the mark takes the form H.264 codes cheapest: constant over square blocks aligned with
 the codec's transform or macroblock grid (:func:`block_size`; one DC coefficient each), integer
 (exact after rounding), static, and only on the blocks well inside one grid cell (about one in
@@ -148,7 +148,7 @@ def embed_luma(
         mw = cv2.resize(m, work, interpolation=cv2.INTER_AREA)
     else:
         yw, mw = y.astype(np.float32), m
-    special = blocks is not None and bool(blocks.any())
+    special = blocks is not None and bool((blocks != NORMAL).any())
     if special:  # the gains must not count on moving featureless blocks: they stay unmarked
         gate = (blocks != MOVING_FLAT).astype(np.float32)
         mw *= cv2.resize(gate, work, interpolation=cv2.INTER_NEAREST)
@@ -197,21 +197,16 @@ def _special_blocks(
     """Zero the mask ``m`` on the special blocks and return the ``STILL_FLAT`` blocks that get a
     mark (rows, columns, values): the block mean of ``smooth`` (the upsampled cell pattern, before
     masking) times the floor mask, rounded to +-1 (more at a high strength) where it reaches
-    ``_BLOCK_MIN`` (blocks well inside one grid cell). Only the blocks concerned are touched, so
+    ``_BLOCK_MIN`` (blocks well inside one grid cell). Only the blocks concerned are zeroed, so
     that the cost follows the flat area; partial blocks at the right and bottom edges stay
     ``NORMAL``."""
     m4 = _blocks_view(m, size)
     b = blocks[: m4.shape[0], : m4.shape[2]]
-    many = np.count_nonzero(b) > b.size // 4  # then whole-plane operations are faster
-    if many:
-        m4 *= (b == NORMAL)[:, None, :, None]
-    else:
-        ri, ci = np.nonzero(b != NORMAL)
-        m4[ri, :, ci, :] = 0.0
+    ri, ci = np.nonzero(b != NORMAL)
+    m4[ri, :, ci, :] = 0.0
     si, sj = np.nonzero(b == STILL_FLAT)
-    if many:
-        whole = smooth[: b.shape[0] * size, : b.shape[1] * size]
-        v = cv2.resize(whole, (b.shape[1], b.shape[0]), interpolation=cv2.INTER_AREA)[si, sj]
+    if len(ri) > b.size // 4:  # many special blocks: one whole-plane pass is faster
+        v = block_means(smooth[: b.shape[0] * size, : b.shape[1] * size], size)[si, sj]
     else:
         v = _blocks_view(smooth, size)[si, :, sj, :].mean(axis=(1, 2))
     v *= np.float32(alpha * _FLOOR)
