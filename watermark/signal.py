@@ -151,7 +151,7 @@ def embed_luma(
     special = blocks is not None and bool((blocks != NORMAL).any())
     if special:  # the gains must not count on moving featureless blocks: they stay unmarked
         gate = (blocks != MOVING_FLAT).astype(np.float32)
-        mw *= cv2.resize(gate, work, interpolation=cv2.INTER_NEAREST)
+        mw = mw * cv2.resize(gate, work, interpolation=cv2.INTER_NEAREST)  # m itself stays whole
     wshape = (work[1], work[0])
 
     def project(img: np.ndarray) -> np.ndarray:
