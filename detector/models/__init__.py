@@ -99,6 +99,14 @@ register(
 )
 register(
     ModelSpec(
+        "timm-cnn-cpu",
+        CnnDetector,
+        {"arch": "resnet10t", "train_crop": 64},
+        "timm ResNet-10t from scratch, 64-pixel training crops (CPU config)",
+    )
+)
+register(
+    ModelSpec(
         "tiny-cnn",
         CnnDetector,
         {"arch": "test_efficientnet", "crop": 64, "train_crop": 48, "epochs": 1, "batch": 16},

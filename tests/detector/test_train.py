@@ -19,9 +19,25 @@ from .conftest import GENTLE, toy_frames, write
 
 def test_registry_lists_and_creates() -> None:
     names = {m.name for m in list_models()}
-    assert {"forensic-rf", "timm-resnet10t", "tiny-cnn"} <= names
+    assert {"forensic-rf", "timm-resnet10t", "timm-cnn-cpu", "tiny-cnn"} <= names
     with pytest.raises(DetectorError, match="unknown detector model"):
         create("nope")
+
+
+def test_every_registered_cnn_builds_and_scores_frames() -> None:
+    frames = toy_frames("real", 3, seed=5)
+    for spec in list_models():
+        if spec.cls.kind != "timm-cnn":
+            continue
+        det = create(spec.name)
+        with pytest.raises(DetectorError, match="not trained"):
+            det.raw_logits(det.encode((i / 8, f) for i, f in enumerate(frames)))
+        det.net = det._build()  # initial weights: checks the architecture and input size
+        enc = det.encode((i / 8, f) for i, f in enumerate(frames))
+        crop = det.config["crop"]
+        assert enc.x.shape == (3, 3, crop, crop), spec.name
+        logits = det.raw_logits(enc)
+        assert logits.shape == (3,) and np.isfinite(logits).all(), spec.name
 
 
 def test_forensic_model_separates_toy_classes(toy_model_file: Path, tmp_path: Path) -> None:
