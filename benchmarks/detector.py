@@ -209,8 +209,7 @@ def main() -> None:
         print(f"windows and splice pool built in {time.time() - t0:.0f} s", flush=True)
         per_fold, pooled, mixed = {}, {k: ([], []) for k in ATTACKS}, []
         for gen, tr, te in folds:
-            trs = set(tr)
-            idx = np.array([i for i, o in enumerate(train_win.owner) if o in trs])
+            idx = train_win.of(tr)
             d = create(a.model)
             fit(d, train_win, idx, 5, 0)
             train_groups = {entries[i].group for i in tr}

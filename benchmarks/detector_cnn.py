@@ -42,8 +42,7 @@ def _z(v: np.ndarray) -> np.ndarray:
 
 def fold_scores(name: str, train_win, ts, tr: list[int], te: list[int], seed: int) -> dict:
     """Clip-mean raw logits of a model fitted on the windows of clips ``tr``, per test set."""
-    trs = set(tr)
-    idx = [i for i, o in enumerate(train_win.owner) if o in trs]
+    idx = train_win.of(tr)
     d = create(name)
     d.fit_frames([train_win.encoded[i] for i in idx], train_win.y[idx], seed)
     return {k: np.array([d.clip_raw(ts["enc"][k][i]) for i in te]) for k in ATTACKS}
@@ -119,7 +118,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.speed_only:
         det = create(a.model)
-        det.net = det._build()
+        det.init_net()
         path = Path(a.out) / "detector_cnn.json"
         result = json.loads(path.read_text())
         with tempfile.TemporaryDirectory() as tmp:

@@ -36,8 +36,7 @@ def logo_auc(train_win, ts, entries, exclude: list[str], seed: int) -> dict[str,
     y = np.array([e.y for e in entries])
     out: dict[str, list[float]] = {name: [] for name in ts["enc"]}
     for _gen, tr, te in logo_folds(entries):
-        trs = set(tr)
-        idx = [i for i, o in enumerate(train_win.owner) if o in trs]
+        idx = train_win.of(tr)
         d = create("forensic-rf", exclude=exclude)
         d.fit_frames([train_win.encoded[i] for i in idx], train_win.y[idx], seed)
         for name, enc in ts["enc"].items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,10 @@ class Windows:
     @property
     def groups(self) -> np.ndarray:
         return np.array([self.entries[i].group for i in self.owner])
+
+    def of(self, clips: Iterable[int]) -> np.ndarray:
+        """Indices (ascending) of the windows drawn from entries ``clips``."""
+        return np.flatnonzero(np.isin(self.owner, list(clips)))
 
 
 def build_windows(

@@ -86,8 +86,8 @@ def block_classes(
     stream) and the classes have hysteresis, so that blocks do not flip class with every
     frame's noise; only blocks inside large featureless areas (``_FLAT_MARGIN``) are special.
     Frames come out ``_CLASS_HALF_WINDOW`` frames late; only block statistics are kept for the
-    past. With
-    ``pool``, the statistics are computed there (they are a tenth of the marking work)."""
+    past. With ``pool``, the statistics are computed there (they are a tenth of the marking
+    work)."""
     past: deque[_Stats] = deque(maxlen=_CLASS_HALF_WINDOW)
     ahead: deque[tuple[YUVFrame, Future[_Stats]]] = deque()
     state: list[np.ndarray] = []  # featureless, still (bool per block), once a frame is out

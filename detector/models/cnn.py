@@ -44,6 +44,12 @@ class CnnDetector(Detector):
 
         return timm.create_model(self.config["arch"], pretrained=False, num_classes=1, in_chans=3)
 
+    def init_net(self) -> None:
+        """The network at its initial (random) weights, untrained: training starts here, and
+        timing or shape checks can run on it (a forward pass costs the same whatever the
+        weights)."""
+        self.net = self._build()
+
     def encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         return np.stack([_residual_crop(f, self.config["crop"]) for f in frames])
 
@@ -69,7 +75,7 @@ class CnnDetector(Detector):
         rng = np.random.default_rng(seed)
         x = np.concatenate([c.x for c in clips])
         yy = np.concatenate([np.full(len(c.x), y[i], np.float32) for i, c in enumerate(clips)])
-        self.net = self._build()
+        self.init_net()
         opt = torch.optim.AdamW(self.net.parameters(), lr=self.config["lr"], weight_decay=1e-4)
         epochs, bs, tc = (
             int(self.config["epochs"]),

@@ -40,9 +40,8 @@ def test_shots_and_their_features_by_hand() -> None:
     assert f[0] == pytest.approx([3.0, -1.0, 4.0, 0.4375 / 2.0, 2.0])
     assert f[1] == pytest.approx([-1.0, 3.0, -4.0, 1.5625 / 2.0, 2.0])
     one = shot_features(z, shots(encoded(16, [])), 2.0)
-    assert one[0] == pytest.approx(
-        [0.0, 0.0, 0.0, 1.0, 1.0]
-    )  # mean of 3 x4 and -1 x12; rest = itself
+    # one shot: its mean logit (3 x4, -1 x12) is 0, and the rest is the shot itself
+    assert one[0] == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0])
 
 
 def test_labels_need_half_the_shot_inside_an_ai_insert() -> None:

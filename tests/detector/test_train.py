@@ -30,10 +30,10 @@ def test_every_registered_cnn_builds_and_scores_frames() -> None:
         if spec.cls.kind != "timm-cnn":
             continue
         det = create(spec.name)
-        with pytest.raises(DetectorError, match="not trained"):
-            det.raw_logits(det.encode((i / 8, f) for i, f in enumerate(frames)))
-        det.net = det._build()  # initial weights: checks the architecture and input size
         enc = det.encode((i / 8, f) for i, f in enumerate(frames))
+        with pytest.raises(DetectorError, match="not trained"):
+            det.raw_logits(enc)
+        det.init_net()  # initial weights: checks the architecture and input size
         crop = det.config["crop"]
         assert enc.x.shape == (3, 3, crop, crop), spec.name
         logits = det.raw_logits(enc)
