@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "vidprov-detector/1"
 CHUNK = 32
+MIN_SLOPE = 1e-3  # calibration slope used where the fitted one is not positive
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,27 @@ class Detector(ABC):
     def calibrate(self, raw: np.ndarray, y: np.ndarray, real_fpr: float = 0.02) -> None:
         """Fit the Platt map on out-of-fold clip-mean raw logits and pick the default threshold:
         the calibrated score that keeps the real false-alarm rate at ``real_fpr`` (clipped to
-        0.3..0.9)."""
+        0.3..0.9).
+
+        A map may only rise with the raw score. Where the fitted slope is not positive (the
+        out-of-fold scores rank the classes no better than chance, or worse), the slope is
+        set to :data:`MIN_SLOPE` and the intercept to the base rate's log-odds at the mean
+        raw score: probabilities stay near the base rate, and the classifier's order is kept
+        instead of being turned upside down (logged)."""
         lr = LogisticRegression(C=10.0).fit(raw.reshape(-1, 1), y)
-        self.calib = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
-        a, b = self.calib
+        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        if a <= 0:
+            prior = float(np.clip(np.mean(y), 0.01, 0.99))
+            log.warning(
+                "%s: out-of-fold scores do not rise with the label (Platt slope %.3f); "
+                "calibrated to the base rate %.2f, order kept",
+                self.name,
+                a,
+                prior,
+            )
+            a = MIN_SLOPE
+            b = float(np.log(prior / (1 - prior)) - a * np.mean(raw))
+        self.calib = (a, b)
         p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
         real = np.sort(p[y == 0])
         if len(real):

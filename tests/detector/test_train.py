@@ -146,3 +146,16 @@ def test_forensic_model_saved_before_exclude_still_sees_every_feature(
     det = load(tmp_path / "old.joblib")
     assert det.used is None and det.config["exclude"] == []
     assert det.raw_logits(enc).shape == (len(enc.times),)
+
+
+def test_calibration_never_turns_the_classifier_upside_down() -> None:
+    raw = np.linspace(-3.0, 3.0, 40)
+    det = create("forensic-rf")
+    det.calibrate(raw, (raw > 0).astype(int))  # scores that rank the classes
+    assert det.calib[0] > 1.0
+    det.calibrate(raw, (raw < 0).astype(int))  # out-of-fold scores inverted: no usable map
+    a, b = det.calib
+    p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
+    assert a > 0 and np.all(np.diff(p) > 0)  # the classifier's order is kept
+    assert abs(p.mean() - 0.5) < 0.01  # at the base rate
+    assert 0.3 <= det.threshold <= 0.9
