@@ -13,9 +13,11 @@ depends only on the signs of the ``x_bit``, which ``T`` ignores); testing severa
 multiplies it by their number (Bonferroni over every contiguous run of windows).
 
 Two families of geometric hypotheses are tested, each at half the error budget (weighted
-Bonferroni): the pattern where it was embedded (factor 2), and, only when that finds nothing, the
-best crop/scale hypothesis of :mod:`sync` (factor ``2 * sync.hypothesis_count``: the union bound
-over every hypothesis it could have picked).
+Bonferroni): the pattern where it was embedded (factor 2), and, when that finds nothing or finds
+the mark without a payload that decodes, the best crop/scale hypothesis of :mod:`sync` (factor
+``2 * sync.hypothesis_count``: the union bound over every hypothesis it could have picked). Its
+high-resolution residual can carry the payload when the plain one does not: after a 0.5x resize
+of a 640x360 clip, it decoded 4 of 6 payloads that the plain residual had lost.
 """
 
 from __future__ import annotations
@@ -214,13 +216,15 @@ def _reading(acc: _Accumulator) -> WatermarkReading:
     n_w = len(windows)
     tests = n_w * (n_w + 1) // 2 + 1
     best, found = _scan([w.acc for w in windows], windows, acc, 2.0 * tests, refine=True)
-    if config.sync and best[0] > config.p_threshold:  # not where embedded: crop / rescale?
+    # not found where embedded (crop / rescale?), or found without a payload that decodes
+    if config.sync and (best[0] > config.p_threshold or best[2] is None):
         hi_total = sum((w.hi for w in windows[1:]), windows[0].hi.copy())
         hyp = min(search(hi_total, pattern), key=lambda c: _evidence(c[1], pattern)[0])[0]
         vecs = [to_grid(w.hi, hyp, pattern.grid) for w in windows]
         factor = 2.0 * tests * hypothesis_count(pattern.grid)
         sync_best, sync_found = _scan(vecs, windows, acc, factor, refine=False)
-        if sync_best[0] < best[0]:
+        decoded = sync_best[2] is not None and sync_best[0] <= config.p_threshold
+        if sync_best[0] < best[0] or (best[2] is None and decoded):
             best, found = sync_best, sync_found
     p, z, payload = best
     detected = p <= config.p_threshold

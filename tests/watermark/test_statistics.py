@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import cv2
 import numpy as np
+import pytest
 
+from vidprov.media import YUVFrame
 from vidprov.watermark import WatermarkConfig
 from vidprov.watermark.config import keyed_pattern
 from vidprov.watermark.detect import _chernoff, _evidence
 from vidprov.watermark.sync import HI_FACTOR, hypothesis_count, search, to_grid
+
+# the module, not the function of the same name that vidprov.watermark exports
+detect_module = importlib.import_module("vidprov.watermark.detect")
 
 
 def test_chernoff_bound_holds_for_random_signs() -> None:
@@ -43,3 +49,41 @@ def test_search_count_and_mapping(key: bytes) -> None:
     assert abs(hyp.width - (gw * HI_FACTOR) / 1.25) <= 2
     assert np.array_equal(v, to_grid(acc, hyp, cfg.grid))
     assert _evidence(v, pat)[0] < -100
+
+
+def _frames(n: int) -> list[YUVFrame]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        y = rng.integers(16, 235, (360, 640), dtype=np.uint8)
+        u = np.full((180, 320), 128, np.uint8)
+        out.append(YUVFrame(i, i / 30, None, None, y, u, u.copy()))
+    return out
+
+
+def test_sync_is_tried_when_the_mark_is_found_without_a_payload(
+    key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the plain residual detects the mark but its payload fails the CRC, the
+    resynchronised one is read too, and a payload it decodes wins even at a higher p-value;
+    one that does not decode does not replace a lower p-value."""
+    calls: list[bool] = []
+
+    def fake_scan(
+        vecs: object, windows: object, acc: object, factor: float, refine: bool
+    ) -> tuple[tuple[float, float, str | None], list[object]]:
+        calls.append(refine)
+        if refine:  # the plain pattern: detected, no payload
+            return (1e-12, 4.0, None), []
+        return (1e-9, 3.0, sync_payload), []
+
+    monkeypatch.setattr(detect_module, "_scan", fake_scan)
+    sync_payload = "a5c3f00d12345678"
+    r = detect_module.detect(iter(_frames(4)), key)
+    assert calls == [True, False]
+    assert r.detected and r.payload == sync_payload and r.p_value == 1e-9
+    calls.clear()
+    sync_payload = None
+    r = detect_module.detect(iter(_frames(4)), key)
+    assert calls == [True, False]
+    assert r.detected and r.payload is None and r.p_value == 1e-12
