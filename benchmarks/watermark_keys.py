@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import cv2
-from _common import data_dir, write_results
+from _common import RESULTS, data_dir, write_results
 
 from vidprov.media import EncodeOptions
 from vidprov.watermark import detect_file, embed_file
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--data")
     ap.add_argument("--clips", type=int, default=3)
     ap.add_argument("--keys", type=int, default=20)
-    ap.add_argument("--out")
+    ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     counts: dict[str, dict[str, int]] = {}
     misses: list[dict[str, object]] = []
@@ -87,7 +87,7 @@ def main() -> None:
     for name, row in counts.items():
         lines.append(f"| {name} | " + " | ".join(f"{row[o]}/{n}" for o in OUTCOMES) + " |")
     result = {"keys": a.keys, "clips": [c.name for c in clips], "counts": counts, "misses": misses}
-    write_results("watermark_keys", result, "\n".join(lines) + "\n", *([a.out] if a.out else []))
+    write_results("watermark_keys", result, "\n".join(lines) + "\n", a.out)
 
 
 if __name__ == "__main__":
