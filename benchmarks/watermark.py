@@ -91,19 +91,21 @@ def synthetic_clips(work: Path, size: tuple[int, int]) -> list[Path]:
     ]
 
 
+def half_size(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """RGB frames scaled to half width and height (even sizes, area filter): an upload made
+    small."""
+    h, w = frames[0].shape[:2]
+    return [cv2.resize(f, (w // 4 * 2, h // 4 * 2), interpolation=cv2.INTER_AREA) for f in frames]
+
+
 def attacks(marked: Path, host: Path, work: Path) -> dict[str, Path]:
     fr = _frames(marked)
     h, w = fr[0].shape[:2]
-    even = lambda x: int(x) // 2 * 2  # noqa: E731
     res: dict[str, Path] = {}
     for crf in (23, 28, 35):
         res[f"h264_crf{crf}"] = _write(work / f"a_crf{crf}.mp4", fr, crf=crf)
     res["h265_crf28"] = _write(work / "a_h265.mp4", fr, crf=28, codec="libx265")
-    res["resize_0.5_crf23"] = _write(
-        work / "a_half.mp4",
-        [cv2.resize(f, (even(w / 2), even(h / 2)), interpolation=cv2.INTER_AREA) for f in fr],
-        crf=23,
-    )
+    res["resize_0.5_crf23"] = _write(work / "a_half.mp4", half_size(fr), crf=23)
     dy, dx = int(h * 0.1), int(w * 0.1)
     res["crop_10pct_crf23"] = _write(
         work / "a_crop.mp4", [f[dy : h - dy, dx : w - dx] for f in fr], crf=23

@@ -16,23 +16,20 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-import cv2
 from _common import RESULTS, data_dir, write_results
 
 from vidprov.media import EncodeOptions
 from vidprov.watermark import detect_file, embed_file
-from watermark import PAYLOAD, _frames, _write, camera_clips
+from watermark import PAYLOAD, _frames, _write, camera_clips, half_size
 
 OUTCOMES = ("exact", "no_payload", "wrong_payload", "not_detected")
 
 
 def _attacks(marked: Path, work: Path) -> dict[str, Path]:
     fr = _frames(marked)
-    h, w = fr[0].shape[:2]
-    half = [cv2.resize(f, (w // 4 * 2, h // 4 * 2), interpolation=cv2.INTER_AREA) for f in fr]
     return {
         "h264_crf28": _write(work / "crf28.mp4", fr, crf=28),
-        "resize_0.5_crf23": _write(work / "half.mp4", half, crf=23),
+        "resize_0.5_crf23": _write(work / "half.mp4", half_size(fr), crf=23),
     }
 
 

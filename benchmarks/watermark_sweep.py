@@ -18,13 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from _common import data_dir, write_results
 
 from vidprov.media import EncodeOptions
 from vidprov.watermark import WatermarkConfig, detect_file, embed_file
-from watermark import KEY, PAYLOAD, _frames, _write, camera_clips, quality
+from watermark import KEY, PAYLOAD, _frames, _write, camera_clips, half_size, quality
 
 DEFAULT_VARIANTS = (
     "{}",
@@ -42,15 +41,13 @@ def one_clip(clip: Path, plain23: int, cfg: WatermarkConfig, work: Path) -> dict
     marked = Path(embed_file(clip, work / "m.mp4", KEY, PAYLOAD, cfg, EncodeOptions(crf=0)).output)
     q = quality(clip, marked)
     fr = _frames(marked)
-    h, w = fr[0].shape[:2]
     mid = len(fr) // 2
-    half = [cv2.resize(f, (w // 4 * 2, h // 4 * 2), interpolation=cv2.INTER_AREA) for f in fr]
     cases = {
         "crf23": _write(work / "a23.mp4", fr, crf=23),
         "crf28": _write(work / "a28.mp4", fr, crf=28),
         "crf35": _write(work / "a35.mp4", fr, crf=35),
         "trim2s_crf28": _write(work / "trim.mp4", fr[mid - 30 : mid + 30], crf=28),
-        "half_crf23": _write(work / "half.mp4", half, crf=23),
+        "half_crf23": _write(work / "half.mp4", half_size(fr), crf=23),
     }
     row = {
         "psnr": q["psnr_mean"],

@@ -106,8 +106,7 @@ def build_windows(
 
 def fit(det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int) -> dict[str, Any]:
     """Fit ``det`` on windows ``idx``: out-of-fold raw scores (GroupKFold) calibrate it, then
-    the final model is fitted on all of them. Returns out-of-fold metrics and the calibration
-    map (slope, intercept)."""
+    the final model is fitted on all of them. Returns out-of-fold metrics."""
     y, groups = win.y[idx], win.groups[idx]
     n_groups = len(set(groups.tolist()))
     k = max(2, min(folds, n_groups))
@@ -121,7 +120,7 @@ def fit(det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int) -> 
     det.calibrate(raw, y)
     a, b = det.calib
     oof = 1.0 / (1.0 + np.exp(-(a * raw + b)))
-    return {"out_of_fold": clip_metrics(y, oof, det.threshold), "folds": k, "calibration": [a, b]}
+    return {"out_of_fold": clip_metrics(y, oof, det.threshold), "folds": k}
 
 
 def held_out_logits(

@@ -79,11 +79,11 @@ def test_sync_is_tried_when_the_mark_is_found_without_a_payload(
 
     monkeypatch.setattr(detect_module, "_scan", fake_scan)
     sync_payload = "a5c3f00d12345678"
-    r = detect_module.detect(iter(_frames(4)), key)
+    r = detect_module.detect(_frames(4), key)
     assert calls == [True, False]
     assert r.detected and r.payload == sync_payload and r.p_value == 1e-9
     calls.clear()
     sync_payload = None
-    r = detect_module.detect(iter(_frames(4)), key)
+    r = detect_module.detect(_frames(4), key)
     assert calls == [True, False]
     assert r.detected and r.payload is None and r.p_value == 1e-12
