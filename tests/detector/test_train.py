@@ -109,6 +109,27 @@ def test_normalised_windows_hide_native_metadata(toy_data: Path, tmp_path: Path)
         assert abs(info.duration - cfg.seconds) < 0.1
 
 
+def test_window_bitrate_follows_the_draw_not_the_content(toy_data: Path, tmp_path: Path) -> None:
+    """A noisy camera-like clip and a smooth one, given the same draws, come out at about the
+    same bitrate by default; at a fixed CRF the smooth one is far smaller (the leak)."""
+    entries = read_index(toy_data)
+    real, ai = entries[0], next(e for e in entries if e.label == "ai")
+
+    def ratios(cfg: NormaliseConfig) -> list[float]:
+        out = []
+        for seed in range(4):
+            rates = []
+            for e in (real, ai):
+                p = tmp_path / f"{e.label}{seed}_{cfg.abr_share}.mp4"
+                normalised_windows(e, [p], np.random.default_rng(seed), cfg)
+                rates.append(probe(p).bit_rate or 0)
+            out.append(rates[0] / rates[1])
+        return out
+
+    assert max(ratios(NormaliseConfig())) < 1.2
+    assert max(ratios(NormaliseConfig(abr_share=0.0))) > 1.5
+
+
 def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(DetectorError, match=r"no index\.csv"):
         read_index(tmp_path)
