@@ -284,25 +284,18 @@ class Runner:
         self, job_id: str, task: Task, total: float, cleanup: Callable[[], None] | None
     ) -> TaskResult:
         t0 = time.monotonic()
-        released = False
-
-        def release() -> None:
-            # before the job reads as done or failed: a client that sees it ended can rely on
-            # its upload being gone
-            nonlocal released
-            if not released:
-                released = True
-                self._release(cleanup)
-
         try:
-            self.store.update(job_id, status=RUNNING, started=time.time())
-            result = task(Progress(self.store, job_id, total))
-            release()
+            try:
+                self.store.update(job_id, status=RUNNING, started=time.time())
+                result = task(Progress(self.store, job_id, total))
+            finally:
+                # before the job reads as done or failed: a client that sees it ended can rely
+                # on its upload being gone
+                self._release(cleanup)
             self.store.finish(job_id, result)
             log.info("job %s done in %.2f s", job_id, time.monotonic() - t0)
             return result
         except BaseException as exc:
-            release()
             status, body = error_body(exc)
             if status >= 500 and not isinstance(exc, ApiError):
                 log.error("job %s crashed", job_id, exc_info=exc)
@@ -311,8 +304,6 @@ class Runner:
             with suppress(ApiError):
                 self.store.fail(job_id, status, body)
             raise
-        finally:
-            release()
 
     async def wait(self, job_id: str, future: Future[TaskResult], timeout: float) -> TaskResult:
         """The task's result, or its exception re-raised.

@@ -10,8 +10,8 @@ The temporal features (``t_``) are computed but left out by default (``exclude``
 benchmark's cached windows, leaving them out raised the leave-one-generator-out mean AUC on
 the clean test windows for each of three forest seeds (0.778 to 0.796 on average; 0.759 to
 0.777 on the earlier windows, half of them encoded at a CRF), and the seed-averaged AUC on each
-attacked test set (``benchmarks/detector_features.py``). The choice
-was made on the same folds that report the AUC, so that figure is optimistic.
+attacked test set (``benchmarks/detector_features.py``). The choice was made on the same folds
+that report the AUC, so that figure is optimistic.
 
 The forest is extremely randomised (``trees="extra"``) by default: in exploratory runs on the
 benchmark's cached windows (scripts not kept) its leave-one-generator-out AUC was 0.01-0.02
