@@ -11,6 +11,20 @@ from pathlib import Path
 from vidprov.errors import MediaError
 
 
+def _umask() -> int:
+    """The process umask: from ``/proc`` where there is one (reading it there changes
+    nothing), else by setting it and putting it straight back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 class AtomicFile:
     """A temp file beside ``target`` (same suffix, so formats are still guessed from it) that
     becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`.
@@ -34,9 +48,17 @@ class AtomicFile:
         self.tmp = Path(name)
 
     def commit(self, mode: int | None = None) -> None:
-        """Apply ``mode`` (permission bits) if given and rename the temp file onto the target."""
-        if mode is not None:
-            os.chmod(self.tmp, mode)
+        """Set the permission bits and rename the temp file onto the target.
+
+        ``mode`` when given; otherwise those of the file being replaced, or for a new file what
+        an ordinary ``open`` would give (0o666 less the umask): the temp file itself is created
+        private (0o600), which a finished output should not stay."""
+        if mode is None:
+            try:
+                mode = self.target.stat().st_mode & 0o7777
+            except OSError:
+                mode = 0o666 & ~_umask()
+        os.chmod(self.tmp, mode)
         os.replace(self.tmp, self.target)
 
     def discard(self) -> None:

@@ -1,0 +1,43 @@
+"""Atomic writes: all or nothing, and the finished file gets ordinary permissions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vidprov.atomic import atomic_path
+
+
+def test_new_file_gets_the_umask_not_the_temp_files_0600(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            tmp.write_text("done")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").read_text() == "done"
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_replaced_file_keeps_its_mode_and_explicit_mode_wins(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    target.chmod(0o604)
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.stat().st_mode & 0o777 == 0o604
+    with atomic_path(tmp_path / "key", mode=0o600) as tmp:
+        tmp.write_text("secret")
+    assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600
+
+
+def test_failure_leaves_the_target_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
