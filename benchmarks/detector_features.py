@@ -23,6 +23,7 @@ from vidprov.detector.models import create
 GROUPS = {
     "residual statistics": ["res_"],
     "co-occurrences": ["cooc_"],
+    "chroma co-occurrences": ["cc_"],
     "spectrum": ["spec_"],
     "sharpness and colour": ["lap_", "sat_", "luma_"],
     "chroma noise": ["c_"],

@@ -1,7 +1,7 @@
 """Forensic features of one frame (and its predecessor): noise residual statistics, residual
-co-occurrences, the residual's radial spectrum, sharpness/colour, chroma noise (its level
-against luma noise and its correlation across channels: camera demosaicing correlates them),
-the residual's fall-off over scales, and temporal noise coherence.
+co-occurrences in luma and in chroma, the residual's radial spectrum, sharpness/colour, chroma
+noise (its level against luma noise and its correlation across channels: camera demosaicing
+correlates them), the residual's fall-off over scales, and temporal noise coherence.
 
 Every frame is first brought to a fixed working size (:func:`prepare`: short side
 ``WORK_SHORT``), so the features describe content, not the upload's resolution.
@@ -70,10 +70,17 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / den) if den > 0 else 0.0
 
 
-def _chroma(rgb: np.ndarray, res_y: np.ndarray) -> list[float]:
+def _pairs(img: np.ndarray, step: float) -> np.ndarray:
+    """Co-occurrences of neighbouring horizontal, then vertical, differences of ``img``
+    quantised by ``step`` to -_Q.._Q."""
+    dx = np.clip(np.rint(np.diff(img, axis=1) / step), -_Q, _Q).astype(np.int64)
+    dy = np.clip(np.rint(np.diff(img, axis=0) / step), -_Q, _Q).astype(np.int64)
+    return np.concatenate([_cooc(dx, 1), _cooc(dy, 0)])
+
+
+def _chroma(rgb: np.ndarray, ycc: np.ndarray, res_y: np.ndarray) -> list[float]:
     """Chroma noise level against luma noise, its peakedness, and residual correlations between
     luma and chroma and between the RGB channels."""
-    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     c = ycc[..., 1:].astype(np.float32) - cv2.medianBlur(ycc[..., 1:].copy(), 3).astype(np.float32)
     cr, cb = c[..., 0].ravel(), c[..., 1].ravel()
     q = rgb.astype(np.float32) - cv2.medianBlur(rgb, 3).astype(np.float32)
@@ -126,15 +133,16 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
     res = y - cv2.medianBlur(y8, 3).astype(np.float32)
     a = np.abs(res)
     stats = [float(res.std()), float(a.mean()), np.log1p(_kurt(res)), float((a < 0.5).mean())]
-    dx = np.clip(np.rint(np.diff(y, axis=1) / 2), -_Q, _Q).astype(np.int64)
-    dy = np.clip(np.rint(np.diff(y, axis=0) / 2), -_Q, _Q).astype(np.int64)
-    cooc = np.concatenate([_cooc(dx, 1), _cooc(dy, 0)])
+    cooc = _pairs(y, 2.0)
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    # chroma differences are smaller than luma's: a finer step
+    cc = np.concatenate([_pairs(ycc[..., c].astype(np.float32), 1.0) for c in (1, 2)])
     spec = _radial(res)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     sat = hsv[..., 1].astype(np.float32) / 255.0
     lap = cv2.Laplacian(y, cv2.CV_32F)
     look = [np.log1p(float(lap.var())), float(sat.mean()), float(sat.std()), float(y.std()) / 255]
-    chroma = _chroma(rgb, res)
+    chroma = _chroma(rgb, ycc, res)
     scales = _multiscale(y)
     temporal = [np.nan, np.nan, np.nan]
     if prev is not None and prev.y.shape == y.shape:
@@ -143,8 +151,8 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
             corr = _corr(prev.res.ravel(), res.ravel())
             ratio = float((res - prev.res).std() / (res.std() + 1e-6))
             temporal = [corr, ratio, np.log1p(motion)]
-    vec = np.concatenate([stats, cooc, spec, look, chroma, scales, temporal]).astype(np.float32)
-    return vec, FrameState(y, res)
+    vec = np.concatenate([stats, cooc, cc, spec, look, chroma, scales, temporal])
+    return vec.astype(np.float32), FrameState(y, res)
 
 
 def luma_hist(rgb: np.ndarray) -> np.ndarray:
@@ -163,6 +171,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "res_flat",
     *(f"cooc_h{i}" for i in range(_NCO)),
     *(f"cooc_v{i}" for i in range(_NCO)),
+    *(f"cc_{c}_{d}{i}" for c in ("cr", "cb") for d in "hv" for i in range(_NCO)),
     *(f"spec_r{i}" for i in range(RADIAL_BINS)),
     "spec_peak",
     "lap_logvar",

@@ -68,9 +68,16 @@ def load(path: str | Path, expect_sha256: str | None = None) -> Detector:
     """Load a saved detector (checksum checked against ``<path>.sha256`` when present).
 
     Raises:
-        DetectorError: missing, corrupt, or not a vidprov model file.
+        DetectorError: missing, corrupt, or not a vidprov model file, or trained on another
+            version's features.
     """
-    return restore(_kind, load_blob(path, expect_sha256))
+    blob = load_blob(path, expect_sha256)
+    try:
+        return restore(_kind, blob)
+    except DetectorError as exc:
+        if exc.path is None:
+            raise DetectorError(exc.message, path) from exc
+        raise
 
 
 @functools.lru_cache(maxsize=1)

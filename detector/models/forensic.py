@@ -1,6 +1,7 @@
 """``forensic-rf``: a random forest (scikit-learn) on forensic features (noise residual
-statistics and co-occurrences, residual spectrum, colour/sharpness, temporal noise coherence)
-aggregated over a window of about 2 s around each sampled frame, never across a shot cut.
+statistics, luma and chroma co-occurrences, residual spectrum, colour/sharpness, temporal noise
+coherence) aggregated over a window of about 2 s around each sampled frame, never across a shot
+cut.
 
 Aggregating (mean and spread over the window) is what makes the features informative: single
 frames are noisy, and on the shared clips a per-frame model generalised to unseen generators
@@ -110,3 +111,10 @@ class ForensicDetector(Detector):
         if getattr(self.model, "n_features_in_", 0) == 2 * len(FEATURE_NAMES):
             self.used = None  # saved before ``exclude`` existed: it saw every feature
             self.config["exclude"] = []
+        seen = getattr(self.model, "n_features_in_", None)
+        want = 2 * (len(FEATURE_NAMES) if self.used is None else int(self.used.sum()))
+        if seen is not None and seen != want:
+            raise DetectorError(
+                f"model {self.name!r} was trained on {seen} window features and this version "
+                f"computes {want}: retrain it with this version"
+            )

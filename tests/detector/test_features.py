@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vidprov.detector.data import gif_roundtrip
 from vidprov.detector.features import FEATURE_NAMES, frame_features
@@ -44,3 +45,15 @@ def test_gif_roundtrip_leaves_a_palette() -> None:
         assert out.shape == rgb.shape and out.dtype == np.uint8
         assert len(np.unique(out.reshape(-1, 3), axis=0)) <= 256
     assert not np.array_equal(gif_roundtrip(rgb, False), gif_roundtrip(rgb, True))
+
+
+def test_chroma_cooccurrences_see_colour_noise_that_grey_noise_lacks() -> None:
+    rng = np.random.default_rng(3)
+    names = [n for n in FEATURE_NAMES if n.startswith("cc_cr_h")]
+    centre = "cc_cr_h12"  # both neighbouring Cr differences zero
+    grey, colour = _noisy(rng, shared=True), _noisy(rng, shared=False)
+    assert sum(_feature(grey, n) for n in names) == pytest.approx(1.0)
+    assert sum(_feature(colour, n) for n in names) == pytest.approx(1.0)
+    # equal noise on R, G and B leaves chroma flat; independent noise does not
+    assert _feature(grey, centre) > 0.99
+    assert _feature(colour, centre) < 0.5

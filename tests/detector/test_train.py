@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.ensemble import ExtraTreesClassifier
 
 from vidprov.detector.data import NormaliseConfig, logo_folds, normalised_windows, read_index
 from vidprov.detector.models import create, list_models, load
@@ -167,6 +168,19 @@ def test_forensic_model_saved_before_exclude_still_sees_every_feature(
     det = load(tmp_path / "old.joblib")
     assert det.used is None and det.config["exclude"] == []
     assert det.raw_logits(enc).shape == (len(enc.times),)
+
+
+def test_model_from_another_feature_version_is_a_typed_error(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    old = create("forensic-rf", n_estimators=5)
+    # a forest fitted on fewer window features than this version computes
+    old.model = ExtraTreesClassifier(n_estimators=5, random_state=0).fit(
+        rng.normal(size=(8, 20)), np.array([0, 1] * 4)
+    )
+    old.save(tmp_path / "old.joblib")
+    with pytest.raises(DetectorError, match="trained on 20 window features") as err:
+        load(tmp_path / "old.joblib")
+    assert err.value.path == str(tmp_path / "old.joblib")
 
 
 def test_calibration_never_turns_the_classifier_upside_down() -> None:
