@@ -47,6 +47,7 @@ def main() -> None:
             "logo_mean_auc": b["logo"]["mean_auc"],
             "logo_worst_auc": b["logo"]["worst_auc"],
             "real_false_alarm": b["logo"]["real_false_alarm"],
+            "every_camera": dict(b.get("every_camera", {})),
             "robustness": b["robustness"],
             "mixed": b["mixed"],
             "metadata_baseline": b["metadata_baseline"],

@@ -9,6 +9,8 @@ Every frame is first brought to a fixed working size (:func:`prepare`: short sid
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -70,11 +72,19 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / den) if den > 0 else 0.0
 
 
+@functools.lru_cache(maxsize=4)
+def _levels(step: float) -> np.ndarray:
+    """Quantiser for differences of 8-bit values: ``levels[d + 255]`` is ``d / step`` rounded
+    (half to even) and clipped to -_Q.._Q."""
+    d = np.arange(-255, 256, dtype=np.float64)
+    return np.clip(np.rint(d / step), -_Q, _Q).astype(np.int16)
+
+
 def _pairs(img: np.ndarray, step: float) -> np.ndarray:
-    """Co-occurrences of neighbouring horizontal, then vertical, differences of ``img``
-    quantised by ``step`` to -_Q.._Q."""
-    dx = np.clip(np.rint(np.diff(img, axis=1) / step), -_Q, _Q).astype(np.int64)
-    dy = np.clip(np.rint(np.diff(img, axis=0) / step), -_Q, _Q).astype(np.int64)
+    """Co-occurrences of neighbouring horizontal, then vertical, differences of an 8-bit
+    ``img`` quantised by ``step`` to -_Q.._Q."""
+    q, v = _levels(step), img.astype(np.int16)
+    dx, dy = q[np.diff(v, axis=1) + 255], q[np.diff(v, axis=0) + 255]
     return np.concatenate([_cooc(dx, 1), _cooc(dy, 0)])
 
 
@@ -133,10 +143,10 @@ def frame_features(rgb: np.ndarray, prev: FrameState | None) -> tuple[np.ndarray
     res = y - cv2.medianBlur(y8, 3).astype(np.float32)
     a = np.abs(res)
     stats = [float(res.std()), float(a.mean()), np.log1p(_kurt(res)), float((a < 0.5).mean())]
-    cooc = _pairs(y, 2.0)
+    cooc = _pairs(y8, 2.0)
     ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     # chroma differences are smaller than luma's: a finer step
-    cc = np.concatenate([_pairs(ycc[..., c].astype(np.float32), 1.0) for c in (1, 2)])
+    cc = np.concatenate([_pairs(ycc[..., c], 1.0) for c in (1, 2)])
     spec = _radial(res)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     sat = hsv[..., 1].astype(np.float32) / 255.0

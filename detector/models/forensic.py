@@ -9,9 +9,9 @@ worse (leave-one-generator-out AUC 0.65 vs 0.74 with windows, same features).
 
 The temporal features (``t_``) are computed but left out by default (``exclude``): on the
 benchmark's cached windows, leaving them out raised the leave-one-generator-out mean AUC on
-the clean test windows for each of three forest seeds (0.778 to 0.796 on average; 0.759 to
-0.777 on the earlier windows, half of them encoded at a CRF), and the seed-averaged AUC on each
-attacked test set (``benchmarks/detector_features.py``). The choice was made on the same folds
+the clean test windows for each of three forest seeds (0.797 to 0.805 on average; 0.778 to
+0.796 before the chroma co-occurrences), and the seed-averaged AUC on each attacked test set
+(``benchmarks/detector_features.py``). The choice was made on the same folds
 that report the AUC, so that figure is optimistic.
 
 The forest is extremely randomised (``trees="extra"``) by default: in exploratory runs on the
