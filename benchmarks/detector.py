@@ -28,7 +28,13 @@ from _common import RESULTS, data_dir, write_results
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
 
-from vidprov.detector.data import attack, logo_folds, normalised_windows, read_index
+from vidprov.detector.data import (
+    attack,
+    every_camera_fits,
+    logo_folds,
+    normalised_windows,
+    read_index,
+)
 from vidprov.detector.metrics import clip_metrics, union_tiou
 from vidprov.detector.models import create
 from vidprov.detector.splice import build_samples, fit_splice
@@ -84,7 +90,7 @@ def resolution_control(raw_meta: np.ndarray, clips: list[int], y: list, s: list)
     return out
 
 
-def every_camera(model: str, train_win, clean: list, entries, folds, seed: int = 0) -> dict:
+def every_camera(model: str, train_win, clean: list, entries, seed: int = 0) -> dict:
     """Each held-out generator against every camera clip, not only its fold's share.
 
     A LOGO fold tests one generator against a tenth to a third of the camera clips, so its AUC
@@ -94,22 +100,16 @@ def every_camera(model: str, train_win, clean: list, entries, folds, seed: int =
     by it, and ``g``'s clips by the mean of those models. Uncalibrated clip scores (the AUC
     does not depend on calibration; the models are fitted alike, so their scores compare).
     """
-    share = {i: k for k, (_, _, te) in enumerate(folds) for i in te if entries[i].y == 0}
     aucs = {}
-    for gen, _, te in folds:
-        ai = [i for i in te if entries[i].y == 1]
+    for fits in every_camera_fits(entries):
+        ai, gen = fits[0].ai, fits[0].generator
         s_ai, s_cam = np.zeros(len(ai)), {}
-        for k in range(len(folds)):
-            cam = [i for i in share if share[i] == k]
-            held = set(ai) | set(cam)
-            groups = {entries[i].group for i in held}
-            tr = [
-                i for i in range(len(entries)) if i not in held and entries[i].group not in groups
-            ]
+        for f in fits:
+            cam, tr = f.camera, f.train
             idx = train_win.of(tr)
             d = create(model)
             d.fit_frames([train_win.encoded[i] for i in idx], train_win.y[idx], seed)
-            s_ai += np.array([d.result(clean[i]).clip_score for i in ai]) / len(folds)
+            s_ai += np.array([d.result(clean[i]).clip_score for i in ai]) / len(fits)
             s_cam.update({i: d.result(clean[i]).clip_score for i in cam})
         y = [1] * len(ai) + [0] * len(s_cam)
         aucs[gen] = float(roc_auc_score(y, [*s_ai, *s_cam.values()]))
@@ -117,7 +117,7 @@ def every_camera(model: str, train_win, clean: list, entries, folds, seed: int =
         "per_generator": aucs,
         "mean_auc": float(np.mean(list(aucs.values()))),
         "worst_auc": float(min(aucs.values())),
-        "n_camera": len(share),
+        "n_camera": len(s_cam),
     }
 
 
@@ -238,7 +238,7 @@ def main() -> None:
         path = Path(a.out) / "detector.json"
         result = json.loads(path.read_text())
         train_win, ts = pickle.loads(Path(a.cache).read_bytes())[:2]
-        ec = every_camera(a.model, train_win, ts["enc"]["clean"], entries, logo_folds(entries))
+        ec = every_camera(a.model, train_win, ts["enc"]["clean"], entries)
         result["every_camera"] = ec
         write_results("detector", result, markdown(result), a.out)
         return
@@ -308,7 +308,7 @@ def main() -> None:
             mixed.append(row["mixed"])
             per_fold[gen] = row
             print(gen, json.dumps({k: row[k].get("auc") for k in ATTACKS}), flush=True)
-        ec = every_camera(a.model, train_win, ts["enc"]["clean"], entries, folds)
+        ec = every_camera(a.model, train_win, ts["enc"]["clean"], entries)
         raw_meta = np.array([meta_vec(e.file) for e in entries])
         base = {
             "as_shipped": meta_baseline(raw_meta, y, folds),

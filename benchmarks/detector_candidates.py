@@ -30,7 +30,13 @@ from _common import RESULTS, data_dir, write_results
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.metrics import roc_auc_score
 
-from vidprov.detector.data import attack, logo_folds, normalised_windows, read_index
+from vidprov.detector.data import (
+    attack,
+    every_camera_fits,
+    logo_folds,
+    normalised_windows,
+    read_index,
+)
 from vidprov.detector.features import _Q, FEATURE_NAMES, _cooc, frame_features
 from vidprov.detector.sampling import sample_frames
 
@@ -180,26 +186,21 @@ def evaluate(tr, te, entries, seeds: int) -> dict:
     """Per test set: mean and worst AUC over generators, for both protocols."""
     y = np.array([e.y for e in entries])
     folds = logo_folds(entries)
-    share = {i: k for k, (_, _, t) in enumerate(folds) for i in t if y[i] == 0}
     logo: dict[str, list[float]] = {s: [] for s in SETS}
     every: dict[str, list[float]] = {s: [] for s in SETS}
     for _, train, test in folds:
         ps = _fit_score(tr, y, train, [np.array([te[s][i] for i in test]) for s in SETS], seeds)
         for s, p in zip(SETS, ps, strict=True):
             logo[s].append(float(roc_auc_score(y[test], p)))
-        ai = [i for i in test if y[i] == 1]
+    for fits in every_camera_fits(entries):
+        ai = fits[0].ai
         s_ai = {s: np.zeros(len(ai)) for s in SETS}
         s_cam: dict[str, dict[int, float]] = {s: {} for s in SETS}
-        for k in range(len(folds)):
-            cam = [i for i in share if share[i] == k]
-            held = set(ai) | set(cam)
-            groups = {entries[i].group for i in held}
-            train_k = [
-                i for i in range(len(entries)) if i not in held and entries[i].group not in groups
-            ]
+        for f in fits:
+            cam, train_k = f.camera, f.train
             tests = [np.array([te[s][i] for i in ai + cam]) for s in SETS]
             for s, p in zip(SETS, _fit_score(tr, y, train_k, tests, seeds), strict=True):
-                s_ai[s] += p[: len(ai)] / len(folds)
+                s_ai[s] += p[: len(ai)] / len(fits)
                 s_cam[s].update(zip(cam, p[len(ai) :], strict=True))
         for s in SETS:
             truth = [1] * len(ai) + [0] * len(s_cam[s])

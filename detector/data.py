@@ -137,6 +137,41 @@ def logo_folds(entries: list[ClipEntry]) -> list[tuple[str, list[int], list[int]
     return folds
 
 
+@dataclass(frozen=True)
+class CrossFit:
+    """One model of an every-camera comparison: fitted on ``train``, it scores the AI clips of
+    ``generator`` and the camera clips ``camera`` (one fold's share of them)."""
+
+    generator: str
+    ai: list[int]
+    camera: list[int]
+    train: list[int]
+
+
+def every_camera_fits(entries: list[ClipEntry]) -> list[list[CrossFit]]:
+    """For each generator (in :func:`logo_folds` order), one :class:`CrossFit` per fold's share
+    of the camera clips, so that the generator's clips can be ranked against every camera clip:
+    each camera clip is scored by a model that saw neither it, any clip of its group, nor the
+    generator; the generator's clips by the mean of the generator's models.
+    """
+    folds = logo_folds(entries)
+    share = {i: k for k, (_, _, t) in enumerate(folds) for i in t if entries[i].label == "real"}
+    out = []
+    for gen, _, test in folds:
+        ai = [i for i in test if entries[i].label == "ai"]
+        fits = []
+        for k in range(len(folds)):
+            cam = [i for i in share if share[i] == k]
+            held = set(ai) | set(cam)
+            groups = {entries[i].group for i in held}
+            train = [
+                i for i in range(len(entries)) if i not in held and entries[i].group not in groups
+            ]
+            fits.append(CrossFit(gen, ai, cam, train))
+        out.append(fits)
+    return out
+
+
 def group_split(
     entries: list[ClipEntry], test_share: float, seed: int
 ) -> tuple[list[int], list[int]]:

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 
-from vidprov.detector.data import NormaliseConfig, logo_folds, normalised_windows, read_index
+from vidprov.detector.data import (
+    NormaliseConfig,
+    every_camera_fits,
+    logo_folds,
+    normalised_windows,
+    read_index,
+)
 from vidprov.detector.models import create, list_models, load
 from vidprov.detector.train import TrainConfig, evaluate, train
 from vidprov.errors import DetectorError
@@ -194,3 +200,14 @@ def test_calibration_never_turns_the_classifier_upside_down() -> None:
     assert a > 0 and np.all(np.diff(p) > 0)  # the classifier's order is kept
     assert abs(p.mean() - 0.5) < 0.01  # at the base rate
     assert 0.3 <= det.threshold <= 0.9
+
+
+def test_every_camera_fits_score_each_clip_once_unseen(toy_data: Path) -> None:
+    entries = read_index(toy_data)
+    for fits in every_camera_fits(entries):
+        cams = [i for f in fits for i in f.camera]
+        assert sorted(cams) == [i for i, e in enumerate(entries) if e.label == "real"]
+        for f in fits:
+            scored = {entries[i].group for i in f.ai + f.camera}
+            assert not scored & {entries[i].group for i in f.train}
+            assert all(entries[i].generator != f.generator for i in f.train)
