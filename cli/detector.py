@@ -27,8 +27,12 @@ def scan(
     trust_anchors: Path | None,
     no_classifier: bool,
 ) -> None:
-    """Scan FILES (or folders of clips): verdict ai / mixed / real with evidence and timeline."""
-    from vidprov.detector import iter_inputs, load, plot_timeline, scan_file
+    """Scan FILES (or folders of clips): verdict ai / mixed / real with evidence and timeline.
+
+    A file that cannot be read gets one error line on stderr (and, with --json/--jsonl, a
+    record {"file", "error", "message"}); the others are still scanned; exit code 2 if any failed.
+    """
+    from vidprov.detector import ScanFailure, iter_inputs, load, plot_timeline, scan_many
     from vidprov.errors import ConfigError
 
     paths = list(iter_inputs(files))
@@ -37,31 +41,35 @@ def scan(
     det = load(model_file) if model_file else None
     results = []
     with progress_bar(len(paths), "scanning") as bar:
-        for p in paths:
-            v = scan_file(
-                p, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
-            )
+        for v in scan_many(
+            paths, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
+        ):
+            if isinstance(v, ScanFailure):
+                click.echo(f"vidprov: error: {v.message}", err=True)
             if jsonl:
                 click.echo(json.dumps(v.to_dict(), default=str))
             results.append(v)
             if bar:
                 bar(1)
-    if plot is not None:
-        plot_timeline(results[0], plot)
-    if jsonl:
-        return
-    if as_json:
+    verdicts = [v for v in results if not isinstance(v, ScanFailure)]
+    if plot is not None and verdicts:
+        plot_timeline(verdicts[0], plot)
+    if as_json and not jsonl and (verdicts or len(results) > 1):
         doc = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         click.echo(json.dumps(doc, indent=2, default=str))
-        return
-    for v in results:
-        click.echo(f"{v.file}: {v.label.upper()}  P(ai)={v.score:.2f}  (decided by {v.decided_by})")
-        for s in v.segments:
+    elif not jsonl and not as_json:
+        for v in verdicts:
             click.echo(
-                f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}"
+                f"{v.file}: {v.label.upper()}  P(ai)={v.score:.2f}  (decided by {v.decided_by})"
             )
-        for c in v.conflicts:
-            click.echo(f"  conflict: {c}")
+            for s in v.segments:
+                click.echo(
+                    f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}"
+                )
+            for c in v.conflicts:
+                click.echo(f"  conflict: {c}")
+    if len(verdicts) < len(results):
+        click.get_current_context().exit(2)
 
 
 @click.group()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidprov.detector.fusion import fuse
-from vidprov.detector.verdict import Verdict
+from vidprov.detector.verdict import ScanFailure, Verdict
 from vidprov.errors import MediaError
 from vidprov.media import probe
 
@@ -74,10 +74,11 @@ def scan_file(
 
 
 def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand folders into the video files inside them (sorted, recursive); files pass as-is.
+    """Expand folders into the video files inside them (sorted, recursive); files pass as-is
+    (a missing one is :func:`scan_file`'s to report).
 
     Raises:
-        MediaError: a path does not exist, or a folder holds no videos.
+        MediaError: a folder holds no videos.
     """
     for p in map(Path, paths):
         if p.is_dir():
@@ -85,7 +86,40 @@ def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
             if not found:
                 raise MediaError("folder holds no video files", p)
             yield from found
-        elif not p.exists():
-            raise MediaError("no such file", p)
         else:
             yield p
+
+
+def scan_many(
+    paths: Iterable[str | Path],
+    *,
+    detector: Detector | None = None,
+    classifier: bool = True,
+    trust_anchors: str | Path | None = None,
+    key: bytes | None = None,
+) -> Iterator[Verdict | ScanFailure]:
+    """Scan each file in turn (folders expanded by :func:`iter_inputs`), yielding its
+    :class:`Verdict` as soon as it is done. A file that cannot be scanned (missing, empty, not a
+    video, one frame) yields a :class:`ScanFailure` instead and the batch goes on: one
+    bad upload must not stop a queue.
+
+    Raises:
+        MediaError: a folder holds no videos.
+        DetectorError: the classifier model cannot be loaded.
+    """
+    if classifier and detector is None:
+        from vidprov.detector.models import load_default
+
+        detector = load_default()
+    for path in iter_inputs(paths):
+        try:
+            yield scan_file(
+                path,
+                detector=detector,
+                classifier=classifier,
+                trust_anchors=trust_anchors,
+                key=key,
+            )
+        except MediaError as exc:
+            log.info("skipped: %s", exc)
+            yield ScanFailure(str(path), exc.code, str(exc))

@@ -83,3 +83,17 @@ class Verdict:
             "evidence": self.evidence,
             "conflicts": list(self.conflicts),
         }
+
+
+@dataclass(frozen=True)
+class ScanFailure:
+    """A file a batch scan could not read (see :func:`vidprov.detector.scan.scan_many`): the
+    batch goes on, and this record says which file and why, in the shape of
+    :meth:`vidprov.errors.VidprovError.to_dict` (``error`` is the error's code)."""
+
+    file: str
+    error: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "error": self.error, "message": self.message}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vidprov.detector import scan_file
+from vidprov.detector import ScanFailure, scan_file, scan_many
 from vidprov.detector.models import Detector
 from vidprov.errors import MediaError
 from vidprov.media import make_clip
@@ -92,6 +92,45 @@ def test_scan_cli_bad_input_is_one_line_exit_2(tmp_path: Path, keyed_home: Path)
     bad.write_text("garbage")
     p = _cli("scan", str(bad), env_home=keyed_home)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "x.mp4" in p.stderr
+
+
+def _batch(tmp_path: Path, toy_data: Path) -> Path:
+    import shutil
+
+    folder = tmp_path / "uploads"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(toy_data / "ai" / "ai1.mp4", folder / "a.mp4")
+    (folder / "b.mp4").write_bytes(b"\0" * 100)
+    shutil.copy(toy_data / "real" / "real1.mp4", folder / "sub" / "c.mp4")
+    return folder
+
+
+def test_scan_many_reports_a_bad_file_and_goes_on(
+    toy_model: Detector, toy_data: Path, tmp_path: Path
+) -> None:
+    folder = _batch(tmp_path, toy_data)
+    out = list(scan_many([folder, tmp_path / "gone.mp4"], detector=toy_model, key=b"\0" * 32))
+    assert [Path(r.file).name for r in out] == ["a.mp4", "b.mp4", "c.mp4", "gone.mp4"]
+    assert [type(r).__name__ for r in out] == ["Verdict", "ScanFailure", "Verdict", "ScanFailure"]
+    assert (out[0].label, out[2].label) == ("ai", "real")
+    bad = out[1]
+    assert isinstance(bad, ScanFailure) and bad.error == "media_error"
+    assert "b.mp4" in bad.message and "not a readable video" in bad.message
+    assert "no such file" in out[3].to_dict()["message"]
+
+
+def test_scan_cli_batch_keeps_going_and_exits_2(
+    toy_model_file: Path, toy_data: Path, tmp_path: Path, keyed_home: Path
+) -> None:
+    folder = _batch(tmp_path, toy_data)
+    p = _cli("scan", str(folder), "--model", str(toy_model_file), "--jsonl", env_home=keyed_home)
+    assert p.returncode == 2
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [x.get("label", x.get("error")) for x in lines] == ["ai", "media_error", "real"]
+    assert p.stderr.count("\n") == 1 and "b.mp4" in p.stderr
+    p = _cli("scan", str(folder), "--model", str(toy_model_file), "--json", env_home=keyed_home)
+    doc = json.loads(p.stdout)
+    assert p.returncode == 2 and len(doc) == 3 and doc[1]["file"].endswith("b.mp4")
 
 
 def test_signed_and_marked_clip_is_ai_even_after_stripping(
