@@ -2,6 +2,7 @@
 a fast per-window protocol: is a new group worth a full benchmark run?
 
 Usage: .venv/bin/python benchmarks/detector_candidates.py --work DIR [--data DIR] [--seeds 2]
+       [--max-features sqrt log2 4 ...]   (the forest's setting instead, on the shipped features)
 ``DIR`` keeps the normalised windows (two per clip, seed 0, for training; one per clip, seed 1,
 and its CRF 35 / 0.5x / GIF copies, for testing: the draws of ``benchmarks/detector.py``) and
 their features, and reuses them when present. Writes benchmarks/results/detector_candidates.*
@@ -38,6 +39,7 @@ from vidprov.detector.data import (
     read_index,
 )
 from vidprov.detector.features import _Q, FEATURE_NAMES, _cooc, frame_features
+from vidprov.detector.models.forensic import ForensicDetector
 from vidprov.detector.sampling import sample_frames
 
 ATTACKS = {"crf35": (35, 1.0), "resize0.5": (23, 0.5), "gif": (23, 1.0, True)}
@@ -168,14 +170,17 @@ def rows(feats: dict, n: int, skip: tuple[str, ...], extra: list[str]) -> tuple[
     return tr, te
 
 
+FOREST = {
+    k: ForensicDetector.DEFAULTS[k] for k in ("n_estimators", "min_samples_leaf", "max_features")
+}
+
+
 def _fit_score(tr, y, train: list[int], tests: list[np.ndarray], seeds: int) -> list[np.ndarray]:
     x = np.array([v for i in train for v in tr[i]])
     t = np.array([y[i] for i in train for _ in tr[i]])
     out = [np.zeros(len(a)) for a in tests]
     for s in range(seeds):
-        m = ExtraTreesClassifier(
-            400, min_samples_leaf=2, max_features="sqrt", random_state=s, n_jobs=-1
-        )
+        m = ExtraTreesClassifier(random_state=s, n_jobs=-1, **FOREST)
         m.fit(x, t)
         for k, a in enumerate(tests):
             out[k] += m.predict_proba(a)[:, 1] / seeds
@@ -220,6 +225,12 @@ def main() -> None:
     ap.add_argument("--data")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument(
+        "--max-features",
+        nargs="+",
+        help="Screen the forest's features per split instead (shipped features, each value: "
+        "sqrt, log2 or a count); writes detector_forest.*",
+    )
     a = ap.parse_args()
     entries = read_index(data_dir(a.data))
     work = Path(a.work)
@@ -227,6 +238,9 @@ def main() -> None:
     t0 = time.time()
     feats = build(entries, work)
     built = time.time() - t0
+    if a.max_features:
+        forests(feats, entries, a, built, t0)
+        return
     some = next(iter(feats.values()))[1]
     variants = [("shipped", ("t_",), []), ("without chroma co-occurrences", ("t_", "cc_"), [])]
     variants += [(f"+ {g}", ("t_",), [g]) for g in some]
@@ -248,6 +262,23 @@ def main() -> None:
         "variants": results,
     }
     write_results("detector_candidates", out, markdown(out), a.out)
+
+
+def forests(feats: dict, entries: list, a: argparse.Namespace, built: float, t0: float) -> None:
+    """The shipped features under each ``--max-features`` value (other settings as shipped)."""
+    results = {}
+    for v in a.max_features:
+        FOREST["max_features"] = int(v) if v.isdigit() else v
+        name = f"max_features={v}" + (" (shipped)" if FOREST["max_features"] == SHIPPED else "")
+        results[name] = evaluate(*rows(feats, len(entries), ("t_",), []), entries, a.seeds)
+        print(name, round(results[name]["logo"]["clean"]["mean"], 3), flush=True)
+    out = {"seeds": a.seeds, "build_seconds": built, "seconds": time.time() - t0}
+    out["variants"] = results
+    md = markdown(out).replace("Candidate feature groups", "Forest features per split")
+    write_results("detector_forest", out, md, a.out)
+
+
+SHIPPED = ForensicDetector.DEFAULTS["max_features"]
 
 
 def markdown(r: dict) -> str:

@@ -52,7 +52,7 @@ class ForensicDetector(Detector):
         "trees": "extra",
         "n_estimators": 400,
         "min_samples_leaf": 2,
-        "max_features": "sqrt",
+        "max_features": "log2",
         "half_window": 8,  # sampled frames either side (8 fps: ±1 s)
         "exclude": ["t_"],  # name prefixes of features the forest does not see
     }
