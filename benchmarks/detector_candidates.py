@@ -170,31 +170,35 @@ def rows(feats: dict, n: int, skip: tuple[str, ...], extra: list[str]) -> tuple[
     return tr, te
 
 
-FOREST = {
+#: the shipped forest's settings, which every variant uses unless ``--max-features`` says
+SHIPPED = {
     k: ForensicDetector.DEFAULTS[k] for k in ("n_estimators", "min_samples_leaf", "max_features")
 }
 
 
-def _fit_score(tr, y, train: list[int], tests: list[np.ndarray], seeds: int) -> list[np.ndarray]:
+def _fit_score(
+    tr, y, train: list[int], tests: list[np.ndarray], seeds: int, forest: dict
+) -> list[np.ndarray]:
     x = np.array([v for i in train for v in tr[i]])
     t = np.array([y[i] for i in train for _ in tr[i]])
     out = [np.zeros(len(a)) for a in tests]
     for s in range(seeds):
-        m = ExtraTreesClassifier(random_state=s, n_jobs=-1, **FOREST)
+        m = ExtraTreesClassifier(random_state=s, n_jobs=-1, **forest)
         m.fit(x, t)
         for k, a in enumerate(tests):
             out[k] += m.predict_proba(a)[:, 1] / seeds
     return out
 
 
-def evaluate(tr, te, entries, seeds: int) -> dict:
+def evaluate(tr, te, entries, seeds: int, forest: dict = SHIPPED) -> dict:
     """Per test set: mean and worst AUC over generators, for both protocols."""
     y = np.array([e.y for e in entries])
     folds = logo_folds(entries)
     logo: dict[str, list[float]] = {s: [] for s in SETS}
     every: dict[str, list[float]] = {s: [] for s in SETS}
     for _, train, test in folds:
-        ps = _fit_score(tr, y, train, [np.array([te[s][i] for i in test]) for s in SETS], seeds)
+        tests = [np.array([te[s][i] for i in test]) for s in SETS]
+        ps = _fit_score(tr, y, train, tests, seeds, forest)
         for s, p in zip(SETS, ps, strict=True):
             logo[s].append(float(roc_auc_score(y[test], p)))
     for fits in every_camera_fits(entries):
@@ -204,7 +208,8 @@ def evaluate(tr, te, entries, seeds: int) -> dict:
         for f in fits:
             cam, train_k = f.camera, f.train
             tests = [np.array([te[s][i] for i in ai + cam]) for s in SETS]
-            for s, p in zip(SETS, _fit_score(tr, y, train_k, tests, seeds), strict=True):
+            scores = _fit_score(tr, y, train_k, tests, seeds, forest)
+            for s, p in zip(SETS, scores, strict=True):
                 s_ai[s] += p[: len(ai)] / len(fits)
                 s_cam[s].update(zip(cam, p[len(ai) :], strict=True))
         for s in SETS:
@@ -261,30 +266,29 @@ def main() -> None:
         "seconds": time.time() - t0,
         "variants": results,
     }
-    write_results("detector_candidates", out, markdown(out), a.out)
+    write_results("detector_candidates", out, markdown(out, "Candidate feature groups"), a.out)
 
 
 def forests(feats: dict, entries: list, a: argparse.Namespace, built: float, t0: float) -> None:
     """The shipped features under each ``--max-features`` value (other settings as shipped)."""
     results = {}
+    tr, te = rows(feats, len(entries), ("t_",), [])
     for v in a.max_features:
-        FOREST["max_features"] = int(v) if v.isdigit() else v
-        name = f"max_features={v}" + (" (shipped)" if FOREST["max_features"] == SHIPPED else "")
-        results[name] = evaluate(*rows(feats, len(entries), ("t_",), []), entries, a.seeds)
+        forest = {**SHIPPED, "max_features": int(v) if v.isdigit() else v}
+        name = f"max_features={v}"
+        if forest == SHIPPED:
+            name += " (shipped)"
+        results[name] = evaluate(tr, te, entries, a.seeds, forest)
         print(name, round(results[name]["logo"]["clean"]["mean"], 3), flush=True)
     out = {"seeds": a.seeds, "build_seconds": built, "seconds": time.time() - t0}
     out["variants"] = results
-    md = markdown(out).replace("Candidate feature groups", "Forest features per split")
-    write_results("detector_forest", out, md, a.out)
+    write_results("detector_forest", out, markdown(out, "Forest features per split"), a.out)
 
 
-SHIPPED = ForensicDetector.DEFAULTS["max_features"]
-
-
-def markdown(r: dict) -> str:
+def markdown(r: dict, title: str) -> str:
     head = " | ".join(f"{p} {s}" for p in ("logo", "every") for s in SETS)
     lines = [
-        f"# Candidate feature groups (forensic-rf, per-window rows, {r['seeds']} forest seeds)",
+        f"# {title} (forensic-rf, per-window rows, {r['seeds']} forest seeds)",
         "",
         "Mean AUC over generators (worst in brackets for clean); logo: each generator against "
         "its fold's camera clips; every: against every camera clip, cross-fitted.",

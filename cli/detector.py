@@ -54,10 +54,13 @@ def scan(
     verdicts = [v for v in results if not isinstance(v, ScanFailure)]
     if plot is not None and verdicts:
         plot_timeline(verdicts[0], plot)
-    if as_json and not jsonl and (verdicts or len(results) > 1):
-        doc = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-        click.echo(json.dumps(doc, indent=2, default=str))
-    elif not jsonl and not as_json:
+    if jsonl:
+        pass  # printed as each file finished
+    elif as_json and len(results) > 1:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    elif as_json and verdicts:
+        click.echo(json.dumps(verdicts[0].to_dict(), indent=2, default=str))
+    elif not as_json:
         for v in verdicts:
             click.echo(
                 f"{v.file}: {v.label.upper()}  P(ai)={v.score:.2f}  (decided by {v.decided_by})"

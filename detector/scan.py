@@ -107,7 +107,7 @@ def scan_many(
         MediaError: a folder holds no videos.
         DetectorError: the classifier model cannot be loaded.
     """
-    if classifier and detector is None:
+    if classifier and detector is None:  # a broken model stops the batch before any file
         from vidprov.detector.models import load_default
 
         detector = load_default()
