@@ -81,6 +81,11 @@ class Detector(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state`."""
 
+    def splice_vectors(self, enc: Encoded) -> np.ndarray | None:
+        """Per-frame vectors (one row per sampled frame) whose shot-against-rest contrasts the
+        splice model reads (:mod:`vidprov.detector.splice`); ``None``: logits only."""
+        return None
+
     # --- shared ---------------------------------------------------------------------
     def encode(self, samples: Iterable[tuple[float, np.ndarray]], duration: float = 0.0) -> Encoded:
         """Encode a stream of ``(t, rgb)`` in chunks (memory flat in clip length); each chunk
@@ -140,7 +145,8 @@ class Detector(ABC):
         probs = self.frame_probs(enc, raw)
         segs, clip = segment(enc.times, probs, enc.hists, self.threshold, enc.duration)
         if self.splice is not None and clip < self.threshold:
-            scored = self.splice.score(raw, enc)
+            vectors = self.splice_vectors(enc) if self.splice.contrast else None
+            scored = self.splice.score(raw, enc, vectors)
             if len(scored) > 1:
                 thr = self.splice.threshold
                 segs = tuple(

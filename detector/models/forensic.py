@@ -93,6 +93,10 @@ class ForensicDetector(Detector):
             rows.append(_aggregate(x[sel]))
         return np.stack(rows)
 
+    def splice_vectors(self, enc: Encoded) -> np.ndarray:
+        """The window features the forest reads, one row per sampled frame."""
+        return self._windows(enc)
+
     def raw_logits(self, enc: Encoded) -> np.ndarray:
         if self.model is None:
             raise DetectorError(f"model {self.name!r} is not trained")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 from vidprov.detector.models import Detector, Encoded
 from vidprov.detector.splice import (
@@ -44,6 +46,19 @@ def test_shots_and_their_features_by_hand() -> None:
     assert one[0] == pytest.approx([0.0, 0.0, 0.0, 1.0, 1.0])
 
 
+def test_contrast_features_by_hand() -> None:
+    enc = encoded(16, [4])
+    parts = shots(enc)
+    z = np.array([3.0] * 4 + [-1.0] * 12)
+    vectors = np.array([[1.0, 2.0]] * 4 + [[0.0, 5.0]] * 12)
+    f = shot_features(z, parts, enc.duration, vectors)
+    # the five logit features, then shot mean minus rest mean, then its absolute value
+    assert f[0] == pytest.approx([3.0, -1.0, 4.0, 0.4375 / 2.0, 2.0, 1.0, -3.0, 1.0, 3.0])
+    assert f[1][5:] == pytest.approx([-1.0, 3.0, 1.0, 3.0])
+    one = shot_features(z, shots(encoded(16, [])), 2.0, vectors)
+    assert one[0][5:] == pytest.approx([0.0, 0.0, 0.0, 0.0])
+
+
 def test_labels_need_half_the_shot_inside_an_ai_insert() -> None:
     enc = encoded(32, [8, 20])  # shots ~0-0.94, ~0.94-2.44, ~2.44-4 s
     parts = shots(enc)
@@ -60,6 +75,21 @@ def test_toy_model_carries_a_fitted_splice_model(toy_model: Detector) -> None:
     assert isinstance(sp, SpliceModel)
     assert 0.3 <= sp.threshold <= 0.95
     assert sp.report["samples"] >= 8 and 0 < sp.report["ai_samples"] < sp.report["samples"]
+    # the forest's window features are contrasted shot against rest beside the logits
+    assert sp.contrast
+    assert sp.model.n_features_in_ == 5 + 2 * toy_model.model.n_features_in_
+
+
+def test_a_logit_only_splice_model_still_scores_and_a_contrast_one_needs_vectors() -> None:
+    enc = encoded(16, [4])
+    z = np.array([3.0] * 4 + [-1.0] * 12)
+    x = np.array([[0.0, 0, 0, 0.5, 2], [4, 0, 4, 0.5, 2], [-1, 0, -1, 0.5, 2], [5, 0, 5, 0.5, 2]])
+    lr = LogisticRegression().fit(x, [0, 1, 0, 1])
+    old = SpliceModel(make_pipeline(lr), 0.5, {})  # as saved before contrasts existed
+    scored = old.score(z, enc)
+    assert len(scored) == 2 and scored[0][1] > 0.5 > scored[1][1]
+    with pytest.raises(DetectorError, match="frame vectors"):
+        SpliceModel(make_pipeline(lr), 0.5, {}, contrast=True).score(z, enc)
 
 
 def test_splice_segments_replace_shots_below_the_clip_threshold(
