@@ -146,14 +146,15 @@ def detector_train(
 @click.option("--json", "as_json", is_flag=True)
 def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_json: bool) -> None:
     """Evaluate a model (default: the shipped one): clip AUC/AP/EER/accuracy, per generator,
-    segment AP@0.5/0.75 and mean tIoU on synthesised mixed clips."""
+    segment AP@0.5/0.75 and mean tIoU on synthesised mixed clips, false splices on
+    camera-in-camera controls."""
     from vidprov.detector.data import read_index
     from vidprov.detector.models import load, load_default
     from vidprov.detector.train import evaluate
 
     det = load(model_file) if model_file else load_default()
     n = len(read_index(data))
-    with progress_bar(n + n_mixed, "evaluating") as bar:
+    with progress_bar(n + 2 * n_mixed, "evaluating") as bar:
         r = evaluate(data, det, n_mixed=n_mixed, progress=bar)
     c, m = r.clips, r.mixed
     lines = [
@@ -165,7 +166,12 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
     if m.get("n"):
         lines.append(
             f"mixed ({m['n']}): AP@0.5 {_f(m['ap50'])}  AP@0.75 {_f(m['ap75'])}  "
-            f"mean tIoU {_f(m['mean_tiou'])}"
+            f"mean tIoU {_f(m['mean_tiou'])}  labelled mixed {_f(m['labelled_mixed'])}"
+        )
+    cc = r.camera_in_camera
+    if cc.get("n"):
+        lines.append(
+            f"camera-in-camera controls ({cc['n']}): with an ai segment {_f(cc['with_ai_segment'])}"
         )
     lines.append(f"note: {r.note}")
     emit(r, as_json, "\n".join(lines))

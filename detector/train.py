@@ -211,13 +211,16 @@ def train(
 
 @dataclass(frozen=True)
 class EvalReport:
-    """``detector eval`` output: clip metrics (overall, per generator) and mixed-clip metrics."""
+    """``detector eval`` output: clip metrics (overall, per generator), mixed-clip metrics and
+    the camera-in-camera controls (camera pieces spliced into camera hosts: any ``ai`` segment
+    there is a false splice)."""
 
     model: str
     threshold: float
     clips: dict[str, Any]
     per_generator: dict[str, Any]
     mixed: dict[str, Any]
+    camera_in_camera: dict[str, Any]
     note: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -254,13 +257,15 @@ def mixed_report(
     segments labelled ``ai`` at the model's threshold and the truth (0 when none is).
     ``mean_tiou_top_segment``: the same for the single highest-scored segment (localisation
     once a clip is known to be mixed). ``labelled_mixed``: share of clips with both labels.
+    ``with_ai_segment``: share of clips with any segment labelled ``ai`` (for camera inserts,
+    the false-splice rate).
     With ``detail``, ``clips`` lists each clip's truth and its segments as
     ``(start, end, score, label, source)``.
     """
     if not hosts or not inserts or n <= 0:
         return {"n": 0}
     rng = np.random.default_rng(seed)
-    truths, dets, ious, top_ious, labels, clips = [], [], [], [], [], []
+    truths, dets, ious, top_ious, labels, clips, any_ai = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="vidprov-mixed-") as tmp:
         for k in range(n):
             host = hosts[int(rng.integers(len(hosts)))]
@@ -278,6 +283,7 @@ def mixed_report(
             segs = [(s.start, s.end, s.score, s.label, s.source) for s in res.segments]
             clips.append({"truth": mc.interval, "segments": segs})
             ai = [s for s in res.segments if s.label == "ai"]
+            any_ai.append(bool(ai))
             ious.append(union_tiou([(s.start, s.end) for s in ai], mc.interval))
             top = max(res.segments, key=lambda s: s.score)
             top_ious.append(union_tiou([(top.start, top.end)], mc.interval))
@@ -294,6 +300,7 @@ def mixed_report(
         "mean_tiou": float(np.mean(ious)) if ious else 0.0,
         "mean_tiou_top_segment": float(np.mean(top_ious)) if top_ious else 0.0,
         "labelled_mixed": float(np.mean([lab == "mixed" for lab in labels])) if labels else 0.0,
+        "with_ai_segment": float(np.mean(any_ai)) if any_ai else 0.0,
     }
     if detail:
         out["clips"] = clips
@@ -308,7 +315,8 @@ def evaluate(
     progress: Progress = None,
     normalise: NormaliseConfig | None = None,
 ) -> EvalReport:
-    """Evaluate a model on a dataset: one normalised window per clip, plus mixed clips.
+    """Evaluate a model on a dataset: one normalised window per clip, plus ``n_mixed`` mixed
+    clips (AI pieces in camera hosts) and as many camera-in-camera controls.
 
     Raises:
         DetectorError: no dataset, unreadable model.
@@ -321,9 +329,10 @@ def evaluate(
     hosts = [e for e in entries if e.label == "real"]
     inserts = [e for e in entries if e.label == "ai"]
     mixed = mixed_report(det, hosts, inserts, n_mixed, seed, progress)
+    control = mixed_report(det, hosts, hosts, n_mixed, seed + 1, progress)
     trained_on = det.meta.get("training", {}).get("clips")
     note = (
         "in-sample unless this dataset is disjoint from the model's training data "
         f"(model trained on {trained_on} clips); held-out figures: benchmarks/detector.py"
     )
-    return EvalReport(det.name, det.threshold, overall, per, mixed, note)
+    return EvalReport(det.name, det.threshold, overall, per, mixed, control, note)

@@ -93,6 +93,10 @@ def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Pat
     assert r["clips"]["auc"] > 0.9
     assert set(r["per_generator"]) == {"toygen0", "toygen1"}
     assert r["mixed"]["n"] == 2 and 0.0 <= r["mixed"]["mean_tiou"] <= 1.0
+    # camera pieces in camera hosts, scored the same way (any ai segment is a false splice)
+    cc = r["camera_in_camera"]
+    assert cc["n"] == 2 and cc["with_ai_segment"] in (0.0, 0.5, 1.0)
+    assert r["mixed"]["labelled_mixed"] <= r["mixed"]["with_ai_segment"]
 
 
 def test_logo_folds_never_share_a_group(toy_data: Path) -> None:
