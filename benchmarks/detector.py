@@ -37,7 +37,7 @@ from vidprov.detector.data import (
 )
 from vidprov.detector.metrics import clip_metrics, union_tiou
 from vidprov.detector.models import create
-from vidprov.detector.splice import build_samples, fit_splice
+from vidprov.detector.splice import build_samples, fit_splice, splice_hosts
 from vidprov.detector.train import build_windows, fit, held_out_logits, mixed_report
 from vidprov.media import probe
 
@@ -289,8 +289,7 @@ def main() -> None:
                 row[name] = clip_metrics(y[te], s, d.threshold)
                 pooled[name][0].extend(y[te].tolist())
                 pooled[name][1].extend(s.tolist())
-            hosts = [entries[i] for i in te if entries[i].label == "real"]
-            hosts = [h for h in hosts if probe(h.file).duration >= 4.0] or hosts
+            hosts = splice_hosts([entries[i] for i in te])
             ins = [entries[i] for i in te if entries[i].label == "ai"]
             row["mixed"] = mixed_report(d, hosts, ins, a.mixed_per_fold, 7, detail=True)
             # control: camera pieces spliced into camera hosts (any "ai" segment is false)

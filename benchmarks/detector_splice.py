@@ -31,10 +31,9 @@ from sklearn.metrics import roc_auc_score
 from vidprov.detector.data import logo_folds, make_mixed, read_index
 from vidprov.detector.metrics import union_tiou
 from vidprov.detector.models import create
-from vidprov.detector.splice import fit_splice, shots
+from vidprov.detector.splice import fit_splice, shots, splice_hosts
 from vidprov.detector.train import held_out_logits
 from vidprov.errors import MediaError
-from vidprov.media import probe
 
 # kind: (inserts from AI clips?, (host palette, insert palette), seed)
 KINDS = {
@@ -54,8 +53,7 @@ def test_clips(entries, folds, det, per_kind: int, work: Path) -> dict:
     out = {}
     path = work / "mixed.mp4"
     for gen, _tr, te in folds:
-        hosts = [entries[i] for i in te if entries[i].label == "real"]
-        hosts = [h for h in hosts if probe(h.file).duration >= 4.0] or hosts
+        hosts = splice_hosts([entries[i] for i in te])
         ais = [entries[i] for i in te if entries[i].label == "ai"]
         out[gen] = {}
         for kind, (ai, gif, seed) in KINDS.items():

@@ -130,6 +130,14 @@ def _seconds(e: ClipEntry) -> float:
         return 0.0
 
 
+def splice_hosts(entries: list[ClipEntry]) -> list[ClipEntry]:
+    """The camera clips of ``entries`` that last :data:`MIN_HOST_SECONDS` or more (unreadable
+    ones skipped, logged), or all the camera clips when none does: short hosts are looped back
+    and forth to 4 s by ``make_mixed``, longer ones preferred."""
+    reals = [e for e in entries if e.label == "real"]
+    return [e for e in reals if _seconds(e) >= MIN_HOST_SECONDS] or reals
+
+
 def build_samples(
     det: Detector,
     entries: list[ClipEntry],
@@ -143,9 +151,7 @@ def build_samples(
         DetectorError: no camera clip or no AI clip.
     """
     rng = np.random.default_rng(seed)
-    reals = [e for e in entries if e.label == "real"]
-    # short hosts are looped back and forth to 4 s by make_mixed; longer ones preferred
-    hosts = [e for e in reals if _seconds(e) >= MIN_HOST_SECONDS] or reals
+    hosts = splice_hosts(entries)
     ais = [e for e in entries if e.label == "ai"]
     if not hosts or not ais:
         raise DetectorError("splice training needs camera clips and AI clips")

@@ -9,6 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from vidprov.detector.data import ClipEntry
 from vidprov.detector.models import Detector, Encoded
 from vidprov.detector.splice import (
     SpliceModel,
@@ -17,11 +18,12 @@ from vidprov.detector.splice import (
     rr_threshold,
     shot_features,
     shots,
+    splice_hosts,
 )
 from vidprov.detector.train import Windows, held_out_logits
 from vidprov.errors import DetectorError
 
-from .conftest import toy_frames, write
+from .conftest import FPS, toy_frames, write
 from .test_segments import hists
 
 
@@ -155,3 +157,15 @@ def test_held_out_logits_never_come_from_a_model_that_saw_the_sources(
     assert len(seen) == 4
     for s, saw in zip(samples, seen, strict=True):
         assert s.host not in saw and s.insert not in saw and saw
+
+
+def test_splice_hosts_prefer_camera_clips_of_four_seconds(tmp_path: Path) -> None:
+    def entry(name: str, label: str, n: int) -> ClipEntry:
+        f = write(tmp_path / name, toy_frames(label, n, seed=n)) if n else tmp_path / name
+        return ClipEntry(f, label, "", name, name)
+
+    long_cam, short_cam = entry("long.mp4", "real", 5 * FPS), entry("short.mp4", "real", FPS)
+    long_ai, missing = entry("ai.mp4", "ai", 5 * FPS), entry("gone.mp4", "real", 0)
+    assert splice_hosts([long_cam, short_cam, long_ai, missing]) == [long_cam]
+    # no camera clip is long enough: every camera clip, unreadable ones included
+    assert splice_hosts([short_cam, long_ai, missing]) == [short_cam, missing]
