@@ -31,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 from vidprov.detector.data import logo_folds, make_mixed, read_index
 from vidprov.detector.metrics import union_tiou
 from vidprov.detector.models import create
-from vidprov.detector.splice import fit_splice, shots, splice_hosts
+from vidprov.detector.splice import fit_splice, pick_insert, shots, splice_hosts
 from vidprov.detector.train import held_out_logits
 from vidprov.errors import MediaError
 
@@ -62,8 +62,10 @@ def test_clips(entries, folds, det, per_kind: int, work: Path) -> dict:
             clips = []
             for _ in range(per_kind):
                 host = hosts[int(rng.integers(len(hosts)))]
-                ins = inserts[int(rng.integers(len(inserts)))]
+                ins = pick_insert(rng, host, inserts)
                 try:
+                    if ins is None:
+                        raise MediaError(f"every insert shares the group of {host.file}")
                     mc = make_mixed(host, ins, path, rng, gif=gif)
                     clips.append((det.encode_file(path), mc.interval))
                 except MediaError as exc:

@@ -138,6 +138,16 @@ def splice_hosts(entries: list[ClipEntry]) -> list[ClipEntry]:
     return [e for e in reals if _seconds(e) >= MIN_HOST_SECONDS] or reals
 
 
+def pick_insert(
+    rng: np.random.Generator, host: ClipEntry, inserts: list[ClipEntry]
+) -> ClipEntry | None:
+    """An insert for ``host`` drawn from ``inserts`` outside the host's own group (a clip
+    spliced into itself or into a near-duplicate is no test of a splice): ``None`` when every
+    insert shares the host's group."""
+    others = [e for e in inserts if e.group != host.group]
+    return others[int(rng.integers(len(others)))] if others else None
+
+
 def build_samples(
     det: Detector,
     entries: list[ClipEntry],
@@ -166,7 +176,7 @@ def build_samples(
                 ins = ais[int(rng.integers(len(ais)))]
                 gif = (gif_host, False)  # the AI piece was a GIF already
             else:
-                ins = others[int(rng.integers(len(others)))]
+                ins = pick_insert(rng, host, hosts)
                 gif = (gif_host, True)
             try:
                 mc = make_mixed(host, ins, path, rng, gif=gif)

@@ -29,7 +29,13 @@ from vidprov.detector.data import (
 )
 from vidprov.detector.metrics import clip_metrics, segment_ap, union_tiou
 from vidprov.detector.models import Detector, Encoded, create, load
-from vidprov.detector.splice import SpliceSample, build_samples, fit_splice
+from vidprov.detector.splice import (
+    SpliceSample,
+    build_samples,
+    fit_splice,
+    pick_insert,
+    splice_hosts,
+)
 from vidprov.errors import DetectorError, MediaError
 
 log = logging.getLogger(__name__)
@@ -250,7 +256,8 @@ def mixed_report(
     progress: Progress = None,
     detail: bool = False,
 ) -> dict[str, Any]:
-    """Splice AI pieces into real hosts ``n`` times and score them.
+    """Splice a piece of one of ``inserts`` into one of ``hosts`` ``n`` times and score the
+    clips; an insert never comes from its host's group (:func:`splice.pick_insert`).
 
     ``ap50``/``ap75``: every segment the model outputs is a detection scored by its P(ai),
     correct at tIoU ≥ 0.5/0.75 with the spliced interval. ``mean_tiou``: tIoU between the
@@ -269,11 +276,15 @@ def mixed_report(
     with tempfile.TemporaryDirectory(prefix="vidprov-mixed-") as tmp:
         for k in range(n):
             host = hosts[int(rng.integers(len(hosts)))]
-            ins = inserts[int(rng.integers(len(inserts)))]
+            ins = pick_insert(rng, host, inserts)
             try:
+                if ins is None:
+                    raise MediaError(f"every insert shares the group of {host.file}")
                 mc = make_mixed(host, ins, Path(tmp) / f"m{k}.mp4", rng)
             except MediaError as exc:
                 log.warning("mixed clip %d skipped: %s", k, exc)
+                if progress:
+                    progress(1)
                 continue
             res = det.score_file(mc.path)
             ci = len(truths)
@@ -326,7 +337,7 @@ def evaluate(
     win = build_windows(entries, det, 1, seed, normalise, progress)
     scores = np.array([det.result(e).clip_score for e in win.encoded])
     overall, per = clip_report(entries, win.owner, scores, det.threshold)
-    hosts = [e for e in entries if e.label == "real"]
+    hosts = splice_hosts(entries)
     inserts = [e for e in entries if e.label == "ai"]
     mixed = mixed_report(det, hosts, inserts, n_mixed, seed, progress)
     control = mixed_report(det, hosts, hosts, n_mixed, seed + 1, progress)

@@ -15,6 +15,7 @@ from vidprov.detector.splice import (
     SpliceModel,
     SpliceSample,
     fit_splice,
+    pick_insert,
     rr_threshold,
     shot_features,
     shots,
@@ -169,3 +170,14 @@ def test_splice_hosts_prefer_camera_clips_of_four_seconds(tmp_path: Path) -> Non
     assert splice_hosts([long_cam, short_cam, long_ai, missing]) == [long_cam]
     # no camera clip is long enough: every camera clip, unreadable ones included
     assert splice_hosts([short_cam, long_ai, missing]) == [short_cam, missing]
+
+
+def test_an_insert_never_comes_from_its_hosts_group() -> None:
+    def entry(name: str, group: str) -> ClipEntry:
+        return ClipEntry(Path(name), "real", "", group, group)
+
+    a1, a2, b1, c1 = entry("a1", "a"), entry("a2", "a"), entry("b1", "b"), entry("c1", "c")
+    rng = np.random.default_rng(0)
+    drawn = {pick_insert(rng, a1, [a1, a2, b1, c1]) for _ in range(60)}
+    assert drawn == {b1, c1}  # never a1 itself nor its near-duplicate a2
+    assert pick_insert(rng, a1, [a1, a2]) is None

@@ -10,6 +10,7 @@ import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 
 from vidprov.detector.data import (
+    ClipEntry,
     NormaliseConfig,
     every_camera_fits,
     logo_folds,
@@ -17,7 +18,7 @@ from vidprov.detector.data import (
     read_index,
 )
 from vidprov.detector.models import create, list_models, load
-from vidprov.detector.train import TrainConfig, evaluate, train
+from vidprov.detector.train import TrainConfig, evaluate, mixed_report, train
 from vidprov.errors import DetectorError
 from vidprov.media import probe
 
@@ -97,6 +98,15 @@ def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Pat
     cc = r["camera_in_camera"]
     assert cc["n"] == 2 and cc["with_ai_segment"] in (0.0, 0.5, 1.0)
     assert r["mixed"]["labelled_mixed"] <= r["mixed"]["with_ai_segment"]
+
+
+def test_camera_controls_never_splice_a_clip_into_its_own_group(
+    toy_data: Path, toy_model_file: Path
+) -> None:
+    reals = [e for e in read_index(toy_data) if e.label == "real"]
+    # every camera clip in one group: no pair may be spliced, so no control is made
+    one = [ClipEntry(e.file, "real", "", "same", "same") for e in reals]
+    assert mixed_report(load(toy_model_file), one, one, 3, 0)["n"] == 0
 
 
 def test_logo_folds_never_share_a_group(toy_data: Path) -> None:
