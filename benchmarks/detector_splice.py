@@ -13,7 +13,9 @@ side (held-out logits, as the benchmark does), then judges four kinds of clip ma
 side (``--per-kind`` each, encoded once and kept in ``--work``): AI pieces in camera hosts,
 camera pieces in camera hosts, the same with the camera insert put through a GIF palette (every
 AI clip of the shared data was a GIF: a model that reads palettes flags these), and AI pieces in
-hosts put through a palette. Every clip of two or more shots is judged by the splice model
+hosts put through a palette; beside them, the fold means of what each splice model's own
+out-of-fold scores on the pool promised (threshold, camera-in-camera and AI inserts flagged).
+Every clip of two or more shots is judged by the splice model
 itself, whatever the clip score (the scan only asks it below the classifier's threshold).
 """
 
@@ -120,6 +122,12 @@ def summary(rows: dict[str, list[dict]]) -> dict:
     return out
 
 
+def oof(reports: list[dict]) -> dict:
+    """Fold means of what each splice model's own out-of-fold scores promised."""
+    keys = ("threshold", "oof_camera_in_camera_flagged", "oof_ai_insert_flagged")
+    return {k: float(np.mean([rep[k] for rep in reports])) for k in keys}
+
+
 def markdown(r: dict) -> str:
     lines = [
         "# Splice model: logits alone vs with feature contrasts (held-out synthesised clips)",
@@ -130,17 +138,20 @@ def markdown(r: dict) -> str:
         "",
         "| splice model | AI in camera: flagged / tIoU / top tIoU | AI in GIF camera: flagged / "
         "tIoU | camera in camera: flagged | camera in camera, GIF insert: flagged | clip AUC "
-        "| AI found at 10% camera flags |",
-        "|---|---|---|---|---|---|---|",
+        "| AI found at 10% camera flags | out of fold: threshold / camera flagged / AI "
+        "flagged |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in r["variants"].items():
-        a, g = s["ai_in_camera"], s["ai_in_gif_camera"]
+        a, g, o = s["ai_in_camera"], s["ai_in_gif_camera"], s["oof"]
         lines.append(
             f"| {name} | {a['flagged']:.1%} / {a['tiou']:.3f} / {a['top_tiou']:.3f} "
             f"| {g['flagged']:.1%} / {g['tiou']:.3f} "
             f"| {s['camera_in_camera']['flagged']:.1%} "
             f"| {s['camera_in_camera_gif_insert']['flagged']:.1%} "
-            f"| {s['clip_auc']:.3f} | {s['ai_found_at_10pct_camera']:.1%} |"
+            f"| {s['clip_auc']:.3f} | {s['ai_found_at_10pct_camera']:.1%} "
+            f"| {o['threshold']:.2f} / {o['oof_camera_in_camera_flagged']:.1%} / "
+            f"{o['oof_ai_insert_flagged']:.1%} |"
         )
     lines += ["", f"- run time {r['seconds'] / 60:.1f} min", ""]
     return "\n".join(lines)
@@ -164,6 +175,7 @@ def main() -> None:
     tests = test_clips(entries, folds, create(a.model), a.per_kind, work)
     names = {"logits only": False, "logits + feature contrasts": True}
     rows: dict[str, dict[str, list]] = {n: {k: [] for k in KINDS} for n in names}
+    reports: dict[str, list[dict]] = {n: [] for n in names}
     for gen, tr, _te in folds:
         idx = train_win.of(tr)
         det = create(a.model)
@@ -173,6 +185,7 @@ def main() -> None:
         logits = held_out_logits(det, train_win, idx, own, 0)
         for name, contrast in names.items():
             sp = fit_splice(det, own, logits, contrast=contrast)
+            reports[name].append(sp.report)
             for kind, clips in tests[gen].items():
                 rows[name][kind] += judge(det, sp, clips)
         print(f"{gen}: done ({time.time() - t0:.0f} s)", flush=True)
@@ -181,7 +194,7 @@ def main() -> None:
         "per_fold_and_kind": a.per_kind,
         "folds": [g for g, _, _ in folds],
         "splice_pool": len(pool),
-        "variants": {n: summary(r) for n, r in rows.items()},
+        "variants": {n: {**summary(r), "oof": oof(reports[n])} for n, r in rows.items()},
         "seconds": time.time() - t0,
     }
     write_results("detector_splice", result, markdown(result), a.out)
