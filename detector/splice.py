@@ -249,7 +249,10 @@ def fit_splice(
     contrasts are features too.
 
     Only samples cut into two or more shots are used: the model never judges one-shot clips.
-    The threshold comes from out-of-fold scores (5 folds by host group): the lowest that labels
+    The threshold comes from out-of-fold scores (5 folds by host group, and no camera group of
+    a fold's clips, host or insert, on its training side, since new clips come from new
+    sources; ``oof_training_share`` in the report: the share of the other folds' shots left to
+    train each fold's model, on average): the lowest that labels
     an ``ai`` shot in at most ``rr_fpr`` of the camera-in-camera samples (:func:`rr_threshold`),
     kept within 0.3..0.95.
 
@@ -276,12 +279,19 @@ def fit_splice(
     )
     owner = np.repeat(np.arange(len(samples)), [len(p) for p in parts])
     groups = np.array([samples[k].host for k in owner])
+    camera_inserts = np.array([samples[k].insert if not samples[k].ai else "" for k in owner])
     n_groups = len(set(groups.tolist()))
     if n_groups < 2:
         raise DetectorError("splice training needs hosts from two or more groups")
     oof = np.zeros(len(y))
-    for tr, te in GroupKFold(n_splits=min(5, n_groups)).split(x, y, groups):
-        if y[tr].min() == y[tr].max():
+    kept = []
+    for tr_all, te in GroupKFold(n_splits=min(5, n_groups)).split(x, y, groups):
+        # no camera group of the held-out clips (host or insert) on the training side
+        held = list((set(groups[te]) | set(camera_inserts[te])) - {""})
+        tr = tr_all[~np.isin(groups[tr_all], held) & ~np.isin(camera_inserts[tr_all], held)]
+        kept.append(len(tr) / len(tr_all))
+        if not len(tr) or y[tr].min() == y[tr].max():
+            oof[te] = y[tr].mean() if len(tr) else 0.5
             oof[te] = y[tr].mean()
             continue
         oof[te] = _model(contrast).fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
@@ -293,6 +303,7 @@ def fit_splice(
         "ai_samples": float(sum(s.ai for s in samples)),
         "shots": float(len(y)),
         "threshold": threshold,
+        "oof_training_share": float(np.mean(kept)),
         "oof_camera_in_camera_flagged": float((clip_max[camera] >= threshold).mean())
         if camera.any()
         else 0.0,

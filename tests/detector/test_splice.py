@@ -181,3 +181,39 @@ def test_an_insert_never_comes_from_its_hosts_group() -> None:
     drawn = {pick_insert(rng, a1, [a1, a2, b1, c1]) for _ in range(60)}
     assert drawn == {b1, c1}  # never a1 itself nor its near-duplicate a2
     assert pick_insert(rng, a1, [a1, a2]) is None
+
+
+def test_out_of_fold_splice_models_never_train_on_a_camera_group_of_their_clips(
+    toy_model: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 12 hosts; the first 6 get AI inserts, the rest camera pieces from other hosts' groups.
+    # Each sample's logits are its own index, so a fitted row says which sample it came from.
+    samples = [
+        SpliceSample(encoded(16, [8]), (1.0, 2.0), i < 6, f"h{i}", "gen" if i < 6 else f"h{i % 6}")
+        for i in range(12)
+    ]
+    logits = [np.full(16, float(i)) for i in range(12)]
+    fits: list[tuple[set[int], set[int]]] = []
+
+    class Spy:
+        def fit(self, x: np.ndarray, y: np.ndarray) -> Spy:
+            fits.append(({int(v) for v in x[:, 0]}, set()))
+            return self
+
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            fits[-1][1].update(int(v) for v in x[:, 0])
+            return np.full((len(x), 2), 0.5)
+
+    monkeypatch.setattr("vidprov.detector.splice._model", lambda contrast: Spy())
+    report = fit_splice(toy_model, samples, logits, contrast=False).report
+
+    def camera_groups(k: int) -> set[str]:
+        s = samples[k]
+        return {s.host} | (set() if s.ai else {s.insert})
+
+    folds = fits[:-1]  # the last fit is the final model, on every sample
+    assert folds and fits[-1][0] == set(range(12))
+    for train_ids, test_ids in folds:
+        held = set().union(*(camera_groups(k) for k in test_ids))
+        assert train_ids and not held & set().union(*(camera_groups(k) for k in train_ids))
+    assert 0.0 < report["oof_training_share"] < 1.0
