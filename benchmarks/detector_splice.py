@@ -125,6 +125,7 @@ def summary(rows: dict[str, list[dict]]) -> dict:
 def oof(reports: list[dict]) -> dict:
     """Fold means of what each splice model's own out-of-fold scores promised."""
     keys = ("threshold", "oof_camera_in_camera_flagged", "oof_ai_insert_flagged")
+    keys += ("oof_training_share",)
     return {k: float(np.mean([rep[k] for rep in reports])) for k in keys}
 
 

@@ -249,8 +249,8 @@ def fit_splice(
     contrasts are features too.
 
     Only samples cut into two or more shots are used: the model never judges one-shot clips.
-    The threshold comes from out-of-fold scores (5 folds by host group, and no camera group of
-    a fold's clips, host or insert, on its training side, since new clips come from new
+    The threshold comes from out-of-fold scores (one fold per host group, and no camera group
+    of a fold's clips, host or insert, on its training side, since new clips come from new
     sources; ``oof_training_share`` in the report: the share of the other folds' shots left to
     train each fold's model, on average): the lowest that labels
     an ``ai`` shot in at most ``rr_fpr`` of the camera-in-camera samples (:func:`rr_threshold`),
@@ -285,7 +285,7 @@ def fit_splice(
         raise DetectorError("splice training needs hosts from two or more groups")
     oof = np.zeros(len(y))
     kept = []
-    for tr_all, te in GroupKFold(n_splits=min(5, n_groups)).split(x, y, groups):
+    for tr_all, te in GroupKFold(n_splits=n_groups).split(x, y, groups):
         # no camera group of the held-out clips (host or insert) on the training side
         held = list((set(groups[te]) | set(camera_inserts[te])) - {""})
         tr = tr_all[~np.isin(groups[tr_all], held) & ~np.isin(camera_inserts[tr_all], held)]
