@@ -111,6 +111,14 @@ def detector_list(as_json: bool) -> None:
     show_default=True,
     help="Synthesised mixed clips for the splice model (0: no splice model).",
 )
+@click.option(
+    "--splice-false-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Share of camera-in-camera clips (out of fold) the splice threshold may flag: higher "
+    "finds more inserts and flags more camera footage.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def detector_train(
@@ -119,6 +127,7 @@ def detector_train(
     out: Path,
     windows: int,
     splice_clips: int,
+    splice_false_rate: float,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -127,15 +136,23 @@ def detector_train(
     from vidprov.detector.train import TrainConfig, train
 
     n = len(read_index(data))
-    cfg = TrainConfig(model=model, windows_per_clip=windows, splice_clips=splice_clips, seed=seed)
+    cfg = TrainConfig(
+        model=model,
+        windows_per_clip=windows,
+        splice_clips=splice_clips,
+        splice_false_rate=splice_false_rate,
+        seed=seed,
+    )
     with progress_bar(n + max(0, splice_clips), "normalising + encoding") as bar:
         r = train(data, out, cfg, bar)
     oof = r.report["out_of_fold"]
+    sp = r.report.get("splice")
     emit(
         r,
         as_json,
         f"saved {r.path} ({r.model}, sha256 {r.sha256[:12]}…, threshold {r.threshold:.2f}); "
-        f"out-of-fold AUC {oof['auc']:.3f}, real false alarms {oof['real_false_alarm']:.1%}",
+        f"out-of-fold AUC {oof['auc']:.3f}, real false alarms {oof['real_false_alarm']:.1%}"
+        + (f"; splice threshold {sp['threshold']:.2f}" if sp else ""),
     )
 
 

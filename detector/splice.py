@@ -303,6 +303,7 @@ def fit_splice(
         "ai_samples": float(sum(s.ai for s in samples)),
         "shots": float(len(y)),
         "threshold": threshold,
+        "target_camera_in_camera_flagged": float(rr_fpr),
         "oof_training_share": float(np.mean(kept)),
         "oof_camera_in_camera_flagged": float((clip_max[camera] >= threshold).mean())
         if camera.any()

@@ -50,6 +50,8 @@ class TrainConfig:
     model: str = "forensic-rf"
     windows_per_clip: int = 3
     splice_clips: int = 200  # synthesised clips for the splice model (0: none)
+    # out-of-fold share of camera-in-camera clips the splice threshold may flag (false splices)
+    splice_false_rate: float = 0.1
     cv_folds: int = 5
     seed: int = 0
     normalise: NormaliseConfig = field(default_factory=NormaliseConfig)
@@ -204,7 +206,8 @@ def train(
     if cfg.splice_clips > 0:
         samples = build_samples(det, entries, cfg.splice_clips, cfg.seed, progress)
         idx = np.arange(len(win.encoded))
-        det.splice = fit_splice(det, samples, held_out_logits(det, win, idx, samples, cfg.seed))
+        logits = held_out_logits(det, win, idx, samples, cfg.seed)
+        det.splice = fit_splice(det, samples, logits, rr_fpr=cfg.splice_false_rate)
         report["splice"] = det.splice.report
     report["clips"] = len(entries)
     report["windows"] = len(win.encoded)

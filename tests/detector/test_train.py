@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +228,32 @@ def test_every_camera_fits_score_each_clip_once_unseen(toy_data: Path) -> None:
             scored = {entries[i].group for i in f.ai + f.camera}
             assert not scored & {entries[i].group for i in f.train}
             assert all(entries[i].generator != f.generator for i in f.train)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vidprov.cli.main", *args], capture_output=True, text=True
+    )
+
+
+def test_detector_train_and_eval_from_the_command_line(toy_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.joblib"
+    p = _cli(
+        "detector", "train", "--data", str(toy_data), "--out", str(out), "--windows", "1",
+        "--splice-clips", "8", "--splice-false-rate", "0.3", "--json",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert out.is_file() and r["sha256"] and 0.0 < r["threshold"] < 1.0
+    assert r["report"]["splice"]["target_camera_in_camera_flagged"] == 0.3
+    p = _cli("detector", "eval", "--data", str(toy_data), "--model", str(out), "--mixed", "1")
+    assert p.returncode == 0, p.stderr
+    assert "clips: AUC" in p.stdout and "camera-in-camera controls (1)" in p.stdout
+    # bad input: one line on stderr, exit code 2
+    p = _cli("detector", "train", "--data", str(tmp_path), "--out", str(out), "--json")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert str(tmp_path) in p.stderr and "index.csv" in p.stderr
+    p = _cli(
+        "detector", "train", "--data", str(toy_data), "--out", str(out), "--splice-false-rate", "2"
+    )
+    assert p.returncode == 2
