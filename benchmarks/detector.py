@@ -182,7 +182,9 @@ def _flagged(segs: list, t: float | None) -> list[bool]:
     ]
 
 
-def splice_sweep(per_fold: dict, thresholds=(None, 0.3, 0.4, 0.5, 0.6, 0.7)) -> list[dict]:
+def splice_sweep(
+    per_fold: dict, thresholds=(None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+) -> list[dict]:
     """Segment labels under other splice thresholds, from the same scored segments."""
     out = []
     for t in thresholds:
@@ -227,6 +229,11 @@ def main() -> None:
     ap.add_argument("--n-generated", type=int, default=5)
     ap.add_argument("--speed-only", action="store_true", help="Re-measure scan speed only.")
     ap.add_argument(
+        "--sweep-only",
+        action="store_true",
+        help="Recompute the splice-threshold sweep from the results' stored segments.",
+    )
+    ap.add_argument(
         "--every-camera-only",
         action="store_true",
         help="Re-run the every-camera check only (needs --cache).",
@@ -240,6 +247,12 @@ def main() -> None:
         train_win, ts = pickle.loads(Path(a.cache).read_bytes())[:2]
         ec = every_camera(a.model, train_win, ts["enc"]["clean"], entries)
         result["every_camera"] = ec
+        write_results("detector", result, markdown(result), a.out)
+        return
+    if a.sweep_only:
+        path = Path(a.out) / "detector.json"
+        result = json.loads(path.read_text())
+        result["splice_sweep"] = splice_sweep(result["logo"]["per_generator"])
         write_results("detector", result, markdown(result), a.out)
         return
     if a.speed_only or a.generator_only:
