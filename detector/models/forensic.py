@@ -67,6 +67,8 @@ class ForensicDetector(Detector):
         self.model: ExtraTreesClassifier | RandomForestClassifier | None = None
         skip = tuple(self.config["exclude"])
         self.used = np.array([not n.startswith(skip) for n in FEATURE_NAMES]) if skip else None
+        # the last clip's window features: the logits and the splice vectors read the same ones
+        self._last: tuple[Encoded, np.ndarray] | None = None
 
     def encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         state: FrameState | None = None
@@ -80,6 +82,9 @@ class ForensicDetector(Detector):
         return x if self.used is None else x[:, self.used]
 
     def _windows(self, enc: Encoded) -> np.ndarray:
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] is enc:
+            return last[1]
         x = self._used(enc.x)
         n, k = len(x), int(self.config["half_window"])
         shot = np.zeros(n, dtype=int)
@@ -91,7 +96,9 @@ class ForensicDetector(Detector):
             sel = np.arange(lo, hi)
             sel = sel[shot[sel] == shot[i]]
             rows.append(_aggregate(x[sel]))
-        return np.stack(rows)
+        out = np.stack(rows)
+        self._last = (enc, out)
+        return out
 
     def splice_vectors(self, enc: Encoded) -> np.ndarray:
         """The window features the forest reads, one row per sampled frame."""
@@ -111,12 +118,14 @@ class ForensicDetector(Detector):
         forest = ExtraTreesClassifier if self.config["trees"] == "extra" else RandomForestClassifier
         self.model = forest(random_state=seed, n_jobs=1, **params)
         self.model.fit(x, y)
+        self._last = None
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model = state["model"]
+        self._last = None
         if getattr(self.model, "n_features_in_", 0) == 2 * len(FEATURE_NAMES):
             self.used = None  # saved before ``exclude`` existed: it saw every feature
             self.config["exclude"] = []

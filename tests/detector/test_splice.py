@@ -217,3 +217,17 @@ def test_out_of_fold_splice_models_never_train_on_a_camera_group_of_their_clips(
         held = set().union(*(camera_groups(k) for k in test_ids))
         assert train_ids and not held & set().union(*(camera_groups(k) for k in train_ids))
     assert 0.0 < report["oof_training_share"] < 1.0
+
+
+def test_the_forest_computes_a_clips_window_features_once(toy_model: Detector) -> None:
+    def enc(seed: int) -> Encoded:
+        frames = toy_frames("real", 24, seed=seed)
+        return toy_model.encode((i / 8, f) for i, f in enumerate(frames))
+
+    a, b = enc(1), enc(2)
+    va = toy_model.splice_vectors(a)
+    assert toy_model.splice_vectors(a) is va  # the logits and the splice model share them
+    vb = toy_model.splice_vectors(b)
+    assert vb is not va and not np.array_equal(vb, va)
+    again = toy_model.splice_vectors(a)  # recomputed for the earlier clip, same values
+    assert again is not va and np.array_equal(again, va)
