@@ -30,12 +30,12 @@ import numpy as np
 from _common import RESULTS, data_dir, write_results
 from sklearn.metrics import roc_auc_score
 
-from vidprov.detector.data import logo_folds, make_mixed, read_index
+from vidprov.detector.data import logo_folds, read_index
 from vidprov.detector.metrics import union_tiou
 from vidprov.detector.models import create
-from vidprov.detector.splice import fit_splice, pick_insert, shots, splice_hosts
+from vidprov.detector.splice import draw_mixed, fit_splice, shots, splice_hosts
 from vidprov.detector.train import held_out_logits
-from vidprov.errors import MediaError
+from vidprov.errors import DetectorError, MediaError
 
 # kind: (inserts from AI clips?, (host palette, insert palette), seed)
 KINDS = {
@@ -63,14 +63,10 @@ def test_clips(entries, folds, det, per_kind: int, work: Path) -> dict:
             inserts = ais if ai else hosts
             clips = []
             for _ in range(per_kind):
-                host = hosts[int(rng.integers(len(hosts)))]
-                ins = pick_insert(rng, host, inserts)
                 try:
-                    if ins is None:
-                        raise MediaError(f"every insert shares the group of {host.file}")
-                    mc = make_mixed(host, ins, path, rng, gif=gif)
+                    mc = draw_mixed(rng, hosts, inserts, path, gif)
                     clips.append((det.encode_file(path), mc.interval))
-                except MediaError as exc:
+                except (DetectorError, MediaError) as exc:
                     print(f"skipped: {exc}", flush=True)
             out[gen][kind] = clips
         print(f"{gen}: test clips built", flush=True)
@@ -124,8 +120,12 @@ def summary(rows: dict[str, list[dict]]) -> dict:
 
 def oof(reports: list[dict]) -> dict:
     """Fold means of what each splice model's own out-of-fold scores promised."""
-    keys = ("threshold", "oof_camera_in_camera_flagged", "oof_ai_insert_flagged")
-    keys += ("oof_training_share",)
+    keys = (
+        "threshold",
+        "oof_camera_in_camera_flagged",
+        "oof_ai_insert_flagged",
+        "oof_training_share",
+    )
     return {k: float(np.mean([rep[k] for rep in reports])) for k in keys}
 
 

@@ -9,7 +9,7 @@ classifier describes frames with features of its own (:meth:`Detector.splice_vec
 forensic forest's window features), the difference between the shot's mean of each and the
 rest's, signed and absolute, strongly regularised (:data:`CONTRAST_C`). The shot's whole
 forensic description against its host's says far more than the forest's one logit: on the
-benchmark's folds it more than doubled the share of AI inserts found at the same rate of false
+benchmark's folds it about doubled the share of AI inserts found at the same rate of false
 splices (README).
 
 It is trained on clips synthesised with :func:`vidprov.detector.data.make_mixed`: AI pieces in
@@ -38,7 +38,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from vidprov.detector.data import ClipEntry, make_mixed
+from vidprov.detector.data import ClipEntry, MixedClip, make_mixed
 from vidprov.detector.segments import cuts, span
 from vidprov.errors import DetectorError, MediaError
 from vidprov.media import probe
@@ -146,6 +146,27 @@ def pick_insert(
     insert shares the host's group."""
     others = [e for e in inserts if e.group != host.group]
     return others[int(rng.integers(len(others)))] if others else None
+
+
+def draw_mixed(
+    rng: np.random.Generator,
+    hosts: list[ClipEntry],
+    inserts: list[ClipEntry],
+    out: Path,
+    gif: tuple[bool, bool] = (False, False),
+) -> MixedClip:
+    """Draw a host from ``hosts`` and an insert for it (:func:`pick_insert`) and splice them
+    into ``out`` with :func:`~vidprov.detector.data.make_mixed` (``gif`` as there).
+
+    Raises:
+        DetectorError: every insert shares the drawn host's group.
+        MediaError: a clip cannot be read, or the host is too short.
+    """
+    host = hosts[int(rng.integers(len(hosts)))]
+    ins = pick_insert(rng, host, inserts)
+    if ins is None:
+        raise DetectorError(f"every insert shares the group of {host.file}")
+    return make_mixed(host, ins, out, rng, gif=gif)
 
 
 def build_samples(

@@ -23,7 +23,6 @@ from sklearn.model_selection import GroupKFold
 from vidprov.detector.data import (
     ClipEntry,
     NormaliseConfig,
-    make_mixed,
     normalised_windows,
     read_index,
 )
@@ -32,8 +31,8 @@ from vidprov.detector.models import Detector, Encoded, create, load
 from vidprov.detector.splice import (
     SpliceSample,
     build_samples,
+    draw_mixed,
     fit_splice,
-    pick_insert,
     splice_hosts,
 )
 from vidprov.errors import DetectorError, MediaError
@@ -260,7 +259,7 @@ def mixed_report(
     detail: bool = False,
 ) -> dict[str, Any]:
     """Splice a piece of one of ``inserts`` into one of ``hosts`` ``n`` times and score the
-    clips; an insert never comes from its host's group (:func:`splice.pick_insert`).
+    clips; an insert never comes from its host's group (:func:`splice.draw_mixed`).
 
     ``ap50``/``ap75``: every segment the model outputs is a detection scored by its P(ai),
     correct at tIoU ≥ 0.5/0.75 with the spliced interval. ``mean_tiou``: tIoU between the
@@ -278,13 +277,9 @@ def mixed_report(
     truths, dets, ious, top_ious, labels, clips, any_ai = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="vidprov-mixed-") as tmp:
         for k in range(n):
-            host = hosts[int(rng.integers(len(hosts)))]
-            ins = pick_insert(rng, host, inserts)
             try:
-                if ins is None:
-                    raise MediaError(f"every insert shares the group of {host.file}")
-                mc = make_mixed(host, ins, Path(tmp) / f"m{k}.mp4", rng)
-            except MediaError as exc:
+                mc = draw_mixed(rng, hosts, inserts, Path(tmp) / f"m{k}.mp4")
+            except (DetectorError, MediaError) as exc:
                 log.warning("mixed clip %d skipped: %s", k, exc)
                 if progress:
                     progress(1)
