@@ -10,7 +10,7 @@ forensic forest's window features), the difference between the shot's mean of ea
 rest's, signed and absolute, strongly regularised (:data:`CONTRAST_C`). The shot's whole
 forensic description against its host's says far more than the forest's one logit: on the
 benchmark's folds it about doubled the share of AI inserts found at the same rate of false
-splices (README).
+splices (docs/detector.md).
 
 It is trained on clips synthesised with :func:`vidprov.detector.data.make_mixed`: AI pieces in
 camera hosts (the insert is positive), and camera pieces in camera hosts (all negative: a shot

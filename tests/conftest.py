@@ -43,7 +43,7 @@ def keyed_home(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
 
     The watermark key is fixed per module (derived from its name), so a run does not depend on
     a random key: segment boundaries on the tiny synthetic clips land off by more than the tests'
-    0.5 s for a few percent of keys (README, Watermark)."""
+    0.5 s for a few percent of keys (docs/watermark.md)."""
     home = tmp_path_factory.mktemp("home")
     init_keys(home)
     key = hashlib.sha256(b"vidprov-test-key:" + request.module.__name__.encode()).hexdigest()
