@@ -60,6 +60,12 @@ class NormaliseConfig:
     keep_scale_share: float = 0.3  # windows with no pre-scale (uploads are not all degraded)
     max_crop: float = 0.1
     gif_share: float = 0.0  # windows palette-quantised like a GIF before anything else
+    # windows whose content first passes through a short side of ``bottleneck_lines`` (when the
+    # crop is larger): every source, large or small, then carries the same resize history.
+    # Off by default: on the benchmark it moved the LOGO AUC by less than the spread between
+    # window draws (benchmarks/detector_windows.py, docs/detector.md)
+    bottleneck_share: float = 0.0
+    bottleneck_lines: tuple[int, int] = (120, 240)
 
 
 def data_dir(path: str | Path | None) -> Path:
@@ -218,9 +224,14 @@ def _resample(times: np.ndarray, start: float, seconds: float, fps: float) -> li
 
 
 def _fit(
-    rgb: np.ndarray, size: tuple[int, int], scale: float, crop: tuple[float, float, float]
+    rgb: np.ndarray,
+    size: tuple[int, int],
+    scale: float,
+    crop: tuple[float, float, float],
+    lines: int = 0,
 ) -> np.ndarray:
-    """Crop to the target aspect (with a random extra crop/offset), pre-scale, resize."""
+    """Crop to the target aspect (with a random extra crop/offset), pre-scale (to at most
+    ``lines`` on the short side, when given), resize."""
     w, h = size
     ih, iw = rgb.shape[:2]
     extra, ox, oy = crop
@@ -232,6 +243,8 @@ def _fit(
     x0 = int((iw - cw) * ox)
     y0 = int((ih - ch) * oy)
     out = rgb[y0 : y0 + int(ch), x0 : x0 + int(cw)]
+    if lines:
+        scale = min(scale, lines / min(out.shape[:2]))
     if scale < 0.999:
         small = (max(16, int(out.shape[1] * scale)), max(16, int(out.shape[0] * scale)))
         out = cv2.resize(out, small, interpolation=cv2.INTER_AREA)
@@ -248,10 +261,14 @@ class _Draw:
     scale: float
     crop: tuple[float, float, float]
     gif: int = 0  # 0: none, 1: palette, 2: palette with Floyd-Steinberg dither
+    lines: int = 0  # 0: no bottleneck
     extras: dict[str, float] = field(default_factory=dict)
 
 
 def _draw(rng: np.random.Generator, cfg: NormaliseConfig) -> _Draw:
+    lines = 0
+    if cfg.bottleneck_share > 0 and rng.random() < cfg.bottleneck_share:
+        lines = int(rng.integers(cfg.bottleneck_lines[0], cfg.bottleneck_lines[1] + 1))
     return _Draw(
         fps=float(rng.choice(cfg.fps_choices)),
         size=cfg.sizes[int(rng.integers(len(cfg.sizes)))],
@@ -260,6 +277,7 @@ def _draw(rng: np.random.Generator, cfg: NormaliseConfig) -> _Draw:
         scale=1.0 if rng.random() < cfg.keep_scale_share else float(rng.uniform(*cfg.prescale)),
         crop=(float(rng.uniform(0, cfg.max_crop)), float(rng.uniform()), float(rng.uniform())),
         gif=int(rng.integers(1, 3)) if rng.random() < cfg.gif_share else 0,
+        lines=lines,
     )
 
 
@@ -314,7 +332,7 @@ def normalised_windows(
         idx = _resample(times, start, cfg.seconds, d.fps)
         w, h = d.size
         src = _gif_some(frames, idx, d.gif == 2) if d.gif else frames
-        fitted = [_fit(src[i], d.size, d.scale, d.crop) for i in idx]
+        fitted = [_fit(src[i], d.size, d.scale, d.crop, d.lines) for i in idx]
         # average bitrate: the file's bitrate follows the drawn size and rate, not the content
         # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
         abr = rng.random() < cfg.abr_share
