@@ -87,6 +87,20 @@ def test_scan_cli_json_plot_and_jsonl(
     assert len(lines) == 6 and all(x["label"] == "real" for x in lines)
 
 
+def test_scan_cli_text_names_the_threshold_the_classifier_decided_by(
+    toy_model_file: Path, toy_data: Path, keyed_home: Path
+) -> None:
+    from vidprov.detector.models import load
+
+    thr = load(toy_model_file).threshold
+    clip = toy_data / "real" / "real2.mp4"
+    p = _cli("scan", str(clip), "--model", str(toy_model_file), env_home=keyed_home)
+    assert p.returncode == 0, p.stderr
+    head = p.stdout.splitlines()[0]
+    assert head.startswith(f"{clip}: REAL  P(ai)=")
+    assert head.endswith(f"(decided by classifier, threshold {thr:.2f})")
+
+
 def test_scan_cli_bad_input_is_one_line_exit_2(tmp_path: Path, keyed_home: Path) -> None:
     bad = tmp_path / "x.mp4"
     bad.write_text("garbage")
