@@ -3,7 +3,7 @@
 Usage: .venv/bin/python benchmarks/train_default.py [--data DIR] [--windows 2]
 Writes detector/default/model.joblib (+ .sha256) and detector/default/model.json: checksum,
 training config, out-of-fold report and, when benchmarks/results/detector.json exists, the
-leave-one-generator-out evaluation summary.
+leave-one-generator-out evaluation summary (with detector_calibration.json's pooled calibration).
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ def main() -> None:
             "robustness": b["robustness"],
             "mixed": b["mixed"],
             "metadata_baseline": b["metadata_baseline"],
+        }
+    cal = RESULTS / "detector_calibration.json"
+    if cal.is_file() and "evaluation" in card:
+        c = json.loads(cal.read_text())["pooled"]["shipped"]
+        card["evaluation"]["calibration"] = {
+            "source": "benchmarks/detector_calibration.py (leave-one-generator-out, pooled)",
+            **{k: c[k] for k in ("brier", "ece", "log_loss")},
         }
     DEFAULT_CARD.write_text(json.dumps(card, indent=2, default=str) + "\n")
     print(json.dumps({k: card[k] for k in ("model", "sha256", "threshold")}, indent=2))

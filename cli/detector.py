@@ -180,6 +180,7 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
         f"model {r.model}  threshold {r.threshold:.2f}",
         f"clips: AUC {_f(c['auc'])}  AP {_f(c['ap'])}  EER {_f(c['eer'])}  "
         f"accuracy {_f(c['accuracy'])}  real false alarms {_f(c['real_false_alarm'])}",
+        f"calibration: Brier {_f(c['brier'])}  ECE {_f(c['ece'])}",
     ]
     lines += [f"  {g}: AUC {_f(v['auc'])}" for g, v in r.per_generator.items()]
     if m.get("n"):

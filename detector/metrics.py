@@ -1,4 +1,5 @@
-"""Detection metrics: clip AUC, AP, EER, accuracy; temporal IoU and segment AP for mixed clips."""
+"""Detection metrics: clip AUC, AP, EER, accuracy, calibration (Brier score, ECE, reliability);
+temporal IoU and segment AP for mixed clips."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 def clip_metrics(
     y: Sequence[int], score: Sequence[float], threshold: float
 ) -> dict[str, float | None]:
-    """AUC, AP, EER, accuracy and real false-alarm / AI recall at ``threshold``.
+    """AUC, AP, EER, accuracy and real false-alarm / AI recall at ``threshold``, and how well
+    the scores are calibrated as P(ai): Brier score and expected calibration error (``ece``).
 
     AUC/AP/EER are ``None`` when only one class is present.
     """
@@ -27,12 +29,43 @@ def clip_metrics(
         "auc": None,
         "ap": None,
         "eer": None,
+        "brier": float(np.mean((s - yy) ** 2)) if len(yy) else None,
+        "ece": ece(yy, s) if len(yy) else None,
     }
     if len(set(yy.tolist())) == 2:
         out["auc"] = float(roc_auc_score(yy, s))
         out["ap"] = float(average_precision_score(yy, s))
         out["eer"] = eer(yy, s)
     return out
+
+
+def reliability(y: Sequence[int], p: Sequence[float], bins: int = 10) -> list[dict[str, float]]:
+    """Scores as probabilities: per equal-width bin of P(ai) that holds any clip, its range,
+    clip count, mean P(ai) and the share of those clips that are AI."""
+    yy, pp = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    which = np.minimum((pp * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            rows.append(
+                {
+                    "lo": b / bins,
+                    "hi": (b + 1) / bins,
+                    "n": float(sel.sum()),
+                    "mean_p": float(pp[sel].mean()),
+                    "ai_share": float(yy[sel].mean()),
+                }
+            )
+    return rows
+
+
+def ece(y: Sequence[int], p: Sequence[float], bins: int = 10) -> float:
+    """Expected calibration error: the clip-weighted mean gap between mean P(ai) and the AI
+    share over the :func:`reliability` bins."""
+    rows = reliability(y, p, bins)
+    n = sum(r["n"] for r in rows)
+    return float(sum(r["n"] * abs(r["mean_p"] - r["ai_share"]) for r in rows) / n)
 
 
 def eer(y: np.ndarray, s: np.ndarray) -> float:

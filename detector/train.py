@@ -1,7 +1,8 @@
 """Training and evaluation over a clip dataset (``index.csv`` + clips).
 
 ``train``: normalised, augmented windows of every clip → model inputs → out-of-fold raw scores
-(folds by group) for the Platt calibration and the default threshold → final fit on all windows
+(folds by group) for the calibration (Platt, or none for a forest's vote share) and the default
+threshold → final fit on all windows
 → the splice model (:mod:`vidprov.detector.splice`) on synthesised mixed clips, scored by
 classifiers that did not see their sources.
 ``evaluate``: one fixed-seed normalised window per clip (clip metrics overall and per generator)

@@ -176,13 +176,21 @@ class Detector(ABC):
         the calibrated score that keeps the real false-alarm rate at ``real_fpr`` (clipped to
         0.3..0.9).
 
+        With ``config["calibration"] == "votes"`` the map stays the identity (a forest's raw
+        logit is that of its vote share) and only the threshold is chosen: out-of-fold models
+        see fewer generators than the final one and rank new clips worse, so a map fitted to
+        their scores is too flat for it (``benchmarks/detector_calibration.py``).
+
         A map may only rise with the raw score. Where the fitted slope is not positive (the
         out-of-fold scores rank the classes no better than chance, or worse), the slope is
         set to :data:`MIN_SLOPE` and the intercept to the base rate's log-odds at the mean
         raw score: probabilities stay near the base rate, and the classifier's order is kept
         instead of being turned upside down (logged)."""
-        lr = LogisticRegression(C=10.0).fit(raw.reshape(-1, 1), y)
-        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        if self.config.get("calibration", "platt") == "votes":
+            a, b = 1.0, 0.0
+        else:
+            lr = LogisticRegression(C=10.0).fit(raw.reshape(-1, 1), y)
+            a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
         if a <= 0:
             prior = float(np.clip(np.mean(y), 0.01, 0.99))
             log.warning(

@@ -60,6 +60,7 @@ class ForensicDetector(Detector):
         "max_features": "log2",
         "half_window": 8,  # sampled frames either side (8 fps: ±1 s)
         "exclude": ["t_"],  # name prefixes of features the forest does not see
+        "calibration": "votes",  # P(ai) is the forest's vote share (see ``Detector.calibrate``)
     }
 
     def __init__(self, name: str, config: dict[str, Any] | None = None) -> None:
@@ -113,7 +114,7 @@ class ForensicDetector(Detector):
 
     def fit_frames(self, clips: list[Encoded], y: np.ndarray, seed: int) -> None:
         x = np.stack([_aggregate(self._used(c.x)) for c in clips])
-        own = ("half_window", "trees", "exclude")
+        own = ("half_window", "trees", "exclude", "calibration")
         params = {k: v for k, v in self.config.items() if k not in own}
         forest = ExtraTreesClassifier if self.config["trees"] == "extra" else RandomForestClassifier
         self.model = forest(random_state=seed, n_jobs=1, **params)

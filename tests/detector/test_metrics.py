@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from vidprov.detector.metrics import clip_metrics, eer, segment_ap, tiou, union_tiou
+from vidprov.detector.metrics import (
+    clip_metrics,
+    ece,
+    eer,
+    reliability,
+    segment_ap,
+    tiou,
+    union_tiou,
+)
 
 
 def test_clip_metrics_hand_computed() -> None:
@@ -16,6 +24,24 @@ def test_clip_metrics_hand_computed() -> None:
     assert m["accuracy"] == pytest.approx(0.75)  # only .35 (ai) is below 0.5
     assert m["real_false_alarm"] == 0.0
     assert m["ai_recall"] == 0.5
+
+
+def test_calibration_hand_computed() -> None:
+    y, p = [0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]
+    m = clip_metrics(y, p, threshold=0.5)
+    assert m["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    # bins [0.1, 0.2): 0.1 real; [0.3, 0.4): 0.35 ai; [0.4, 0.5): 0.4 real; [0.8, 0.9): 0.8 ai
+    rows = reliability(y, p)
+    assert [(r["lo"], r["n"], r["ai_share"]) for r in rows] == [
+        (0.1, 1, 0.0),
+        (0.3, 1, 1.0),
+        (0.4, 1, 0.0),
+        (0.8, 1, 1.0),
+    ]
+    assert m["ece"] == pytest.approx((0.1 + 0.65 + 0.4 + 0.2) / 4)
+    # perfectly calibrated in aggregate: half of the clips at P 0.5 are AI
+    assert ece([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == pytest.approx(0.0)
+    assert ece([1, 1], [1.0, 1.0]) == pytest.approx(0.0)  # P 1.0 falls in the top bin
 
 
 def test_single_class_has_no_auc() -> None:

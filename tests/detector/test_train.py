@@ -226,9 +226,24 @@ def test_model_from_another_feature_version_is_a_typed_error(tmp_path: Path) -> 
     assert err.value.path == str(tmp_path / "old.joblib")
 
 
+def test_forest_scores_are_its_vote_share_and_only_the_threshold_is_fitted() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 100)
+    raw = rng.normal(0.0, 1.0, 200) + 1.5 * y
+    det = create("forensic-rf")
+    det.calibrate(raw, y)
+    assert det.calib == (1.0, 0.0)
+    p = 1.0 / (1.0 + np.exp(-raw))
+    assert np.mean(p[y == 0] >= det.threshold) <= 0.02  # at most 2% real false alarms
+    assert np.mean(p[y == 0] >= det.threshold - 0.01) > 0.0  # and no higher than needed
+    platt = create("forensic-rf", calibration="platt")
+    platt.calibrate(raw, y)
+    assert platt.calib != (1.0, 0.0)
+
+
 def test_calibration_never_turns_the_classifier_upside_down() -> None:
     raw = np.linspace(-3.0, 3.0, 40)
-    det = create("forensic-rf")
+    det = create("forensic-rf", calibration="platt")
     det.calibrate(raw, (raw > 0).astype(int))  # scores that rank the classes
     assert det.calib[0] > 1.0
     det.calibrate(raw, (raw < 0).astype(int))  # out-of-fold scores inverted: no usable map
@@ -269,6 +284,7 @@ def test_detector_train_and_eval_from_the_command_line(toy_data: Path, tmp_path:
     p = _cli("detector", "eval", "--data", str(toy_data), "--model", str(out), "--mixed", "1")
     assert p.returncode == 0, p.stderr
     assert "clips: AUC" in p.stdout and "camera-in-camera controls (1)" in p.stdout
+    assert "calibration: Brier 0." in p.stdout
     # bad input: one line on stderr, exit code 2
     p = _cli("detector", "train", "--data", str(tmp_path), "--out", str(out), "--json")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
