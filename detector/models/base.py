@@ -185,8 +185,14 @@ class Detector(ABC):
         out-of-fold scores rank the classes no better than chance, or worse), the slope is
         set to :data:`MIN_SLOPE` and the intercept to the base rate's log-odds at the mean
         raw score: probabilities stay near the base rate, and the classifier's order is kept
-        instead of being turned upside down (logged)."""
-        if self.config.get("calibration", "platt") == "votes":
+        instead of being turned upside down (logged).
+
+        Raises:
+            DetectorError: a calibration other than ``platt`` or ``votes`` in the config."""
+        method = self.config.get("calibration", "platt")
+        if method not in ("platt", "votes"):
+            raise DetectorError(f"model {self.name!r}: unknown calibration {method!r}")
+        if method == "votes":
             a, b = 1.0, 0.0
         else:
             lr = LogisticRegression(C=10.0).fit(raw.reshape(-1, 1), y)

@@ -239,6 +239,8 @@ def test_forest_scores_are_its_vote_share_and_only_the_threshold_is_fitted() -> 
     platt = create("forensic-rf", calibration="platt")
     platt.calibrate(raw, y)
     assert platt.calib != (1.0, 0.0)
+    with pytest.raises(DetectorError, match="unknown calibration 'isotonic'"):
+        create("forensic-rf", calibration="isotonic").calibrate(raw, y)
 
 
 def test_calibration_never_turns_the_classifier_upside_down() -> None:
