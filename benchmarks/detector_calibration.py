@@ -2,7 +2,7 @@
 generators and camera sources the model never saw (leave-one-generator-out).
 
 Usage: .venv/bin/python benchmarks/detector_calibration.py --cache FILE [--data DIR]
-       [--model forensic-rf] [--seed 0]
+       [--model forensic-rf] [--seed 0] [--draws 0 2 [--seeds 2]]
 ``FILE`` is the cache ``benchmarks/detector.py --cache FILE`` writes (the same train and test
 windows). Each fold fits the model as ``detector train`` does (calibration and threshold from
 out-of-fold clip scores of its training side) and scores its clean test windows; the folds'
@@ -11,7 +11,9 @@ Each fold fits it twice: with the model's own calibration (for ``forensic-rf``, 
 share, only the threshold fitted) and with a Platt map fitted on those out-of-fold scores;
 beside them, a constant at each fold's training AI share (what knowing nothing gives). Writes
 benchmarks/results/detector_calibration.{json,md}: Brier score, expected calibration error
-(10 bins), log loss, and the reliability table of the calibrated scores.
+(10 bins), log loss, and the reliability table of the calibrated scores; with ``--draws``,
+the pooled Brier score and ECE again for training windows drawn afresh with each of those
+seeds (the cache's test windows kept), ``--seeds`` forest seeds each.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sklearn.metrics import log_loss
 from vidprov.detector.data import logo_folds, read_index
 from vidprov.detector.metrics import clip_metrics, reliability
 from vidprov.detector.models import create
-from vidprov.detector.train import fit
+from vidprov.detector.train import build_windows, fit
 
 
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -42,37 +44,61 @@ def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
+def pooled_scores(win, clean, entries, model: str, seed: int) -> tuple[dict, dict]:
+    """Each fold's clean test scores (its own calibration, Platt, constant), pooled."""
+    y = np.array([e.y for e in entries])
+    scores = {k: np.zeros(len(entries)) for k in ("shipped", "platt", "constant")}
+    folds = {}
+    for gen, tr, te in logo_folds(entries):
+        idx = win.of(tr)
+        d = create(model)
+        fit(d, win, idx, 5, seed)
+        platt = create(model, calibration="platt")
+        fit(platt, win, idx, 5, seed)
+        scores["shipped"][te] = [d.result(clean[i]).clip_score for i in te]
+        scores["platt"][te] = [platt.result(clean[i]).clip_score for i in te]
+        scores["constant"][te] = float(win.y[idx].mean())
+        folds[gen] = {**summary(y[te], scores["shipped"][te]), "platt_slope": platt.calib[0]}
+        print(gen, {k: round(v, 3) for k, v in folds[gen].items()}, flush=True)
+    return scores, folds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", required=True, help="benchmarks/detector.py --cache FILE")
     ap.add_argument("--data")
     ap.add_argument("--model", default="forensic-rf")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--draws",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also repeat on training windows drawn afresh with these seeds (about 3 min each)",
+    )
+    ap.add_argument("--seeds", type=int, default=2, help="forest seeds per repeated draw")
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     entries = read_index(data_dir(a.data))
     y = np.array([e.y for e in entries])
     train_win, ts = pickle.loads(Path(a.cache).read_bytes())[:2]
     clean = ts["enc"]["clean"]
-    scores = {k: np.zeros(len(entries)) for k in ("shipped", "platt", "constant")}
-    folds = {}
-    for gen, tr, te in logo_folds(entries):
-        idx = train_win.of(tr)
-        d = create(a.model)
-        fit(d, train_win, idx, 5, a.seed)
-        platt = create(a.model, calibration="platt")
-        fit(platt, train_win, idx, 5, a.seed)
-        scores["shipped"][te] = [d.result(clean[i]).clip_score for i in te]
-        scores["platt"][te] = [platt.result(clean[i]).clip_score for i in te]
-        scores["constant"][te] = float(train_win.y[idx].mean())
-        folds[gen] = {**summary(y[te], scores["shipped"][te]), "platt_slope": platt.calib[0]}
-        print(gen, {k: round(v, 3) for k, v in folds[gen].items()}, flush=True)
+    scores, folds = pooled_scores(train_win, clean, entries, a.model, a.seed)
+    repeats = []
+    for draw in a.draws:
+        win = build_windows(entries, create(a.model), 2, draw)
+        for seed in range(a.seeds):
+            sc, _ = pooled_scores(win, clean, entries, a.model, seed)
+            repeats.append(
+                {"draw": draw, "seed": seed, **{k: summary(y, sc[k]) for k in ("shipped", "platt")}}
+            )
     result = {
         "model": a.model,
         "clips": len(entries),
         "pooled": {k: summary(y, p) for k, p in scores.items()},
         "per_fold": folds,
         "reliability": {k: reliability(y, scores[k]) for k in ("shipped", "platt")},
+        "repeats": repeats,
     }
     write_results("detector_calibration", result, markdown(result), a.out)
 
@@ -100,6 +126,19 @@ def markdown(r: dict) -> str:
             f"| {g} | {v['brier']:.3f} | {v['ece']:.3f} | {v['auc']:.3f} | {v['mean_p']:.3f} "
             f"| {v['ai_share']:.3f} | {v['platt_slope']:.2f} |"
         )
+    if r.get("repeats"):
+        lines += [
+            "",
+            "| training windows (draw, forest seed) | Brier / ECE (shipped) "
+            "| Brier / ECE (Platt) |",
+            "|---|---|---|",
+        ]
+        for x in r["repeats"]:
+            sh, pl = x["shipped"], x["platt"]
+            lines.append(
+                f"| {x['draw']}, {x['seed']} | {sh['brier']:.3f} / {sh['ece']:.3f} "
+                f"| {pl['brier']:.3f} / {pl['ece']:.3f} |"
+            )
     for k, rows in r["reliability"].items():
         lines += ["", f"| P(ai) bin ({k}) | clips | mean P(ai) | AI share |", "|---|---|---|---|"]
         for b in rows:
