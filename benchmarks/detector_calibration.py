@@ -19,6 +19,7 @@ seeds (the cache's test windows kept), ``--seeds`` forest seeds each.
 from __future__ import annotations
 
 import argparse
+import copy
 import pickle
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from sklearn.metrics import log_loss
 from vidprov.detector.data import logo_folds, read_index
 from vidprov.detector.metrics import clip_metrics, reliability
 from vidprov.detector.models import create
-from vidprov.detector.train import build_windows, fit
+from vidprov.detector.train import build_windows, out_of_fold_raw
 
 
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -52,9 +53,12 @@ def pooled_scores(win, clean, entries, model: str, seed: int) -> tuple[dict, dic
     for gen, tr, te in logo_folds(entries):
         idx = win.of(tr)
         d = create(model)
-        fit(d, win, idx, 5, seed)
-        platt = create(model, calibration="platt")
-        fit(platt, win, idx, 5, seed)
+        raw, _ = out_of_fold_raw(d, win, idx, 5, seed)  # as ``fit``, the forests fitted once
+        d.fit_frames([win.encoded[i] for i in idx], win.y[idx], seed)
+        platt = copy.deepcopy(d)
+        platt.config["calibration"] = "platt"
+        d.calibrate(raw, win.y[idx])
+        platt.calibrate(raw, win.y[idx])
         scores["shipped"][te] = [d.result(clean[i]).clip_score for i in te]
         scores["platt"][te] = [platt.result(clean[i]).clip_score for i in te]
         scores["constant"][te] = float(win.y[idx].mean())

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 from _common import RESULTS, data_dir, write_results
-from sklearn.metrics import roc_auc_score
+from detector_features import fold_aucs
 
 from detector import every_camera
-from vidprov.detector.data import NormaliseConfig, logo_folds, read_index
+from vidprov.detector.data import NormaliseConfig, read_index
 from vidprov.detector.models import create
 from vidprov.detector.train import build_windows
 
@@ -41,15 +41,7 @@ def parse_variant(spec: str) -> tuple[str, dict[str, float]]:
 
 def logo(win, ts, entries, seed: int) -> dict[str, float]:
     """Mean LOGO AUC per test set, and the worst clean fold."""
-    y = np.array([e.y for e in entries])
-    aucs: dict[str, list[float]] = {name: [] for name in ts["enc"]}
-    for _gen, tr, te in logo_folds(entries):
-        idx = win.of(tr)
-        d = create("forensic-rf")
-        d.fit_frames([win.encoded[i] for i in idx], win.y[idx], seed)
-        for name, enc in ts["enc"].items():
-            s = [d.result(enc[i]).clip_score for i in te]
-            aucs[name].append(float(roc_auc_score(y[te], s)))
+    aucs = fold_aucs(win, ts, entries, None, seed)
     return {**{k: float(np.mean(v)) for k, v in aucs.items()}, "worst": min(aucs["clean"])}
 
 

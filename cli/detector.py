@@ -62,9 +62,10 @@ def scan(
         click.echo(json.dumps(verdicts[0].to_dict(), indent=2, default=str))
     elif not as_json:
         for v in verdicts:
-            cls = v.evidence.get("classifier") or {}
             # the threshold keeps real false alarms low, so a P(ai) under it can still be high
-            thr = f", threshold {cls['threshold']:.2f}" if v.decided_by == "classifier" else ""
+            thr = ""
+            if v.decided_by == "classifier":
+                thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
             head = f"{v.file}: {v.label.upper()}  P(ai)={v.score:.2f}"
             click.echo(f"{head}  (decided by {v.decided_by}{thr})")
             for s in v.segments:

@@ -112,9 +112,15 @@ def build_windows(
     return Windows(entries, np.asarray(owner), encoded)
 
 
-def fit(det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int) -> dict[str, Any]:
-    """Fit ``det`` on windows ``idx``: out-of-fold raw scores (GroupKFold) calibrate it, then
-    the final model is fitted on all of them. Returns out-of-fold metrics."""
+def out_of_fold_raw(
+    det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int
+) -> tuple[np.ndarray, int]:
+    """Out-of-fold raw clip scores of windows ``idx`` (GroupKFold, ``folds`` at most, fewer if
+    there are fewer groups), and the number of folds; leaves ``det`` fitted on the last fold.
+
+    Raises:
+        DetectorError: a training fold holds only one class.
+    """
     y, groups = win.y[idx], win.groups[idx]
     n_groups = len(set(groups.tolist()))
     k = max(2, min(folds, n_groups))
@@ -124,6 +130,14 @@ def fit(det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int) -> 
             raise DetectorError("a training fold holds only one class: add clips of both labels")
         det.fit_frames([win.encoded[j] for j in idx[tr]], y[tr], seed)
         raw[te] = [det.clip_raw(win.encoded[j]) for j in idx[te]]
+    return raw, k
+
+
+def fit(det: Detector, win: Windows, idx: np.ndarray, folds: int, seed: int) -> dict[str, Any]:
+    """Fit ``det`` on windows ``idx``: out-of-fold raw scores (:func:`out_of_fold_raw`)
+    calibrate it, then the final model is fitted on all of them. Returns out-of-fold metrics."""
+    y = win.y[idx]
+    raw, k = out_of_fold_raw(det, win, idx, folds, seed)
     det.fit_frames([win.encoded[j] for j in idx], y, seed)
     det.calibrate(raw, y)
     a, b = det.calib
