@@ -6,9 +6,14 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
+
+# Paths are checked by the library, whose errors name the file in one line (exit code 2);
+# Click's own readability check would print a four-line usage error instead.
+PATH = click.Path(path_type=Path, readable=False)
 
 
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:

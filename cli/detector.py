@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import emit, progress_bar
+from vidprov.cli._util import PATH, emit, progress_bar
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (a list for many files).")
 @click.option("--jsonl", is_flag=True, help="One compact JSON line per file, as each finishes.")
-@click.option("--plot", type=click.Path(path_type=Path), help="Timeline PNG (one file only).")
-@click.option("--model", "model_file", type=click.Path(path_type=Path), help="Detector file.")
-@click.option("--trust-anchors", type=click.Path(path_type=Path), help="PEM trust anchors.")
+@click.option("--plot", type=PATH, help="Timeline PNG (one file only).")
+@click.option("--model", "model_file", type=PATH, help="Detector file.")
+@click.option("--trust-anchors", type=PATH, help="PEM trust anchors.")
 @click.option("--no-classifier", is_flag=True, help="Manifest and watermark evidence only.")
 def scan(
     files: tuple[Path, ...],
@@ -33,16 +33,21 @@ def scan(
     record {"file", "error", "message"}); the others are still scanned; exit code 2 if any failed.
     """
     from vidprov.detector import ScanFailure, iter_inputs, load, plot_timeline, scan_many
+    from vidprov.detector.plot import check_plot_target
     from vidprov.errors import ConfigError
 
-    paths = list(iter_inputs(files))
-    if plot is not None and len(paths) != 1:
-        raise ConfigError("--plot takes exactly one input file")
+    if as_json and jsonl:
+        raise ConfigError("--json and --jsonl are alternatives: give one")
+    items = list(iter_inputs(files))
+    if plot is not None:
+        if len(items) != 1:
+            raise ConfigError("--plot takes exactly one input file")
+        check_plot_target(plot)
     det = load(model_file) if model_file else None
     results = []
-    with progress_bar(len(paths), "scanning") as bar:
+    with progress_bar(len(items), "scanning") as bar:
         for v in scan_many(
-            paths, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
+            items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
         ):
             if isinstance(v, ScanFailure):
                 click.echo(f"vidprov: error: {v.message}", err=True)
@@ -58,15 +63,15 @@ def scan(
         pass  # printed as each file finished
     elif as_json and len(results) > 1:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, default=str))
-    elif as_json and verdicts:
-        click.echo(json.dumps(verdicts[0].to_dict(), indent=2, default=str))
+    elif as_json and results:  # one file: its verdict, or its failure record
+        click.echo(json.dumps(results[0].to_dict(), indent=2, default=str))
     elif not as_json:
         for v in verdicts:
             # the threshold keeps real false alarms low, so a P(ai) under it can still be high
             thr = ""
             if v.decided_by == "classifier":
                 thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
-            head = f"{v.file}: {v.label.upper()}  P(ai)={v.score:.2f}"
+            head = f"{v.file}: {v.label.upper()}  P(ai)={v.score_text}"
             click.echo(f"{head}  (decided by {v.decided_by}{thr})")
             for s in v.segments:
                 click.echo(
@@ -103,10 +108,12 @@ def detector_list(as_json: bool) -> None:
 
 
 @detector.command("train")
-@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (or VIDPROV_DATA).")
+@click.option("--data", type=PATH, help="Dataset folder (or VIDPROV_DATA).")
 @click.option("--model", "model", default="forensic-rf", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file.")
-@click.option("--windows", type=int, default=3, show_default=True, help="Windows per clip.")
+@click.option("--out", type=PATH, required=True, help="Model file.")
+@click.option(
+    "--windows", type=click.IntRange(min=1), default=3, show_default=True, help="Windows per clip."
+)
 @click.option(
     "--splice-clips",
     type=click.IntRange(min=0),
@@ -155,14 +162,15 @@ def detector_train(
         as_json,
         f"saved {r.path} ({r.model}, sha256 {r.sha256[:12]}…, threshold {r.threshold:.2f}); "
         f"out-of-fold AUC {oof['auc']:.3f}, real false alarms {oof['real_false_alarm']:.1%}"
-        + (f"; splice threshold {sp['threshold']:.2f}" if sp else ""),
+        + (f"; splice threshold {sp['threshold']:.2f}" if sp else "")
+        + _skipped(r.report.get("skipped", ()), "; "),
     )
 
 
 @detector.command("eval")
-@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (or VIDPROV_DATA).")
-@click.option("--model", "model_file", type=click.Path(path_type=Path), help="Model file.")
-@click.option("--mixed", "n_mixed", type=int, default=24, show_default=True)
+@click.option("--data", type=PATH, help="Dataset folder (or VIDPROV_DATA).")
+@click.option("--model", "model_file", type=PATH, help="Model file.")
+@click.option("--mixed", "n_mixed", type=click.IntRange(min=0), default=24, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_json: bool) -> None:
     """Evaluate a model (default: the shipped one): clip AUC/AP/EER/accuracy, per generator,
@@ -177,10 +185,12 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
     with progress_bar(n + 2 * n_mixed, "evaluating") as bar:
         r = evaluate(data, det, n_mixed=n_mixed, progress=bar)
     c, m = r.clips, r.mixed
+    skipped = _skipped(c.get("skipped", ()), ", ")
     lines = [
         f"model {r.model}  threshold {r.threshold:.2f}",
-        f"clips: AUC {_f(c['auc'])}  AP {_f(c['ap'])}  EER {_f(c['eer'])}  "
-        f"accuracy {_f(c['accuracy'])}  real false alarms {_f(c['real_false_alarm'])}",
+        f"clips ({c['n']} scored{skipped}): AUC {_f(c['auc'])}  AP {_f(c['ap'])}  "
+        f"EER {_f(c['eer'])}  accuracy {_f(c['accuracy'])}  "
+        f"real false alarms {_f(c['real_false_alarm'])}",
         f"calibration: Brier {_f(c['brier'])}  ECE {_f(c['ece'])}",
     ]
     lines += [f"  {g}: AUC {_f(v['auc'])}" for g, v in r.per_generator.items()]
@@ -196,6 +206,11 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
         )
     lines.append(f"note: {r.note}")
     emit(r, as_json, "\n".join(lines))
+
+
+def _skipped(skipped: list[str] | tuple[str, ...], sep: str) -> str:
+    """``{sep}N unreadable, skipped`` when clips were left out (each named in a warning)."""
+    return f"{sep}{len(skipped)} unreadable, skipped" if skipped else ""
 
 
 def _f(v: float | None) -> str:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import emit, progress_bar
+from vidprov.cli._util import PATH, emit, progress_bar
 
 
 @click.command()
 @click.argument("prompt")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output MP4.")
+@click.option("--out", type=PATH, required=True, help="Output MP4.")
 @click.option("--model", default="tiny-wan", show_default=True, help="Preset name or folder.")
 @click.option("--frames", type=int, help="Frames (preset default).")
 @click.option("--height", type=int, help="Height (preset default).")

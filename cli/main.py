@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from vidprov import __version__
-from vidprov.cli._util import emit, progress_bar
+from vidprov.cli._util import PATH, emit, progress_bar
 from vidprov.errors import VidprovError
 
 
@@ -22,6 +22,13 @@ class VidprovGroup(click.Group):
             return super().invoke(ctx)
         except VidprovError as exc:
             click.echo(f"vidprov: error: {exc}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            # a file the library did not expect to fail on (a key or PEM it cannot read, a
+            # full disk): still one line naming it, not a traceback
+            if exc.filename is None:
+                raise
+            click.echo(f"vidprov: error: {exc.filename}: {exc.strerror or exc}", err=True)
             ctx.exit(2)
 
 
@@ -37,7 +44,7 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 def info(file: Path, as_json: bool) -> None:
     """Show a video's metadata (frames counted exactly)."""
@@ -80,7 +87,7 @@ def keys_init(force: bool, as_json: bool) -> None:
 @click.option(
     "--out",
     "outdir",
-    type=click.Path(path_type=Path),
+    type=PATH,
     default=Path("demo-output"),
     show_default=True,
     help="Folder for the demo's files.",
@@ -104,7 +111,7 @@ def demo(outdir: Path, as_json: bool) -> None:
             "verify report (C2PA + watermark):",
             verify_human(r.verify),
             "",
-            f"scan verdict: {r.scan.label.upper()}  P(ai)={r.scan.score:.2f}  "
+            f"scan verdict: {r.scan.label.upper()}  P(ai)={r.scan.score_text}  "
             f"(decided by {r.scan.decided_by}; classifier P(ai)="
             f"{(r.scan.evidence.get('classifier') or {}).get('score', float('nan')):.2f})",
             "",
@@ -122,10 +129,10 @@ def watermark() -> None:
 
 
 @watermark.command("embed")
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("src", type=PATH)
+@click.argument("dst", type=PATH)
 @click.option("--payload", help="64-bit payload as 16 hex characters (random when omitted).")
-@click.option("--key-file", type=click.Path(path_type=Path), help="Watermark key (default: home).")
+@click.option("--key-file", type=PATH, help="Watermark key (default: home).")
 @click.option("--strength", type=float, default=1.0, show_default=True, help="Amplitude factor.")
 @click.option("--crf", type=int, default=18, show_default=True, help="H.264 CRF of the output.")
 @click.option("--preset", default="veryfast", show_default=True, help="x264 preset.")
@@ -160,8 +167,8 @@ def watermark_embed(
 
 
 @watermark.command("detect")
-@click.argument("src", type=click.Path(path_type=Path))
-@click.option("--key-file", type=click.Path(path_type=Path), help="Watermark key (default: home).")
+@click.argument("src", type=PATH)
+@click.option("--key-file", type=PATH, help="Watermark key (default: home).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reading as JSON.")
 def watermark_detect(src: Path, key_file: Path | None, as_json: bool) -> None:
     """Look for the watermark in SRC; report payload, p-value and marked segments."""

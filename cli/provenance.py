@@ -8,15 +8,11 @@ from typing import Any
 
 import click
 
-from vidprov.cli._util import emit
+from vidprov.cli._util import PATH, emit
 
-_key_file = click.option(
-    "--key-file", type=click.Path(path_type=Path), help="Watermark key (default: home)."
-)
-_cert = click.option(
-    "--cert", type=click.Path(path_type=Path), help="Signer chain PEM (leaf first)."
-)
-_key = click.option("--key", type=click.Path(path_type=Path), help="Signer private key PEM.")
+_key_file = click.option("--key-file", type=PATH, help="Watermark key (default: home).")
+_cert = click.option("--cert", type=PATH, help="Signer chain PEM (leaf first).")
+_key = click.option("--key", type=PATH, help="Signer private key PEM.")
 _tsa = click.option(
     "--tsa-url", envvar="VIDPROV_TSA_URL", help="RFC 3161 timestamp authority (off by default)."
 )
@@ -42,8 +38,8 @@ def _sign_human(r: Any) -> str:
 
 
 @click.command()
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("src", type=PATH)
+@click.argument("dst", type=PATH)
 @click.option("--title", help="Asset title (default: the output file name).")
 @click.option("--ai/--no-ai", default=True, show_default=True, help="Made by a model.")
 @click.option("--model", help="Name of the generating model.")
@@ -122,10 +118,10 @@ def verify_human(r: Any) -> str:
 
 
 @click.command()
-@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("src", type=PATH)
 @click.option(
     "--trust-anchors",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="PEM of trusted roots (default: VIDPROV_HOME/trust_anchors.pem if present).",
 )
 @click.option("--no-watermark", is_flag=True, help="Skip watermark detection and recovery.")
@@ -147,8 +143,8 @@ def edit() -> None:
 
 
 @edit.command("trim")
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("src", type=PATH)
+@click.argument("dst", type=PATH)
 @click.option("--start", type=float, required=True, help="Start, seconds.")
 @click.option("--end", type=float, required=True, help="End, seconds.")
 @_cert
@@ -173,7 +169,7 @@ def edit_trim(
 
 
 @edit.command("concat")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PATH)
 @_cert
 @_key
 @_key_file

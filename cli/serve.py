@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from vidprov.cli._util import PATH
 from vidprov.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _log_config(level: str) -> dict[str, object]:
 @click.option(
     "--api-keys",
     "api_keys_file",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="API keys file (default: $VIDPROV_HOME/api_keys if present).",
 )
 @click.option("--max-upload-mb", type=float, help="Largest upload (default 512).")
@@ -128,7 +129,7 @@ def serve(
 @click.option(
     "--file",
     "keys_file",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="Keys file (default: $VIDPROV_HOME/api_keys).",
 )
 def api_key_add(name: str, scopes: tuple[str, ...], keys_file: Path | None) -> None:

@@ -30,14 +30,20 @@ class AtomicFile:
     becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`.
 
     Raises:
-        MediaError: the target folder does not exist or is not writable.
+        MediaError: the target folder does not exist or is not writable, or the target is a
+            folder.
     """
 
     def __init__(self, target: str | Path) -> None:
         self.target = Path(target)
         folder = self.target.parent
-        if not folder.is_dir():
-            raise MediaError("output folder does not exist", self.target)
+        try:
+            if not folder.is_dir():
+                raise MediaError("output folder does not exist", self.target)
+            if self.target.is_dir():
+                raise MediaError("is a folder, not a file", self.target)
+        except OSError as exc:  # a name too long, a folder on the way that cannot be searched
+            raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
         try:
             fd, name = tempfile.mkstemp(
                 prefix=f".{self.target.name}.", suffix=self.target.suffix, dir=folder
@@ -87,3 +93,14 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     except BaseException:
         out.discard()
         raise
+
+
+def check_writable(target: str | Path) -> Path:
+    """Fail now, not after a long job, if ``target`` could not be written atomically.
+
+    Raises:
+        MediaError: the target folder does not exist or is not writable, or the target is a
+            folder.
+    """
+    AtomicFile(target).discard()
+    return Path(target)

@@ -78,7 +78,11 @@ def data_dir(path: str | Path | None) -> Path:
     if not p:
         raise DetectorError(f"no dataset: pass --data DIR or set {DATA_ENV}")
     d = Path(p)
-    if not (d / "index.csv").is_file():
+    try:
+        found = (d / "index.csv").is_file()
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        raise DetectorError(f"cannot read the dataset folder ({exc.strerror})", d) from exc
+    if not found:
         raise DetectorError("no index.csv in the dataset folder", d)
     return d
 
@@ -93,23 +97,51 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
         DetectorError: missing folder/index, bad labels, or listed files that do not exist.
     """
     root = data_dir(path)
+    index = root / "index.csv"
     out: list[ClipEntry] = []
-    with open(root / "index.csv", newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh), start=2):
-            label = (row.get("label") or "").strip()
-            if label not in ("ai", "real"):
-                raise DetectorError(f"index.csv line {i}: label must be ai or real", root)
-            f = root / row["file"]
-            if not f.is_file():
-                raise DetectorError(f"index.csv line {i}: missing clip {row['file']}", root)
-            repo = row.get("source_repo") or row.get("source") or "unknown"
-            gen = (row.get("generator") or "").strip() or ("camera" if label == "real" else "?")
-            folder = os.path.dirname(row.get("source_path") or "") or row["file"]
-            group = f"real:{repo}:{folder}" if label == "real" else f"ai:{gen}:{repo}"
-            out.append(ClipEntry(f, label, gen, repo, group))
+    try:  # utf-8-sig: spreadsheets often start the file with a byte-order mark
+        with open(index, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None:
+                raise DetectorError("index.csv is empty", root)
+            missing = {"file", "label"} - set(reader.fieldnames or ())
+            if missing:
+                cols = ", ".join(reader.fieldnames or ()) or "none"
+                need = " and ".join(sorted(missing))
+                raise DetectorError(f"index.csv needs a {need} column (it has: {cols})", root)
+            for i, row in enumerate(reader, start=2):
+                out.append(_entry(root, row, i))
+    except UnicodeDecodeError as exc:
+        raise DetectorError("index.csv is not UTF-8 text", root) from exc
+    except csv.Error as exc:
+        raise DetectorError(f"index.csv is not valid CSV ({exc})", root) from exc
+    except OSError as exc:
+        raise DetectorError(f"cannot read index.csv ({exc.strerror})", root) from exc
     if not out:
         raise DetectorError("index.csv lists no clips", root)
     return out
+
+
+def _entry(root: Path, row: dict[str, str | None], line: int) -> ClipEntry:
+    """One index row as a :class:`ClipEntry` (``line``: its line number, for errors)."""
+    label = (row.get("label") or "").strip()
+    if label not in ("ai", "real"):
+        raise DetectorError(f"index.csv line {line}: label must be ai or real", root)
+    name = row.get("file") or ""
+    if not name.strip():
+        raise DetectorError(f"index.csv line {line}: no file named", root)
+    f = root / name
+    try:
+        found = f.is_file()
+    except OSError:
+        found = False
+    if not found:
+        raise DetectorError(f"index.csv line {line}: missing clip {name}", root)
+    repo = row.get("source_repo") or row.get("source") or "unknown"
+    gen = (row.get("generator") or "").strip() or ("camera" if label == "real" else "?")
+    folder = os.path.dirname(row.get("source_path") or "") or name
+    group = f"real:{repo}:{folder}" if label == "real" else f"ai:{gen}:{repo}"
+    return ClipEntry(f, label, gen, repo, group)
 
 
 def logo_folds(entries: list[ClipEntry]) -> list[tuple[str, list[int], list[int]]]:

@@ -7,7 +7,9 @@ Rules, strongest first:
    decides ``mixed``.
 2. A detected watermark is certain for the time it covers: segments the mark covers are ``ai``;
    if it covers (nearly) the whole clip the clip is ``ai``, otherwise ``mixed``.
-3. Otherwise the classifier's segments and clip score decide.
+3. Otherwise the classifier's segments and clip score decide. Without a classifier, a trusted
+   ``digitalCapture`` claim decides ``real``; with nothing at all to go on the label is
+   ``unknown`` and the score ``None`` (our mark being absent says nothing about a clip).
 
 Disagreements (a trusted camera claim with a detected mark, a classifier that scores a
 watermarked clip as real, ...) never change the rule order; they are listed in ``conflicts``.
@@ -23,6 +25,7 @@ from vidprov.watermark import covers_clip
 
 TRAINED = "trainedAlgorithmicMedia"
 COMPOSITE_TRAINED = "compositeWithTrainedAlgorithmicMedia"
+CAPTURE = "digitalCapture"
 
 
 def _claim(manifest: dict[str, Any] | None) -> str | None:
@@ -130,7 +133,11 @@ def fuse(
         )
 
     if classifier is None:
-        return Verdict(file, "real", 0.0, (), duration, evidence, "none", tuple(conflicts))
+        if claim == CAPTURE:  # a trusted manifest that says a camera made it
+            segs = (Segment(0.0, duration, "real", 0.0, "c2pa"),)
+            return Verdict(file, "real", 0.0, segs, duration, evidence, "c2pa", tuple(conflicts))
+        # no classifier and no mark or manifest: the absence of our evidence is not evidence
+        return Verdict(file, "unknown", None, (), duration, evidence, "none", tuple(conflicts))
     segs = list(classifier.segments)
     labels = {s.label for s in segs}
     if cls_ai:

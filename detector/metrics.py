@@ -21,8 +21,8 @@ def clip_metrics(
     s = np.asarray(score, dtype=float)
     pred = s >= threshold
     out: dict[str, float | None] = {
-        "n": float(len(yy)),
-        "n_ai": float(yy.sum()),
+        "n": len(yy),
+        "n_ai": int(yy.sum()),
         "accuracy": float((pred == yy.astype(bool)).mean()) if len(yy) else None,
         "real_false_alarm": float(pred[yy == 0].mean()) if (yy == 0).any() else None,
         "ai_recall": float(pred[yy == 1].mean()) if (yy == 1).any() else None,
@@ -52,7 +52,7 @@ def reliability(y: Sequence[int], p: Sequence[float], bins: int = 10) -> list[di
                 {
                     "lo": b / bins,
                     "hi": (b + 1) / bins,
-                    "n": float(sel.sum()),
+                    "n": int(sel.sum()),
                     "mean_p": float(pp[sel].mean()),
                     "ai_share": float(yy[sel].mean()),
                 }

@@ -8,12 +8,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidprov.atomic import atomic_path
+from vidprov.atomic import atomic_path, check_writable
 from vidprov.detector.verdict import Verdict
 from vidprov.errors import MediaError
 
 W, H, PAD = 1000, 300, 50
 AI, REAL, WM, INK = (60, 60, 220), (90, 170, 60), (200, 120, 30), (40, 40, 40)
+
+
+def check_plot_target(out: str | Path) -> Path:
+    """Check, before any scanning, that a timeline can be written to ``out``.
+
+    Raises:
+        MediaError: ``out`` is not a .png path, is a folder, or its folder is missing or not
+            writable.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise MediaError("plot output must be a .png file", out)
+    return check_writable(out)
 
 
 def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
@@ -22,9 +35,7 @@ def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
     Raises:
         MediaError: ``out`` is not a .png path or cannot be written.
     """
-    out = Path(out)
-    if out.suffix.lower() != ".png":
-        raise MediaError("plot output must be a .png file", out)
+    out = check_plot_target(out)
     img = np.full((H, W, 3), 255, np.uint8)
     dur = max(verdict.duration, 1e-3)
     x0, x1, top, bot = PAD, W - 20, 40, 190
@@ -49,7 +60,7 @@ def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
     for s in wm.get("segments", []) if wm.get("detected") else []:
         cv2.rectangle(img, (x(s["start"]), 235), (x(s["end"]), 250), WM, -1)
     font = cv2.FONT_HERSHEY_SIMPLEX
-    title = f"{Path(verdict.file).name}: {verdict.label.upper()}  P(ai)={verdict.score:.2f}"
+    title = f"{Path(verdict.file).name}: {verdict.label.upper()}  P(ai)={verdict.score_text}"
     cv2.putText(img, title, (x0, 25), font, 0.6, INK, 1, cv2.LINE_AA)
     cv2.putText(img, "score", (5, top + 10), font, 0.4, INK, 1, cv2.LINE_AA)
     cv2.putText(img, "verdict", (2, 220), font, 0.4, INK, 1, cv2.LINE_AA)

@@ -4,6 +4,7 @@ fused into one :class:`Verdict` per file."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -73,25 +74,40 @@ def scan_file(
     return fuse(str(path), duration, rep["c2pa"], rep["recovered"], rep["watermark"], result)
 
 
-def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand folders into the video files inside them (sorted, recursive); files pass as-is
-    (a missing one is :func:`scan_file`'s to report).
+def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | MediaError]:
+    """Expand folders into the video files inside them (sorted, recursive; symlinked folders
+    are not followed); files pass as-is (a missing one is :func:`scan_file`'s to report).
 
-    Raises:
-        MediaError: a folder holds no videos.
+    A folder that holds no videos, or a folder that cannot be listed, comes as the
+    :class:`MediaError` saying so, in its place: the caller reports it and goes on (such
+    errors given back to it pass as they are, so its output can be fed to :func:`scan_many`).
     """
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES)
-            if not found:
-                raise MediaError("folder holds no video files", p)
-            yield from found
-        else:
+    for item in paths:
+        if isinstance(item, MediaError):  # already expanded: passes as it is
+            yield item
+            continue
+        p = Path(item)
+        try:
+            is_dir = p.is_dir()
+        except OSError:  # a name too long, a folder on the way that cannot be searched
+            is_dir = False  # scan_file reports it
+        if not is_dir:
             yield p
+            continue
+        found: list[Path] = []
+        unlisted: list[OSError] = []
+        for root, _dirs, names in os.walk(p, onerror=unlisted.append):
+            found += [Path(root, n) for n in names if Path(n).suffix.lower() in VIDEO_SUFFIXES]
+        for exc in unlisted:
+            where = exc.filename or p
+            yield MediaError(f"cannot list folder ({exc.strerror or exc})", where)
+        if not found and not unlisted:
+            yield MediaError("folder holds no video files", p)
+        yield from sorted(found)
 
 
 def scan_many(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path | MediaError],
     *,
     detector: Detector | None = None,
     classifier: bool = True,
@@ -101,10 +117,10 @@ def scan_many(
     """Scan each file in turn (folders expanded by :func:`iter_inputs`), yielding its
     :class:`Verdict` as soon as it is done. A file that cannot be scanned (missing, empty, not a
     video, one frame) yields a :class:`ScanFailure` instead and the batch goes on: one
-    bad upload must not stop a queue.
+    bad upload must not stop a queue (nor does a folder that holds no videos or cannot be
+    listed: it yields a failure too).
 
     Raises:
-        MediaError: a folder holds no videos.
         DetectorError: the classifier model cannot be loaded.
     """
     if classifier and detector is None:  # a broken model stops the batch before any file
@@ -112,6 +128,10 @@ def scan_many(
 
         detector = load_default()
     for path in iter_inputs(paths):
+        if isinstance(path, MediaError):
+            log.info("skipped: %s", path)
+            yield ScanFailure(path.path or "", path.code, str(path))
+            continue
         try:
             yield scan_file(
                 path,

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from vidprov.atomic import check_writable
 from vidprov.detector.data import (
     ClipEntry,
     NormaliseConfig,
+    data_dir,
     normalised_windows,
     read_index,
 )
@@ -36,7 +38,7 @@ from vidprov.detector.splice import (
     fit_splice,
     splice_hosts,
 )
-from vidprov.errors import DetectorError, MediaError
+from vidprov.errors import ConfigError, DetectorError, MediaError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,16 @@ class TrainConfig:
     normalise: NormaliseConfig = field(default_factory=NormaliseConfig)
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.windows_per_clip < 1:
+            raise ConfigError(f"windows per clip must be at least 1, not {self.windows_per_clip}")
+        if self.splice_clips < 0:
+            raise ConfigError(f"splice clips must be 0 or more, not {self.splice_clips}")
+        if not 0.0 <= self.splice_false_rate <= 1.0:
+            raise ConfigError(f"splice false rate must be in 0..1, not {self.splice_false_rate}")
+        if self.cv_folds < 2:
+            raise ConfigError(f"cross-validation needs at least 2 folds, not {self.cv_folds}")
+
 
 @dataclass(frozen=True)
 class Windows:
@@ -65,6 +77,7 @@ class Windows:
     entries: list[ClipEntry]
     owner: np.ndarray
     encoded: list[Encoded]
+    skipped: tuple[str, ...] = ()  # "file: problem" for each clip that could not be read
 
     @property
     def y(self) -> np.ndarray:
@@ -93,7 +106,7 @@ def build_windows(
         DetectorError: no clip could be read.
     """
     rng = np.random.default_rng(seed)
-    owner, encoded = [], []
+    owner, encoded, skipped = [], [], []
     with tempfile.TemporaryDirectory(prefix="vidprov-train-") as tmp:
         for i, e in enumerate(entries):
             outs = [Path(tmp) / f"{i}_{k}.mp4" for k in range(per_clip)]
@@ -104,12 +117,14 @@ def build_windows(
                     owner.append(i)
                     p.unlink()
             except MediaError as exc:
-                log.warning("skipping %s: %s", e.file, exc)
+                reason = str(exc) if exc.path else f"{e.file}: {exc}"
+                log.warning("skipping %s", reason)
+                skipped.append(reason)
             if progress:
                 progress(1)
     if not encoded:
-        raise DetectorError("no usable clips in the dataset")
-    return Windows(entries, np.asarray(owner), encoded)
+        raise DetectorError(f"none of the {len(entries)} clips listed could be read")
+    return Windows(entries, np.asarray(owner), encoded, tuple(skipped))
 
 
 def out_of_fold_raw(
@@ -208,12 +223,14 @@ def train(
 
     Raises:
         DetectorError: no dataset, unknown model, too few clips of either label.
-        MediaError: the output folder is not writable.
+        MediaError: the output (or its ``.sha256``) cannot be written: checked before training.
     """
     cfg = config or TrainConfig()
+    for target in (out, f"{out}.sha256"):  # fail now, not after the training
+        check_writable(target)
     entries = read_index(data)
     if len({e.label for e in entries}) < 2:
-        raise DetectorError("training needs clips of both labels (ai and real)")
+        raise DetectorError("training needs clips of both labels (ai and real)", data_dir(data))
     det = create(cfg.model, **cfg.overrides)
     win = build_windows(entries, det, cfg.windows_per_clip, cfg.seed, cfg.normalise, progress)
     report = fit(det, win, np.arange(len(win.encoded)), cfg.cv_folds, cfg.seed)
@@ -224,6 +241,7 @@ def train(
         det.splice = fit_splice(det, samples, logits, rr_fpr=cfg.splice_false_rate)
         report["splice"] = det.splice.report
     report["clips"] = len(entries)
+    report["skipped"] = list(win.skipped)
     report["windows"] = len(win.encoded)
     report["config"] = {**asdict(cfg), "model_config": det.config}
     det.meta = {"training": report}
@@ -344,12 +362,16 @@ def evaluate(
 
     Raises:
         DetectorError: no dataset, unreadable model.
+        ConfigError: ``n_mixed`` is negative.
     """
+    if n_mixed < 0:
+        raise ConfigError(f"the number of mixed clips must be 0 or more, not {n_mixed}")
     det = model if isinstance(model, Detector) else load(model)
     entries = read_index(data)
     win = build_windows(entries, det, 1, seed, normalise, progress)
     scores = np.array([det.result(e).clip_score for e in win.encoded])
     overall, per = clip_report(entries, win.owner, scores, det.threshold)
+    overall["skipped"] = list(win.skipped)
     hosts = splice_hosts(entries)
     inserts = [e for e in entries if e.label == "ai"]
     mixed = mixed_report(det, hosts, inserts, n_mixed, seed, progress)

@@ -27,7 +27,7 @@ class Segment:
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "label": self.label,
-            "score": round(self.score, 4),
+            "score": None if self.score is None else round(self.score, 4),
             "source": self.source,
         }
 
@@ -61,11 +61,13 @@ class ClassifierResult:
 class Verdict:
     """One file's verdict: ``label`` (ai / mixed / real), ``score`` = P(ai), the timeline of
     segments, and the evidence each source gave (``c2pa``, ``watermark``, ``classifier``),
-    with any conflicts between them listed in ``conflicts``."""
+    with any conflicts between them listed in ``conflicts``. Without the classifier and with
+    neither a trusted manifest nor our watermark to go on, nothing can tell: ``label`` is
+    ``unknown`` and ``score`` is ``None``."""
 
     file: str
     label: str
-    score: float
+    score: float | None
     segments: tuple[Segment, ...]
     duration: float
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -76,13 +78,18 @@ class Verdict:
         return {
             "file": self.file,
             "label": self.label,
-            "score": round(self.score, 4),
+            "score": None if self.score is None else round(self.score, 4),
             "decided_by": self.decided_by,
             "duration": round(self.duration, 3),
             "segments": [s.to_dict() for s in self.segments],
             "evidence": self.evidence,
             "conflicts": list(self.conflicts),
         }
+
+    @property
+    def score_text(self) -> str:
+        """``P(ai)`` for a text line: two decimals, or ``-`` when nothing could tell."""
+        return "-" if self.score is None else f"{self.score:.2f}"
 
 
 @dataclass(frozen=True)

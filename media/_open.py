@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import stat
 from pathlib import Path
 
 import av
@@ -18,20 +20,27 @@ def check_file(path: str | Path) -> Path:
     """Check that ``path`` is an existing, non-empty regular file.
 
     Raises:
-        MediaError: missing, a folder, unreadable, or zero bytes.
+        MediaError: missing, a folder, unreadable, a symlink loop, a name too long, or zero bytes.
     """
     p = Path(path)
-    if not p.exists():
-        raise MediaError("no such file", p)
-    if not p.is_file():
-        raise MediaError("not a regular file", p)
     try:
-        size = p.stat().st_size
-    except OSError as exc:  # pragma: no cover - permission races
-        raise MediaError(f"cannot read ({exc.strerror})", p) from exc
-    if size == 0:
+        st = p.stat()
+    except OSError as exc:  # Path.exists() raises on some of these (EACCES, ENAMETOOLONG)
+        raise MediaError(stat_reason(exc), p) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise MediaError("not a regular file", p)
+    if st.st_size == 0:
         raise MediaError("file is empty (0 bytes)", p)
     return p
+
+
+def stat_reason(exc: OSError) -> str:
+    """Why a path could not be looked at, in a few words."""
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "no such file"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return f"cannot read ({exc.strerror or type(exc).__name__})"
 
 
 def ffmpeg_reason(exc: BaseException) -> str:
@@ -54,6 +63,8 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
     try:
         container = av.open(str(p), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        if getattr(exc, "errno", None) == errno.EACCES:
+            raise MediaError("cannot read (permission denied)", p) from exc
         raise MediaError(
             f"not a readable video: truncated, corrupt or not a video ({ffmpeg_reason(exc)})", p
         ) from exc

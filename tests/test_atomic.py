@@ -41,3 +41,15 @@ def test_failure_leaves_the_target_as_it_was(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_folder_or_a_missing_folder_is_refused_before_any_work(tmp_path: Path) -> None:
+    from vidprov.atomic import check_writable
+    from vidprov.errors import MediaError
+
+    with pytest.raises(MediaError, match="is a folder, not a file"):
+        check_writable(tmp_path)
+    with pytest.raises(MediaError, match="output folder does not exist"):
+        check_writable(tmp_path / "no" / "x.bin")
+    assert check_writable(tmp_path / "x.bin") == tmp_path / "x.bin"
+    assert list(tmp_path.iterdir()) == []  # no temp file left behind

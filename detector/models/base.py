@@ -16,13 +16,13 @@ import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from vidprov.atomic import atomic_path
+from vidprov.atomic import AtomicFile
 from vidprov.detector.features import luma_hist
 from vidprov.detector.sampling import SAMPLE_FPS, sample_frames
 from vidprov.detector.segments import segment
 from vidprov.detector.splice import SpliceModel
 from vidprov.detector.verdict import ClassifierResult, Segment
-from vidprov.errors import DetectorError
+from vidprov.errors import DetectorError, MediaError
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,10 @@ class Detector(ABC):
         if not times:
             raise DetectorError("no frames to score")
         t = np.asarray(times)
-        dur = max(duration, float(t[-1]) + 1.0 / SAMPLE_FPS)
+        # the probed duration when it covers the samples (the timeline then ends where the
+        # clip does); else, with none or a header that says less, a sample's span past the last
+        last = float(t[-1])
+        dur = duration if duration and duration > last else last + 1.0 / SAMPLE_FPS
         return Encoded(t, np.concatenate(xs), np.stack(hists), dur)
 
     def encode_file(self, path: str | Path, duration: float | None = None) -> Encoded:
@@ -233,9 +236,24 @@ class Detector(ABC):
         joblib.dump(blob, buf, compress=3)
         data = buf.getvalue()
         digest = hashlib.sha256(data).hexdigest()
-        with atomic_path(path) as tmp:
-            Path(tmp).write_bytes(data)
-        Path(f"{path}.sha256").write_text(f"{digest}  {Path(path).name}\n")
+        # both files are written to temp files first and renamed together, so a failed write
+        # never leaves a new model beside an old checksum (which would fail every load)
+        model = AtomicFile(path)
+        try:
+            side = AtomicFile(f"{path}.sha256")
+        except BaseException:
+            model.discard()
+            raise
+        try:
+            model.tmp.write_bytes(data)
+            side.tmp.write_text(f"{digest}  {Path(path).name}\n")
+            model.commit()
+            side.commit()
+        except OSError as exc:
+            raise MediaError(f"cannot write the model ({exc.strerror})", path) from exc
+        finally:
+            model.discard()
+            side.discard()
         return digest
 
 
@@ -254,7 +272,7 @@ def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, A
         raise DetectorError("no such model file", p)
     side = Path(f"{p}.sha256")
     if expect_sha256 is None and side.is_file():
-        expect_sha256 = side.read_text().split()[0]
+        expect_sha256 = _read_sidecar(side)
     if expect_sha256 is not None and sha256_file(p) != expect_sha256:
         raise DetectorError("model file checksum mismatch (corrupt or modified)", p)
     try:
@@ -266,11 +284,34 @@ def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, A
     return blob
 
 
+def _read_sidecar(side: Path) -> str:
+    """The SHA-256 in a ``<model>.sha256`` file.
+
+    Raises:
+        DetectorError: the file is unreadable, empty or holds no SHA-256.
+    """
+    try:
+        words = side.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DetectorError("checksum file is unreadable", side) from exc
+    if not words or len(words[0]) != 64 or any(c not in "0123456789abcdef" for c in words[0]):
+        raise DetectorError("checksum file holds no SHA-256", side)
+    return words[0]
+
+
 def restore(cls_for: Callable[[str], type[Detector]], blob: dict[str, Any]) -> Detector:
-    det = cls_for(blob["kind"])(blob["name"], blob["config"])
-    det.calib = tuple(blob["calib"])  # type: ignore[assignment]
-    det.threshold = float(blob["threshold"])
-    det.meta = blob.get("meta", {})
-    det.splice = blob.get("splice")
-    det.load_state(blob["state"])
+    """Rebuild a detector from a loaded model file's contents.
+
+    Raises:
+        DetectorError: an unknown kind, or a file that lacks part of a model.
+    """
+    try:
+        det = cls_for(blob["kind"])(blob["name"], blob["config"])
+        det.calib = tuple(blob["calib"])  # type: ignore[assignment]
+        det.threshold = float(blob["threshold"])
+        det.meta = blob.get("meta", {})
+        det.splice = blob.get("splice")
+        det.load_state(blob["state"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DetectorError(f"not a complete vidprov detector model ({exc!r})") from exc
     return det

@@ -90,3 +90,30 @@ def test_demo_generates_signs_and_verifies(tmp_path: Path) -> None:
     scan = d["scan"]
     assert (scan["label"], scan["decided_by"]) == ("ai", "c2pa")
     assert scan["evidence"]["classifier"]["model"] == "forensic-rf"
+
+
+def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
+    import click
+
+    from vidprov.cli.main import cli
+
+    @click.command("explode")
+    @click.argument("name")
+    def explode(name: str) -> None:
+        raise PermissionError(13, "Permission denied", name)
+
+    @click.command("explode-nameless")
+    def nameless() -> None:
+        raise OSError("no file involved")
+
+    cli.add_command(explode)
+    cli.add_command(nameless)
+    try:
+        r = CliRunner().invoke(cli, ["explode", "secret.pem"])
+        assert r.exit_code == 2
+        assert r.stderr == "vidprov: error: secret.pem: Permission denied\n"
+        r = CliRunner().invoke(cli, ["explode-nameless"])  # not about a file: not hidden
+        assert isinstance(r.exception, OSError) and r.exit_code == 1
+    finally:
+        cli.commands.pop("explode")
+        cli.commands.pop("explode-nameless")

@@ -98,7 +98,15 @@ def test_classifier_alone_ai_mixed_real() -> None:
     assert v.label == "mixed" and v.score == 0.8
 
 
-def test_no_evidence_at_all_is_real_with_zero_score() -> None:
+def test_no_evidence_at_all_is_unknown_without_a_score() -> None:
     v = fuse("f", 10.0, c2pa("absent", None), None, None, None)
-    assert (v.label, v.score, v.decided_by) == ("real", 0.0, "none")
-    assert set(v.to_dict()) >= {"file", "label", "score", "segments", "evidence"}
+    assert (v.label, v.score, v.decided_by, v.segments) == ("unknown", None, "none", ())
+    d = v.to_dict()
+    assert set(d) >= {"file", "label", "score", "segments", "evidence"} and d["score"] is None
+    assert v.score_text == "-"
+
+
+def test_trusted_camera_claim_without_classifier_is_real() -> None:
+    v = fuse("f", 10.0, c2pa("trusted", "digitalCapture"), None, None, None)
+    assert (v.label, v.score, v.decided_by) == ("real", 0.0, "c2pa")
+    assert [(s.start, s.end, s.label) for s in v.segments] == [(0.0, 10.0, "real")]

@@ -147,6 +147,70 @@ def test_scan_cli_batch_keeps_going_and_exits_2(
     assert p.returncode == 2 and len(doc) == 3 and doc[1]["file"].endswith("b.mp4")
 
 
+def test_folders_with_nothing_to_scan_are_reported_and_the_batch_goes_on(
+    toy_model: Detector, toy_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.txt").write_text("no clips here")
+    folder = tmp_path / "uploads"
+    (folder / "locked").mkdir(parents=True)
+    shutil.copy(toy_data / "real" / "real1.mp4", folder / "a.mp4")
+    real_scandir = os.scandir
+
+    def scandir(path: str | os.PathLike[str] = ".") -> object:  # a folder we may not list
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = list(scan_many([empty, folder], detector=toy_model, key=b"\0" * 32))
+    assert [type(r).__name__ for r in out] == ["ScanFailure", "ScanFailure", "Verdict"]
+    assert out[0].message == f"{empty}: folder holds no video files"
+    assert out[1].message == f"{folder / 'locked'}: cannot list folder (Permission denied)"
+    assert Path(out[2].file).name == "a.mp4"
+
+
+def test_timeline_ends_where_the_clip_does(toy_model: Detector, tmp_path: Path) -> None:
+    from vidprov.media import probe
+
+    clip = write(tmp_path / "c.mp4", toy_frames("real", 50, seed=7))  # 2.083 s at 24 fps
+    v = scan_file(clip, detector=toy_model, key=b"\0" * 32)
+    assert v.duration == pytest.approx(probe(clip).duration)
+    assert v.segments[-1].end == pytest.approx(v.duration)
+    assert all(s.end <= v.duration + 1e-9 for s in v.segments)
+
+
+def test_scan_cli_fails_early_and_reports_every_failure(
+    toy_model_file: Path, toy_data: Path, tmp_path: Path, keyed_home: Path
+) -> None:
+    clip = str(toy_data / "ai" / "ai1.mp4")
+    bad = tmp_path / "x.mp4"
+    bad.write_text("garbage")
+    p = _cli("scan", str(bad), "--json", env_home=keyed_home)  # one file: its failure record
+    assert p.returncode == 2 and json.loads(p.stdout)["error"] == "media_error"
+    missing = tmp_path / "no" / "t.png"  # the plot cannot be written: nothing is scanned
+    p = _cli(
+        "scan", clip, "--model", str(toy_model_file), "--plot", str(missing), env_home=keyed_home
+    )
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip() == f"vidprov: error: {missing}: output folder does not exist"
+    p = _cli("scan", clip, "--json", "--jsonl", env_home=keyed_home)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "alternatives" in p.stderr
+
+
+def test_scan_without_classifier_or_evidence_does_not_guess(
+    toy_data: Path, keyed_home: Path
+) -> None:
+    clip = toy_data / "ai" / "ai1.mp4"
+    p = _cli("scan", str(clip), "--no-classifier", env_home=keyed_home)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0] == f"{clip}: UNKNOWN  P(ai)=-  (decided by none)"
+
+
 def test_signed_and_marked_clip_is_ai_even_after_stripping(
     env_home: Path, toy_model: Detector, tmp_path: Path
 ) -> None:

@@ -93,6 +93,86 @@ def test_not_a_model_file(tmp_path: Path) -> None:
         load(tmp_path / "missing.joblib")
 
 
+@pytest.mark.parametrize(
+    ("sidecar", "match"),
+    [(b"", "holds no SHA-256"), (b"\xff\xfe\x00", "unreadable"), (b"abc  m.joblib\n", "no SHA")],
+)
+def test_malformed_checksum_file_is_a_typed_error(
+    toy_model_file: Path, tmp_path: Path, sidecar: bytes, match: str
+) -> None:
+    m = tmp_path / "m.joblib"
+    m.write_bytes(toy_model_file.read_bytes())
+    (tmp_path / "m.joblib.sha256").write_bytes(sidecar)
+    with pytest.raises(DetectorError, match=match) as ei:
+        load(m)
+    assert "m.joblib.sha256" in str(ei.value)
+
+
+@pytest.mark.parametrize("drop", ["kind", "state", "threshold"])
+def test_incomplete_model_file_is_a_typed_error(
+    toy_model_file: Path, tmp_path: Path, drop: str
+) -> None:
+    import joblib
+
+    blob = joblib.load(toy_model_file)
+    del blob[drop]
+    m = tmp_path / "m.joblib"
+    joblib.dump(blob, m)
+    with pytest.raises(DetectorError, match="not a complete vidprov detector model") as ei:
+        load(m)
+    assert str(m) in str(ei.value)
+
+
+def test_save_never_leaves_a_model_beside_another_models_checksum(
+    toy_model_file: Path, tmp_path: Path
+) -> None:
+    from vidprov.errors import MediaError
+
+    det = load(toy_model_file)
+    m = tmp_path / "m.joblib"
+    digest = det.save(m)
+    assert Path(f"{m}.sha256").read_text().split() == [digest, "m.joblib"]
+    before = m.read_bytes()
+    Path(f"{m}.sha256").unlink()
+    Path(f"{m}.sha256").mkdir()  # the checksum cannot be written: nothing may change
+    det.threshold = 0.5
+    with pytest.raises(MediaError, match="is a folder"):
+        det.save(m)
+    assert m.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.joblib", "m.joblib.sha256"]
+
+
+def test_train_refuses_a_bad_output_or_config_before_any_work(
+    toy_data: Path, tmp_path: Path
+) -> None:
+    from vidprov.errors import ConfigError, MediaError
+
+    with pytest.raises(MediaError, match="is a folder, not a file"):
+        train(toy_data, tmp_path, TrainConfig(splice_clips=0))
+    with pytest.raises(MediaError, match="output folder does not exist"):
+        train(toy_data, tmp_path / "no" / "m.joblib", TrainConfig(splice_clips=0))
+    with pytest.raises(ConfigError, match="windows per clip"):
+        TrainConfig(windows_per_clip=0)
+    with pytest.raises(ConfigError, match="mixed clips"):
+        evaluate(toy_data, tmp_path / "never-loaded.joblib", n_mixed=-1)
+
+
+def test_unreadable_clips_are_skipped_and_reported(
+    toy_data: Path, toy_model_file: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    rows = [["file", "label", "generator", "source_repo"], [str(bad), "ai", "g9", "r9"]]
+    for kind in ("real", "ai"):
+        for i in range(2):
+            rows.append([str(toy_data / kind / f"{kind}{i}.mp4"), kind, f"g{i}", f"r{kind}{i}"])
+    with open(tmp_path / "index.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    r = evaluate(tmp_path, toy_model_file, n_mixed=0, normalise=GENTLE)
+    assert r.clips["n"] == 4 and len(r.clips["skipped"]) == 1
+    assert "bad.mp4" in r.clips["skipped"][0] and "not a readable video" in r.clips["skipped"][0]
+
+
 def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Path) -> None:
     r = evaluate(toy_data, toy_model_file, n_mixed=2, normalise=GENTLE).to_dict()
     assert r["clips"]["auc"] > 0.9
@@ -183,6 +263,31 @@ def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
         )
     with pytest.raises(DetectorError, match="label must be ai or real"):
         read_index(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (b"", r"index\.csv is empty"),
+        (b"label,generator\nai,g\n", r"needs a file column \(it has: label, generator\)"),
+        (b"file,label\na.mp4\n", "line 2: label must be ai or real"),
+        (b"label,file\nreal\n", "line 2: no file named"),
+        (b"file,label,generator\na.mp4,ai,g\xe9n\n", "is not UTF-8 text"),
+    ],
+)
+def test_malformed_index_names_the_dataset_and_the_problem(
+    tmp_path: Path, text: bytes, match: str
+) -> None:
+    (tmp_path / "index.csv").write_bytes(text)
+    with pytest.raises(DetectorError, match=match) as ei:
+        read_index(tmp_path)
+    assert str(tmp_path) in str(ei.value)
+
+
+def test_index_written_by_a_spreadsheet_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "index.csv").write_bytes(b"\xef\xbb\xbffile,label\na.mp4,real\n")
+    assert [(e.file.name, e.label) for e in read_index(tmp_path)] == [("a.mp4", "real")]
 
 
 def test_shipped_model_matches_its_card() -> None:
@@ -285,7 +390,7 @@ def test_detector_train_and_eval_from_the_command_line(toy_data: Path, tmp_path:
     assert r["report"]["splice"]["target_camera_in_camera_flagged"] == 0.3
     p = _cli("detector", "eval", "--data", str(toy_data), "--model", str(out), "--mixed", "1")
     assert p.returncode == 0, p.stderr
-    assert "clips: AUC" in p.stdout and "camera-in-camera controls (1)" in p.stdout
+    assert " scored): AUC" in p.stdout and "camera-in-camera controls (1)" in p.stdout
     assert "calibration: Brier 0." in p.stdout
     # bad input: one line on stderr, exit code 2
     p = _cli("detector", "train", "--data", str(tmp_path), "--out", str(out), "--json")

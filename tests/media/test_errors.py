@@ -92,3 +92,11 @@ def test_bad_options_are_typed() -> None:
 def test_output_folder_missing(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="output folder does not exist"):
         VideoWriter(tmp_path / "nope" / "x.mp4", 64, 48, 30).open()
+
+
+def test_paths_the_system_cannot_look_at_are_typed_errors(tmp_path: Path) -> None:
+    # Path.exists() raises on these instead of answering False
+    _check(tmp_path / ("a" * 300 + ".mp4"), "cannot read (File name too long)")
+    loop = tmp_path / "loop.mp4"
+    loop.symlink_to(loop)
+    _check(loop, "symlink loop")
