@@ -19,7 +19,9 @@ class VideoInfo:
 
     ``fps`` is the average frame rate as an exact fraction; ``vfr`` is true when frame durations
     vary. ``frames`` is exact when ``frames_exact`` (counted or read from the index).
-    ``rotation`` is the display rotation in degrees (frames are returned as stored).
+    ``rotation`` is the display rotation in degrees counter-clockwise, as the display matrix
+    stores it (0-359: a clip tagged ``rotate=90``, turned 90 degrees clockwise for display,
+    reads 270); frames are returned as stored.
     """
 
     path: str

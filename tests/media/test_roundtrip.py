@@ -155,3 +155,18 @@ def test_average_bitrate_rate_control(tmp_path: Path) -> None:
     assert 50 < sizes[100] < 200 and 400 < sizes[800] < 1200
     with pytest.raises(MediaError, match="bitrate must be positive"):
         EncodeOptions(bitrate=0)
+
+
+def test_rotation_is_reported_counter_clockwise(clip: Path, tmp_path: Path) -> None:
+    import struct
+
+    data = bytearray(clip.read_bytes())
+    at = data.find(b"tkhd") + 4  # track header box: version byte, flags, then fields
+    wide = data[at] == 1  # version 1 has 64-bit times
+    matrix = at + 4 + (28 if wide else 16) + 4 + 8 + 8  # after times, id, duration, reserved...
+    # the display matrix of a clip tagged rotate=90 (turned 90 degrees clockwise for display)
+    assert struct.unpack(">9i", data[matrix : matrix + 36])[0] == 0x10000  # identity before
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 1 << 30)
+    rotated = tmp_path / "rotated.mp4"
+    rotated.write_bytes(bytes(data))
+    assert probe(clip).rotation == 0 and probe(rotated).rotation == 270
