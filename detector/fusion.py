@@ -20,12 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, Segment, Verdict
+from vidprov.provenance import manifest
 from vidprov.provenance.manifest import source_type
 from vidprov.watermark import covers_clip
 
-TRAINED = "trainedAlgorithmicMedia"
-COMPOSITE_TRAINED = "compositeWithTrainedAlgorithmicMedia"
-CAPTURE = "digitalCapture"
+# digital source type names as :func:`_claim` gives them (the URI without the IPTC prefix)
+TRAINED, COMPOSITE_TRAINED, CAPTURE = (
+    uri.removeprefix(manifest.IPTC)
+    for uri in (manifest.TRAINED, manifest.COMPOSITE_TRAINED, manifest.CAPTURE)
+)
 
 
 def _claim(manifest: dict[str, Any] | None) -> str | None:

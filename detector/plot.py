@@ -23,10 +23,14 @@ def check_plot_target(out: str | Path) -> Path:
         MediaError: ``out`` is not a .png path, is a folder, or its folder is missing or not
             writable.
     """
+    return check_writable(_png(out))
+
+
+def _png(out: str | Path) -> Path:
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise MediaError("plot output must be a .png file", out)
-    return check_writable(out)
+    return out
 
 
 def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
@@ -35,7 +39,7 @@ def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
     Raises:
         MediaError: ``out`` is not a .png path or cannot be written.
     """
-    out = check_plot_target(out)
+    out = _png(out)  # atomic_path below reports a folder that cannot be written
     img = np.full((H, W, 3), 255, np.uint8)
     dur = max(verdict.duration, 1e-3)
     x0, x1, top, bot = PAD, W - 20, 40, 190

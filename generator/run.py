@@ -23,7 +23,7 @@ from typing import Any
 import av
 import numpy as np
 
-from vidprov.atomic import AtomicFile
+from vidprov.atomic import AtomicFile, check_writable
 from vidprov.errors import GeneratorError, MediaError
 from vidprov.generator.presets import Preset, create, get_preset
 from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
@@ -198,7 +198,7 @@ class SignedGenerator:
             else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num_videos)]
         )
         for path in paths:
-            AtomicFile(path).discard()  # fail now, before generating, if not writable
+            check_writable(path)  # fail now, before generating
         t0 = time.perf_counter()
         batch, audio = self._run(
             prompt, frames, height, width, steps, seed, fps, num_videos, progress, pipeline_kwargs
