@@ -49,8 +49,9 @@ class VerdictOut(BaseModel):
 
     model_config = Open
     file: str
-    label: Literal["ai", "mixed", "real"]
-    score: float
+    # "unknown" / null only without a classifier (the library's rule); the API always runs one
+    label: Literal["ai", "mixed", "real", "unknown"]
+    score: float | None
     decided_by: str
     duration: float
     segments: list[SegmentOut]

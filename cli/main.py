@@ -14,12 +14,37 @@ from vidprov.cli._util import PATH, emit, progress_bar
 from vidprov.errors import VidprovError
 
 
+def _usage_error(exc: click.UsageError) -> click.exceptions.Exit:
+    """Print a malformed command line as one line on stderr; the exit to raise (code 2)."""
+    path = exc.ctx.command_path if exc.ctx is not None else "vidprov"
+    click.echo(f"vidprov: error: {exc.format_message().rstrip('.')} (try '{path} -h')", err=True)
+    return click.exceptions.Exit(2)
+
+
 class VidprovGroup(click.Group):
-    """Turns library errors into one line on stderr and exit code 2."""
+    """Turns library errors and malformed command lines into one line on stderr, exit code 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage_error(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage_error(exc) from None
         except VidprovError as exc:
             click.echo(f"vidprov: error: {exc}", err=True)
             ctx.exit(2)

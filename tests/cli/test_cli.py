@@ -117,3 +117,28 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
     finally:
         cli.commands.pop("explode")
         cli.commands.pop("explode-nameless")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["detector", "train", "--data", "d", "--model", "m", "--out", "o", "--windows", "0"],
+            "Invalid value for '--windows': 0 is not in the range x>=1"
+            " (try 'vidprov detector train -h')",
+        ),
+        (["scna"], "No such command 'scna'. Did you mean 'scan'? (try 'vidprov -h')"),
+        (["--bogus"], "No such option '--bogus'. Did you mean '--verbose'? (try 'vidprov -h')"),
+        (["scan"], "Missing argument 'FILES...' (try 'vidprov scan -h')"),
+    ],
+)
+def test_a_malformed_command_line_is_one_line_exit_2(args: list[str], message: str) -> None:
+    p = run(*args)
+    assert p.returncode == 2
+    assert p.stderr == f"vidprov: error: {message}\n" and p.stdout == ""
+
+
+def test_no_arguments_still_prints_the_help() -> None:
+    for args in ([], ["detector"]):
+        p = run(*args)
+        assert p.returncode == 2 and "Usage: vidprov" in p.stderr and "Commands:" in p.stderr
