@@ -72,6 +72,23 @@ def require(scope: str) -> Callable[..., Caller]:
     return check
 
 
+def json_media_type(request: Request) -> None:
+    """Admits a JSON body only as JSON: ``application/json`` or ``application/*+json`` (or no
+    content type at all, which FastAPI reads as JSON).
+
+    Raises:
+        ApiError: 415 for any other media type.
+    """
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if kind != "application/json" and not (
+        kind.startswith("application/") and kind.endswith("+json")
+    ):
+        raise ApiError(
+            415, "unsupported_media_type", f"send the body as application/json, not {kind!r}"
+        )
+
+
+JSON_BODY = Depends(json_media_type)
 Ctx = Annotated[Context, Depends(context)]
 AnyCaller = Annotated[Caller, Depends(caller)]
 Reader = Annotated[Caller, Depends(require("read"))]

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vidprov.api.errors import ApiError
 from vidprov.api.settings import ApiSettings
-from vidprov.errors import DetectorError, GeneratorError, KeyError_, ProvenanceError
+from vidprov.errors import (
+    DetectorError,
+    GeneratorError,
+    KeyError_,
+    ModelUnavailableError,
+    ProvenanceError,
+)
 
 if TYPE_CHECKING:
     from vidprov.detector.models import Detector
@@ -154,8 +160,9 @@ class Engine:
         """A generator for a preset name (built once) and the lock that serialises its use.
 
         Raises:
-            ApiError: 422 for a model not offered here; 503 without keys or certificates.
-            GeneratorError: the preset's weights are not available.
+            ApiError: 422 for a model not offered here; 503 without keys or certificates, or
+                without the preset's weights (the client gets no setup instructions; the log
+                does).
         """
         if model not in self.models():
             raise ApiError(
@@ -169,6 +176,14 @@ class Engine:
             if model not in self._generators:
                 try:
                     gen = SignedGenerator(model, key=self.keys.require())
+                except ModelUnavailableError as exc:
+                    log.warning("model %s unavailable: %s", model, exc)
+                    raise ApiError(
+                        503,
+                        "model_unavailable",
+                        f"model {model!r} is not installed on this server (its weights are "
+                        "missing); ask its operator, or choose another",
+                    ) from exc
                 except (KeyError_, ProvenanceError) as exc:
                     log.warning("generation unavailable: %s", exc)
                     raise ApiError(

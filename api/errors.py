@@ -8,13 +8,14 @@ and then the body says no more than that (the traceback goes to the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
 from vidprov.errors import (
     ConfigError,
@@ -85,10 +86,21 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, {"error": "internal_error", "message": "internal error (logged on the server)"}
 
 
+def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, with included routers opened up (FastAPI wraps each ``include_router`` in
+    a route of its own, whose prefix is already part of its routes' paths)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaf_routes(inner.routes)
+        else:
+            yield route
+
+
 def allowed_methods(request: Request) -> list[str]:
     """The methods the app's routes accept for this request's path."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _leaf_routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
@@ -113,10 +125,15 @@ def install_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of every route on this path, not just one's
-            headers["Allow"] = ", ".join(allowed_methods(request))
-        return JSONResponse(
-            {"error": code, "message": str(exc.detail)}, exc.status_code, headers=headers
-        )
+            allow = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+            headers["Allow"] = allow
+            message = f"{request.method} is not allowed on {request.url.path} (use {allow})"
+        elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            code = "bad_json"
+            message = "the request body cannot be read as JSON (not UTF-8, or a number too long)"
+        else:
+            message = str(exc.detail)
+        return JSONResponse({"error": code, "message": message}, exc.status_code, headers=headers)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -96,6 +96,18 @@ class Job:
         return out
 
 
+_STARTED = time.time()  # a job this process's pid owns from before then is a predecessor's
+WORKER_EXITED = {"error": "worker_exited", "message": "the worker process ended"}
+
+
+def _orphaned(pid: int, created: float) -> bool:
+    """Whether a queued or running job's worker is gone (or was an earlier process that had
+    this process's pid, as a restarted container's often does)."""
+    if pid == os.getpid():
+        return created < _STARTED
+    return not _pid_alive(pid)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -174,10 +186,11 @@ class JobStore:
             ).fetchone()
         if row is None or (owner is not None and row[2] != owner):
             return None
-        status, pid, error, http_status = row[3], row[8], row[10], row[11]
-        if status in (QUEUED, RUNNING) and pid != os.getpid() and not _pid_alive(pid):
-            status, http_status = FAILED, 500
-            error = json.dumps({"error": "worker_exited", "message": "the worker process ended"})
+        status, pid, error, http_status, finished = row[3], row[8], row[10], row[11], row[7]
+        if status in (QUEUED, RUNNING) and _orphaned(pid, row[5]):
+            self.fail(job_id, 500, WORKER_EXITED)  # recorded, so the sweep removes it in time
+            status, http_status, error = FAILED, 500, json.dumps(WORKER_EXITED)
+            finished = time.time()
         return Job(
             row[0],
             row[1],
@@ -186,7 +199,7 @@ class JobStore:
             row[4],
             row[5],
             row[6],
-            row[7],
+            finished,
             json.loads(row[9]) if row[9] else None,
             json.loads(error) if error else None,
             http_status,
@@ -196,11 +209,20 @@ class JobStore:
         )
 
     def sweep(self, force: bool = False) -> int:
-        """Delete jobs (and their files) finished more than ``ttl_s`` ago; how many went."""
+        """Delete jobs (and their files) finished more than ``ttl_s`` ago; how many went.
+        Jobs whose worker process is gone are marked failed first (they finish now)."""
         now = time.time()
         if not force and now - self._last_sweep < SWEEP_EVERY_S:
             return 0
         self._last_sweep = now
+        with self._conn() as c:
+            pending = c.execute(
+                "SELECT id, pid, created FROM jobs WHERE finished IS NULL AND status IN (?, ?)",
+                (QUEUED, RUNNING),
+            ).fetchall()
+        for job_id, pid, created in pending:
+            if _orphaned(pid, created):
+                self.fail(job_id, 500, WORKER_EXITED)
         with self._conn() as c:
             rows = c.execute(
                 "SELECT id, file_path FROM jobs WHERE finished IS NOT NULL AND finished < ?",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vidprov.provenance.softbinding import ALG
 
 Open = ConfigDict(extra="allow")
 
@@ -114,6 +116,13 @@ class GenerateIn(BaseModel):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     fps: int | None = Field(None, ge=1, le=120)
 
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the prompt is blank")
+        return value
+
 
 class GenerateOut(BaseModel):
     """A finished generation (``vidprov generate --json``), the clip as ``download_url``."""
@@ -138,7 +147,9 @@ class ManifestOut(BaseModel):
 class BindingQuery(BaseModel):
     """C2PA soft-binding query: the algorithm and the (base64) value."""
 
-    alg: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(extra="forbid")
+    # any other algorithm is a 400 naming the supported one (the C2PA API's "invalid query")
+    alg: str = Field(min_length=1, max_length=200, json_schema_extra={"enum": [ALG]})
     value: str = Field(min_length=1, max_length=4096)
 
 
@@ -166,7 +177,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Not ready",
         410: "Gone",
         413: "Upload, clip or frame over the limit",
-        415: "Not multipart/form-data",
+        415: "Wrong media type (multipart/form-data or application/json expected)",
         422: "Unusable input (not a video, bad value)",
         503: "Busy, or the server lacks keys or a model",
         504: "Not finished in time; the body names the job that continues",

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
-from starlette.requests import Request
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
 
 from vidprov.api.errors import ApiError
 from vidprov.api.settings import ApiSettings
@@ -104,6 +105,8 @@ class _Sink:
         self.field, self.value = b"", b""
         self.found = False
         self.current = False
+        self.complete = False  # the file part's closing boundary was seen
+        self.ended = False  # the body's closing boundary was seen
         self.filename = "upload"
         self.size = 0
         self.head = b""
@@ -117,6 +120,7 @@ class _Sink:
             "on_headers_finished": self.headers_finished,
             "on_part_data": self.part_data,
             "on_part_end": self.part_end,
+            "on_end": lambda: setattr(self, "ended", True),
         }
 
     def part_begin(self) -> None:
@@ -128,10 +132,13 @@ class _Sink:
 
     def headers_finished(self) -> None:
         _, params = parse_options_header(self.headers.get(b"content-disposition", b""))
-        if params.get(b"name") == FIELD.encode() and not self.found:
-            self.found = self.current = True
-            self.filename = display_name(params.get(b"filename", b"").decode("utf-8", "replace"))
-            self.out = self.raw.open("wb")
+        if params.get(b"name") != FIELD.encode():
+            return
+        if self.found:
+            raise ApiError(400, "bad_multipart", f"more than one form field '{FIELD}': send one")
+        self.found = self.current = True
+        self.filename = display_name(params.get(b"filename", b"").decode("utf-8", "replace"))
+        self.out = self.raw.open("wb")
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if not self.current or self.out is None:
@@ -147,6 +154,7 @@ class _Sink:
     def part_end(self) -> None:
         if self.current and self.out is not None:
             self.out.close()
+            self.complete = True
         self.current = False
 
     def close(self) -> None:
@@ -196,9 +204,16 @@ async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
         sink.close()
         if not sink.found:
             raise ApiError(422, "missing_file", f"no form field '{FIELD}' with a file in the body")
+        if not (sink.complete and sink.ended):
+            # a body cut short would otherwise be scanned as if it were the whole file
+            raise ApiError(
+                400,
+                "bad_multipart",
+                "the body ended before the multipart's closing boundary (upload cut short?)",
+            )
         path = folder / ("upload" + sniff_suffix(sink.head, sink.filename))
         sink.raw.rename(path)
-    except MultipartParseError as exc:
+    except FormParserError as exc:
         sink.close()
         shutil.rmtree(folder, ignore_errors=True)
         raise ApiError(400, "bad_multipart", f"malformed multipart body ({exc})") from exc
@@ -220,6 +235,9 @@ async def _feed(request: Request, parser: MultipartParser, settings: ApiSettings
             chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(wait, 0.001))
         except StopAsyncIteration:
             return
+        except ClientDisconnect as exc:
+            log.info("client disconnected during the upload, after %d bytes", total)
+            raise ApiError(400, "client_disconnected", "the client went away mid-upload") from exc
         except TimeoutError as exc:
             raise ApiError(408, "upload_timeout", "the upload was too slow; try again") from exc
         total += len(chunk)

@@ -68,6 +68,13 @@ class GeneratorError(VidprovError):
     code = "generator_error"
 
 
+class ModelUnavailableError(GeneratorError):
+    """A known model whose weights are not on this machine (nothing is downloaded unless
+    allowed), or fail to load: the machine's setup, not the request, is at fault."""
+
+    code = "model_unavailable"
+
+
 class DetectorError(VidprovError):
     """A detector model cannot be loaded, trained or evaluated: missing or corrupt model file
     (checksum mismatch), unknown model name, or a dataset without usable clips."""

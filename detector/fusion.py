@@ -13,10 +13,13 @@ Rules, strongest first:
 
 Disagreements (a trusted camera claim with a detected mark, a classifier that scores a
 watermarked clip as real, ...) never change the rule order; they are listed in ``conflicts``.
+So is a manifest that is signed and intact but not trusted, or tampered with, whose claim
+disagrees with the verdict: it decides nothing, but a reader should know it is there.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, Segment, Verdict
@@ -85,6 +88,34 @@ def fuse(
     classifier: ClassifierResult | None,
 ) -> Verdict:
     """Combine the evidence for one file into a :class:`Verdict` (see the module rules)."""
+    verdict = _decide(file, duration, c2pa, recovered, watermark, classifier)
+    note = _untrusted_claim(c2pa, verdict.label)
+    return replace(verdict, conflicts=(*verdict.conflicts, note)) if note else verdict
+
+
+# the labels each digital source type agrees with
+_AGREES = {TRAINED: ("ai",), COMPOSITE_TRAINED: ("mixed", "ai"), CAPTURE: ("real",)}
+
+
+def _untrusted_claim(c2pa: dict[str, Any] | None, label: str) -> str | None:
+    """A note when a manifest that decided nothing (not trusted) claims otherwise."""
+    if c2pa is None or c2pa.get("state") in ("trusted", "absent", None):
+        return None
+    claim = _claim(c2pa)
+    if claim not in _AGREES or label in _AGREES[claim]:
+        return None
+    state = c2pa["state"]
+    return f"manifest claims {claim} but is not trusted ({state}), so not used: verdict {label}"
+
+
+def _decide(
+    file: str,
+    duration: float,
+    c2pa: dict[str, Any] | None,
+    recovered: dict[str, Any] | None,
+    watermark: dict[str, Any] | None,
+    classifier: ClassifierResult | None,
+) -> Verdict:
     evidence: dict[str, Any] = {
         "c2pa": c2pa,
         "recovered": recovered,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidprov.errors import GeneratorError
+from vidprov.errors import GeneratorError, ModelUnavailableError
 from vidprov.generator import tiny
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,8 @@ def _load(preset: Preset) -> Any:
         )
     except (OSError, ValueError) as exc:
         if allow:
-            raise GeneratorError(f"cannot load {preset.source}: {exc}") from exc
-        raise GeneratorError(
+            raise ModelUnavailableError(f"cannot load {preset.source}: {exc}") from exc
+        raise ModelUnavailableError(
             f"weights for {preset.name} ({preset.source}) are not present offline; on a "
             f"connected machine run `huggingface-cli download {preset.source}` (same HF_HOME), "
             f"or pass --model /path/to/pipeline-folder, or set {ALLOW_DOWNLOAD_ENV}=1"

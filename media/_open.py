@@ -57,7 +57,8 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
         the path and the open container (the caller closes it).
 
     Raises:
-        MediaError: missing, empty, not a video, no video stream, or absurd dimensions.
+        MediaError: missing, empty, not a video, a raw stream without timestamps, no video
+            stream, or absurd dimensions.
     """
     p = check_file(path)
     try:
@@ -72,6 +73,12 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
         fmt = container.format.name.split(",")[0]
         if fmt in _NOT_VIDEO_FORMATS or fmt.endswith("_pipe") or fmt == "image2":
             raise MediaError(f"not a video file (detected format: {fmt})", p)
+        if container.format.flags & av.format.Flags.no_timestamps.value:  # raw H.264, HEVC, AV1
+            raise MediaError(
+                f"a raw {fmt} stream has no timestamps (its frame rate would be a guess): "
+                "put it in a container (MP4, MKV) first",
+                p,
+            )
         if not container.streams.video:
             raise MediaError("no video stream in file", p)
         vs = container.streams.video[0]

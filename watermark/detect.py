@@ -207,11 +207,11 @@ def _scan(
     return best, found
 
 
-def _reading(acc: _Accumulator) -> WatermarkReading:
+def _reading(acc: _Accumulator, frame_duration: float | None) -> WatermarkReading:
     windows = acc.finish()
     times = np.array(acc.times)
     pattern, config = acc.pattern, acc.config
-    dt = float(np.median(np.diff(times))) if len(times) > 1 else config.window
+    dt = float(np.median(np.diff(times))) if len(times) > 1 else frame_duration or config.window
     duration = float(times[-1] - times[0] + dt) if len(times) else 0.0
     n_w = len(windows)
     tests = n_w * (n_w + 1) // 2 + 1
@@ -246,10 +246,12 @@ def detect(
     key: bytes,
     config: WatermarkConfig | None = None,
     progress: Callable[[int], None] | None = None,
+    frame_duration: float | None = None,
 ) -> WatermarkReading:
     """Look for the mark made with ``key`` in a stream of Y/U/V frames.
 
-    Returns a :class:`WatermarkReading`; an empty stream reads as not detected.
+    Returns a :class:`WatermarkReading`; an empty stream reads as not detected. A stream of
+    one frame lasts ``frame_duration`` seconds (default: one window), as frame times cannot say.
 
     Raises:
         WatermarkError: bad key, or frames smaller than ``config.min_side``.
@@ -264,7 +266,7 @@ def detect(
             progress(1)
     if not acc.times:
         return WatermarkReading(False, None, 1.0, 0.0, (), 0, 0.0)
-    return _reading(acc)
+    return _reading(acc, frame_duration)
 
 
 def detect_file(
@@ -281,5 +283,7 @@ def detect_file(
     """
     config = config or WatermarkConfig()
     with VideoReader(path) as reader:
-        check_size(reader.info.width, reader.info.height, config, path)
-        return detect(reader.frames("yuv420p"), key, config, progress)
+        info = reader.info
+        check_size(info.width, info.height, config, path)
+        frame = 1 / float(info.fps) if info.fps else None
+        return detect(reader.frames("yuv420p"), key, config, progress, frame)

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from vidprov.api.deps import Context, Ctx, Maker, SafeJSONResponse
+from vidprov.api.deps import JSON_BODY, Context, Ctx, Maker, SafeJSONResponse
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import Progress, TaskResult
 from vidprov.api.routes.media import MODE, Mode
@@ -86,8 +86,9 @@ def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
             "headers": HEADERS_DOC,
         },
         202: {"model": JobOut, "description": "Job accepted (mode=job); its result: GenerateOut"},
-        **errors(400, 401, 403, 422, 503, 504),
+        **errors(400, 401, 403, 415, 422, 503, 504),
     },
+    dependencies=[JSON_BODY],
 )
 async def generate(
     req: GenerateIn,

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from vidprov.api.auth import Caller
 from vidprov.api.deps import AnyCaller, Context, Ctx, SafeJSONResponse
 from vidprov.api.errors import ApiError
-from vidprov.api.jobs import DONE, Job
+from vidprov.api.jobs import DONE, FAILED, Job
 from vidprov.api.schemas import JobOut, errors
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -46,6 +46,9 @@ async def job_status(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> SafeJSON
 )
 async def job_file(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> FileResponse:
     job = _job(ctx, job_id, who)
+    if job.status == FAILED:  # no file will ever come: not a "try again later"
+        reason = (job.error or {}).get("message", "no reason recorded")
+        raise ApiError(410, "job_failed", f"job {job_id} failed, so it has no file: {reason}")
     if job.status != DONE:
         raise ApiError(409, "not_ready", f"job {job_id} is {job.status}")
     if job.file_path is None or not FsPath(job.file_path).is_file():

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from vidprov.api.deps import Reader, SafeJSONResponse
+from vidprov.api.deps import JSON_BODY, Reader, SafeJSONResponse
 from vidprov.api.errors import ApiError
 from vidprov.api.schemas import AlgorithmsOut, BindingQuery, ManifestOut, MatchesOut, errors
 from vidprov.errors import ProvenanceError
+from vidprov.provenance.softbinding import ALG
 
 router = APIRouter(prefix="/v1", tags=["manifests"])
 
@@ -23,16 +24,20 @@ def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]
     """Manifest ids bound to ``(alg, value)``, newest first.
 
     Raises:
-        ApiError: 400 when ``value`` is not a valid value for our algorithm.
+        ApiError: 400 for an algorithm this service does not resolve, or a ``value`` that is
+            not a valid value for ours.
     """
-    from vidprov.provenance import ALG, ManifestStore
+    from vidprov.provenance import ManifestStore
     from vidprov.provenance.softbinding import payload_to_value, value_to_payload
 
-    if alg == ALG:
-        try:
-            value = payload_to_value(value_to_payload(value))  # also accepts 16 hex digits
-        except ProvenanceError as exc:
-            raise ApiError(400, "bad_value", exc.message) from exc
+    if alg != ALG:  # an empty list would read as "no manifest", not "cannot tell"
+        raise ApiError(
+            400, "unsupported_alg", f"alg {alg!r} is not resolved here (supported: {ALG})"
+        )
+    try:
+        value = payload_to_value(value_to_payload(value))  # also accepts 16 hex digits
+    except ProvenanceError as exc:
+        raise ApiError(400, "bad_value", exc.message) from exc
     ids = ManifestStore().find(alg, value)[:limit]
     return {"matches": [{"manifestId": i} for i in ids]}
 
@@ -41,7 +46,8 @@ def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]
     "/matches/byBinding",
     summary="Manifests bound to a soft-binding value (C2PA soft-binding resolution)",
     response_model=MatchesOut,
-    responses=errors(400, 401, 403, 422),
+    responses=errors(400, 401, 403, 415, 422),
+    dependencies=[JSON_BODY],
 )
 async def matches_post(
     query: BindingQuery,
@@ -60,7 +66,7 @@ async def matches_post(
 )
 async def matches_get(
     who: Reader,
-    alg: str = Query(min_length=1, max_length=200),
+    alg: str = Query(min_length=1, max_length=200, json_schema_extra={"enum": [ALG]}),
     value: str = Query(min_length=1, max_length=4096),
     max_results: int = MAX_RESULTS,
 ) -> SafeJSONResponse:
@@ -98,6 +104,4 @@ async def manifest(
     response_model=AlgorithmsOut,
 )
 async def algorithms() -> SafeJSONResponse:
-    from vidprov.provenance import ALG
-
     return SafeJSONResponse({"watermarks": [{"alg": ALG}], "fingerprints": []})

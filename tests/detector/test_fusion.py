@@ -35,9 +35,18 @@ def test_trusted_ai_manifest_wins_over_classifier_and_reports_conflict() -> None
     assert any("classifier" in c for c in v.conflicts)
 
 
-def test_untrusted_ai_claim_does_not_decide() -> None:
+def test_untrusted_ai_claim_does_not_decide_but_is_noted() -> None:
     v = fuse("f", 10.0, c2pa("valid", "trainedAlgorithmicMedia"), None, wm(), REAL_CLS)
     assert (v.label, v.decided_by) == ("real", "classifier")
+    assert v.conflicts == (
+        "manifest claims trainedAlgorithmicMedia but is not trusted (valid), so not used: "
+        "verdict real",
+    )
+    v = fuse("f", 10.0, c2pa("invalid", "digitalCapture"), None, wm(), AI_CLS)
+    assert v.label == "ai" and "not trusted (invalid)" in v.conflicts[0]
+    for claim, classifier in (("trainedAlgorithmicMedia", AI_CLS), ("digitalCapture", REAL_CLS)):
+        v = fuse("f", 10.0, c2pa("valid", claim), None, wm(), classifier)
+        assert v.conflicts == ()  # the claim agrees with the verdict: nothing to note
 
 
 def test_recovered_manifest_decides_when_embedded_is_gone() -> None:

@@ -56,6 +56,20 @@ def test_no_video_stream(tmp_path: Path) -> None:
     _check(path, "no video stream")
 
 
+def test_raw_stream_without_timestamps(tmp_path: Path) -> None:
+    path = tmp_path / "raw.h264"  # an elementary stream: frames, but no container times
+    with av.open(str(path), "w", format="h264") as out:
+        s = out.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 40, np.uint8), "rgb24")
+            for packet in s.encode(frame):
+                out.mux(packet)
+        for packet in s.encode():
+            out.mux(packet)
+    _check(path, "a raw h264 stream has no timestamps")
+
+
 def test_absurd_dimensions(tmp_path: Path) -> None:
     path = tmp_path / "huge.y4m"
     path.write_bytes(b"YUV4MPEG2 W20000 H8 F30:1 Ip A1:1 C420jpeg\nFRAME\n" + b"\0" * 64)

@@ -134,6 +134,7 @@ def test_tiny_and_degenerate_inputs(tmp_path: Path, key: bytes) -> None:
     assert probe(one).frames == 1
     reading = detect_file(one, key)
     assert reading.frames == 1 and not reading.detected
+    assert reading.duration == pytest.approx(1 / 30, abs=1e-3)  # one frame's, not a window's
     marked_one = embed_file(one, tmp_path / "one-m.mp4", key, PAYLOAD)
     assert marked_one.frames == 1
     empty = detect(iter([]), key)

@@ -1,0 +1,158 @@
+"""Malformed requests, in-process: cut-short and odd multipart bodies, wrong methods and media
+types, unknown soft-binding algorithms, jobs whose worker is gone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vidprov.api import ApiSettings
+from vidprov.api.jobs import JobStore, TaskResult
+from vidprov.detector.verdict import Verdict
+from vidprov.errors import MediaError
+from vidprov.provenance import ALG
+
+Client = Callable[..., TestClient]
+MULTIPART = "multipart/form-data; boundary="
+
+
+def part(boundary: bytes, data: bytes, name: bytes = b"file") -> bytes:
+    head = f'Content-Disposition: form-data; name="{name.decode()}"; filename="a.mp4"\r\n\r\n'
+    return b"--" + boundary + b"\r\n" + head.encode() + data + b"\r\n"
+
+
+def leftovers(settings: ApiSettings) -> list[Path]:
+    assert settings.tmp_dir is not None
+    return list(settings.tmp_dir.glob("*")) if settings.tmp_dir.exists() else []
+
+
+def test_a_body_cut_short_is_400_not_a_scan_of_what_arrived(
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+) -> None:
+    def scanned(path: Path, progress: object) -> Verdict:  # never reached for a bad body
+        raise AssertionError(f"scanned {path}")
+
+    c = make_client(scan=scanned)
+    whole = part(b"BND", clips["plain"].read_bytes()) + b"--BND--\r\n"
+    for body in (whole[: len(whole) // 2], whole[: -len(b"--BND--\r\n")]):
+        r = c.post("/v1/scan", content=body, headers={"content-type": MULTIPART + "BND"})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "bad_multipart" and "closing boundary" in r.json()["message"]
+    assert leftovers(settings) == []
+
+
+def test_odd_multipart_bodies_are_400(
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+) -> None:
+    c = make_client()
+    video = clips["plain"].read_bytes()
+    long = b"B" * 300  # over the parser's 256-character limit
+    r = c.post(
+        "/v1/verify",
+        content=part(long, video) + b"--" + long + b"--\r\n",
+        headers={"content-type": MULTIPART + long.decode()},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "bad_multipart"
+    twice = part(b"x", video) + part(b"x", b"other") + b"--x--\r\n"
+    r = c.post("/v1/scan", content=twice, headers={"content-type": MULTIPART + "x"})
+    assert r.status_code == 400 and "more than one form field 'file'" in r.json()["message"]
+    assert leftovers(settings) == []
+
+
+def test_wrong_methods_are_405_with_the_allowed_ones(make_client: Client) -> None:
+    c = make_client()
+    for method, url, allowed in (
+        ("PUT", "/v1/scan", "POST"),
+        ("GET", "/v1/generate", "POST"),
+        ("POST", "/healthz", "GET"),
+        ("DELETE", "/v1/matches/byBinding", "GET, POST"),
+    ):
+        r = c.request(method, url)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (url, r.headers)
+        assert r.json()["error"] == "method_not_allowed" and f"use {allowed}" in r.text
+
+
+def test_json_endpoints_want_json(make_client: Client) -> None:
+    c = make_client()
+    for url in ("/v1/generate", "/v1/matches/byBinding"):
+        r = c.post(url, content=b'{"prompt": "a fox"}', headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and "application/json" in r.json()["message"], r.text
+        r = c.post(url, content=b'{"prompt": "\xff"}', headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"] == "bad_json", r.text
+    r = c.post("/v1/generate", json={"prompt": " \n\t "})
+    assert r.status_code == 422 and "the prompt is blank" in r.json()["message"]
+
+
+def test_soft_binding_queries_refuse_what_they_cannot_resolve(make_client: Client) -> None:
+    c = make_client()
+    value = "ASNFZ4mrze8="
+    for alg in (ALG.replace("v1", "v2"), ALG.upper()):
+        r = c.get("/v1/matches/byBinding", params={"alg": alg, "value": value})
+        assert r.status_code == 400 and r.json()["error"] == "unsupported_alg"
+        assert ALG in r.json()["message"]
+        r = c.post("/v1/matches/byBinding", json={"alg": alg, "value": value})
+        assert r.status_code == 400 and r.json()["error"] == "unsupported_alg"
+    r = c.get("/v1/matches/byBinding", params={"alg": ALG, "value": value})
+    assert r.status_code == 200 and r.json() == {"matches": []}
+    r = c.post("/v1/matches/byBinding", json={"alg": ALG, "value": value, "maxResults": 0})
+    assert r.status_code == 422 and "maxResults" in r.json()["message"]
+
+
+def test_a_failed_jobs_file_is_410_with_its_reason(
+    make_client: Client, clips: dict[str, Path]
+) -> None:
+    def refuses(path: Path, progress: object) -> Verdict:
+        raise MediaError("only 1 frame(s): nothing to scan", path)
+
+    c = make_client(scan=refuses)
+    with clips["plain"].open("rb") as f:
+        job = c.post("/v1/scan?mode=job", files={"file": ("a.mp4", f, "video/mp4")}).json()
+    for _ in range(600):
+        if c.get(f"/v1/jobs/{job['id']}").json()["status"] == "failed":
+            break
+        time.sleep(0.05)
+    r = c.get(f"/v1/jobs/{job['id']}/file")
+    assert r.status_code == 410 and r.json()["error"] == "job_failed"
+    assert "only 1 frame" in r.json()["message"]
+
+
+def test_a_model_without_weights_is_503_without_setup_details(
+    make_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    c = make_client()
+    r = c.post("/v1/generate", json={"prompt": "a fox", "model": "wan-2.1-t2v-1.3b"})
+    assert r.status_code == 503 and r.json()["error"] == "model_unavailable", r.text
+    assert "not installed on this server" in r.json()["message"]
+    assert "huggingface-cli" not in r.text and "HF_HOME" not in r.text
+
+
+def test_jobs_whose_worker_is_gone_fail_and_are_swept(tmp_path: Path) -> None:
+    store = JobStore(tmp_path, ttl_s=0.0)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs (reuse within the test is unlikely)
+    gone = store.create("scan", "alice")
+    store.update(gone, pid=dead.pid, status="running")
+    before = store.create("scan", "alice")  # this pid's, but from before this process started
+    store.update(before, created=0.0)
+    live = store.create("scan", "alice")
+    store.update(live, status="running")
+    done = store.create("scan", "alice")
+    store.finish(done, TaskResult({"ok": True}))
+    time.sleep(0.01)
+    assert store.sweep(force=True) == 1  # the finished one; the orphans are failed now...
+    for job_id in (gone, before):
+        job = store.get(job_id)
+        assert job is not None and job.status == "failed" and job.finished is not None
+        assert job.error == {"error": "worker_exited", "message": "the worker process ended"}
+    running = store.get(live)
+    assert running is not None and running.status == "running"
+    time.sleep(0.01)
+    assert store.sweep(force=True) == 2  # ...and swept once their time is up
+    assert store.get(gone) is None and store.get(before) is None and store.get(live) is not None
