@@ -11,6 +11,10 @@ from vidprov.detector.features import WORK_SHORT, prepare
 from vidprov.media import VideoReader
 
 SAMPLE_FPS = 8.0
+# A frame exactly halfway between two sample times goes to the earlier one. Containers round
+# frame times (Matroska to the millisecond), so "exactly" allows a millisecond: otherwise the
+# same frames sample differently in an MP4 and an MKV.
+TIE_S = 1e-3
 
 
 def sample_frames(
@@ -33,9 +37,9 @@ def sample_frames(
         for t, frame in reader.timed_av_frames():
             if max_seconds is not None and t > max_seconds:
                 break
-            if t + half + 1e-6 < next_t:
+            if t + half + TIE_S < next_t:
                 continue
             rgb = frame.to_ndarray(format="rgb24", width=tw, height=th)
             yield t, prepare(rgb)
-            while next_t <= t + half:
+            while next_t <= t + half + TIE_S:
                 next_t += step

@@ -229,3 +229,20 @@ def test_signed_and_marked_clip_is_ai_even_after_stripping(
     v2 = scan_file(stripped, detector=toy_model)
     assert (v2.label, v2.decided_by) == ("ai", "recovered-c2pa")
     assert v2.evidence["c2pa"]["state"] == "absent" and v2.evidence["watermark"]["detected"]
+
+
+def test_the_same_frames_sample_alike_in_mp4_and_mkv(tmp_path: Path) -> None:
+    import av
+
+    from vidprov.detector.sampling import sample_frames
+
+    mp4 = make_clip(tmp_path / "c.mp4", seconds=1, width=160, height=120, seed=5)
+    mkv = tmp_path / "c.mkv"  # the same packets; Matroska rounds their times to 1 ms
+    with av.open(str(mp4)) as src, av.open(str(mkv), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    times = [[round(t, 3) for t, _ in sample_frames(p)] for p in (mp4, mkv)]
+    assert times[0] == times[1] == [0.0, 0.133, 0.233, 0.367, 0.5, 0.633, 0.733, 0.867]
