@@ -193,20 +193,26 @@ def test_no_secret_in_any_response_or_log(
     assert str(keyed_home) not in responses
 
 
+def open_upload(server: LiveServer, length: int, sent: int) -> socket.socket:
+    """A raw connection that announces a ``length``-byte upload and sends ``sent`` bytes."""
+    host, port = server.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+        '--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+    )
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(head.encode() + b"\0" * sent)
+    return s
+
+
 def test_a_stalled_upload_is_408_and_leaves_nothing(env_home: Path, tmp_path: Path) -> None:
     settings = ApiSettings(
         state_dir=tmp_path / "state", tmp_dir=tmp_path / "up", upload_idle_timeout_s=0.5
     )
     server = LiveServer(create_app(settings)).start()
     try:
-        host, port = server.url.removeprefix("http://").split(":")
-        head = (
-            "POST /v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
-            "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
-            '--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
-        )
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            s.sendall(head.encode() + b"\0" * 1000)  # then nothing more
+        with open_upload(server, 100_000, 1000) as s:  # then nothing more
             data = b""
             while b"upload_timeout" not in data:  # headers and body may come in two reads
                 chunk = s.recv(4096)
@@ -226,14 +232,7 @@ def test_a_client_that_goes_away_mid_upload_is_no_crash(
     server = LiveServer(create_app(ApiSettings(state_dir=tmp_path / "s", tmp_dir=tmp_path / "up")))
     server.start()
     try:
-        host, port = server.url.removeprefix("http://").split(":")
-        head = (
-            "POST /v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
-            "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
-            '--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
-        )
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            s.sendall(head.encode() + b"\0" * 100_000)  # then hang up
+        open_upload(server, 1_000_000, 100_000).close()  # hang up mid-upload
         for _ in range(100):
             if "client disconnected" in all_logs.text:
                 break
