@@ -57,10 +57,15 @@ class AccessLog:
             log.info(
                 "%s %s %d %.0f ms",
                 scope["method"],
-                scope["path"],
+                _printable(scope["path"]),  # a client's %00 or newline stays out of the log
                 status[0],
                 1000 * (time.perf_counter() - t0),
             )
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x00``)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None = None) -> FastAPI:

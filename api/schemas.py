@@ -119,7 +119,7 @@ class GenerateIn(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if not any(c.isprintable() and not c.isspace() for c in value):
             raise ValueError("the prompt is blank")
         return value
 

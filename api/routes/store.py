@@ -74,6 +74,20 @@ async def matches_get(
     return SafeJSONResponse(body)
 
 
+def _accepts(accept: str, mime: str) -> bool:
+    """Whether an ``Accept`` header names ``mime`` with a quality above 0 (``q=0``: refused)."""
+    for item in accept.split(","):
+        kind, *params = (part.strip() for part in item.split(";"))
+        if kind.lower() != mime:
+            continue
+        q = next((p.split("=", 1)[1] for p in params if p.lower().startswith("q=")), "1")
+        try:
+            return float(q) > 0
+        except ValueError:
+            return False
+    return False
+
+
 @router.get(
     "/manifests/{manifest_id}",
     summary="A stored manifest: JSON, or the signed manifest store with Accept: application/c2pa",
@@ -93,7 +107,7 @@ async def manifest(
     stored = await run_in_threadpool(lambda: ManifestStore().get(manifest_id))
     if stored is None:
         raise ApiError(404, "not_found", f"no manifest {manifest_id!r} in the store")
-    if C2PA_MIME in request.headers.get("accept", ""):
+    if _accepts(request.headers.get("accept", ""), C2PA_MIME):
         return Response(stored.manifest_store, media_type=C2PA_MIME)
     return SafeJSONResponse(stored.to_dict())
 

@@ -85,8 +85,9 @@ def test_json_endpoints_want_json(make_client: Client) -> None:
         assert r.status_code == 415 and "application/json" in r.json()["message"], r.text
         r = c.post(url, content=b'{"prompt": "\xff"}', headers={"content-type": "application/json"})
         assert r.status_code == 400 and r.json()["error"] == "bad_json", r.text
-    r = c.post("/v1/generate", json={"prompt": " \n\t "})
-    assert r.status_code == 422 and "the prompt is blank" in r.json()["message"]
+    for blank in (" \n\t ", "\u200b\u3000"):  # spaces, a zero-width and an ideographic one
+        r = c.post("/v1/generate", json={"prompt": blank})
+        assert r.status_code == 422 and "the prompt is blank" in r.json()["message"]
 
 
 def test_soft_binding_queries_refuse_what_they_cannot_resolve(make_client: Client) -> None:
@@ -156,3 +157,14 @@ def test_jobs_whose_worker_is_gone_fail_and_are_swept(tmp_path: Path) -> None:
     time.sleep(0.01)
     assert store.sweep(force=True) == 2  # ...and swept once their time is up
     assert store.get(gone) is None and store.get(before) is None and store.get(live) is not None
+
+
+def test_accept_headers_and_logged_paths() -> None:
+    from vidprov.api.app import _printable
+    from vidprov.api.routes.store import _accepts
+
+    c2pa = "application/c2pa"
+    assert _accepts(c2pa, c2pa) and _accepts("application/json, Application/C2PA; q=0.5", c2pa)
+    assert not _accepts("application/c2pa;q=0, application/json", c2pa)  # q=0: refused
+    assert not _accepts("application/json", c2pa) and not _accepts("", c2pa)
+    assert _printable("/v1/manifests/\x00x\ny") == "/v1/manifests/\\x00x\\ny"
