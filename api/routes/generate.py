@@ -7,6 +7,8 @@ result carries the same facts and a ``download_url``.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter
@@ -96,7 +98,17 @@ async def generate(
     who: Maker,
     mode: Mode = MODE,
 ) -> Response:
-    await run_in_threadpool(ctx.engine.generator, req.model)  # 422/503 now, not in the job
+    timeout, t0 = ctx.settings.request_timeout_s, time.monotonic()
+    loading = asyncio.ensure_future(run_in_threadpool(ctx.engine.generator, req.model))
+    try:  # 422/503 now, not in the job; a model's first load counts against the timeout
+        await asyncio.wait_for(asyncio.shield(loading), timeout)
+    except TimeoutError as exc:
+        loading.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no warning
+        raise ApiError(
+            504,
+            "timeout",
+            f"loading {req.model} took over {timeout:g} s; it goes on loading: try again shortly",
+        ) from exc
     options, steps = _options(req, ctx)
 
     def task(progress: Progress) -> TaskResult:
@@ -122,7 +134,8 @@ async def generate(
         job = ctx.jobs.get(job_id)
         assert job is not None
         return SafeJSONResponse(job.to_dict(), 202, headers={"Location": f"/v1/jobs/{job_id}"})
-    result = await ctx.runner.wait(job_id, future, ctx.settings.request_timeout_s)
+    left = max(timeout - (time.monotonic() - t0), 0.001)
+    result = await ctx.runner.wait(job_id, future, left)
     assert result.file is not None
 
     def delivered() -> None:

@@ -168,3 +168,18 @@ def test_accept_headers_and_logged_paths() -> None:
     assert not _accepts("application/c2pa;q=0, application/json", c2pa)  # q=0: refused
     assert not _accepts("application/json", c2pa) and not _accepts("", c2pa)
     assert _printable("/v1/manifests/\x00x\ny") == "/v1/manifests/\\x00x\\ny"
+
+
+def test_a_slow_model_load_counts_against_the_timeout(make_client: Client) -> None:
+    c = make_client(request_timeout_s=0.3)
+    engine = c.app.state.vidprov.engine  # type: ignore[attr-defined]
+
+    def slow_load(model: str) -> None:
+        time.sleep(1.0)
+        raise MediaError("never seen: the request has timed out")
+
+    engine.generator = slow_load
+    r = c.post("/v1/generate", json={"prompt": "a fox"})
+    assert r.status_code == 504 and r.json()["error"] == "timeout", r.text
+    assert "goes on loading" in r.json()["message"]
+    time.sleep(1.0)  # the load finishes (and fails) in the background, quietly
