@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,19 @@ from vidprov.cli._util import PATH, emit, progress_bar
 from vidprov.errors import VidprovError
 
 
-def _usage_error(exc: click.UsageError) -> click.exceptions.Exit:
-    """Print a malformed command line as one line on stderr; the exit to raise (code 2)."""
-    path = exc.ctx.command_path if exc.ctx is not None else "vidprov"
-    click.echo(f"vidprov: error: {exc.format_message().rstrip('.')} (try '{path} -h')", err=True)
-    return click.exceptions.Exit(2)
+@contextlib.contextmanager
+def _usage_in_one_line() -> Iterator[None]:
+    """A malformed command line as one line on stderr and exit code 2 (no arguments at all
+    still print the help)."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else "vidprov"
+        message = exc.format_message().rstrip(".")
+        click.echo(f"vidprov: error: {message} (try '{path} -h')", err=True)
+        raise click.exceptions.Exit(2) from None
 
 
 class VidprovGroup(click.Group):
@@ -31,20 +41,13 @@ class VidprovGroup(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
-        try:
+        with _usage_in_one_line():  # the top level's own options
             return super().make_context(info_name, args, parent, **extra)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
-        except click.UsageError as exc:
-            raise _usage_error(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
-        except click.UsageError as exc:
-            raise _usage_error(exc) from None
+            with _usage_in_one_line():  # commands and their options
+                return super().invoke(ctx)
         except VidprovError as exc:
             click.echo(f"vidprov: error: {exc}", err=True)
             ctx.exit(2)

@@ -104,9 +104,9 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None:
                 raise DetectorError("index.csv is empty", root)
-            missing = {"file", "label"} - set(reader.fieldnames or ())
+            missing = {"file", "label"} - set(reader.fieldnames)
             if missing:
-                cols = ", ".join(reader.fieldnames or ()) or "none"
+                cols = ", ".join(reader.fieldnames) or "none"
                 need = " and ".join(sorted(missing))
                 raise DetectorError(f"index.csv needs a {need} column (it has: {cols})", root)
             for i, row in enumerate(reader, start=2):

@@ -36,6 +36,25 @@ KEYS = (
 SMALL_GEN = {"frames": 17, "height": 128, "width": 128, "steps": 2}
 
 
+Client = Callable[..., TestClient]  # make_client
+
+
+def leftovers(settings: ApiSettings) -> list[Path]:
+    """What is left in the app's upload folder (nothing, after every request)."""
+    assert settings.tmp_dir is not None
+    return list(settings.tmp_dir.glob("*")) if settings.tmp_dir.exists() else []
+
+
+def wait_job(client: TestClient, job_id: str, headers: dict[str, str] | None = None) -> dict:
+    """Poll a job until it is done or failed."""
+    for _ in range(600):
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers or {}).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
 def auth(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[name]}"}
 

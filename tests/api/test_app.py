@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import KEYS, auth
+from tests.api.conftest import KEYS, Client, auth, leftovers, wait_job
 from vidprov.api import ApiSettings, create_app
 from vidprov.detector.verdict import Verdict
 from vidprov.errors import MediaError
 
-Client = Callable[..., TestClient]
-
 
 def up(path: Path, name: str | None = None) -> dict[str, tuple[str, bytes, str]]:
     return {"file": (name or path.name, path.read_bytes(), "video/mp4")}
-
-
-def leftovers(settings: ApiSettings) -> list[Path]:
-    assert settings.tmp_dir is not None
-    return list(settings.tmp_dir.glob("*")) if settings.tmp_dir.exists() else []
-
-
-def wait_job(client: TestClient, job_id: str, headers: dict[str, str] | None = None) -> dict:
-    for _ in range(600):
-        job = client.get(f"/v1/jobs/{job_id}", headers=headers or {}).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_create_app_does_no_work_at_import() -> None:

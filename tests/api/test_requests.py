@@ -6,30 +6,23 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
+from tests.api.conftest import Client, leftovers, wait_job
 from vidprov.api import ApiSettings
 from vidprov.api.jobs import JobStore, TaskResult
 from vidprov.detector.verdict import Verdict
 from vidprov.errors import MediaError
 from vidprov.provenance import ALG
 
-Client = Callable[..., TestClient]
 MULTIPART = "multipart/form-data; boundary="
 
 
 def part(boundary: bytes, data: bytes, name: bytes = b"file") -> bytes:
     head = f'Content-Disposition: form-data; name="{name.decode()}"; filename="a.mp4"\r\n\r\n'
     return b"--" + boundary + b"\r\n" + head.encode() + data + b"\r\n"
-
-
-def leftovers(settings: ApiSettings) -> list[Path]:
-    assert settings.tmp_dir is not None
-    return list(settings.tmp_dir.glob("*")) if settings.tmp_dir.exists() else []
 
 
 def test_a_body_cut_short_is_400_not_a_scan_of_what_arrived(
@@ -114,10 +107,7 @@ def test_a_failed_jobs_file_is_410_with_its_reason(
     c = make_client(scan=refuses)
     with clips["plain"].open("rb") as f:
         job = c.post("/v1/scan?mode=job", files={"file": ("a.mp4", f, "video/mp4")}).json()
-    for _ in range(600):
-        if c.get(f"/v1/jobs/{job['id']}").json()["status"] == "failed":
-            break
-        time.sleep(0.05)
+    assert wait_job(c, job["id"])["status"] == "failed"
     r = c.get(f"/v1/jobs/{job['id']}/file")
     assert r.status_code == 410 and r.json()["error"] == "job_failed"
     assert "only 1 frame" in r.json()["message"]
