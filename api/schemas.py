@@ -119,7 +119,9 @@ class GenerateIn(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not any(c.isprintable() and not c.isspace() for c in value):
+        from vidprov.generator.request import is_blank
+
+        if is_blank(value):
             raise ValueError("the prompt is blank")
         return value
 

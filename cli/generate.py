@@ -37,11 +37,13 @@ def generate(
     as_json: bool,
 ) -> None:
     """Generate clips for PROMPT: each watermarked, signed (C2PA) and stored."""
-    from vidprov.generator import SignedGenerator, get_preset
+    from vidprov.generator import SignedGenerator, get_preset, plan_request
 
-    preset = get_preset(model)
+    plan = plan_request(
+        get_preset(model), prompt, out, frames, height, width, steps, seed, fps, num_videos
+    )  # mistakes fail now, not after the model has loaded
     gen = SignedGenerator(model, device=device)
-    with progress_bar(steps or preset.steps, "denoising") as bar:
+    with progress_bar(plan.steps, "denoising") as bar:
         r = gen.generate(
             prompt,
             out,

@@ -90,11 +90,13 @@ def verify_human(r: Any) -> str:
         lines += [
             f"  manifest {c.manifest_id}",
             f"  signer {c.signer} (issuer {c.issuer}), signed {c.signed_at} ({c.signed_at_source})",
-            f"  generator {c.claim_generator}; source type {c.digital_source_type}",
+            f"  generator {c.claim_generator}; "
+            f"source type {c.digital_source_type or 'not declared'}",
             f"  actions: {', '.join(a['action'] for a in c.actions)}",
         ]
         lines += [
-            f"  ingredient {i['relationship']}: {i['title']} ({i['manifest_id']})"
+            f"  ingredient {i['relationship']}: {i['title']} ({i['manifest_id'] or 'no manifest'})"
+            + (f"; its manifest failed: {', '.join(i['failures'])}" if i.get("failures") else "")
             for i in c.ingredients
         ]
     if c.state in ("invalid", "absent"):

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidprov.errors import MediaError
+from vidprov.errors import MediaError, VidprovError
 
 
 def _umask() -> int:
@@ -66,6 +66,17 @@ class AtomicFile:
                 mode = 0o666 & ~_umask()
         os.chmod(self.tmp, mode)
         os.replace(self.tmp, self.target)
+
+    @contextlib.contextmanager
+    def naming_target(self) -> Iterator[None]:
+        """Errors raised about the temp file inside the block name the target instead: the
+        user never saw the temp file's name."""
+        try:
+            yield
+        except VidprovError as exc:
+            if exc.path != str(self.tmp):
+                raise
+            raise type(exc)(exc.message, self.target) from exc
 
     def discard(self) -> None:
         """Remove the temp file; the target is left as it was."""

@@ -8,6 +8,7 @@ from vidprov.generator.presets import (
     list_presets,
     register,
 )
+from vidprov.generator.request import RequestPlan, plan_request
 from vidprov.generator.run import GeneratedClip, GenerationResult, SignedGenerator
 
 __all__ = [
@@ -15,9 +16,11 @@ __all__ = [
     "GeneratedClip",
     "GenerationResult",
     "Preset",
+    "RequestPlan",
     "SignedGenerator",
     "create",
     "get_preset",
     "list_presets",
+    "plan_request",
     "register",
 ]

@@ -119,8 +119,34 @@ def create(name: str, device: str | None = None, seed: int = 0) -> tuple[Preset,
         GeneratorError: unknown model, weights not present offline, or a load failure.
     """
     preset = get_preset(name)
+    device = resolve_device(device)
     pipe = preset.builder(seed) if preset.builder is not None else _load(preset)
     return preset, _place(pipe, preset, device)
+
+
+def resolve_device(device: str | None) -> str:
+    """``device`` checked (default: ``cuda`` when available, else ``cpu``).
+
+    Raises:
+        GeneratorError: not a torch device, or a CUDA device this machine does not have.
+    """
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise GeneratorError(f"unknown torch device {device!r} (e.g. cpu, cuda, cuda:0)") from exc
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise GeneratorError(f"device {device!r}: no CUDA device on this machine")
+        if dev.index is not None and dev.index >= count:
+            raise GeneratorError(f"device {device!r}: this machine has {count} CUDA device(s)")
+    elif dev.type not in ("cpu", "mps", "xpu"):
+        raise GeneratorError(f"device {device!r} is not supported (use cpu or cuda)")
+    return device
 
 
 def _load(preset: Preset) -> Any:
@@ -137,6 +163,8 @@ def _load(preset: Preset) -> Any:
             preset.source, dtype=dtype, local_files_only=not allow, low_cpu_mem_usage=False
         )
     except (OSError, ValueError) as exc:
+        if Path(preset.source).is_dir():
+            raise GeneratorError(f"cannot load this pipeline folder: {exc}", preset.source) from exc
         if allow:
             raise ModelUnavailableError(f"cannot load {preset.source}: {exc}") from exc
         raise ModelUnavailableError(
@@ -146,10 +174,7 @@ def _load(preset: Preset) -> Any:
         ) from exc
 
 
-def _place(pipe: Any, preset: Preset, device: str | None) -> Any:
-    import torch
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+def _place(pipe: Any, preset: Preset, device: str) -> Any:
     if device.startswith("cuda") and preset.offload == "model":
         pipe.enable_model_cpu_offload()
     elif device.startswith("cuda") and preset.offload == "sequential":

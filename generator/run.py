@@ -23,9 +23,10 @@ from typing import Any
 import av
 import numpy as np
 
-from vidprov.atomic import AtomicFile, check_writable
+from vidprov.atomic import AtomicFile
 from vidprov.errors import GeneratorError, MediaError
 from vidprov.generator.presets import Preset, create, get_preset
+from vidprov.generator.request import plan_request
 from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
 from vidprov.media.frames import to_yuv_planes
 from vidprov.media.synth import synth_frames
@@ -171,8 +172,11 @@ class SignedGenerator:
         ``out_0``, ``out_1``, … when several).
 
         Raises:
-            GeneratorError: latent or other non-frame output requested, bad sizes, out of memory.
-            ProvenanceError: signing failed (no output is left for that clip).
+            GeneratorError: latent or other non-frame output requested, a blank prompt, an
+                option out of range (:func:`plan_request`), out of memory.
+            ProvenanceError: an output container a manifest cannot go in; signing failed (no
+                output is left for that clip).
+            MediaError: an output that cannot be written.
         """
         p = self.preset
         kind = pipeline_kwargs.pop("output_type", "np")
@@ -182,23 +186,16 @@ class SignedGenerator:
             )
         if pipeline_kwargs.pop("return_dict", True) is not True:
             raise GeneratorError("return_dict=False is not supported")
-        frames, height, width = frames or p.frames, height or p.height, width or p.width
-        steps, fps = steps or p.steps, fps or p.fps
-        if num_videos < 1 or frames < 1 or steps < 1:
-            raise GeneratorError("frames, steps and num_videos must be at least 1")
-        if (frames - 1) % p.frame_multiple:
-            raise GeneratorError(
-                f"{p.name} needs frames = k*{p.frame_multiple}+1 (e.g. "
-                f"{(frames - 1) // p.frame_multiple * p.frame_multiple + 1}), got {frames}"
-            )
-        out = Path(out)
-        paths = (
-            [out]
-            if num_videos == 1
-            else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num_videos)]
+        # fail now, before generating
+        plan = plan_request(p, prompt, out, frames, height, width, steps, seed, fps, num_videos)
+        frames, height, width, steps, fps = (
+            plan.frames,
+            plan.height,
+            plan.width,
+            plan.steps,
+            plan.fps,
         )
-        for path in paths:
-            check_writable(path)  # fail now, before generating
+        paths = list(plan.paths)
         t0 = time.perf_counter()
         batch, audio = self._run(
             prompt, frames, height, width, steps, seed, fps, num_videos, progress, pipeline_kwargs
@@ -250,13 +247,20 @@ class SignedGenerator:
                 callback_on_step_end=on_step,
                 **call,
             )
-        except torch.OutOfMemoryError as exc:
+        except (torch.OutOfMemoryError, MemoryError) as exc:
             raise GeneratorError(
                 f"out of memory generating {num_videos}x{frames} frames at {width}x{height}; "
                 "lower --frames/--height/--width/--num-videos or use an offloading preset"
             ) from exc
         except ValueError as exc:
             raise GeneratorError(f"{self.preset.name} refused the request: {exc}") from exc
+        except RuntimeError as exc:
+            if "alloc" not in str(exc):  # CPU allocation failures are plain RuntimeErrors
+                raise
+            raise GeneratorError(
+                f"out of memory generating {num_videos}x{frames} frames at {width}x{height} "
+                "on the CPU; lower --frames/--height/--width/--num-videos"
+            ) from exc
         video = result.frames
         video = np.stack([np.asarray(v) for v in video]) if isinstance(video, list) else video
         video = np.asarray(video, dtype=np.float32)

@@ -54,6 +54,27 @@ def _source(
     return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED)
 
 
+def _check_source(path: Path) -> None:
+    """Refuse a source whose manifest is broken: signing an edit of it would make a valid
+    manifest over content whose own provenance failed.
+
+    Raises:
+        MediaError: the source is missing or not a file.
+        ProvenanceError: the source's manifest is invalid (tampered, or unreadable).
+    """
+    from vidprov.media._open import check_file
+    from vidprov.provenance.verify import UNTRUSTED_CODES, read_c2pa
+
+    report = read_c2pa(check_file(path), None)  # integrity only: trust is the reader's call
+    if report.state == "invalid":
+        codes = ", ".join(c for c in report.failures if c not in UNTRUSTED_CODES)
+        raise ProvenanceError(
+            f"its C2PA manifest is invalid ({codes or 'no detail'}); a tampered source "
+            "cannot go into a signed edit",
+            path,
+        )
+
+
 def trim_file(
     src: str | Path,
     dst: str | Path,
@@ -69,50 +90,56 @@ def trim_file(
     as its ``parentOf`` ingredient.
 
     Raises:
-        ConfigError: an empty or negative range.
-        MediaError: unreadable input; the range holds no frame.
-        ProvenanceError: as :func:`sign_file`.
+        ConfigError: an empty or negative range, or one that holds no frame.
+        MediaError: unreadable input.
+        ProvenanceError: ``src``'s manifest is invalid; as :func:`sign_file`.
     """
     src, dst = Path(src), Path(dst)
     mime_for(dst)
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
+    _check_source(src)
     tmp = AtomicFile(dst)
     try:
-        with VideoReader(src) as r:
-            info = r.info
-            if start >= info.duration:
-                raise ConfigError(f"trim start {start} s is past the end ({info.duration:.2f} s)")
-            end = min(end, info.duration)
-            with VideoWriter(
+        with tmp.naming_target():
+            with VideoReader(src) as r:
+                info = r.info
+                if start >= info.duration:
+                    raise ConfigError(
+                        f"trim start {start} s is past the end ({info.duration:.2f} s)"
+                    )
+                end = min(end, info.duration)
+                with VideoWriter(
+                    tmp.tmp,
+                    info.width,
+                    info.height,
+                    info.fps,
+                    encode,
+                    audio_from=src,
+                    time_base=_TB,
+                    audio_window=(start, end),
+                ) as w:
+                    for f in r.frames("rgb24"):
+                        if start - 1e-6 <= f.time < end - 1e-6:
+                            w.write(_retime(f, f.time - start))
+                    if not w.frames_written:
+                        raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
+            blocks = remap(_source(src, key, info.duration)[0], start, end)
+            options = SignOptions(title=dst.name, soft_binding=blocks)
+            actions = [
+                {"action": "c2pa.opened", "parameters": {"ingredientIds": ["ingredient0"]}},
+                {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
+            ]
+            return sign_file(
                 tmp.tmp,
-                info.width,
-                info.height,
-                info.fps,
-                encode,
-                audio_from=src,
-                time_base=_TB,
-                audio_window=(start, end),
-            ) as w:
-                for f in r.frames("rgb24"):
-                    if start - 1e-6 <= f.time < end - 1e-6:
-                        w.write(_retime(f, f.time - start))
-        blocks = remap(_source(src, key, info.duration)[0], start, end)
-        options = SignOptions(title=dst.name, soft_binding=blocks)
-        actions = [
-            {"action": "c2pa.opened", "parameters": {"ingredientIds": ["ingredient0"]}},
-            {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
-        ]
-        return sign_file(
-            tmp.tmp,
-            dst,
-            options,
-            signer,
-            actions=actions,
-            ingredients=(Ingredient(src, "parentOf"),),
-            key=key,
-            store=store,
-        )
+                dst,
+                options,
+                signer,
+                actions=actions,
+                ingredients=(Ingredient(src, "parentOf"),),
+                key=key,
+                store=store,
+            )
     finally:
         tmp.discard()
 
@@ -137,51 +164,54 @@ def concat_files(
     Raises:
         ConfigError: fewer than two sources.
         MediaError: an unreadable source.
-        ProvenanceError: as :func:`sign_file`.
+        ProvenanceError: a source's manifest is invalid; as :func:`sign_file`.
     """
     paths = [Path(s) for s in sources]
     dst = Path(dst)
     mime_for(dst)
     if len(paths) < 2:
         raise ConfigError("concat needs at least two sources")
+    for p in paths:
+        _check_source(p)
     with VideoReader(paths[0]) as r0:
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
     tmp = AtomicFile(dst)
     try:
-        blocks: list[SoftBindingBlock] = []
-        ai = False
-        offset = 0.0
-        with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB) as w:
-            for p in paths:
-                with VideoReader(p) as r:
-                    dur = r.info.duration
-                    last = -1.0
-                    for f in _sized(r.frames("rgb24"), w0, h0):
-                        w.write(_retime(f, offset + f.time))
-                        last = f.time
-                src_blocks, src_ai = _source(p, key, dur)
-                blocks += remap(src_blocks, 0.0, dur, offset)
-                ai = ai or src_ai
-                offset += max(dur, last + 1 / float(fps0))
-        action: dict[str, Any] = {
-            "action": "c2pa.created",
-            "description": "concatenation",
-            "digitalSourceType": COMPOSITE_TRAINED if ai else COMPOSITE,
-        }
-        placed = [
-            {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}
-            for i in range(len(paths))
-        ]
-        return sign_file(
-            tmp.tmp,
-            dst,
-            SignOptions(title=dst.name, ai=ai, soft_binding=tuple(blocks)),
-            signer,
-            actions=[action, *placed],
-            ingredients=tuple(Ingredient(p, "componentOf") for p in paths),
-            key=key,
-            store=store,
-        )
+        with tmp.naming_target():
+            blocks: list[SoftBindingBlock] = []
+            ai = False
+            offset = 0.0
+            with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB) as w:
+                for p in paths:
+                    with VideoReader(p) as r:
+                        dur = r.info.duration
+                        last = -1.0
+                        for f in _sized(r.frames("rgb24"), w0, h0):
+                            w.write(_retime(f, offset + f.time))
+                            last = f.time
+                    src_blocks, src_ai = _source(p, key, dur)
+                    blocks += remap(src_blocks, 0.0, dur, offset)
+                    ai = ai or src_ai
+                    offset += max(dur, last + 1 / float(fps0))
+            action: dict[str, Any] = {
+                "action": "c2pa.created",
+                "description": "concatenation",
+                "digitalSourceType": COMPOSITE_TRAINED if ai else COMPOSITE,
+            }
+            placed = [
+                {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}
+                for i in range(len(paths))
+            ]
+            return sign_file(
+                tmp.tmp,
+                dst,
+                SignOptions(title=dst.name, ai=ai, soft_binding=tuple(blocks)),
+                signer,
+                actions=[action, *placed],
+                ingredients=tuple(Ingredient(p, "componentOf") for p in paths),
+                key=key,
+                store=store,
+            )
     finally:
         tmp.discard()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from vidprov.config import home_dir
 from vidprov.errors import KeyError_, MediaError, ProvenanceError, WatermarkError
+from vidprov.media import probe
 from vidprov.media._open import check_file
 from vidprov.provenance.manifest import (
     GENERATION_LABEL,
@@ -47,6 +48,8 @@ class C2paReport:
     ingredients: tuple[dict[str, Any], ...] = ()
     codes: tuple[str, ...] = ()
     note: str | None = None
+    #: the failure codes among ``codes`` (not in :meth:`to_dict`: ``codes`` holds them all)
+    failures: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +130,13 @@ def _load_anchors(path: Path | None) -> str | None:
         raise ProvenanceError(f"cannot read trust anchors ({exc.strerror})", path) from exc
     if "BEGIN CERTIFICATE" not in pem:
         raise ProvenanceError("trust anchors file holds no PEM certificate", path)
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(pem.encode())
+    except ValueError as exc:
+        why = str(exc).split(". See ")[0]
+        raise ProvenanceError(f"trust anchors: a malformed PEM certificate ({why})", path) from exc
     return pem
 
 
@@ -163,6 +173,14 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
                 "relationship": ing.get("relationship"),
                 "manifest_id": ing.get("active_manifest"),
                 "digital_source_type": source_type(ing_m),
+                # what the signer's c2pa found wrong with the ingredient when it was added
+                "failures": [
+                    f.get("code")
+                    for f in (
+                        (ing.get("validation_results") or {}).get("activeManifest") or {}
+                    ).get("failure", [])
+                    if f.get("code") not in UNTRUSTED_CODES
+                ],
             }
         )
     if source is None:
@@ -215,14 +233,15 @@ def read_c2pa(path: Path, trust_anchors: str | None) -> C2paReport:
             return C2paReport("absent", codes=("manifest.notFound",))
         # The manifest is there but cannot be parsed or its structure is broken.
         code = f"manifest.unreadable.{name or 'error'}"
-        return C2paReport("invalid", codes=(code,), note=str(exc).splitlines()[0][:300])
+        note = str(exc).splitlines()[0][:300] if str(exc) else None
+        return C2paReport("invalid", codes=(code,), note=note, failures=(code,))
     # An untrusted signer is not a broken manifest: the claim is well formed and its signature
     # and hashes check, only the signer does not chain to an anchor (C2PA's "valid" state).
     if _integrity_failures(failures) or state not in ("trusted", "valid", "invalid"):
         state = "invalid"
     elif failures:
         state = "valid"
-    return summarize(store, state, failures + others)
+    return replace(summarize(store, state, failures + others), failures=tuple(failures))
 
 
 def verify_file(
@@ -246,12 +265,15 @@ def verify_file(
         store: manifest store for recovery (default: the home store).
 
     Raises:
-        MediaError: the file is missing, empty or not a video (for the watermark read).
-        ProvenanceError: unreadable trust anchors.
+        MediaError: the file is missing, empty, or not a readable video and carries no
+            manifest (a damaged file whose manifest is found is reported ``invalid``).
+        ProvenanceError: unreadable or malformed trust anchors.
     """
     path = check_file(path)
     anchors = _load_anchors(Path(trust_anchors) if trust_anchors is not None else None)
     report = read_c2pa(path, anchors)
+    if report.state == "absent" or all(c.startswith("manifest.unreadable") for c in report.codes):
+        probe(path)  # not a video and no manifest to report on: an error, not a verdict
     reading, note = None, None
     if watermark:
         reading, note = _watermark(path, key)

@@ -1,0 +1,93 @@
+"""A generation request checked before any model is built: every size, the seed, the prompt and
+the output paths, so that a typo fails in a second, not after a model load and a denoising run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidprov.atomic import check_writable
+from vidprov.errors import GeneratorError
+from vidprov.generator.presets import Preset
+
+#: inclusive bounds of each option (the HTTP API may set tighter ones)
+LIMITS: dict[str, tuple[int, int]] = {
+    "frames": (1, 4097),
+    "height": (16, 8192),
+    "width": (16, 8192),
+    "steps": (1, 1000),
+    "fps": (1, 240),
+    "num_videos": (1, 64),
+    "seed": (0, 2**63 - 1),
+}
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` has nothing printable but spaces (zero-width and ideographic ones count
+    as spaces)."""
+    return not any(c.isprintable() and not c.isspace() for c in text)
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """A request with the preset's defaults filled in and the files it will write."""
+
+    frames: int
+    height: int
+    width: int
+    steps: int
+    fps: int
+    seed: int
+    num_videos: int
+    paths: tuple[Path, ...]
+
+
+def plan_request(
+    preset: Preset,
+    prompt: str,
+    out: str | Path,
+    frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    fps: int | None = None,
+    num_videos: int = 1,
+) -> RequestPlan:
+    """Fill in ``preset``'s defaults and check the request (``None``: the preset's value).
+
+    Raises:
+        GeneratorError: a blank prompt, an option out of its :data:`LIMITS`, a frame count the
+            preset cannot make.
+        ProvenanceError: an output container a manifest cannot be stored in.
+        MediaError: an output that cannot be written (no such folder, a folder).
+    """
+    from vidprov.provenance.manifest import mime_for
+
+    if is_blank(prompt):
+        raise GeneratorError("the prompt is blank")
+    given = {"frames": frames, "height": height, "width": width, "steps": steps, "fps": fps}
+    values = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
+    values.update(seed=seed, num_videos=num_videos)
+    for name, value in values.items():
+        lo, hi = LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            shown = value if not isinstance(value, float) or math.isfinite(value) else str(value)
+            raise GeneratorError(f"{name} must be an integer in {lo}..{hi}, got {shown}")
+    n = values["frames"]
+    if (n - 1) % preset.frame_multiple:
+        raise GeneratorError(
+            f"{preset.name} needs frames = k*{preset.frame_multiple}+1 (e.g. "
+            f"{(n - 1) // preset.frame_multiple * preset.frame_multiple + 1}), got {n}"
+        )
+    out = Path(out)
+    paths = (
+        (out,)
+        if num_videos == 1
+        else tuple(out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num_videos))
+    )
+    for path in paths:
+        mime_for(path)
+        check_writable(path)
+    return RequestPlan(paths=paths, **values)
