@@ -94,7 +94,8 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     recording session, stay together); AI clips by generator and repository.
 
     Raises:
-        DetectorError: missing folder/index, bad labels, or listed files that do not exist.
+        DetectorError: missing folder/index, bad labels, listed files that do not exist, or a
+            clip listed twice.
     """
     root = data_dir(path)
     index = root / "index.csv"
@@ -109,8 +110,19 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
                 cols = ", ".join(reader.fieldnames) or "none"
                 need = " and ".join(sorted(missing))
                 raise DetectorError(f"index.csv needs a {need} column (it has: {cols})", root)
-            for i, row in enumerate(reader, start=2):
-                out.append(_entry(root, row, i))
+            seen: dict[Path, int] = {}
+            for row in reader:
+                line = reader.line_num  # the row's last physical line (blank lines counted)
+                entry = _entry(root, row, line)
+                key = entry.file.resolve()
+                if key in seen:
+                    raise DetectorError(
+                        f"index.csv line {line}: {row.get('file')} is already listed on line "
+                        f"{seen[key]}",
+                        root,
+                    )
+                seen[key] = line
+                out.append(entry)
     except UnicodeDecodeError as exc:
         raise DetectorError("index.csv is not UTF-8 text", root) from exc
     except csv.Error as exc:
@@ -237,6 +249,8 @@ def _decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, float]:
     t = np.asarray(times, dtype=np.float64)
     if len(t) > 1:
         dur = max(dur, float(t[-1] + np.median(np.diff(t))))
+    if len(frames) < 2:
+        raise MediaError(f"only {len(frames)} frame(s): nothing to classify", path)
     return frames, t, dur or float(len(frames))
 
 

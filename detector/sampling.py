@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.detector.features import WORK_SHORT, prepare
+from vidprov.errors import MediaError
 from vidprov.media import VideoReader
 
 SAMPLE_FPS = 8.0
@@ -15,6 +16,9 @@ SAMPLE_FPS = 8.0
 # frame times (Matroska to the millisecond), so "exactly" allows a millisecond: otherwise the
 # same frames sample differently in an MP4 and an MKV.
 TIE_S = 1e-3
+# Frames are scaled to a short side of WORK_SHORT: a 16384x2 clip would become gigabytes.
+MIN_SIDE = 16
+MAX_ASPECT = 8
 
 
 def sample_frames(
@@ -24,11 +28,18 @@ def sample_frames(
     side is the working size. Clips slower than ``fps`` give each of their frames once.
 
     Raises:
-        MediaError: unreadable, truncated or corrupt video.
+        MediaError: unreadable, truncated or corrupt video; frames too small or too elongated
+            (:data:`MIN_SIDE`, :data:`MAX_ASPECT`).
     """
     step = 1.0 / fps
     with VideoReader(path) as reader:
         w, h = reader.info.width, reader.info.height
+        if min(w, h) < MIN_SIDE or max(w, h) > MAX_ASPECT * min(w, h):
+            raise MediaError(
+                f"frames of {w}x{h} cannot be classified (need a short side of {MIN_SIDE} px or "
+                f"more and a long side at most {MAX_ASPECT}x the short one)",
+                path,
+            )
         s = WORK_SHORT / min(w, h)
         # swscale does the bulk of a big downscale; prepare() finishes with an area filter
         tw, th = (w, h) if s > 0.5 else (max(2, round(w * s * 2)), max(2, round(h * s * 2)))
@@ -41,5 +52,7 @@ def sample_frames(
                 continue
             rgb = frame.to_ndarray(format="rgb24", width=tw, height=th)
             yield t, prepare(rgb)
+            if t + half + TIE_S - next_t > 1000 * step:  # a jump in time: skip it at once
+                next_t = (np.floor((t + half + TIE_S) / step) + 1) * step
             while next_t <= t + half + TIE_S:
                 next_t += step

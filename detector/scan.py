@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from vidprov.detector.fusion import fuse
 from vidprov.detector.verdict import ScanFailure, Verdict
-from vidprov.errors import MediaError
+from vidprov.errors import DetectorError, MediaError, VidprovError
 from vidprov.media import probe
 
 if TYPE_CHECKING:
@@ -143,3 +143,11 @@ def scan_many(
         except MediaError as exc:
             log.info("skipped: %s", exc)
             yield ScanFailure(str(path), exc.code, str(exc))
+        except DetectorError:
+            raise
+        except (VidprovError, MemoryError, RuntimeError, ValueError, OSError) as exc:
+            # a file that breaks something deeper (a decoder, an allocation) must not end the
+            # batch either; the traceback goes to the debug log (-vv), the record says what
+            log.debug("%s: could not be scanned", path, exc_info=True)
+            code = exc.code if isinstance(exc, VidprovError) else "scan_failed"
+            yield ScanFailure(str(path), code, f"{path}: could not be scanned ({exc!r})"[:500])

@@ -313,11 +313,12 @@ def fit_splice(
         kept.append(len(tr) / len(tr_all))
         if not len(tr) or y[tr].min() == y[tr].max():
             oof[te] = y[tr].mean() if len(tr) else 0.5
-            oof[te] = y[tr].mean()
             continue
         oof[te] = _model(contrast).fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
     clip_max = np.array([oof[owner == k].max() for k in range(len(samples))])
     camera = np.array([not s.ai for s in samples])
+    if not camera.any() or camera.all():
+        raise DetectorError("splice training needs camera-in-camera and AI-in-camera clips")
     threshold = float(np.clip(rr_threshold(clip_max[camera], rr_fpr), 0.3, 0.95))
     report = {
         "samples": float(len(samples)),

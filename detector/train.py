@@ -238,7 +238,13 @@ def train(
         samples = build_samples(det, entries, cfg.splice_clips, cfg.seed, progress)
         idx = np.arange(len(win.encoded))
         logits = held_out_logits(det, win, idx, samples, cfg.seed)
-        det.splice = fit_splice(det, samples, logits, rr_fpr=cfg.splice_false_rate)
+        try:
+            det.splice = fit_splice(det, samples, logits, rr_fpr=cfg.splice_false_rate)
+        except DetectorError as exc:
+            raise DetectorError(
+                f"no splice model: {exc.message} (add clips, or pass --splice-clips 0)",
+                data_dir(data),
+            ) from exc
         report["splice"] = det.splice.report
     report["clips"] = len(entries)
     report["skipped"] = list(win.skipped)

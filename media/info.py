@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +12,9 @@ import av.error
 
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason, open_input
+
+log = logging.getLogger(__name__)
+_WARNED: set[str] = set()  # files whose short frames were reported (once per process)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,19 @@ def probe(path: str | Path) -> VideoInfo:
     duration = info.duration
     if first is not None and last is not None and time_base is not None and count > 1:
         span = float((last - first) * time_base)
-        duration = max(duration, span + span / (count - 1))
+        span += span / (count - 1)
+        if span > 0 and duration > span + max(1.0, 0.5 * span):  # truncated, header intact
+            if str(p) not in _WARNED:
+                _WARNED.add(str(p))
+                log.warning(
+                    "%s: the header says %.2f s but the frames end at %.2f s (truncated?)",
+                    p,
+                    duration,
+                    span,
+                )
+            duration = span
+        else:
+            duration = max(duration, span)
     fps = (
         info.fps if not vfr or duration <= 0 else Fraction(count / duration).limit_denominator(1001)
     )

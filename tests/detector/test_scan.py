@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,29 @@ def test_the_same_frames_sample_alike_in_mp4_and_mkv(tmp_path: Path) -> None:
                 dst.mux(packet)
     times = [[round(t, 3) for t, _ in sample_frames(p)] for p in (mp4, mkv)]
     assert times[0] == times[1] == [0.0, 0.133, 0.233, 0.367, 0.5, 0.633, 0.733, 0.867]
+
+
+def test_frames_too_small_or_too_elongated_are_refused(tmp_path: Path, toy_model: Detector) -> None:
+    # a short side scaled up to the working size would make a 16384x2 clip gigabytes
+    for w, h in ((2048, 64), (8, 8)):
+        clip = make_clip(tmp_path / f"c{w}.mp4", seconds=0.2, width=w, height=h, fps=10)
+        with pytest.raises(MediaError, match=f"frames of {w}x{h} cannot be classified"):
+            scan_file(clip, detector=toy_model)
+
+
+def test_a_jump_in_frame_times_is_sampled_at_once(tmp_path: Path) -> None:
+    import av
+
+    from vidprov.detector.sampling import sample_frames
+
+    src = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10, seed=2)
+    mkv = tmp_path / "jump.mkv"  # frame k at k * 10^9 s: stepping 1/8 s across would never end
+    with av.open(str(src)) as inp, av.open(str(mkv), "w") as out:
+        s = out.add_stream_from_template(inp.streams.video[0])
+        for k, packet in enumerate(p for p in inp.demux(video=0) if p.dts is not None):
+            packet.stream = s
+            packet.pts = packet.dts = k * 10**12
+            packet.time_base = Fraction(1, 1000)
+            out.mux(packet)
+    times = [t for t, _ in sample_frames(mkv)]  # before the fix: about 10^11 loop steps
+    assert times[0] == 0.0 and times[-1] == 4e9 and set(times) <= {k * 1e9 for k in range(5)}

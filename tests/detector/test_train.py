@@ -400,3 +400,14 @@ def test_detector_train_and_eval_from_the_command_line(toy_data: Path, tmp_path:
         "detector", "train", "--data", str(toy_data), "--out", str(out), "--splice-false-rate", "2"
     )
     assert p.returncode == 2
+
+
+def test_index_errors_name_the_physical_line_and_duplicates(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "b.mp4").write_bytes(b"x")
+    (tmp_path / "index.csv").write_text("file,label\na.mp4,real\n\nb.mp4,fake\n")
+    with pytest.raises(DetectorError, match="line 4: label must be"):
+        read_index(tmp_path)
+    (tmp_path / "index.csv").write_text("file,label\na.mp4,real\nb.mp4,ai\n./a.mp4,real\n")
+    with pytest.raises(DetectorError, match=r"line 4: \./a\.mp4 is already listed on line 2"):
+        read_index(tmp_path)
