@@ -246,7 +246,9 @@ def main() -> None:
         cw = work / f"c{i}"
         cw.mkdir(exist_ok=True)
         marked = Path(
-            embed_file(c, cw / "marked.mp4", KEY, PAYLOAD, cfg, EncodeOptions(crf=0)).output
+            embed_file(
+                c, cw / "marked.mp4", KEY, PAYLOAD, cfg, EncodeOptions(crf=0), read_back=False
+            ).output
         )
         q = quality(c, marked)
         q["clip"] = c.name

@@ -57,7 +57,7 @@ def main() -> None:
             key = hashlib.sha256(f"vidprov-bench-key-{k}".encode()).digest()
             for c in clips:
                 marked = work / "marked.mp4"
-                embed_file(c, marked, key, PAYLOAD, options=EncodeOptions(crf=0))
+                embed_file(c, marked, key, PAYLOAD, options=EncodeOptions(crf=0), read_back=False)
                 for name, path in _attacks(marked, work).items():
                     r = detect_file(path, key)
                     out = _outcome(r.detected, r.payload)

@@ -38,7 +38,11 @@ def _read(path: Path, cfg: WatermarkConfig) -> tuple[bool, float]:
 
 
 def one_clip(clip: Path, plain23: int, cfg: WatermarkConfig, work: Path) -> dict[str, float]:
-    marked = Path(embed_file(clip, work / "m.mp4", KEY, PAYLOAD, cfg, EncodeOptions(crf=0)).output)
+    marked = Path(
+        embed_file(
+            clip, work / "m.mp4", KEY, PAYLOAD, cfg, EncodeOptions(crf=0), read_back=False
+        ).output
+    )
     q = quality(clip, marked)
     fr = _frames(marked)
     mid = len(fr) // 2

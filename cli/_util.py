@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,15 +12,32 @@ from typing import Any
 
 import click
 
+
 # Paths are checked by the library, whose errors name the file in one line (exit code 2);
 # Click's own readability check would print a four-line usage error instead.
-PATH = click.Path(path_type=Path, readable=False)
+class _PathType(click.Path):
+    """``click.Path`` that refuses an empty argument (``Path("")`` is the current folder, which
+    an unset shell variable would otherwise scan or overwrite)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("empty path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PATH = _PathType(path_type=Path, readable=False)
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (a newline in a file name is ``\\n``), so an
+    error stays on one line."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:
     """Print a result: its ``to_dict()`` as JSON, or the human text."""
     if as_json or human is None:
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        click.echo(json.dumps(_finite(result.to_dict()), indent=2, default=str, allow_nan=False))
     else:
         click.echo(human)
 
@@ -32,3 +50,14 @@ def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | Non
         return
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None``: JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.cli._util import PATH, emit, one_line, progress_bar
 
 
 @click.command()
@@ -50,7 +50,7 @@ def scan(
             items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
         ):
             if isinstance(v, ScanFailure):
-                click.echo(f"vidprov: error: {v.message}", err=True)
+                click.echo(f"vidprov: error: {one_line(v.message)}", err=True)
             if jsonl:
                 click.echo(json.dumps(v.to_dict(), default=str))
             results.append(v)
@@ -129,7 +129,7 @@ def detector_list(as_json: bool) -> None:
     help="Share of camera-in-camera clips (out of fold) the splice threshold may flag: higher "
     "finds more inserts and flags more camera footage.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def detector_train(
     data: Path | None,

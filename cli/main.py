@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import click
 
 from vidprov import __version__
-from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.cli._util import PATH, emit, one_line, progress_bar
 from vidprov.errors import VidprovError
 
 
@@ -26,7 +27,7 @@ def _usage_in_one_line() -> Iterator[None]:
         raise
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "vidprov"
-        message = exc.format_message().rstrip(".")
+        message = " ".join(exc.format_message().split()).rstrip(".")  # Choice lists: 1 line
         click.echo(f"vidprov: error: {message} (try '{path} -h')", err=True)
         raise click.exceptions.Exit(2) from None
 
@@ -49,14 +50,20 @@ class VidprovGroup(click.Group):
             with _usage_in_one_line():  # commands and their options
                 return super().invoke(ctx)
         except VidprovError as exc:
-            click.echo(f"vidprov: error: {exc}", err=True)
+            click.echo(f"vidprov: error: {one_line(str(exc))}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:
+            # outputs are atomic: each is either the old file or the finished one
+            click.echo("vidprov: interrupted", err=True)
+            ctx.exit(130)
         except OSError as exc:
             # a file the library did not expect to fail on (a key or PEM it cannot read, a
             # full disk): still one line naming it, not a traceback
             if exc.filename is None:
                 raise
-            click.echo(f"vidprov: error: {exc.filename}: {exc.strerror or exc}", err=True)
+            click.echo(
+                f"vidprov: error: {one_line(f'{exc.filename}: {exc.strerror or exc}')}", err=True
+            )
             ctx.exit(2)
 
 
@@ -164,6 +171,11 @@ def watermark() -> None:
 @click.option("--strength", type=float, default=1.0, show_default=True, help="Amplitude factor.")
 @click.option("--crf", type=int, default=18, show_default=True, help="H.264 CRF of the output.")
 @click.option("--preset", default="veryfast", show_default=True, help="x264 preset.")
+@click.option(
+    "--no-read-back",
+    is_flag=True,
+    help="Write the clip even if its payload does not read back (default: refuse).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def watermark_embed(
     src: Path,
@@ -173,6 +185,7 @@ def watermark_embed(
     strength: float,
     crf: int,
     preset: str,
+    no_read_back: bool,
     as_json: bool,
 ) -> None:
     """Write DST: SRC with an invisible watermark carrying PAYLOAD (audio copied)."""
@@ -185,7 +198,9 @@ def watermark_embed(
     options = EncodeOptions(crf=crf, preset=preset)
     total = probe(src).frames if sys.stderr.isatty() else 0
     with progress_bar(total, "embedding") as bar:
-        r = embed_file(src, dst, key, payload, config, options, progress=bar)
+        r = embed_file(
+            src, dst, key, payload, config, options, progress=bar, read_back=not no_read_back
+        )
     emit(
         r,
         as_json,
@@ -230,8 +245,14 @@ keys.add_command(api_key_add)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM unwinds like an exception, so temp files and
+    folders are removed (exit code 143)."""
+    signal.signal(signal.SIGTERM, _terminated)
     cli(prog_name="vidprov")
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,7 +39,8 @@ class AtomicFile:
         folder = self.target.parent
         try:
             if not folder.is_dir():
-                raise MediaError("output folder does not exist", self.target)
+                what = "is a file, not a folder" if folder.exists() else "does not exist"
+                raise MediaError(f"output folder {what}", self.target)
             if self.target.is_dir():
                 raise MediaError("is a folder, not a file", self.target)
         except OSError as exc:  # a name too long, a folder on the way that cannot be searched

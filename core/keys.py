@@ -62,13 +62,13 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             "unreadable)",
             existing[0],
         )
-    with atomic_path(key_path, mode=0o600) as tmp:
-        tmp.write_text(secrets.token_hex(KEY_BYTES) + "\n")
-    log.info("wrote watermark key %s", key_path)
-    try:
+    try:  # the PKI first: if it cannot be written, the old watermark key is still there
         created = create_dev_pki(home, force=True)
     except ProvenanceError as exc:
         raise KeyError_(exc.message, exc.path) from exc
+    with atomic_path(key_path, mode=0o600) as tmp:
+        tmp.write_text(secrets.token_hex(KEY_BYTES) + "\n")
+    log.info("wrote watermark key %s", key_path)
     return KeysResult(
         home=str(home),
         watermark_key=str(key_path),

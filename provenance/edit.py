@@ -51,7 +51,9 @@ def _source(
     except (c2pa.C2paError, ProvenanceError):
         manifest = {}
     blocks = from_manifest(manifest) or read_back_blocks(path, key, duration)
-    return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED)
+    # soft-binding blocks are our watermark, which only generated clips carry: a trimmed AI
+    # clip's manifest declares no source type of its own (its action is c2pa.opened)
+    return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED) or bool(blocks)
 
 
 def _check_source(path: Path) -> None:

@@ -114,7 +114,7 @@ def _signer_and_errors(signer: CallbackSigner, tsa_url: str | None) -> tuple[Any
         def sign(self, data: bytes) -> bytes:
             try:
                 return signer.sign(data)
-            except Exception as exc:
+            except BaseException as exc:  # Ctrl-C inside the callback included
                 errors.append(exc)
                 raise
 
@@ -149,7 +149,9 @@ def sign_file(
 
     Raises:
         MediaError: ``src`` is not a readable video.
-        ProvenanceError: unsupported container, missing/bad certificates, signing failed.
+        ProvenanceError: unsupported container, missing/bad certificates, signing failed;
+            ``src`` already carries a manifest (a plain sign, not an edit); ``options.ai`` is
+            false but ``src`` carries our watermark.
     """
     import c2pa
 
@@ -168,6 +170,16 @@ def sign_file(
         blocks = read_back_blocks(src, key, duration) if key is not None else ()
     else:
         blocks = ()
+    if actions is None and not ingredients:
+        _refuse_signed(src)
+    if not options.ai:
+        payload = blocks[0].payload if blocks else _marked(src, key)
+        if payload:
+            raise ProvenanceError(
+                f"carries the vidprov watermark (payload {payload}), which marks generated "
+                "video: refusing to sign it as camera footage",
+                src,
+            )
     payloads = sorted({b.payload for b in blocks})
     key_id = hashlib.sha256(b"vidprov-key-id" + key).hexdigest()[:16] if key else None
     manifest_def = definition(
@@ -195,6 +207,8 @@ def sign_file(
             with open(src, "rb") as fin, open(out.tmp, "r+b") as fout:
                 store_bytes = builder.sign(c2pa_signer, mime, fin, fout)
         except c2pa.C2paError as exc:
+            if errors and isinstance(errors[0], KeyboardInterrupt):
+                raise errors[0] from None  # an interrupt, not a failed signature
             why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
             raise ProvenanceError(f"signing failed ({why})", dst) from exc
         manifest_id, manifest = _read_back(bytes(store_bytes), dst)
@@ -218,6 +232,35 @@ def sign_file(
         soft_binding=blocks,
         ingredients=tuple(str(i.path) for i in ingredients),
     )
+
+
+def _marked(path: Path, key: bytes | None) -> str | None:
+    """The payload of our watermark in ``path``, if one is detected (None without a key)."""
+    from vidprov.watermark import detect_file
+
+    key = key if key is not None else home_key()
+    if key is None:
+        return None
+    try:
+        reading = detect_file(path, key)
+    except WatermarkError:
+        return None
+    return (reading.payload or "not decoded") if reading.detected else None
+
+
+def _refuse_signed(src: Path) -> None:
+    """Signing over an existing manifest would drop its history (and could relabel it)."""
+    from vidprov.provenance.verify import read_c2pa
+
+    report = read_c2pa(src, None)
+    if report.state != "absent":
+        raise ProvenanceError(
+            f"already carries a C2PA manifest ({report.state}"
+            + (f", {report.manifest_id}" if report.manifest_id else "")
+            + "); signing it again would drop that history: derive a signed clip with "
+            "`vidprov edit trim`, which keeps it as an ingredient",
+            src,
+        )
 
 
 def _read_back(store_bytes: bytes, dst: Path) -> tuple[str, dict[str, Any]]:

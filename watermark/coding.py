@@ -32,6 +32,11 @@ def parse_payload(value: str | bytes) -> bytes:
         try:
             raw = bytes.fromhex(text)
         except ValueError as exc:
+            if all(c in "0123456789abcdef" for c in text):  # an odd number of digits
+                raise WatermarkError(
+                    f"payload {value!r} has {len(text)} hex characters; it needs "
+                    f"{PAYLOAD_BITS // 4}"
+                ) from exc
             raise WatermarkError(f"payload {value!r} is not hexadecimal") from exc
     if len(raw) * 8 != PAYLOAD_BITS:
         raise WatermarkError(

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidprov.atomic import AtomicFile
 from vidprov.errors import WatermarkError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
 from vidprov.watermark.coding import encode, parse_payload
@@ -198,26 +199,41 @@ def embed_file(
     config: WatermarkConfig | None = None,
     options: EncodeOptions | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    read_back: bool = True,
 ) -> EmbedResult:
     """Watermark a video file: decode, mark luma, encode H.264 (atomic), copy audio and timing.
 
-    ``options`` defaults to :data:`DEFAULT_OPTIONS` (CRF 18, x264 "veryfast").
+    ``options`` defaults to :data:`DEFAULT_OPTIONS` (CRF 18, x264 "veryfast"). With
+    ``read_back`` (the default) the encoded file is detected before it replaces ``dst``, and a
+    mark that does not read back with its payload leaves nothing written.
 
     Raises:
         MediaError: unreadable input or unwritable output.
-        WatermarkError: bad payload or key, or frames too small.
+        WatermarkError: bad payload or key, frames too small, or (``read_back``) the payload
+            does not read back: the clip already carries a mark, or is too short or too small
+            for this strength and CRF.
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
     psnrs: list[float] = []
-    with VideoReader(src) as reader:
-        check_size(reader.info.width, reader.info.height, config, src)
-        with VideoWriter.like(reader, dst, options or DEFAULT_OPTIONS) as writer:
-            for original, marked in _marked(reader.frames("yuv420p"), payload_hex, key, config):
-                psnrs.append(_psnr(original.y, marked.y))
-                writer.write(marked)
-                if progress is not None:
-                    progress(1)
+    out = AtomicFile(dst)
+    try:
+        with out.naming_target():
+            with VideoReader(src) as reader:
+                check_size(reader.info.width, reader.info.height, config, src)
+                with VideoWriter.like(reader, out.tmp, options or DEFAULT_OPTIONS) as writer:
+                    marked_frames = _marked(reader.frames("yuv420p"), payload_hex, key, config)
+                    for original, marked in marked_frames:
+                        psnrs.append(_psnr(original.y, marked.y))
+                        writer.write(marked)
+                        if progress is not None:
+                            progress(1)
+            if read_back:
+                _check_read_back(src, out.tmp, key, payload_hex, config)
+        out.commit()
+    finally:
+        out.discard()
     log.info("%s: embedded payload %s in %d frames", dst, payload_hex, len(psnrs))
     return EmbedResult(
         input=str(src),
@@ -226,4 +242,28 @@ def embed_file(
         frames=len(psnrs),
         psnr_mean=float(np.mean(psnrs)),
         psnr_min=float(np.min(psnrs)),
+    )
+
+
+def _check_read_back(
+    src: str | Path, marked: Path, key: bytes, payload: str, config: WatermarkConfig
+) -> None:
+    from vidprov.watermark.detect import detect_file
+
+    reading = detect_file(marked, key, config)
+    if reading.payload == payload:
+        return
+    before = detect_file(src, key, config)
+    if before.detected:
+        raise WatermarkError(
+            f"already carries a watermark (payload {before.payload or 'not decoded'}); a "
+            "second mark does not read back: mark the unmarked original instead",
+            src,
+        )
+    raise WatermarkError(
+        f"the mark does not read back from the encoded clip (p = {reading.p_value:.2g}): "
+        f"the clip ({reading.frames} frames) is too short or too small for strength "
+        f"{config.strength} at "
+        "this CRF; raise --strength, lower --crf, or mark a longer clip",
+        src,
     )

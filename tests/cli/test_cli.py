@@ -76,6 +76,15 @@ def test_keys_init_creates_private_key_and_refuses_overwrite(tmp_path: Path) -> 
     assert key.read_text() == first
     assert run("keys", "init", "--force", env=env).returncode == 0
     assert key.read_text() != first
+    second = key.read_text()
+    pki = tmp_path / "h" / "c2pa"  # a PKI that cannot be written (a file where its folder was)
+    for f in pki.iterdir():
+        f.unlink()
+    pki.rmdir()
+    pki.write_text("in the way")
+    p = run("keys", "init", "--force", env=env)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert key.read_text() == second  # a failed init leaves the watermark key as it was
 
 
 def test_demo_generates_signs_and_verifies(tmp_path: Path) -> None:
@@ -130,12 +139,32 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
         (["scna"], "No such command 'scna'. Did you mean 'scan'? (try 'vidprov -h')"),
         (["--bogus"], "No such option '--bogus'. Did you mean '--verbose'? (try 'vidprov -h')"),
         (["scan"], "Missing argument 'FILES...' (try 'vidprov scan -h')"),
+        # an unset shell variable: "" would otherwise be the current folder
+        (["scan", ""], "Invalid value for 'FILES...': empty path (try 'vidprov scan -h')"),
+        (
+            ["keys", "api-add", "bob"],  # Click lays the choices out on three lines
+            "Missing option '--scope'. Choose from: read, generate (try 'vidprov keys api-add -h')",
+        ),
+        (
+            ["detector", "train", "--data", "d", "--out", "o", "--seed", "-5"],
+            "Invalid value for '--seed': -5 is not in the range 0<=x<=4294967295"
+            " (try 'vidprov detector train -h')",
+        ),
     ],
 )
 def test_a_malformed_command_line_is_one_line_exit_2(args: list[str], message: str) -> None:
     p = run(*args)
     assert p.returncode == 2
     assert p.stderr == f"vidprov: error: {message}\n" and p.stdout == ""
+
+
+def test_control_characters_in_a_file_name_stay_on_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad\nname.mp4"
+    bad.write_text("not a video")
+    for args in (["info", str(bad)], ["scan", str(tmp_path)]):
+        p = run(*args)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.count("\n") == 1 and "bad\\nname.mp4" in p.stderr, p.stderr
 
 
 def test_no_arguments_still_prints_the_help() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidprov.errors import GeneratorError, ProvenanceError
-from vidprov.generator import SignedGenerator, get_preset, list_presets
+from vidprov.errors import GeneratorError, MediaError, ProvenanceError
+from vidprov.generator import SignedGenerator, get_preset, list_presets, plan_request
+from vidprov.generator.presets import resolve_device
 from vidprov.generator.run import to_uint8
 from vidprov.provenance import ALG, ManifestStore, PkiPaths, verify_file
 from vidprov.provenance.softbinding import payload_to_value
@@ -87,6 +88,44 @@ def test_bad_frame_count(offline: list[object], tmp_path: Path) -> None:
         SignedGenerator("tiny-wan").generate(
             "a", tmp_path / "g.mp4", frames=16, height=128, width=128, steps=1
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prompt": " \u200b\u3000"}, "prompt is blank"),
+        ({"frames": 0}, "frames must be"),  # 0 was silently the preset's 49
+        ({"height": -64}, "height must be"),
+        ({"width": 160000}, "width must be"),
+        ({"steps": 0}, "steps must be"),
+        ({"fps": 0}, "fps must be"),
+        ({"seed": -1}, "seed must be"),
+        ({"seed": 2**70}, "seed must be"),
+        ({"num_videos": 0}, "num_videos must be"),
+        ({"frames": 16}, r"k\*4\+1"),
+    ],
+)
+def test_requests_are_checked_before_any_model_loads(
+    tmp_path: Path, change: dict, message: str
+) -> None:
+    args = {"prompt": "a cat", "out": tmp_path / "g.mp4", **change}
+    with pytest.raises(GeneratorError, match=message):
+        plan_request(get_preset("tiny-wan"), **args)
+
+
+def test_request_defaults_outputs_and_devices(tmp_path: Path) -> None:
+    plan = plan_request(get_preset("tiny-wan"), "a cat", tmp_path / "g.mp4", height=128)
+    assert (plan.frames, plan.height, plan.width, plan.steps, plan.fps) == (49, 128, 256, 4, 24)
+    many = plan_request(get_preset("tiny-wan"), "a", tmp_path / "g.mp4", num_videos=2)
+    assert [p.name for p in many.paths] == ["g_0.mp4", "g_1.mp4"]
+    with pytest.raises(ProvenanceError, match="unsupported container"):
+        plan_request(get_preset("tiny-wan"), "a", tmp_path / "g.xyz")
+    with pytest.raises(MediaError, match="output folder does not exist"):
+        plan_request(get_preset("tiny-wan"), "a", tmp_path / "no" / "g.mp4")
+    with pytest.raises(GeneratorError, match="unknown torch device"):
+        resolve_device("bogus")
+    assert resolve_device("cpu") == "cpu"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_and_offline_models(offline: list[object], tmp_path: Path, monkeypatch) -> None:

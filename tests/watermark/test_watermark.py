@@ -63,6 +63,27 @@ def test_round_trip_through_crf28(host: Path, tmp_path: Path, key: bytes) -> Non
     assert reading.segments[-1].end == pytest.approx(3.0, abs=0.1)
 
 
+def test_a_mark_that_does_not_read_back_is_not_written(
+    host: Path, tmp_path: Path, key: bytes
+) -> None:
+    marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
+    again = tmp_path / "again.mp4"
+    # a second mark over the first: written only if the new payload is the one that reads back
+    try:
+        embed_file(marked, again, key, "fedcba9876543210")
+    except WatermarkError as err:
+        assert "already carries a watermark" in str(err) and PAYLOAD in str(err)
+        assert not again.exists()
+    else:
+        assert detect_file(again, key).payload == "fedcba9876543210"
+    # far too weak for its encode: refused, and an existing output is left as it was
+    again.write_bytes(b"keep")
+    with pytest.raises(WatermarkError, match="does not read back"):
+        embed_file(host, again, key, PAYLOAD, WatermarkConfig(strength=0.02))
+    assert again.read_bytes() == b"keep"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_half_size_reencode(host: Path, tmp_path: Path, key: bytes) -> None:
     marked = embed_file(host, tmp_path / "m.mp4", key, PAYLOAD).output
     half = _reencode(Path(marked), tmp_path / "half.mp4", crf=23, scale=0.5)
@@ -135,7 +156,10 @@ def test_tiny_and_degenerate_inputs(tmp_path: Path, key: bytes) -> None:
     reading = detect_file(one, key)
     assert reading.frames == 1 and not reading.detected
     assert reading.duration == pytest.approx(1 / 30, abs=1e-3)  # one frame's, not a window's
-    marked_one = embed_file(one, tmp_path / "one-m.mp4", key, PAYLOAD)
+    with pytest.raises(WatermarkError, match="does not read back"):  # one frame: too little
+        embed_file(one, tmp_path / "one-m.mp4", key, PAYLOAD)
+    assert not (tmp_path / "one-m.mp4").exists()
+    marked_one = embed_file(one, tmp_path / "one-m.mp4", key, PAYLOAD, read_back=False)
     assert marked_one.frames == 1
     empty = detect(iter([]), key)
     assert not empty.detected and empty.frames == 0
