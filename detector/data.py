@@ -94,8 +94,8 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     recording session, stay together); AI clips by generator and repository.
 
     Raises:
-        DetectorError: missing folder/index, bad labels, listed files that do not exist, or a
-            clip listed twice.
+        DetectorError: missing folder/index, bad labels, or listed files that do not exist (a
+            clip listed twice is counted once, with a warning).
     """
     root = data_dir(path)
     index = root / "index.csv"
@@ -115,12 +115,15 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
                 line = reader.line_num  # the row's last physical line (blank lines counted)
                 entry = _entry(root, row, line)
                 key = entry.file.resolve()
-                if key in seen:
-                    raise DetectorError(
-                        f"index.csv line {line}: {row.get('file')} is already listed on line "
-                        f"{seen[key]}",
+                if key in seen:  # the shared data lists one SEINE clip twice
+                    log.warning(
+                        "%s: index.csv line %d: %s is already listed on line %d; counted once",
                         root,
+                        line,
+                        row.get("file"),
+                        seen[key],
                     )
+                    continue
                 seen[key] = line
                 out.append(entry)
     except UnicodeDecodeError as exc:
