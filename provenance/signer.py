@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,7 +60,8 @@ def check_chain(pem: str, path: Path | str | None = None) -> list[x509.Certifica
 
     Raises:
         ProvenanceError: no certificate, unparsable PEM, or a leaf that c2pa would refuse
-            (self-signed, a CA, no AKI, no digitalSignature usage, no extended key usage).
+            (self-signed, a CA, no AKI, no digitalSignature usage, no extended key usage,
+            expired or not yet valid).
     """
     if "-----BEGIN CERTIFICATE-----" not in pem:
         raise ProvenanceError("no certificate in file (expected a PEM chain, leaf first)", path)
@@ -88,6 +90,17 @@ def check_chain(pem: str, path: Path | str | None = None) -> list[x509.Certifica
     if ext(ExtensionOID.EXTENDED_KEY_USAGE) is None:
         raise ProvenanceError(
             "signer certificate has no extended key usage (e.g. emailProtection)", path
+        )
+    now = datetime.now(UTC)
+    if now > leaf.not_valid_after_utc:
+        raise ProvenanceError(
+            f"signer certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC", path
+        )
+    if now < leaf.not_valid_before_utc:
+        raise ProvenanceError(
+            f"signer certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} "
+            "UTC",
+            path,
         )
     return certs
 

@@ -122,3 +122,23 @@ def test_unsupported_container(env_home: Path, marked: Path, tmp_path: Path) -> 
     with pytest.raises(ProvenanceError, match="unsupported container"):
         sign_file(marked, tmp_path / "o.mkv", NO_SB)
     assert not (tmp_path / "o.mkv").exists()
+
+
+@pytest.mark.parametrize(("years", "message"), [(2, "expired on"), (-1, "not valid before")])
+def test_a_signer_outside_its_validity_is_refused_naming_the_date(
+    env_home: Path, monkeypatch: pytest.MonkeyPatch, years: int, message: str
+) -> None:
+    import datetime as dt
+
+    from vidprov.provenance import signer as signer_module
+
+    class Shifted(dt.datetime):  # the dev signer is valid for a year from its creation
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return dt.datetime.now(tz) + dt.timedelta(days=365 * years)
+
+    monkeypatch.setattr(signer_module, "datetime", Shifted)
+    p = PkiPaths.under(env_home)
+    with pytest.raises(ProvenanceError, match=message) as err:
+        FileSigner(p.signer_chain, p.signer_key)
+    assert err.value.path == str(p.signer_chain) and "UTC" in str(err.value)
