@@ -158,6 +158,8 @@ def add_key(path: Path, name: str, scopes: tuple[str, ...]) -> str:
     Raises:
         ConfigError: bad name or scope, a repeated name, or the file cannot be written.
     """
+    if not _NAME.match(name):  # checked here so the message blames the argument, not the file
+        raise ConfigError(f"bad key name {name!r}: use up to 64 letters, digits and . _ @ -")
     token = new_token()
     line = f"{name} {','.join(scopes)} {digest_of(token)}\n"
     existing = path.read_text() if path.is_file() else ""

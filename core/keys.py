@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vidprov.atomic import atomic_path
 from vidprov.config import home_dir
 from vidprov.errors import KeyError_
 
@@ -62,12 +63,34 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             "unreadable)",
             existing[0],
         )
-    try:  # the PKI first: if it cannot be written, the old watermark key is still there
-        created = create_dev_pki(home, force=True)
-    except ProvenanceError as exc:
-        raise KeyError_(exc.message, exc.path) from exc
-    with atomic_path(key_path, mode=0o600) as tmp:
-        tmp.write_text(secrets.token_hex(KEY_BYTES) + "\n")
+    # Everything is made in a staging folder first, then renamed into place: a failure while
+    # making keys leaves the old ones as they were (the watermark key above all).
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".keys-init-", dir=home))
+    except OSError as exc:
+        raise KeyError_(f"cannot write here ({exc.strerror})", home) from exc
+    try:
+        try:
+            made = create_dev_pki(staging, force=True)
+            new_key = staging / WATERMARK_KEY_FILE
+            new_key.write_text(secrets.token_hex(KEY_BYTES) + "\n")
+            new_key.chmod(0o600)
+        except (ProvenanceError, OSError) as exc:
+            raise KeyError_(f"cannot make keys in this folder ({exc})", home) from exc
+        moves = [(f, home / f.relative_to(staging)) for f in (*made, new_key)]
+        try:
+            pki.signer_key.parent.mkdir(exist_ok=True, mode=0o700)
+            for dst in (d for _, d in moves):
+                if dst.is_dir():
+                    raise IsADirectoryError(21, "is a folder", str(dst))
+            for src, dst in moves:
+                os.replace(src, dst)
+        except OSError as exc:
+            where = exc.filename or home
+            raise KeyError_(f"cannot write here ({exc.strerror or exc})", where) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    created = tuple(d for _, d in moves if d != key_path)
     log.info("wrote watermark key %s", key_path)
     return KeysResult(
         home=str(home),

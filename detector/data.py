@@ -254,6 +254,9 @@ def _decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, float]:
         dur = max(dur, float(t[-1] + np.median(np.diff(t))))
     if len(frames) < 2:
         raise MediaError(f"only {len(frames)} frame(s): nothing to classify", path)
+    from vidprov.detector.sampling import check_classifiable
+
+    check_classifiable(frames[0].shape[1], frames[0].shape[0], path)  # as scan does
     return frames, t, dur or float(len(frames))
 
 

@@ -21,6 +21,22 @@ MIN_SIDE = 16
 MAX_ASPECT = 8
 
 
+def check_classifiable(width: int, height: int, path: str | Path) -> None:
+    """Refuse frame sizes the classifier cannot work on.
+
+    Raises:
+        MediaError: a short side under :data:`MIN_SIDE` or a long side over :data:`MAX_ASPECT`
+            times the short one.
+    """
+    w, h = width, height
+    if min(w, h) < MIN_SIDE or max(w, h) > MAX_ASPECT * min(w, h):
+        raise MediaError(
+            f"frames of {w}x{h} cannot be classified (need a short side of {MIN_SIDE} px or "
+            f"more and a long side at most {MAX_ASPECT}x the short one)",
+            path,
+        )
+
+
 def sample_frames(
     path: str | Path, fps: float = SAMPLE_FPS, max_seconds: float | None = None
 ) -> Iterator[tuple[float, np.ndarray]]:
@@ -34,12 +50,7 @@ def sample_frames(
     step = 1.0 / fps
     with VideoReader(path) as reader:
         w, h = reader.info.width, reader.info.height
-        if min(w, h) < MIN_SIDE or max(w, h) > MAX_ASPECT * min(w, h):
-            raise MediaError(
-                f"frames of {w}x{h} cannot be classified (need a short side of {MIN_SIDE} px or "
-                f"more and a long side at most {MAX_ASPECT}x the short one)",
-                path,
-            )
+        check_classifiable(w, h, path)
         s = WORK_SHORT / min(w, h)
         # swscale does the bulk of a big downscale; prepare() finishes with an area filter
         tw, th = (w, h) if s > 0.5 else (max(2, round(w * s * 2)), max(2, round(h * s * 2)))

@@ -122,11 +122,22 @@ def scan_many(
 
     Raises:
         DetectorError: the classifier model cannot be loaded.
+        ProvenanceError: unreadable or malformed trust anchors, an unusable manifest store.
+        KeyError_: a home watermark key that is there but corrupt.
     """
     if classifier and detector is None:  # a broken model stops the batch before any file
         from vidprov.detector.models import load_default
 
         detector = load_default()
+    # so do broken trust anchors or a corrupt watermark key: they are the setup's fault, not
+    # each clip's (a missing key only skips the watermark)
+    from vidprov.config import home_dir
+    from vidprov.keys import WATERMARK_KEY_FILE, load_watermark_key
+    from vidprov.provenance.verify import _load_anchors
+
+    _load_anchors(Path(trust_anchors) if trust_anchors is not None else None)
+    if key is None and (home_dir() / WATERMARK_KEY_FILE).exists():
+        key = load_watermark_key()
     for path in iter_inputs(paths):
         if isinstance(path, MediaError):
             log.info("skipped: %s", path)
@@ -145,9 +156,16 @@ def scan_many(
             yield ScanFailure(str(path), exc.code, str(exc))
         except DetectorError:
             raise
-        except (VidprovError, MemoryError, RuntimeError, ValueError, OSError) as exc:
+        except VidprovError as exc:
+            if exc.path is not None and Path(exc.path) != Path(path):
+                raise  # about another file (the manifest store, ...): the batch cannot go on
+            log.info("skipped: %s", exc)
+            yield ScanFailure(str(path), exc.code, str(exc))
+        except (MemoryError, RuntimeError, ValueError, OSError) as exc:
             # a file that breaks something deeper (a decoder, an allocation) must not end the
             # batch either; the traceback goes to the debug log (-vv), the record says what
             log.debug("%s: could not be scanned", path, exc_info=True)
-            code = exc.code if isinstance(exc, VidprovError) else "scan_failed"
-            yield ScanFailure(str(path), code, f"{path}: could not be scanned ({exc!r})"[:500])
+            why = f"{type(exc).__name__}: {exc}"
+            yield ScanFailure(
+                str(path), "scan_failed", f"{path}: could not be scanned ({why})"[:500]
+            )

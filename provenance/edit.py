@@ -56,6 +56,24 @@ def _source(
     return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED) or bool(blocks)
 
 
+def _opened(src: Path, ai: bool) -> dict[str, Any]:
+    """The trim's ``c2pa.opened`` action; it declares generated content itself only when the
+    source has no manifest to inherit that from (a re-upload that kept our watermark)."""
+    action: dict[str, Any] = {
+        "action": "c2pa.opened",
+        "parameters": {"ingredientIds": ["ingredient0"]},
+    }
+    if ai and not _has_manifest(src):
+        action["digitalSourceType"] = TRAINED
+    return action
+
+
+def _has_manifest(path: Path) -> bool:
+    from vidprov.provenance.verify import read_c2pa
+
+    return read_c2pa(path, None).state != "absent"
+
+
 def _check_source(path: Path) -> None:
     """Refuse a source whose manifest is broken: signing an edit of it would make a valid
     manifest over content whose own provenance failed.
@@ -65,13 +83,16 @@ def _check_source(path: Path) -> None:
         ProvenanceError: the source's manifest is invalid (tampered, or unreadable).
     """
     from vidprov.media._open import check_file
-    from vidprov.provenance.verify import UNTRUSTED_CODES, read_c2pa
+    from vidprov.provenance.verify import read_c2pa
 
-    report = read_c2pa(check_file(path), None)  # integrity only: trust is the reader's call
-    if report.state == "invalid":
-        codes = ", ".join(c for c in report.failures if c not in UNTRUSTED_CODES)
+    report = read_c2pa(check_file(path), None)
+    # integrity only: whether the signer is trusted, or its certificate has since expired, is
+    # the reader's call (the ingredient records it)
+    broken = [c for c in report.failures if not c.startswith("signingCredential.")]
+    if report.state == "invalid" and broken:
+        codes = ", ".join(broken)
         raise ProvenanceError(
-            f"its C2PA manifest is invalid ({codes or 'no detail'}); a tampered source "
+            f"its C2PA manifest is invalid ({codes}); a tampered source "
             "cannot go into a signed edit",
             path,
         )
@@ -126,10 +147,11 @@ def trim_file(
                             w.write(_retime(f, f.time - start))
                     if not w.frames_written:
                         raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
-            blocks = remap(_source(src, key, info.duration)[0], start, end)
+            src_blocks, src_ai = _source(src, key, info.duration)
+            blocks = remap(src_blocks, start, end)
             options = SignOptions(title=dst.name, soft_binding=blocks)
             actions = [
-                {"action": "c2pa.opened", "parameters": {"ingredientIds": ["ingredient0"]}},
+                _opened(src, src_ai),
                 {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
             ]
             return sign_file(

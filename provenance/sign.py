@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidprov.atomic import AtomicFile
+from vidprov.atomic import AtomicFile, signals_held
 from vidprov.errors import KeyError_, ProvenanceError, WatermarkError
 from vidprov.media.reader import VideoReader
 from vidprov.provenance.manifest import (
@@ -114,7 +114,7 @@ def _signer_and_errors(signer: CallbackSigner, tsa_url: str | None) -> tuple[Any
         def sign(self, data: bytes) -> bytes:
             try:
                 return signer.sign(data)
-            except BaseException as exc:  # Ctrl-C inside the callback included
+            except Exception as exc:
                 errors.append(exc)
                 raise
 
@@ -204,17 +204,20 @@ def sign_file(
                     builder.add_ingredient_from_stream(json.dumps(meta), mime_for(ing.path), f)
             # "r+b": the temp file exists and is empty; truncating it ("w+b") would make ext4
             # flush the whole file on close (auto_da_alloc), about 20% of the signing time.
-            with open(src, "rb") as fin, open(out.tmp, "r+b") as fout:
-                store_bytes = builder.sign(c2pa_signer, mime, fin, fout)
+            # Ctrl-C or SIGTERM inside c2pa's native call back into the signer could be
+            # swallowed or leave a bad signature: they take effect once the output is final
+            with signals_held():
+                with open(src, "rb") as fin, open(out.tmp, "r+b") as fout:
+                    store_bytes = builder.sign(c2pa_signer, mime, fin, fout)
+                manifest_id, manifest = _read_back(bytes(store_bytes), dst)
+                store = store if store is not None else ManifestStore()
+                store.add(
+                    manifest_id, manifest, bytes(store_bytes), blocks, title=manifest.get("title")
+                )
+                out.commit()
         except c2pa.C2paError as exc:
-            if errors and isinstance(errors[0], KeyboardInterrupt):
-                raise errors[0] from None  # an interrupt, not a failed signature
             why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
             raise ProvenanceError(f"signing failed ({why})", dst) from exc
-        manifest_id, manifest = _read_back(bytes(store_bytes), dst)
-        store = store if store is not None else ManifestStore()
-        store.add(manifest_id, manifest, bytes(store_bytes), blocks, title=manifest.get("title"))
-        out.commit()
     except BaseException:
         out.discard()
         raise
@@ -253,14 +256,19 @@ def _refuse_signed(src: Path) -> None:
     from vidprov.provenance.verify import read_c2pa
 
     report = read_c2pa(src, None)
-    if report.state != "absent":
-        raise ProvenanceError(
-            f"already carries a C2PA manifest ({report.state}"
-            + (f", {report.manifest_id}" if report.manifest_id else "")
-            + "); signing it again would drop that history: derive a signed clip with "
-            "`vidprov edit trim`, which keeps it as an ingredient",
-            src,
-        )
+    if report.state == "absent":
+        return
+    hint = (
+        "derive a signed clip with `vidprov edit trim`, which keeps it as an ingredient"
+        if not any(not c.startswith("signingCredential.") for c in report.failures)
+        else "its manifest is broken (tampered?), so neither signing nor editing can vouch for it"
+    )
+    raise ProvenanceError(
+        f"already carries a C2PA manifest ({report.state}"
+        + (f", {report.manifest_id}" if report.manifest_id else "")
+        + f"); signing it again would drop that history: {hint}",
+        src,
+    )
 
 
 def _read_back(store_bytes: bytes, dst: Path) -> tuple[str, dict[str, Any]]:

@@ -309,7 +309,9 @@ def _recover(
             continue
         seen = [(s.start, s.end) for s in reading.segments if s.payload == payload]
         fit = {i: _mismatch(seen, store.spans(i, ALG, value)) for i in ids}
-        ranked = sorted(ids, key=fit.__getitem__)  # stable: ties stay newest first
+        # ties go to the oldest: the clip the payload was minted for, not a later edit that
+        # declares the same spans (a concatenation that starts with it)
+        ranked = sorted(reversed(ids), key=fit.__getitem__)
         best = store.get(ranked[0])
         assert best is not None
         matches = _hard_binding_matches(path, best.manifest_store)

@@ -53,3 +53,17 @@ def test_a_folder_or_a_missing_folder_is_refused_before_any_work(tmp_path: Path)
         check_writable(tmp_path / "no" / "x.bin")
     assert check_writable(tmp_path / "x.bin") == tmp_path / "x.bin"
     assert list(tmp_path.iterdir()) == []  # no temp file left behind
+
+
+def test_signals_held_take_effect_when_the_block_ends() -> None:
+    import os
+    import signal
+
+    from vidprov.atomic import signals_held
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), signals_held():
+        os.kill(os.getpid(), signal.SIGINT)  # delivered here, acted on at the end
+        done.append("finished")
+    assert done == ["finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

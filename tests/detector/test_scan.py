@@ -273,3 +273,24 @@ def test_a_jump_in_frame_times_is_sampled_at_once(tmp_path: Path) -> None:
             out.mux(packet)
     times = [t for t, _ in sample_frames(mkv)]  # before the fix: about 10^11 loop steps
     assert times[0] == 0.0 and times[-1] == 4e9 and set(times) <= {k * 1e9 for k in range(5)}
+
+
+def test_a_broken_setup_stops_the_batch_instead_of_failing_each_clip(
+    tmp_path: Path, toy_model: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vidprov.errors import KeyError_, ProvenanceError
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "watermark.key").write_text("garbage\n")
+    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    with pytest.raises(KeyError_, match="not a 256-bit key"):
+        next(scan_many([clip], detector=toy_model))
+    (home / "watermark.key").unlink()  # a missing key only skips the watermark
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ProvenanceError, match="malformed PEM"):
+        next(scan_many([clip], detector=toy_model, trust_anchors=anchors))
+    (v,) = scan_many([clip], detector=toy_model)
+    assert not isinstance(v, ScanFailure)

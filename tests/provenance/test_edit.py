@@ -74,3 +74,25 @@ def test_recovery_tells_a_clip_from_its_trim(
         assert r.c2pa.state == "absent" and r.recovered is not None
         assert r.recovered.manifest_id == expected
         assert set(r.recovered.candidates) >= {signed.manifest_id, trim.manifest_id}
+
+
+def test_recovery_prefers_the_original_over_an_edit_declaring_the_same_spans(
+    env_home: Path, signed: SignResult, clip_factory, tmp_path: Path
+) -> None:
+    camera = clip_factory("cam2.mp4", seconds=1.0, width=640, height=360, fps=30, seed=12)
+    cat = concat_files([signed.output, camera], tmp_path / "cat.mp4")  # starts with the clip
+    stripped = tmp_path / "stripped.mp4"
+    transcode(signed.output, stripped, EncodeOptions(crf=23))
+    r = verify_file(stripped)
+    assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
+    assert cat.manifest_id in r.recovered.candidates
+
+
+def test_a_trim_of_a_stripped_marked_clip_declares_generated_content(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    stripped = tmp_path / "stripped.mp4"  # a re-upload: no manifest, our watermark kept
+    transcode(signed.output, stripped, EncodeOptions(crf=23))
+    out = trim_file(stripped, tmp_path / "t.mp4", 0.0, 2.0)
+    r = verify_file(out.output)
+    assert r.c2pa.digital_source_type == TRAINED  # as concat already declared it
