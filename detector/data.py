@@ -27,6 +27,7 @@ from vidprov.errors import DetectorError, MediaError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter
 
 log = logging.getLogger(__name__)
+_WARNED: set[tuple[Path, int]] = set()  # index lines reported as repeats
 
 DATA_ENV = "VIDPROV_DATA"
 
@@ -116,6 +117,9 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
                 entry = _entry(root, row, line)
                 key = entry.file.resolve()
                 if key in seen:  # the shared data lists one SEINE clip twice
+                    if (index, line) in _WARNED:  # once per process, however often it is read
+                        continue
+                    _WARNED.add((index, line))
                     log.warning(
                         "%s: index.csv line %d: %s is already listed on line %d; counted once",
                         root,
