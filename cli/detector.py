@@ -71,7 +71,7 @@ def scan(
             thr = ""
             if v.decided_by == "classifier":
                 thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
-            head = f"{v.file}: {v.label.upper()}  P(ai)={v.score_text}"
+            head = f"{one_line(v.file)}: {v.label.upper()}  P(ai)={v.score_text}"
             click.echo(f"{head}  (decided by {v.decided_by}{thr})")
             for s in v.segments:
                 click.echo(

@@ -91,7 +91,7 @@ def info(file: Path, as_json: bool) -> None:
     )
     human = "\n".join(
         [
-            f"file:      {r.path}",
+            f"file:      {one_line(str(r.path))}",
             f"container: {r.container}   size: {r.size_bytes} bytes",
             f"video:     {r.video_codec} {r.pix_fmt} {r.width}x{r.height}, rotation {r.rotation}",
             f"fps:       {r.fps} ({float(r.fps):.3f}){'  variable frame rate' if r.vfr else ''}",

@@ -27,6 +27,18 @@ def _umask() -> int:
     return current
 
 
+_TARGETS: dict[Path, Path] = {}  # live temp files -> the file each will become
+
+
+def shown_as(path: str | Path) -> Path:
+    """The name to show the user for ``path``: the target, if it is one of our live temp files
+    (followed through temp files of temp files), else ``path`` itself."""
+    p = Path(path)
+    while p in _TARGETS:
+        p = _TARGETS[p]
+    return p
+
+
 class AtomicFile:
     """A temp file beside ``target`` (same suffix, so formats are still guessed from it) that
     becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`.
@@ -55,6 +67,7 @@ class AtomicFile:
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
         os.close(fd)
         self.tmp = Path(name)
+        _TARGETS[self.tmp] = self.target
 
     def commit(self, mode: int | None = None) -> None:
         """Set the permission bits and rename the temp file onto the target.
@@ -69,6 +82,7 @@ class AtomicFile:
                 mode = 0o666 & ~_umask()
         os.chmod(self.tmp, mode)
         os.replace(self.tmp, self.target)
+        _TARGETS.pop(self.tmp, None)
 
     @contextlib.contextmanager
     def naming_target(self) -> Iterator[None]:
@@ -85,6 +99,7 @@ class AtomicFile:
         """Remove the temp file; the target is left as it was."""
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
+        _TARGETS.pop(self.tmp, None)
 
 
 @contextlib.contextmanager

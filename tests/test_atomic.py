@@ -67,3 +67,14 @@ def test_signals_held_take_effect_when_the_block_ends() -> None:
         done.append("finished")
     assert done == ["finished"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_live_temp_file_is_shown_as_its_target(tmp_path: Path) -> None:
+    from vidprov.atomic import AtomicFile, shown_as
+
+    outer = AtomicFile(tmp_path / "out.mp4")
+    inner = AtomicFile(outer.tmp)  # a writer that writes atomically onto a temp file
+    assert shown_as(inner.tmp) == shown_as(outer.tmp) == tmp_path / "out.mp4"
+    inner.discard()
+    outer.discard()
+    assert shown_as(outer.tmp) == outer.tmp  # no longer ours
