@@ -17,6 +17,7 @@ from vidprov.api.engine import Engine, Scanner
 from vidprov.api.errors import install_handlers
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
+from vidprov.errors import printable
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,10 @@ class AccessLog:
             log.info(
                 "%s %s %d %.0f ms",
                 scope["method"],
-                _printable(scope["path"]),  # a client's %00 or newline stays out of the log
+                printable(scope["path"]),  # a client's %00 or newline stays out of the log
                 status[0],
                 1000 * (time.perf_counter() - t0),
             )
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\x00``)."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None = None) -> FastAPI:

@@ -28,12 +28,6 @@ class _PathType(click.Path):
 PATH = _PathType(path_type=Path, readable=False)
 
 
-def one_line(text: str) -> str:
-    """``text`` with control characters escaped (a newline in a file name is ``\\n``), so an
-    error stays on one line."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:
     """Print a result: its ``to_dict()`` as JSON, or the human text."""
     if as_json or human is None:

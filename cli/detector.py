@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH, emit, one_line, progress_bar
+from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.errors import printable
 
 
 @click.command()
@@ -50,7 +51,7 @@ def scan(
             items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
         ):
             if isinstance(v, ScanFailure):
-                click.echo(f"vidprov: error: {one_line(v.message)}", err=True)
+                click.echo(f"vidprov: error: {printable(v.message)}", err=True)
             if jsonl:
                 click.echo(json.dumps(v.to_dict(), default=str))
             results.append(v)
@@ -71,7 +72,7 @@ def scan(
             thr = ""
             if v.decided_by == "classifier":
                 thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
-            head = f"{one_line(v.file)}: {v.label.upper()}  P(ai)={v.score_text}"
+            head = f"{printable(v.file)}: {v.label.upper()}  P(ai)={v.score_text}"
             click.echo(f"{head}  (decided by {v.decided_by}{thr})")
             for s in v.segments:
                 click.echo(

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from vidprov import __version__
-from vidprov.cli._util import PATH, emit, one_line, progress_bar
-from vidprov.errors import VidprovError
+from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.errors import VidprovError, printable
 
 
 @contextlib.contextmanager
@@ -50,7 +50,7 @@ class VidprovGroup(click.Group):
             with _usage_in_one_line():  # commands and their options
                 return super().invoke(ctx)
         except VidprovError as exc:
-            click.echo(f"vidprov: error: {one_line(str(exc))}", err=True)
+            click.echo(f"vidprov: error: {printable(str(exc))}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             # outputs are atomic: each is either the old file or the finished one
@@ -62,7 +62,7 @@ class VidprovGroup(click.Group):
             if exc.filename is None:
                 raise
             click.echo(
-                f"vidprov: error: {one_line(f'{exc.filename}: {exc.strerror or exc}')}", err=True
+                f"vidprov: error: {printable(f'{exc.filename}: {exc.strerror or exc}')}", err=True
             )
             ctx.exit(2)
 
@@ -91,7 +91,7 @@ def info(file: Path, as_json: bool) -> None:
     )
     human = "\n".join(
         [
-            f"file:      {one_line(str(r.path))}",
+            f"file:      {printable(str(r.path))}",
             f"container: {r.container}   size: {r.size_bytes} bytes",
             f"video:     {r.video_codec} {r.pix_fmt} {r.width}x{r.height}, rotation {r.rotation}",
             f"fps:       {r.fps} ({float(r.fps):.3f}){'  variable frame rate' if r.vfr else ''}",

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from vidprov.cli._util import PATH, emit, one_line
+from vidprov.cli._util import PATH, emit
+from vidprov.errors import printable
 
 _key_file = click.option("--key-file", type=PATH, help="Watermark key (default: home).")
 _cert = click.option("--cert", type=PATH, help="Signer chain PEM (leaf first).")
@@ -85,7 +86,7 @@ def sign(
 
 def verify_human(r: Any) -> str:
     c = r.c2pa
-    lines = [f"file: {one_line(r.file)}", f"c2pa: {c.state.upper()}"]
+    lines = [f"file: {printable(r.file)}", f"c2pa: {c.state.upper()}"]
     if c.manifest_id:
         lines += [
             f"  manifest {c.manifest_id}",

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidprov.errors import MediaError, VidprovError
+from vidprov.errors import MediaError
 
 
 def _umask() -> int:
@@ -83,17 +83,6 @@ class AtomicFile:
         os.chmod(self.tmp, mode)
         os.replace(self.tmp, self.target)
         _TARGETS.pop(self.tmp, None)
-
-    @contextlib.contextmanager
-    def naming_target(self) -> Iterator[None]:
-        """Errors raised about the temp file inside the block name the target instead: the
-        user never saw the temp file's name."""
-        try:
-            yield
-        except VidprovError as exc:
-            if exc.path != str(self.tmp):
-                raise
-            raise type(exc)(exc.message, self.target) from exc
 
     def discard(self) -> None:
         """Remove the temp file; the target is left as it was."""

@@ -15,12 +15,17 @@ class VidprovError(Exception):
 
     Args:
         message: what went wrong, in one sentence.
-        path: the file concerned, if any; it is prefixed to the message.
+        path: the file concerned, if any; it is prefixed to the message (one of our live temp
+            files is named as its target: :func:`vidprov.atomic.shown_as`).
     """
 
     code = "vidprov_error"
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
+        if path is not None:  # a temp file is named as the file it will become
+            from vidprov.atomic import shown_as
+
+            path = shown_as(path)
         self.path = str(path) if path is not None else None
         self.message = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
@@ -80,3 +85,9 @@ class DetectorError(VidprovError):
     (checksum mismatch), unknown model name, or a dataset without usable clips."""
 
     code = "detector_error"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (a newline in a file name becomes ``\\n``),
+    so a message stays on one line and a log line stays one line."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

@@ -77,10 +77,11 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             new_key.chmod(0o600)
         except (ProvenanceError, OSError) as exc:
             raise KeyError_(f"cannot make keys in this folder ({exc})", home) from exc
+        # the watermark key last: if a rename fails, the key that reads old marks stays
         moves = [(f, home / f.relative_to(staging)) for f in (*made, new_key)]
         try:
             pki.signer_key.parent.mkdir(exist_ok=True, mode=0o700)
-            for dst in (d for _, d in moves):
+            for _, dst in moves:
                 if dst.is_dir():
                     raise IsADirectoryError(21, "is a folder", str(dst))
             for src, dst in moves:
@@ -90,14 +91,13 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             raise KeyError_(f"cannot write here ({exc.strerror or exc})", where) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    created = tuple(d for _, d in moves if d != key_path)
     log.info("wrote watermark key %s", key_path)
     return KeysResult(
         home=str(home),
         watermark_key=str(key_path),
         signer_chain=str(pki.signer_chain),
         trust_anchors=str(pki.trust_anchors),
-        created=(str(key_path), *map(str, created)),
+        created=(str(key_path), *(str(dst) for _, dst in moves[:-1])),
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidprov.detector.sampling import check_classifiable
 from vidprov.errors import DetectorError, MediaError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter
 
@@ -248,6 +249,7 @@ def group_split(
 
 def _decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, float]:
     with VideoReader(path) as r:
+        check_classifiable(r.info.width, r.info.height, path)  # as scan does, before decoding
         frames, times = [], []
         for f in r.frames("rgb24"):
             frames.append(f.rgb)
@@ -258,9 +260,6 @@ def _decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, float]:
         dur = max(dur, float(t[-1] + np.median(np.diff(t))))
     if len(frames) < 2:
         raise MediaError(f"only {len(frames)} frame(s): nothing to classify", path)
-    from vidprov.detector.sampling import check_classifiable
-
-    check_classifiable(frames[0].shape[1], frames[0].shape[0], path)  # as scan does
     return frames, t, dur or float(len(frames))
 
 

@@ -133,9 +133,9 @@ def scan_many(
     # each clip's (a missing key only skips the watermark)
     from vidprov.config import home_dir
     from vidprov.keys import WATERMARK_KEY_FILE, load_watermark_key
-    from vidprov.provenance.verify import _load_anchors
+    from vidprov.provenance.verify import load_trust_anchors
 
-    _load_anchors(Path(trust_anchors) if trust_anchors is not None else None)
+    load_trust_anchors(Path(trust_anchors) if trust_anchors is not None else None)
     if key is None and (home_dir() / WATERMARK_KEY_FILE).exists():
         key = load_watermark_key()
     for path in iter_inputs(paths):

@@ -103,11 +103,11 @@ class VideoWriter:
         self.frames_written = 0
         self.audio_mode: str | None = None
         if not (0 < self.width <= 16384 and 0 < self.height <= 16384):
-            raise MediaError(f"bad output size {self.width}x{self.height}", shown_as(self.path))
+            raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
         if self.fps <= 0:
-            raise MediaError(f"bad frame rate {fps}", shown_as(self.path))
+            raise MediaError(f"bad frame rate {fps}", self.path)
         if audio is not None and audio_from is not None:
-            raise MediaError("give either audio or audio_from, not both", shown_as(self.path))
+            raise MediaError("give either audio or audio_from, not both", self.path)
         self._file: AtomicFile | None = None
         self._out: av.container.OutputContainer | None = None
         self._audio: AudioCopier | AudioEncoder | None = None
@@ -207,7 +207,7 @@ class VideoWriter:
             MediaError: the frame size does not match, or the encoder fails.
         """
         if self._out is None:
-            raise MediaError("writer is not open", shown_as(self.path))
+            raise MediaError("writer is not open", self.path)
         pts: int | None = None
         if isinstance(frame, av.VideoFrame):
             vf = frame
@@ -249,9 +249,7 @@ class VideoWriter:
                 if self._audio is not None and packet.pts is not None:
                     self._audio.pump(float(packet.pts * packet.time_base))
         except (av.error.FFmpegError, ValueError) as exc:
-            raise MediaError(
-                f"encoding failed ({ffmpeg_reason(exc)})", shown_as(self.path)
-            ) from exc
+            raise MediaError(f"encoding failed ({ffmpeg_reason(exc)})", self.path) from exc
 
     def close(self) -> None:
         """Flush, finish the file and move it into place.
@@ -263,7 +261,7 @@ class VideoWriter:
             return
         try:
             if self.frames_written == 0:
-                raise MediaError("no frames were written", shown_as(self.path))
+                raise MediaError("no frames were written", self.path)
             self._encode(None)
             if self._audio is not None:
                 self._audio.finish()

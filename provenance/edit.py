@@ -30,6 +30,7 @@ from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, si
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.softbinding import SoftBindingBlock, from_manifest, remap
 from vidprov.provenance.store import ManifestStore
+from vidprov.provenance.verify import C2paReport, read_c2pa
 
 log = logging.getLogger(__name__)
 
@@ -56,46 +57,37 @@ def _source(
     return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED) or bool(blocks)
 
 
-def _opened(src: Path, ai: bool) -> dict[str, Any]:
+def _opened(ai: bool, has_manifest: bool) -> dict[str, Any]:
     """The trim's ``c2pa.opened`` action; it declares generated content itself only when the
     source has no manifest to inherit that from (a re-upload that kept our watermark)."""
     action: dict[str, Any] = {
         "action": "c2pa.opened",
         "parameters": {"ingredientIds": ["ingredient0"]},
     }
-    if ai and not _has_manifest(src):
+    if ai and not has_manifest:
         action["digitalSourceType"] = TRAINED
     return action
 
 
-def _has_manifest(path: Path) -> bool:
-    from vidprov.provenance.verify import read_c2pa
-
-    return read_c2pa(path, None).state != "absent"
-
-
-def _check_source(path: Path) -> None:
-    """Refuse a source whose manifest is broken: signing an edit of it would make a valid
-    manifest over content whose own provenance failed.
+def _check_source(path: Path) -> C2paReport:
+    """The source's manifest report, refusing a broken one: signing an edit of it would make a
+    valid manifest over content whose own provenance failed.
 
     Raises:
         MediaError: the source is missing or not a file.
-        ProvenanceError: the source's manifest is invalid (tampered, or unreadable).
+        ProvenanceError: the source's manifest is tampered with or unreadable (an untrusted or
+            since-expired signer is the reader's call: the ingredient records it).
     """
     from vidprov.media._open import check_file
-    from vidprov.provenance.verify import read_c2pa
 
     report = read_c2pa(check_file(path), None)
-    # integrity only: whether the signer is trusted, or its certificate has since expired, is
-    # the reader's call (the ingredient records it)
-    broken = [c for c in report.failures if not c.startswith("signingCredential.")]
-    if report.state == "invalid" and broken:
-        codes = ", ".join(broken)
+    if report.state == "invalid" and report.tampered:
         raise ProvenanceError(
-            f"its C2PA manifest is invalid ({codes}); a tampered source "
+            f"its C2PA manifest is invalid ({', '.join(report.tampered)}); a tampered source "
             "cannot go into a signed edit",
             path,
         )
+    return report
 
 
 def trim_file(
@@ -121,49 +113,46 @@ def trim_file(
     mime_for(dst)
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
-    _check_source(src)
+    has_manifest = _check_source(src).state != "absent"
     tmp = AtomicFile(dst)
     try:
-        with tmp.naming_target():
-            with VideoReader(src) as r:
-                info = r.info
-                if start >= info.duration:
-                    raise ConfigError(
-                        f"trim start {start} s is past the end ({info.duration:.2f} s)"
-                    )
-                end = min(end, info.duration)
-                with VideoWriter(
-                    tmp.tmp,
-                    info.width,
-                    info.height,
-                    info.fps,
-                    encode,
-                    audio_from=src,
-                    time_base=_TB,
-                    audio_window=(start, end),
-                ) as w:
-                    for f in r.frames("rgb24"):
-                        if start - 1e-6 <= f.time < end - 1e-6:
-                            w.write(_retime(f, f.time - start))
-                    if not w.frames_written:
-                        raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
-            src_blocks, src_ai = _source(src, key, info.duration)
-            blocks = remap(src_blocks, start, end)
-            options = SignOptions(title=dst.name, soft_binding=blocks)
-            actions = [
-                _opened(src, src_ai),
-                {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
-            ]
-            return sign_file(
+        with VideoReader(src) as r:
+            info = r.info
+            if start >= info.duration:
+                raise ConfigError(f"trim start {start} s is past the end ({info.duration:.2f} s)")
+            end = min(end, info.duration)
+            with VideoWriter(
                 tmp.tmp,
-                dst,
-                options,
-                signer,
-                actions=actions,
-                ingredients=(Ingredient(src, "parentOf"),),
-                key=key,
-                store=store,
-            )
+                info.width,
+                info.height,
+                info.fps,
+                encode,
+                audio_from=src,
+                time_base=_TB,
+                audio_window=(start, end),
+            ) as w:
+                for f in r.frames("rgb24"):
+                    if start - 1e-6 <= f.time < end - 1e-6:
+                        w.write(_retime(f, f.time - start))
+                if not w.frames_written:
+                    raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
+        src_blocks, src_ai = _source(src, key, info.duration)
+        blocks = remap(src_blocks, start, end)
+        options = SignOptions(title=dst.name, soft_binding=blocks)
+        actions = [
+            _opened(src_ai, has_manifest),
+            {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
+        ]
+        return sign_file(
+            tmp.tmp,
+            dst,
+            options,
+            signer,
+            actions=actions,
+            ingredients=(Ingredient(src, "parentOf"),),
+            key=key,
+            store=store,
+        )
     finally:
         tmp.discard()
 
@@ -201,41 +190,40 @@ def concat_files(
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
     tmp = AtomicFile(dst)
     try:
-        with tmp.naming_target():
-            blocks: list[SoftBindingBlock] = []
-            ai = False
-            offset = 0.0
-            with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB) as w:
-                for p in paths:
-                    with VideoReader(p) as r:
-                        dur = r.info.duration
-                        last = -1.0
-                        for f in _sized(r.frames("rgb24"), w0, h0):
-                            w.write(_retime(f, offset + f.time))
-                            last = f.time
-                    src_blocks, src_ai = _source(p, key, dur)
-                    blocks += remap(src_blocks, 0.0, dur, offset)
-                    ai = ai or src_ai
-                    offset += max(dur, last + 1 / float(fps0))
-            action: dict[str, Any] = {
-                "action": "c2pa.created",
-                "description": "concatenation",
-                "digitalSourceType": COMPOSITE_TRAINED if ai else COMPOSITE,
-            }
-            placed = [
-                {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}
-                for i in range(len(paths))
-            ]
-            return sign_file(
-                tmp.tmp,
-                dst,
-                SignOptions(title=dst.name, ai=ai, soft_binding=tuple(blocks)),
-                signer,
-                actions=[action, *placed],
-                ingredients=tuple(Ingredient(p, "componentOf") for p in paths),
-                key=key,
-                store=store,
-            )
+        blocks: list[SoftBindingBlock] = []
+        ai = False
+        offset = 0.0
+        with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB) as w:
+            for p in paths:
+                with VideoReader(p) as r:
+                    dur = r.info.duration
+                    last = -1.0
+                    for f in _sized(r.frames("rgb24"), w0, h0):
+                        w.write(_retime(f, offset + f.time))
+                        last = f.time
+                src_blocks, src_ai = _source(p, key, dur)
+                blocks += remap(src_blocks, 0.0, dur, offset)
+                ai = ai or src_ai
+                offset += max(dur, last + 1 / float(fps0))
+        action: dict[str, Any] = {
+            "action": "c2pa.created",
+            "description": "concatenation",
+            "digitalSourceType": COMPOSITE_TRAINED if ai else COMPOSITE,
+        }
+        placed = [
+            {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}
+            for i in range(len(paths))
+        ]
+        return sign_file(
+            tmp.tmp,
+            dst,
+            SignOptions(title=dst.name, ai=ai, soft_binding=tuple(blocks)),
+            signer,
+            actions=[action, *placed],
+            ingredients=tuple(Ingredient(p, "componentOf") for p in paths),
+            key=key,
+            store=store,
+        )
     finally:
         tmp.discard()
 

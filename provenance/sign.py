@@ -259,9 +259,9 @@ def _refuse_signed(src: Path) -> None:
     if report.state == "absent":
         return
     hint = (
-        "derive a signed clip with `vidprov edit trim`, which keeps it as an ingredient"
-        if not any(not c.startswith("signingCredential.") for c in report.failures)
-        else "its manifest is broken (tampered?), so neither signing nor editing can vouch for it"
+        "its manifest is broken (tampered?), so neither signing nor editing can vouch for it"
+        if report.tampered
+        else "derive a signed clip with `vidprov edit trim`, which keeps it as an ingredient"
     )
     raise ProvenanceError(
         f"already carries a C2PA manifest ({report.state}"

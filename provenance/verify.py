@@ -51,6 +51,13 @@ class C2paReport:
     #: the failure codes among ``codes`` (not in :meth:`to_dict`: ``codes`` holds them all)
     failures: tuple[str, ...] = ()
 
+    @property
+    def tampered(self) -> tuple[str, ...]:
+        """The failures that say the manifest or the content it binds was altered or cannot
+        be read, leaving out the signer's credential (untrusted, since expired): those make a
+        manifest unvouched-for, not tampered."""
+        return tuple(c for c in self.failures if not c.startswith("signingCredential."))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
@@ -118,7 +125,13 @@ def _settings(trust_anchors: str | None) -> dict[str, Any]:
     return cfg
 
 
-def _load_anchors(path: Path | None) -> str | None:
+def load_trust_anchors(path: Path | None) -> str | None:
+    """The trust anchors' PEM text, checked: ``path``, else ``VIDPROV_HOME/trust_anchors.pem``
+    when present, else None (no anchors: a good signature is ``valid``, not ``trusted``).
+
+    Raises:
+        ProvenanceError: unreadable, no certificate in it, or a malformed one.
+    """
     if path is None:
         default = home_dir() / TRUST_ANCHORS_FILE
         if not default.is_file():
@@ -270,7 +283,7 @@ def verify_file(
         ProvenanceError: unreadable or malformed trust anchors.
     """
     path = check_file(path)
-    anchors = _load_anchors(Path(trust_anchors) if trust_anchors is not None else None)
+    anchors = load_trust_anchors(Path(trust_anchors) if trust_anchors is not None else None)
     report = read_c2pa(path, anchors)
     if report.state == "absent" or all(c.startswith("manifest.unreadable") for c in report.codes):
         probe(path)  # not a video and no manifest to report on: an error, not a verdict

@@ -71,10 +71,12 @@ def test_signals_held_take_effect_when_the_block_ends() -> None:
 
 def test_a_live_temp_file_is_shown_as_its_target(tmp_path: Path) -> None:
     from vidprov.atomic import AtomicFile, shown_as
+    from vidprov.errors import MediaError
 
     outer = AtomicFile(tmp_path / "out.mp4")
     inner = AtomicFile(outer.tmp)  # a writer that writes atomically onto a temp file
     assert shown_as(inner.tmp) == shown_as(outer.tmp) == tmp_path / "out.mp4"
+    assert MediaError("no frames", inner.tmp).path == str(tmp_path / "out.mp4")  # in messages
     inner.discard()
     outer.discard()
     assert shown_as(outer.tmp) == outer.tmp  # no longer ours

@@ -219,18 +219,17 @@ def embed_file(
     psnrs: list[float] = []
     out = AtomicFile(dst)
     try:
-        with out.naming_target():
-            with VideoReader(src) as reader:
-                check_size(reader.info.width, reader.info.height, config, src)
-                with VideoWriter.like(reader, out.tmp, options or DEFAULT_OPTIONS) as writer:
-                    marked_frames = _marked(reader.frames("yuv420p"), payload_hex, key, config)
-                    for original, marked in marked_frames:
-                        psnrs.append(_psnr(original.y, marked.y))
-                        writer.write(marked)
-                        if progress is not None:
-                            progress(1)
-            if read_back:
-                _check_read_back(src, out.tmp, key, payload_hex, config)
+        with VideoReader(src) as reader:
+            check_size(reader.info.width, reader.info.height, config, src)
+            with VideoWriter.like(reader, out.tmp, options or DEFAULT_OPTIONS) as writer:
+                marked_frames = _marked(reader.frames("yuv420p"), payload_hex, key, config)
+                for original, marked in marked_frames:
+                    psnrs.append(_psnr(original.y, marked.y))
+                    writer.write(marked)
+                    if progress is not None:
+                        progress(1)
+        if read_back:
+            _check_read_back(src, out.tmp, key, payload_hex, config)
         out.commit()
     finally:
         out.discard()

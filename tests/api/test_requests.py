@@ -150,14 +150,14 @@ def test_jobs_whose_worker_is_gone_fail_and_are_swept(tmp_path: Path) -> None:
 
 
 def test_accept_headers_and_logged_paths() -> None:
-    from vidprov.api.app import _printable
     from vidprov.api.routes.store import _accepts
+    from vidprov.errors import printable
 
     c2pa = "application/c2pa"
     assert _accepts(c2pa, c2pa) and _accepts("application/json, Application/C2PA; q=0.5", c2pa)
     assert not _accepts("application/c2pa;q=0, application/json", c2pa)  # q=0: refused
     assert not _accepts("application/json", c2pa) and not _accepts("", c2pa)
-    assert _printable("/v1/manifests/\x00x\ny") == "/v1/manifests/\\x00x\\ny"
+    assert printable("/v1/manifests/\x00x\ny") == "/v1/manifests/\\x00x\\ny"
 
 
 def test_a_slow_model_load_counts_against_the_timeout(make_client: Client) -> None:
