@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from vidprov.errors import WatermarkError
-from vidprov.watermark.coding import CODED_BITS
+from vidprov.watermark.coding import CODED_BITS, LIST_SIZE
 
 #: p-value threshold for "detected": at most one false alarm in a million unmarked clips.
 P_THRESHOLD = 1e-6
@@ -28,6 +28,9 @@ class WatermarkConfig:
         min_side: frames smaller than this (pixels) cannot carry the mark.
         sync: when the mark is not found where it was embedded, search crop/scale hypotheses
             (:mod:`vidprov.watermark.sync`; about 0.1-0.3 s per clip, whatever its length).
+        list_size: decoder paths offered to the payload's CRC (:func:`vidprov.watermark.coding.
+            decode`); more reads more payloads near the margin and costs a decoded payload's
+            p-value a factor of ``list_size``; 1 is plain Viterbi.
     """
 
     strength: float = 1.0
@@ -40,12 +43,15 @@ class WatermarkConfig:
     base_amplitude: float = 1.45
     iterations: int = 3
     max_gain: float = 2.0
+    list_size: int = LIST_SIZE
 
     def __post_init__(self) -> None:
         if not 0 < self.strength <= 10:
             raise WatermarkError(f"strength must be in (0, 10], got {self.strength}")
         if not 0 < self.window <= 10:
             raise WatermarkError(f"window must be in (0, 10] seconds, got {self.window}")
+        if not 1 <= self.list_size <= 1024:
+            raise WatermarkError(f"list_size must be in [1, 1024], got {self.list_size}")
 
     @property
     def alpha(self) -> float:

@@ -8,9 +8,11 @@ detection statistic is ``T = max(x_pilot, 0)^2 + sum of x_bit^2`` over the ``n``
 any residual. Each square has ``E exp(t x^2) <= (1 - 2t)^-1/2``, so Chernoff's bound gives
 ``P(T >= n u) <= exp(-n/2 (u - 1 - ln u))`` for ``u > 1``, whatever the video shows: the bound
 is the p-value. It does not need the payload, so the data cells (90% of the mark) count as
-evidence, not only the pilot. A payload whose CRC-16 checks multiplies it by 2^-16 (the CRC event
-depends only on the signs of the ``x_bit``, which ``T`` ignores); testing several segments
-multiplies it by their number (Bonferroni over every contiguous run of windows).
+evidence, not only the pilot. A payload whose CRC-16 checks multiplies it by ``list_size`` / 2^16
+(the list decoder offers that many paths to the CRC. Given the magnitudes of the ``x_bit``, all
+that ``T`` sees, their signs are uniform, and flipping them by a codeword shifts every ranked path
+by that codeword, so each path's CRC passes with probability 2^-16 whatever ``T`` is); testing
+several segments multiplies it by their number (Bonferroni over every contiguous run of windows).
 
 Two families of geometric hypotheses are tested, each at half the error budget (weighted
 Bonferroni): the pattern where it was embedded (factor 2), and, when that finds nothing or finds
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.media import VideoReader, YUVFrame
-from vidprov.watermark.coding import CRC_BITS, decode
+from vidprov.watermark.coding import crc_credit, decode
 from vidprov.watermark.config import KeyedPattern, WatermarkConfig, keyed_pattern
 from vidprov.watermark.embed import check_size
 from vidprov.watermark.results import WatermarkReading, WatermarkSegment
@@ -181,8 +183,8 @@ def _scan(
     for a, b in dict.fromkeys(candidates):
         total = sum(vecs[a + 1 : b + 1], vecs[a].copy())
         logp, z, soft = _evidence(total, pattern)
-        payload = decode(soft)
-        logp += math.log(factor) - (CRC_BITS * math.log(2) if payload is not None else 0.0)
+        payload = decode(soft, config.list_size)
+        logp += math.log(factor) - (crc_credit(config.list_size) if payload is not None else 0.0)
         p = math.exp(min(0.0, logp))
         hex_payload = payload.hex() if payload is not None else None
         if p < best[0]:

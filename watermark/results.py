@@ -43,8 +43,8 @@ class WatermarkReading:
     """What ``detect`` found.
 
     ``p_value`` bounds the probability that an unmarked clip scores this high (Chernoff bound on
-    the squared pilot and coded-bit correlations over random keys, times 2^-16 when the CRC
-    checks, times the number of segments and geometric hypotheses tested: see
+    the squared pilot and coded-bit correlations over random keys, times ``list_size`` / 2^16 when
+    the CRC checks, times the number of segments and geometric hypotheses tested: see
     :mod:`vidprov.watermark.detect`); ``detected`` is ``p_value <= threshold``. ``z`` is the
     pilot correlation alone, for information.
     """
