@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ def verify_human(r: Any) -> str:
             f"recovered via watermark: manifest {r.recovered.manifest_id} "
             f"(describes the original clip; content matches: {r.recovered.content_matches})"
         )
+    lines.append(f"origin established: {'yes' if r.established else 'no'}")
     return "\n".join(lines)
 
 
@@ -128,16 +130,29 @@ def verify_human(r: Any) -> str:
     help="PEM of trusted roots (default: VIDPROV_HOME/trust_anchors.pem if present).",
 )
 @click.option("--no-watermark", is_flag=True, help="Skip watermark detection and recovery.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 unless the origin is established: a trusted manifest, or none and one "
+    "recovered through the watermark.",
+)
 @_key_file
 @_json
 def verify(
-    src: Path, trust_anchors: Path | None, no_watermark: bool, key_file: Path | None, as_json: bool
+    src: Path,
+    trust_anchors: Path | None,
+    no_watermark: bool,
+    strict: bool,
+    key_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Verify SRC: its C2PA manifest, its watermark, and recovery through the watermark."""
     from vidprov.provenance import verify_file
 
     r = verify_file(src, trust_anchors, watermark=not no_watermark, key=_wm_key(key_file))
     emit(r, as_json, verify_human(r))
+    if strict and not r.established:
+        sys.exit(1)
 
 
 @click.group()

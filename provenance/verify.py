@@ -106,6 +106,15 @@ class VerifyReport:
     watermark_note: str | None
     recovered: Recovered | None
 
+    @property
+    def established(self) -> bool:
+        """Whether the clip's origin is vouched for: its own manifest is ``trusted``, or it has
+        none and a stored manifest was recovered through the watermark. An ``invalid`` manifest
+        (altered after signing) or a ``valid`` one from an untrusted signer is not enough."""
+        if self.c2pa.state == "trusted":
+            return True
+        return self.c2pa.state == "absent" and self.recovered is not None
+
     def to_dict(self) -> dict[str, Any]:
         wm: dict[str, Any] | None = self.watermark.to_dict() if self.watermark else None
         if wm is None and self.watermark_note:
@@ -115,6 +124,7 @@ class VerifyReport:
             "c2pa": self.c2pa.to_dict(),
             "watermark": wm,
             "recovered": self.recovered.to_dict() if self.recovered else None,
+            "established": self.established,
         }
 
 

@@ -22,11 +22,11 @@ def test_sign_verify_edit(tmp_path: Path) -> None:
     s = json.loads(p.stdout)
     assert len(s["soft_binding"]) == 3 and len(s["payloads"]) == 1
     v = json.loads(run("verify", str(signed), "--json", env=env).stdout)
-    assert v["c2pa"]["state"] == "trusted" and v["recovered"] is None
+    assert v["c2pa"]["state"] == "trusted" and v["recovered"] is None and v["established"]
     assert v["watermark"]["payload"] == s["payloads"][0]
     assert v["c2pa"]["manifest_id"] == s["manifest_id"]
-    p = run("verify", str(signed), env=env)
-    assert "TRUSTED" in p.stdout
+    p = run("verify", str(signed), "--strict", env=env)
+    assert p.returncode == 0 and "TRUSTED" in p.stdout and "origin established: yes" in p.stdout
     trim = tmp_path / "trim.mp4"
     p = run("edit", "trim", str(signed), str(trim), "--start", "1", "--end", "3", env=env)
     assert p.returncode == 0, p.stderr
@@ -61,3 +61,8 @@ def test_verify_unsigned_reports_absent(tmp_path: Path) -> None:
     p = run("verify", str(src), "--json", "--no-watermark", env={"VIDPROV_HOME": str(tmp_path)})
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["c2pa"]["state"] == "absent"
+    # --strict: the same report, and exit 1 as nothing vouches for the clip's origin
+    p = run("verify", str(src), "--json", "--no-watermark", "--strict",
+            env={"VIDPROV_HOME": str(tmp_path)})  # fmt: skip
+    assert p.returncode == 1 and p.stderr == ""
+    assert json.loads(p.stdout)["established"] is False

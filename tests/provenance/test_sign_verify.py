@@ -27,7 +27,7 @@ def test_trusted_round_trip(env_home: Path, signed: SignResult) -> None:
     assert [a["action"] for a in c.actions] == ["c2pa.created"]
     assert c.signed_at and c.signed_at_source == "claimed" and c.note
     assert r.watermark is not None and r.watermark.payload == PAYLOAD
-    assert r.recovered is None
+    assert r.recovered is None and r.established
     # one soft-binding block per second, each carrying the payload read back from the clip
     assert [(b.start_ms, b.end_ms) for b in signed.soft_binding] == [
         (0, 1000),
@@ -99,7 +99,7 @@ def test_flip_in_claim_signature_is_invalid(
     data = Path(signed.output).read_bytes()
     at = data.index(b"c2pa.signature") + 64  # inside the COSE signature, before its padding
     r = verify_file(_flip(signed.output, tmp_path / "sig.mp4", at), watermark=False)
-    assert r.c2pa.state == "invalid"
+    assert r.c2pa.state == "invalid" and not r.established
 
 
 def test_recovery_after_strip_and_reencode(
@@ -113,6 +113,7 @@ def test_recovery_after_strip_and_reencode(
     assert r.recovered.manifest_id == signed.manifest_id
     assert r.recovered.content_matches is False
     assert r.recovered.payload == PAYLOAD
+    assert r.established and r.to_dict()["established"] is True
 
 
 def test_recovery_after_half_resize(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
