@@ -118,6 +118,20 @@ def keys_init(force: bool, as_json: bool) -> None:
     emit(r, as_json, "\n".join(f"created {p}" for p in r.created))
 
 
+@keys.command("renew-signer")
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=365, show_default=True,
+    help="Validity of the new certificate (capped at the intermediate CA's).",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def keys_renew_signer(days: int, as_json: bool) -> None:
+    """Issue a new development signer from the intermediate CA; other keys stay."""
+    from vidprov.keys import renew_signer
+
+    r = renew_signer(days=days)
+    emit(r, as_json, f"wrote {r.signer_chain} and {r.signer_key}; valid until {r.not_after}")
+
+
 @cli.command()
 @click.option(
     "--out",

@@ -101,6 +101,45 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
     )
 
 
+@dataclass(frozen=True)
+class SignerRenewal:
+    """What ``renew_signer`` wrote: the new signer chain and key, and the certificate's end."""
+
+    signer_chain: str
+    signer_key: str
+    not_after: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def renew_signer(home: str | Path | None = None, days: int = 365) -> SignerRenewal:
+    """Issue a new development signer certificate and key from the intermediate CA that
+    ``keys init`` made, leaving the watermark key, the CAs and ``trust_anchors.pem`` as they are
+    (the development signer lasts a year; the intermediate five).
+
+    Raises:
+        KeyError_: ``days`` is not positive, or no usable development intermediate CA under
+            ``home`` (missing, unreadable, expired) or the signer cannot be written.
+    """
+    from vidprov.errors import ProvenanceError
+    from vidprov.provenance.pki import PkiPaths, renew_dev_signer
+
+    if days < 1:
+        raise KeyError_(f"days must be at least 1, not {days}")
+    home = Path(home) if home is not None else home_dir()
+    try:
+        leaf = renew_dev_signer(home, days)
+    except ProvenanceError as exc:
+        raise KeyError_(exc.message, exc.path) from exc
+    pki = PkiPaths.under(home)
+    return SignerRenewal(
+        signer_chain=str(pki.signer_chain),
+        signer_key=str(pki.signer_key),
+        not_after=leaf.not_valid_after_utc.isoformat(),
+    )
+
+
 def load_watermark_key(path: str | Path | None = None) -> bytes:
     """Read a 256-bit watermark key (64 hex characters) from ``path`` or the home folder.
 

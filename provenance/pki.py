@@ -19,12 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vidprov.atomic import atomic_path
-from vidprov.errors import ProvenanceError
+from vidprov.errors import MediaError, ProvenanceError
 
 log = logging.getLogger(__name__)
 
 PKI_DIR = "c2pa"
 TRUST_ANCHORS_FILE = "trust_anchors.pem"
+SIGNER_DAYS = 365  # the development signer's lifetime; `vidprov keys renew-signer` issues another
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,17 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _leaf(
+    org: str, inter_name: x509.Name, inter_key: ec.EllipticCurvePrivateKey, days: int
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(
+        _name(f"{org} signer", org), key, inter_name, inter_key, ca=False, path_length=None,
+        days=days,
+    )  # fmt: skip
+    return cert, key
+
+
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -161,20 +173,11 @@ def create_dev_pki(
         raise ProvenanceError(f"cannot create folder ({exc.strerror})", paths.signer_key) from exc
     root_key = ec.generate_private_key(ec.SECP256R1())
     inter_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
     root_name = _name(f"{org} root CA", org)
     inter_name = _name(f"{org} intermediate CA", org)
     root = _issue(root_name, root_key, root_name, root_key, ca=True, path_length=1, days=3650)
     inter = _issue(inter_name, inter_key, root_name, root_key, ca=True, path_length=0, days=1825)
-    leaf = _issue(
-        _name(f"{org} signer", org),
-        leaf_key,
-        inter_name,
-        inter_key,
-        ca=False,
-        path_length=None,
-        days=365,
-    )
+    leaf, leaf_key = _leaf(org, inter_name, inter_key, SIGNER_DAYS)
     files: list[tuple[Path, bytes, int]] = [
         (paths.root_cert, _pem(root), 0o644),
         (paths.root_key, _key_pem(root_key), 0o600),
@@ -189,3 +192,72 @@ def create_dev_pki(
             tmp.write_bytes(data)
     log.info("wrote development signing PKI under %s", paths.signer_key.parent)
     return tuple(p for p, _, _ in files)
+
+
+def renew_dev_signer(home: Path, days: int = SIGNER_DAYS) -> x509.Certificate:
+    """Issue a new signer certificate and key from the development intermediate CA under
+    ``home`` (root, intermediate and ``trust_anchors.pem`` stay, so verifiers keep trusting the
+    chain). The new certificate ends ``days`` from now, or with the intermediate if sooner.
+
+    The key is written before the chain (each atomically): an interruption between the two
+    leaves a chain that does not match its key, which signing reports.
+
+    Raises:
+        ProvenanceError: no development intermediate CA (key or certificate) under ``home``, it
+            cannot be read, it has expired, or the files cannot be written.
+    """
+    paths = PkiPaths.under(home)
+    for p in (paths.intermediate_cert, paths.intermediate_key):
+        if not p.is_file():
+            raise ProvenanceError(
+                "no development intermediate CA here to issue a signer from (run `vidprov keys "
+                "init` first; a certificate you brought is renewed by whoever issued it)",
+                p,
+            )
+    try:
+        inter = x509.load_pem_x509_certificate(paths.intermediate_cert.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ProvenanceError(
+            f"cannot read the intermediate CA certificate ({exc})", paths.intermediate_cert
+        ) from exc
+    try:
+        inter_key = serialization.load_pem_private_key(paths.intermediate_key.read_bytes(), None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ProvenanceError(
+            f"cannot read the intermediate CA key ({exc})", paths.intermediate_key
+        ) from exc
+    if (
+        not isinstance(inter_key, ec.EllipticCurvePrivateKey)
+        or inter_key.public_key() != inter.public_key()
+    ):
+        raise ProvenanceError(
+            "the intermediate CA key does not match its certificate", paths.intermediate_key
+        )
+    now = dt.datetime.now(dt.UTC)
+    left = inter.not_valid_after_utc - now
+    if left <= dt.timedelta(days=1):
+        raise ProvenanceError(
+            f"the intermediate CA expires on {inter.not_valid_after_utc:%Y-%m-%d} UTC; make a new "
+            "PKI with `vidprov keys init --force`",
+            paths.intermediate_cert,
+        )
+    org = _attr_org(inter) or "vidprov development"
+    leaf, leaf_key = _leaf(org, inter.subject, inter_key, min(days, left.days))
+    try:
+        with atomic_path(paths.signer_key, mode=0o600) as tmp:
+            tmp.write_bytes(_key_pem(leaf_key))
+        with atomic_path(paths.signer_chain, mode=0o644) as tmp:
+            tmp.write_bytes(_pem(leaf) + _pem(inter))
+    except MediaError as exc:  # atomic_path: the folder cannot be written
+        raise ProvenanceError(f"cannot write the signer ({exc.message})", exc.path) from exc
+    except OSError as exc:
+        raise ProvenanceError(
+            f"cannot write the signer ({exc.strerror or exc})", exc.filename or paths.signer_key
+        ) from exc
+    log.info("issued a new development signer, valid until %s", leaf.not_valid_after_utc)
+    return leaf
+
+
+def _attr_org(cert: x509.Certificate) -> str | None:
+    vals = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(vals[0].value) if vals else None

@@ -28,3 +28,45 @@ def test_malformed_key(tmp_path: Path, text: str) -> None:
     with pytest.raises(KeyError_, match="256-bit") as ei:
         load_watermark_key(p)
     assert str(p) in str(ei.value)
+
+
+def test_renew_signer_replaces_an_expired_signer_only(home: Path, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from vidprov.errors import ProvenanceError
+    from vidprov.keys import renew_signer
+    from vidprov.media import make_clip
+    from vidprov.provenance import SignOptions, load_signer, sign_file, verify_file
+    from vidprov.provenance.pki import PkiPaths, _issue, _name, _pem
+
+    init_keys()
+    pki = PkiPaths.under(home)
+    kept = {p: p.read_bytes() for p in (home / "watermark.key", pki.root_cert, pki.trust_anchors)}
+    # let the development signer expire: a certificate whose validity ends as it is issued
+    inter = x509.load_pem_x509_certificate(pki.intermediate_cert.read_bytes())
+    inter_key = serialization.load_pem_private_key(pki.intermediate_key.read_bytes(), None)
+    leaf_key = serialization.load_pem_private_key(pki.signer_key.read_bytes(), None)
+    expired = _issue(_name("old signer", "t"), leaf_key, inter.subject, inter_key,  # type: ignore[arg-type]
+                     ca=False, path_length=None, days=0)  # fmt: skip
+    pki.signer_chain.write_bytes(_pem(expired) + _pem(inter))
+    with pytest.raises(ProvenanceError, match="expired"):
+        load_signer()
+
+    r = renew_signer(days=30)
+    assert {p: p.read_bytes() for p in kept} == kept  # watermark key and anchors untouched
+    assert (
+        r.signer_chain == str(pki.signer_chain)
+        and r.not_after > expired.not_valid_after_utc.isoformat()
+    )
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, width=160, height=120, fps=30)
+    out = sign_file(clip, tmp_path / "s.mp4", SignOptions(), load_signer())
+    assert verify_file(out.output, watermark=False).c2pa.state == "trusted"
+
+
+def test_renew_signer_without_a_development_ca(home: Path) -> None:
+    from vidprov.keys import renew_signer
+
+    with pytest.raises(KeyError_, match="keys init") as ei:
+        renew_signer()
+    assert "intermediate-ca" in str(ei.value)
