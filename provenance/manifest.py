@@ -97,6 +97,19 @@ def generation_assertion(
     return {"label": GENERATION_LABEL, "data": data}
 
 
+def utf8_clean(value: Any) -> Any:
+    """``value`` (strings inside dicts and lists too) with what cannot be UTF-8 replaced by
+    U+FFFD: a file name or argument in another encoding arrives as lone surrogates
+    (``surrogateescape``), which the manifest's JSON cannot carry."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {utf8_clean(k): utf8_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utf8_clean(v) for v in value]
+    return value
+
+
 def definition(
     title: str,
     mime: str,
@@ -104,16 +117,18 @@ def definition(
     extra: list[dict[str, Any]],
     blocks: tuple[SoftBindingBlock, ...],
 ) -> dict[str, Any]:
-    """A manifest definition for ``c2pa.Builder``."""
+    """A manifest definition for ``c2pa.Builder`` (text made valid UTF-8: :func:`utf8_clean`)."""
     assertions = [{"label": "c2pa.actions.v2", "data": {"actions": actions}}, *extra]
     if blocks:
         assertions.append(to_assertion(blocks))
-    return {
-        "claim_generator_info": [{"name": "vidprov", "version": __version__}],
-        "title": title,
-        "format": mime,
-        "assertions": assertions,
-    }
+    return utf8_clean(
+        {
+            "claim_generator_info": [{"name": "vidprov", "version": __version__}],
+            "title": title,
+            "format": mime,
+            "assertions": assertions,
+        }
+    )
 
 
 def created_action(options: SignOptions) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from vidprov.provenance.manifest import (
     definition,
     generation_assertion,
     mime_for,
+    utf8_clean,
 )
 from vidprov.provenance.signer import CallbackSigner, cert_info, load_signer
 from vidprov.provenance.softbinding import SoftBindingBlock, blocks_from_reading
@@ -196,7 +197,7 @@ def sign_file(
             builder = c2pa.Builder(manifest_def)
             for i, ing in enumerate(ingredients):
                 meta = {
-                    "title": ing.title or ing.path.name,
+                    "title": utf8_clean(ing.title or ing.path.name),
                     "relationship": ing.relationship,
                     "label": f"ingredient{i}",
                 }

@@ -141,3 +141,21 @@ def test_signed_copy_identical_bytes_matches_store(
     copy = tmp_path / "copy.mp4"
     shutil.copy(signed.output, copy)
     assert verify_file(copy).recovered is None
+
+
+def test_non_utf8_names_and_arguments_are_signed(env_home: Path, tmp_path: Path) -> None:
+    import os
+
+    from vidprov.media import make_clip
+    from vidprov.provenance import SignOptions, sign_file, trim_file
+
+    src = make_clip(tmp_path / "s.mp4", seconds=1.0, width=160, height=120, fps=30)
+    # names and arguments in another encoding reach Python as lone surrogates
+    dst = tmp_path / os.fsdecode(b"out\xff.mp4")
+    r = sign_file(src, dst, SignOptions(model=os.fsdecode(b"m\xfe")))
+    v = verify_file(dst, watermark=False)
+    assert v.c2pa.state == "trusted" and v.c2pa.manifest_id == r.manifest_id
+    trim = trim_file(dst, tmp_path / os.fsdecode(b"t\xfd.mp4"), 0.0, 0.5)
+    v = verify_file(trim.output, watermark=False)
+    assert v.c2pa.state == "trusted"
+    assert [i["title"] for i in v.c2pa.ingredients] == ["out\ufffd.mp4"]
