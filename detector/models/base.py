@@ -268,12 +268,18 @@ def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, A
         DetectorError: missing file, checksum mismatch, or not a vidprov detector file.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DetectorError("is a folder, not a model file", p)
     if not p.is_file():
         raise DetectorError("no such model file", p)
     side = Path(f"{p}.sha256")
     if expect_sha256 is None and side.is_file():
         expect_sha256 = _read_sidecar(side)
-    if expect_sha256 is not None and sha256_file(p) != expect_sha256:
+    try:
+        actual = sha256_file(p) if expect_sha256 is not None else None
+    except OSError as exc:
+        raise DetectorError(f"cannot read the model file ({exc.strerror or exc})", p) from exc
+    if expect_sha256 is not None and actual != expect_sha256:
         raise DetectorError("model file checksum mismatch (corrupt or modified)", p)
     try:
         blob = joblib.load(p)

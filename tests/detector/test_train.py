@@ -92,6 +92,8 @@ def test_not_a_model_file(tmp_path: Path) -> None:
         load(f)
     with pytest.raises(DetectorError, match="no such model"):
         load(tmp_path / "missing.joblib")
+    with pytest.raises(DetectorError, match="is a folder, not a model file"):
+        load(tmp_path)
 
 
 @pytest.mark.parametrize(
