@@ -64,6 +64,26 @@ class AccessLog:
             )
 
 
+class HeadAsGet:
+    """Answers ``HEAD`` as the ``GET`` of the same path would be answered, headers only (RFC
+    9110: monitors and ``curl -I`` use it); the routes themselves declare only ``GET``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None = None) -> FastAPI:
     """Build the service.
 
@@ -99,7 +119,8 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     install_handlers(app)
     for module in (meta, media, generate, store, jobs):
         app.include_router(module.router)
-    app.add_middleware(AccessLog)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(AccessLog)  # outermost: logs HEAD as HEAD
     return app
 
 

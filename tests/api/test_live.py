@@ -52,6 +52,9 @@ def generated(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dic
 def test_healthz_and_page(live: LiveServer) -> None:
     with live.client() as c:
         assert record(c.get("/healthz")).json()["auth"] == "keys"
+        head = c.head("/healthz")  # uvicorn itself: headers, no body
+        assert head.status_code == 200 and head.content == b""
+        assert int(head.headers["content-length"]) == len(c.get("/healthz").content)
         assert "vidprov" in record(c.get("/")).text
         spec = record(c.get("/openapi.json")).json()
         assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

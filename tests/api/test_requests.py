@@ -63,12 +63,25 @@ def test_wrong_methods_are_405_with_the_allowed_ones(make_client: Client) -> Non
     for method, url, allowed in (
         ("PUT", "/v1/scan", "POST"),
         ("GET", "/v1/generate", "POST"),
-        ("POST", "/healthz", "GET"),
-        ("DELETE", "/v1/matches/byBinding", "GET, POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("DELETE", "/v1/matches/byBinding", "GET, HEAD, POST"),
+        ("HEAD", "/v1/scan", "POST"),
     ):
         r = c.request(method, url)
         assert r.status_code == 405 and r.headers["allow"] == allowed, (url, r.headers)
-        assert r.json()["error"] == "method_not_allowed" and f"use {allowed}" in r.text
+        if method == "HEAD":  # headers only
+            assert r.content == b"" and r.headers["content-type"] == "application/json"
+        else:
+            assert r.json()["error"] == "method_not_allowed" and f"use {allowed}" in r.text
+
+
+def test_head_is_get_without_the_body(make_client: Client) -> None:
+    c = make_client()
+    for url in ("/healthz", "/", "/v1/manifests/urn:c2pa:no-such"):
+        got, head = c.get(url), c.head(url)
+        assert head.status_code == got.status_code and head.content == b"", url
+        assert head.headers["content-type"] == got.headers["content-type"], url
+        assert head.headers.get("content-length") == got.headers.get("content-length"), url
 
 
 def test_json_endpoints_want_json(make_client: Client) -> None:
