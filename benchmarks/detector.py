@@ -156,15 +156,17 @@ def scan_speed(det, data: Path, work: Path) -> dict:
         for k in range(300):
             w.write(cv2.resize(frames[k % len(frames)], (854, 480)))
     scan_file(path, detector=det)  # warm-up: imports, model load
-    t0 = time.perf_counter()
-    det.score_file(path)
-    t_cls = time.perf_counter() - t0
-    runs = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        scan_file(path, detector=det)
-        runs.append(time.perf_counter() - t0)
-    t_all = float(np.median(runs))
+
+    def median_of_3(fn) -> float:
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t0)
+        return float(np.median(runs))
+
+    t_cls = median_of_3(lambda: det.score_file(path))
+    t_all = median_of_3(lambda: scan_file(path, detector=det))
     return {
         "clip_seconds": 10.0,
         "classifier_seconds": t_cls,
