@@ -61,12 +61,25 @@ def test_signals_held_take_effect_when_the_block_ends() -> None:
 
     from vidprov.atomic import signals_held
 
-    done = []
-    with pytest.raises(KeyboardInterrupt), signals_held():
-        os.kill(os.getpid(), signal.SIGINT)  # delivered here, acted on at the end
-        done.append("finished")
-    assert done == ["finished"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own SIGINT handler, whatever the run inherited: a shell's background job starts
+    # with SIGINT ignored, and Python then keeps it ignored
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        done = []
+        with pytest.raises(KeyboardInterrupt), signals_held():
+            os.kill(os.getpid(), signal.SIGINT)  # delivered here, acted on at the end
+            done.append("finished")
+        assert done == ["finished"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        # an ignored SIGINT stays ignored: held, then dropped as it would have been
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("again")
+        assert done == ["finished", "again"]
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_a_live_temp_file_is_shown_as_its_target(tmp_path: Path) -> None:
