@@ -6,8 +6,9 @@ margin also depends on the key (the keyed pattern meets each clip's texture diff
 each of ``--keys`` keys (derived from a counter, so runs repeat) it marks the camera clips of
 ``benchmarks/watermark.py`` (640x360, 5 s, losslessly encoded), re-encodes them at CRF 28, CRF 35
 and at half size (CRF 23), and counts the readings: exact payload, detected without a payload, a
-wrong payload, not detected. Each attacked clip is read twice: with the default list decoder and
-with plain single-path Viterbi (``list_size=1``), the decoder before the list one.
+wrong payload, not detected. Each attacked clip is read three ways: as shipped; without the
+sharp residual (``sharp=False``); and without it and with single-path Viterbi (``list_size=1``),
+the detector before both.
 Writes benchmarks/results/watermark_keys.{json,md}.
 """
 
@@ -26,6 +27,11 @@ from vidprov.watermark.coding import LIST_SIZE
 from watermark import PAYLOAD, _frames, _write, camera_clips, half_size
 
 OUTCOMES = ("exact", "no_payload", "wrong_payload", "not_detected")
+READINGS = {
+    "as shipped": WatermarkConfig(),
+    f"no sharp residual, list {LIST_SIZE}": WatermarkConfig(sharp=False),
+    "no sharp residual, list 1": WatermarkConfig(sharp=False, list_size=1),
+}
 
 
 def _attacks(marked: Path, work: Path) -> dict[str, Path]:
@@ -63,9 +69,9 @@ def main() -> None:
                 marked = work / "marked.mp4"
                 embed_file(c, marked, key, PAYLOAD, options=EncodeOptions(crf=0), read_back=False)
                 for attack, path in _attacks(marked, work).items():
-                    for size in (LIST_SIZE, 1):
-                        name = f"{attack}, list {size}"
-                        r = detect_file(path, key, WatermarkConfig(list_size=size))
+                    for label, cfg in READINGS.items():
+                        name = f"{attack}, {label}"
+                        r = detect_file(path, key, cfg)
                         out = _outcome(r.detected, r.payload)
                         row = counts.setdefault(name, dict.fromkeys(OUTCOMES, 0))
                         row[out] += 1
@@ -84,8 +90,7 @@ def main() -> None:
     lines = [
         f"# Watermark read-back over {a.keys} keys x {len(clips)} camera clips (640x360, 5 s)",
         "",
-        "| attack, decoder paths | exact payload "
-        "| detected, no payload | wrong payload | not detected |",
+        "| attack, reading | exact payload | detected, no payload | wrong payload | not detected |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name, row in counts.items():

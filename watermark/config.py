@@ -28,6 +28,8 @@ class WatermarkConfig:
         min_side: frames smaller than this (pixels) cannot carry the mark.
         sync: when the mark is not found where it was embedded, search crop/scale hypotheses
             (:mod:`vidprov.watermark.sync`; about 0.1-0.3 s per clip, whatever its length).
+        sharp: when the plain residual yields no payload, also read the sharp one
+            (:func:`vidprov.watermark.signal.sharp_residual`; downscaled copies).
         list_size: decoder paths offered to the payload's CRC (:func:`vidprov.watermark.coding.
             decode`); more reads more payloads near the margin and costs a decoded payload's
             p-value a factor of ``list_size``; 1 is plain Viterbi.
@@ -44,6 +46,7 @@ class WatermarkConfig:
     iterations: int = 3
     max_gain: float = 2.0
     list_size: int = LIST_SIZE
+    sharp: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.strength <= 10:

@@ -46,6 +46,21 @@ def weighted_residual(y: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return d * (10.0 / (local + _EPS))
 
 
+_SHARP_SIGMA = 0.7
+
+
+def sharp_residual(y: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """:func:`weighted_residual` for a mark blurred across cells (a downscaled copy, heavy
+    compression): sampled at the cell centres (bilinear, not an area average that mixes in
+    neighbouring cells) with a sharper high-pass. The detector reads it when the plain one
+    yields no payload; it reads payloads the plain one loses after a 0.5x resize or CRF 35
+    (docs/watermark.md, the read-back over keys)."""
+    w = cv2.resize(y.astype(np.float32, copy=False), grid, interpolation=cv2.INTER_LINEAR)
+    d = w - cv2.GaussianBlur(w, (0, 0), _SHARP_SIGMA)
+    local = cv2.blur(d * d, (5, 5))
+    return (d * (10.0 / (local + _EPS))).ravel()
+
+
 def mask(y: np.ndarray) -> np.ndarray:
     """Perceptual mask: local texture (7x7 standard deviation), floored in flat areas."""
     mu = cv2.boxFilter(y, cv2.CV_32F, (7, 7))

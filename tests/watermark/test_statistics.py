@@ -61,29 +61,39 @@ def _frames(n: int) -> list[YUVFrame]:
     return out
 
 
-def test_sync_is_tried_when_the_mark_is_found_without_a_payload(
+def test_sharp_and_sync_are_tried_when_the_mark_is_found_without_a_payload(
     key: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Where the plain residual detects the mark but its payload fails the CRC, the
-    resynchronised one is read too, and a payload it decodes wins even at a higher p-value;
-    one that does not decode does not replace a lower p-value."""
-    calls: list[bool] = []
+    """Where the plain residual detects the mark but its payload fails the CRC, the sharp
+    residual is read, then (if still no payload) the resynchronised one; a payload one of them
+    decodes wins even at a higher p-value; one that does not decode does not replace a lower
+    p-value. Each pays its share of the error budget: factors 2, 4 and 4 x hypotheses."""
+    calls: list[str] = []
+    tests = 2  # one window: the whole clip, and the one run
+    outcome: dict[str, tuple[float, float, str | None]] = {}
 
     def fake_scan(
         vecs: object, windows: object, acc: object, factor: float, refine: bool
     ) -> tuple[tuple[float, float, str | None], list[object]]:
-        calls.append(refine)
-        if refine:  # the plain pattern: detected, no payload
-            return (1e-12, 4.0, None), []
-        return (1e-9, 3.0, sync_payload), []
+        name = {2.0 * tests: "plain", 4.0 * tests: "sharp"}.get(factor, "sync")
+        if name == "sync":
+            assert factor == 4.0 * tests * hypothesis_count((128, 72)) and not refine
+        calls.append(name)
+        return outcome[name], []
 
     monkeypatch.setattr(detect_module, "_scan", fake_scan)
-    sync_payload = "a5c3f00d12345678"
+    payload = "a5c3f00d12345678"
+    outcome.update(plain=(1e-12, 4.0, None), sharp=(1e-11, 4.0, None), sync=(1e-9, 3.0, payload))
     r = detect_module.detect(_frames(4), key)
-    assert calls == [True, False]
-    assert r.detected and r.payload == sync_payload and r.p_value == 1e-9
+    assert calls == ["plain", "sharp", "sync"]
+    assert r.detected and r.payload == payload and r.p_value == 1e-9
     calls.clear()
-    sync_payload = None
+    outcome["sharp"] = (1e-10, 3.5, payload)  # the sharp residual decodes: no search
     r = detect_module.detect(_frames(4), key)
-    assert calls == [True, False]
+    assert calls == ["plain", "sharp"]
+    assert r.payload == payload and r.p_value == 1e-10
+    calls.clear()
+    outcome.update(sharp=(1e-11, 4.0, None), sync=(1e-9, 3.0, None))  # nothing decodes
+    r = detect_module.detect(_frames(4), key)
+    assert calls == ["plain", "sharp", "sync"]
     assert r.detected and r.payload is None and r.p_value == 1e-12
