@@ -185,7 +185,7 @@ def false_positives(
         for windows, times in excerpts:
             acc = _Accumulator(pat, kcfg)
             acc.windows, acc.times, acc.frame_z = list(windows), list(times), [0.0] * len(times)
-            r = _reading(acc)
+            r = _reading(acc, None)
             counts[kind][0] += 1
             counts[kind][1] += r.detected
             pmin[kind] = min(pmin[kind], r.p_value)
