@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from vidprov.api.engine import Engine
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
+from vidprov.errors import finite
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -95,16 +95,6 @@ Reader = Annotated[Caller, Depends(require("read"))]
 Maker = Annotated[Caller, Depends(require("generate"))]
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 class SafeJSONResponse(JSONResponse):
     """JSON that survives NaN/inf (sent as null) and non-JSON values (sent as text)."""
 
@@ -113,4 +103,4 @@ class SafeJSONResponse(JSONResponse):
         try:
             return json.dumps(content, **opts).encode()
         except ValueError:
-            return json.dumps(_finite(content), **opts).encode()
+            return json.dumps(finite(content), **opts).encode()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+
+from vidprov.errors import finite
 
 
 # Paths are checked by the library, whose errors name the file in one line (exit code 2);
@@ -31,7 +32,7 @@ PATH = _PathType(path_type=Path, readable=False)
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:
     """Print a result: its ``to_dict()`` as JSON, or the human text."""
     if as_json or human is None:
-        click.echo(json.dumps(_finite(result.to_dict()), indent=2, default=str, allow_nan=False))
+        click.echo(json.dumps(finite(result.to_dict()), indent=2, default=str, allow_nan=False))
     else:
         click.echo(human)
 
@@ -44,14 +45,3 @@ def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | Non
         return
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as ``None``: JSON has no such numbers."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

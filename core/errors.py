@@ -7,7 +7,9 @@ message and exit code 2; the API into a 4xx JSON body.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 
 class VidprovError(Exception):
@@ -91,3 +93,15 @@ def printable(text: str) -> str:
     """``text`` with control characters escaped (a newline in a file name becomes ``\\n``),
     so a message stays on one line and a log line stays one line."""
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def finite(value: Any) -> Any:
+    """``value`` (inside dicts and lists too) with NaN and infinities as ``None``: JSON has no
+    such numbers (the CLI's and the API's output)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value

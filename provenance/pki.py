@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 PKI_DIR = "c2pa"
 TRUST_ANCHORS_FILE = "trust_anchors.pem"
 SIGNER_DAYS = 365  # the development signer's lifetime; `vidprov keys renew-signer` issues another
+DEV_ORG = "vidprov development"  # organisation in the development certificates' subjects
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class PkiPaths:
             self.signer_key,
             self.trust_anchors,
         )
+
+
+def name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    """The first value of attribute ``oid`` in a certificate name, if any."""
+    vals = name.get_attributes_for_oid(oid)
+    return str(vals[0].value) if vals else None
 
 
 def _name(common_name: str, org: str) -> x509.Name:
@@ -145,9 +152,7 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def create_dev_pki(
-    home: Path, force: bool = False, org: str = "vidprov development"
-) -> tuple[Path, ...]:
+def create_dev_pki(home: Path, force: bool = False, org: str = DEV_ORG) -> tuple[Path, ...]:
     """Create the development root CA, intermediate CA, ES256 signer and ``trust_anchors.pem``.
 
     Private keys are written with mode 0600; every file is written atomically.
@@ -241,7 +246,7 @@ def renew_dev_signer(home: Path, days: int = SIGNER_DAYS) -> x509.Certificate:
             "PKI with `vidprov keys init --force`",
             paths.intermediate_cert,
         )
-    org = _attr_org(inter) or "vidprov development"
+    org = name_attr(inter.subject, NameOID.ORGANIZATION_NAME) or DEV_ORG
     leaf, leaf_key = _leaf(org, inter.subject, inter_key, min(days, left.days))
     try:
         with atomic_path(paths.signer_key, mode=0o600) as tmp:
@@ -256,8 +261,3 @@ def renew_dev_signer(home: Path, days: int = SIGNER_DAYS) -> x509.Certificate:
         ) from exc
     log.info("issued a new development signer, valid until %s", leaf.not_valid_after_utc)
     return leaf
-
-
-def _attr_org(cert: x509.Certificate) -> str | None:
-    vals = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    return str(vals[0].value) if vals else None

@@ -24,6 +24,7 @@ from vidprov.provenance.manifest import (
 from vidprov.provenance.signer import CallbackSigner, cert_info, load_signer
 from vidprov.provenance.softbinding import SoftBindingBlock, blocks_from_reading
 from vidprov.provenance.store import ManifestStore
+from vidprov.watermark.results import WatermarkReading
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +86,27 @@ def home_key() -> bytes | None:
         return None
 
 
-def read_back_blocks(
-    path: Path, key: bytes | None, duration: float
-) -> tuple[SoftBindingBlock, ...]:
-    """Soft-binding blocks from the watermark read back from ``path`` (none without a key)."""
+def _read_watermark(path: Path, key: bytes | None) -> WatermarkReading | None:
+    """Our watermark read from ``path`` with ``key`` (default: the home key); None without a
+    key or when the frames cannot carry it (logged)."""
     from vidprov.watermark import detect_file
 
     key = key if key is not None else home_key()
     if key is None:
-        return ()
+        return None
     try:
-        reading = detect_file(path, key)
+        return detect_file(path, key)
     except WatermarkError as exc:
         log.warning("no soft binding: %s", exc)
-        return ()
-    return blocks_from_reading(reading, duration)
+        return None
+
+
+def read_back_blocks(
+    path: Path, key: bytes | None, duration: float
+) -> tuple[SoftBindingBlock, ...]:
+    """Soft-binding blocks from the watermark read back from ``path`` (none without a key)."""
+    reading = _read_watermark(path, key)
+    return blocks_from_reading(reading, duration) if reading is not None else ()
 
 
 def _signer_and_errors(signer: CallbackSigner, tsa_url: str | None) -> tuple[Any, list]:
@@ -164,17 +171,25 @@ def sign_file(
     with VideoReader(src) as r:
         duration = r.info.duration
     signer = signer or load_signer()
+    detect = options.soft_binding == "detect"
+    if detect:
+        key = key if key is not None else home_key()
+    reading = _read_watermark(src, key) if detect and key is not None else None
     if isinstance(options.soft_binding, tuple):
         blocks = options.soft_binding
-    elif options.soft_binding == "detect":
-        key = key if key is not None else home_key()
-        blocks = read_back_blocks(src, key, duration) if key is not None else ()
     else:
-        blocks = ()
+        blocks = blocks_from_reading(reading, duration) if reading is not None else ()
     if actions is None and not ingredients:
         _refuse_signed(src)
     if not options.ai:
-        payload = blocks[0].payload if blocks else _marked(src, key)
+        if not blocks and not detect:  # not read yet: is it marked?
+            reading = _read_watermark(src, key)
+        if blocks:
+            payload: str | None = blocks[0].payload
+        elif reading is not None and reading.detected:
+            payload = reading.payload or "not decoded"
+        else:
+            payload = None
         if payload:
             raise ProvenanceError(
                 f"carries the vidprov watermark (payload {payload}), which marks generated "
@@ -236,20 +251,6 @@ def sign_file(
         soft_binding=blocks,
         ingredients=tuple(str(i.path) for i in ingredients),
     )
-
-
-def _marked(path: Path, key: bytes | None) -> str | None:
-    """The payload of our watermark in ``path``, if one is detected (None without a key)."""
-    from vidprov.watermark import detect_file
-
-    key = key if key is not None else home_key()
-    if key is None:
-        return None
-    try:
-        reading = detect_file(path, key)
-    except WatermarkError:
-        return None
-    return (reading.payload or "not decoded") if reading.detected else None
 
 
 def _refuse_signed(src: Path) -> None:

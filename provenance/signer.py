@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtensionOID
 
 from vidprov.config import home_dir
 from vidprov.errors import ProvenanceError
-from vidprov.provenance.pki import PkiPaths
+from vidprov.provenance.pki import PkiPaths, name_attr
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,6 @@ class CertInfo:
     organization: str | None
     issuer: str | None
     not_after: str
-
-
-def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
-    vals = name.get_attributes_for_oid(oid)
-    return str(vals[0].value) if vals else None
 
 
 def check_chain(pem: str, path: Path | str | None = None) -> list[x509.Certificate]:
@@ -109,9 +104,9 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
     from cryptography.x509.oid import NameOID
 
     return CertInfo(
-        common_name=_attr(cert.subject, NameOID.COMMON_NAME),
-        organization=_attr(cert.subject, NameOID.ORGANIZATION_NAME),
-        issuer=_attr(cert.issuer, NameOID.COMMON_NAME),
+        common_name=name_attr(cert.subject, NameOID.COMMON_NAME),
+        organization=name_attr(cert.subject, NameOID.ORGANIZATION_NAME),
+        issuer=name_attr(cert.issuer, NameOID.COMMON_NAME),
         not_after=cert.not_valid_after_utc.isoformat(),
     )
 

@@ -128,14 +128,16 @@ def decode(soft: np.ndarray, list_size: int = LIST_SIZE) -> bytes | None:
         metric = np.take_along_axis(cand, order, axis=1)
         back_state[t] = _PREV[rows, order // size]
         back_rank[t] = order % size
-    for rank in range(size):
-        if not np.isfinite(metric[0, rank]):
+    # trace every ranked path back from the zero state at once
+    state, rank = np.zeros(size, dtype=np.int64), np.arange(size)
+    bits = np.empty((size, steps), dtype=np.uint8)
+    for t in range(steps - 1, -1, -1):
+        bits[:, t] = state >> (K - 2)
+        state, rank = back_state[t, state, rank], back_rank[t, state, rank]
+    for path, score in zip(bits, metric[0], strict=True):
+        if not np.isfinite(score):
             break
-        state, r, bits = 0, rank, np.empty(steps, dtype=np.uint8)
-        for t in range(steps - 1, -1, -1):
-            bits[t] = state >> (K - 2)
-            state, r = int(back_state[t, state, r]), int(back_rank[t, state, r])
-        data, crc = bits[:PAYLOAD_BITS], bits[PAYLOAD_BITS:INFO_BITS]
+        data, crc = path[:PAYLOAD_BITS], path[PAYLOAD_BITS:INFO_BITS]
         if np.array_equal(crc16(data), crc):
             return np.packbits(data).tobytes()
     return None

@@ -232,26 +232,26 @@ def _reading(acc: _Accumulator, frame_duration: float | None) -> WatermarkReadin
     duration = float(times[-1] - times[0] + dt) if len(times) else 0.0
     n_w = len(windows)
     tests = n_w * (n_w + 1) // 2 + 1
-    best, found = _scan([w.acc for w in windows], windows, acc, 2.0 * tests, refine=True)
-    # not found, or found without a payload that decodes: a downscaled copy? (sharp residual)
-    if config.sharp and (best[0] > config.p_threshold or best[2] is None):
-        sharp_best, sharp_found = _scan(
-            [w.sharp for w in windows], windows, acc, 4.0 * tests, refine=True
-        )
-        decoded = sharp_best[2] is not None and sharp_best[0] <= config.p_threshold
-        if sharp_best[0] < best[0] or (best[2] is None and decoded):
-            best, found = sharp_best, sharp_found
-    # still nothing, or no payload: cropped or rescaled? (synchronisation search)
-    if config.sync and (best[0] > config.p_threshold or best[2] is None):
+    thr = config.p_threshold
+
+    def unread(best: _Best) -> bool:  # not found, or found without a payload that decodes
+        return best[0] > thr or best[2] is None
+
+    def better(best: _Best, other: _Best) -> bool:  # a lower p-value, or the payload it lacked
+        return other[0] < best[0] or (best[2] is None and other[2] is not None and other[0] <= thr)
+
+    reading = _scan([w.acc for w in windows], windows, acc, 2.0 * tests, refine=True)
+    if config.sharp and unread(reading[0]):  # a downscaled copy? (sharp residual)
+        other = _scan([w.sharp for w in windows], windows, acc, 4.0 * tests, refine=True)
+        reading = other if better(reading[0], other[0]) else reading
+    if config.sync and unread(reading[0]):  # cropped or rescaled? (synchronisation search)
         hi_total = sum((w.hi for w in windows[1:]), windows[0].hi.copy())
         hyp = min(search(hi_total, pattern), key=lambda c: _evidence(c[1], pattern)[0])[0]
         vecs = [to_grid(w.hi, hyp, pattern.grid) for w in windows]
         factor = 4.0 * tests * hypothesis_count(pattern.grid)
-        sync_best, sync_found = _scan(vecs, windows, acc, factor, refine=False)
-        decoded = sync_best[2] is not None and sync_best[0] <= config.p_threshold
-        if sync_best[0] < best[0] or (best[2] is None and decoded):
-            best, found = sync_best, sync_found
-    p, z, payload = best
+        other = _scan(vecs, windows, acc, factor, refine=False)
+        reading = other if better(reading[0], other[0]) else reading
+    (p, z, payload), found = reading
     detected = p <= config.p_threshold
     if detected and not found:  # only the whole clip is significant
         found.append(WatermarkSegment(0.0, duration, payload, p, z))

@@ -33,17 +33,27 @@ _EPS = 4.0
 _FLOOR = 0.5  # the mask in flat areas
 
 
+def _highpass(y: np.ndarray, grid: tuple[int, int], interpolation: int, sigma: float) -> np.ndarray:
+    """Luma resized to the grid, minus its Gaussian blur (``sigma`` in cells); (rows, columns)."""
+    w = cv2.resize(y.astype(np.float32, copy=False), grid, interpolation=interpolation)
+    return w - cv2.GaussianBlur(w, (0, 0), sigma)
+
+
+def _whitened(d: np.ndarray) -> np.ndarray:
+    """A grid residual divided by its local energy: quiet cells, where the mark dominates, count
+    most; flattened."""
+    local = cv2.blur(d * d, (5, 5))
+    return (d * (10.0 / (local + _EPS))).ravel()
+
+
 def residual(y: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """High-pass residual of luma at the working resolution, flattened (float32)."""
-    w = cv2.resize(y.astype(np.float32, copy=False), grid, interpolation=cv2.INTER_AREA)
-    return (w - cv2.GaussianBlur(w, (0, 0), _BLUR_SIGMA)).ravel()
+    return _highpass(y, grid, cv2.INTER_AREA, _BLUR_SIGMA).ravel()
 
 
 def weighted_residual(y: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Residual divided by its local energy: quiet cells, where the mark dominates, count most."""
-    d = residual(y, grid)
-    local = cv2.blur((d * d).reshape(grid[1], grid[0]), (5, 5)).ravel()
-    return d * (10.0 / (local + _EPS))
+    """:func:`residual` divided by its local energy (:func:`_whitened`)."""
+    return _whitened(_highpass(y, grid, cv2.INTER_AREA, _BLUR_SIGMA))
 
 
 _SHARP_SIGMA = 0.7
@@ -55,10 +65,7 @@ def sharp_residual(y: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     neighbouring cells) with a sharper high-pass. The detector reads it when the plain one
     yields no payload; it reads payloads the plain one loses after a 0.5x resize or CRF 35
     (docs/watermark.md, the read-back over keys)."""
-    w = cv2.resize(y.astype(np.float32, copy=False), grid, interpolation=cv2.INTER_LINEAR)
-    d = w - cv2.GaussianBlur(w, (0, 0), _SHARP_SIGMA)
-    local = cv2.blur(d * d, (5, 5))
-    return (d * (10.0 / (local + _EPS))).ravel()
+    return _whitened(_highpass(y, grid, cv2.INTER_LINEAR, _SHARP_SIGMA))
 
 
 def mask(y: np.ndarray) -> np.ndarray:
