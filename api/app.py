@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from vidprov import __version__
 from vidprov.api.auth import load_keyring
-from vidprov.api.deps import Context, SafeJSONResponse
+from vidprov.api.deps import KNOWN_QUERY, Context, SafeJSONResponse
 from vidprov.api.engine import Engine, Scanner
 from vidprov.api.errors import install_handlers
 from vidprov.api.jobs import JobStore, Runner
@@ -117,8 +117,9 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     )
     app.state.vidprov = ctx
     install_handlers(app)
-    for module in (meta, media, generate, store, jobs):
-        app.include_router(module.router)
+    app.include_router(meta.router)
+    for module in (media, generate, store, jobs):  # the API proper: no unknown query options
+        app.include_router(module.router, dependencies=[KNOWN_QUERY])
     app.add_middleware(HeadAsGet)
     app.add_middleware(AccessLog)  # outermost: logs HEAD as HEAD
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,7 +16,7 @@ from vidprov.api.engine import Engine
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
-from vidprov.errors import finite
+from vidprov.errors import finite, printable
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -88,7 +88,39 @@ def json_media_type(request: Request) -> None:
         )
 
 
+def _query_names(dependant: Any) -> Iterator[str]:
+    """The query parameter names a route's dependency tree declares."""
+    yield from (p.alias for p in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def known_query(request: Request) -> None:
+    """Refuses query parameters the route does not declare, so that a misspelt option
+    (``?mdoe=job``) is an error rather than silently ignored.
+
+    Raises:
+        ApiError: 422 naming the unknown parameters and the route's known ones.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = set(_query_names(dependant))
+    unknown = sorted(n[:64] for n in set(request.query_params) - known)[:10]
+    if unknown:
+        names = ", ".join(f"'{printable(n)}'" for n in unknown)
+        hint = f" (this route takes {', '.join(sorted(known))})" if known else ""
+        raise ApiError(
+            422,
+            "unknown_parameter",
+            f"unknown query parameter {names}{hint}",
+            {"parameters": unknown},
+        )
+
+
 JSON_BODY = Depends(json_media_type)
+KNOWN_QUERY = Depends(known_query)
 Ctx = Annotated[Context, Depends(context)]
 AnyCaller = Annotated[Caller, Depends(caller)]
 Reader = Annotated[Caller, Depends(require("read"))]

@@ -111,6 +111,31 @@ def test_soft_binding_queries_refuse_what_they_cannot_resolve(make_client: Clien
     assert r.status_code == 422 and "maxResults" in r.json()["message"]
 
 
+def test_an_unknown_query_parameter_is_422_naming_it(
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+) -> None:
+    def scanned(path: Path, progress: object) -> Verdict:  # a misspelt option stops the scan
+        raise AssertionError(f"scanned {path}")
+
+    c = make_client(scan=scanned)
+    with clips["plain"].open("rb") as f:
+        r = c.post("/v1/scan?mdoe=job", files={"file": ("a.mp4", f, "video/mp4")})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "unknown_parameter" and body["parameters"] == ["mdoe"]
+    assert "'mdoe'" in body["message"] and "takes mode" in body["message"]
+    value = "ASNFZ4mrze8="
+    r = c.get("/v1/matches/byBinding", params={"alg": ALG, "value": value, "max": "3"})
+    assert r.status_code == 422 and "maxResults" in r.json()["message"]
+    r = c.get("/v1/matches/byBinding", params={"alg": ALG, "value": value, "maxResults": "3"})
+    assert r.status_code == 200
+    r = c.get("/v1/jobs/nope", params={"x\n": "1"})
+    assert r.status_code == 422 and "'x\\n'" in r.json()["message"]
+    assert "takes" not in r.json()["message"]  # this route takes no query parameters
+    assert c.get("/healthz", params={"utm_source": "x"}).status_code == 200  # not the API
+    assert leftovers(settings) == []
+
+
 def test_a_failed_jobs_file_is_410_with_its_reason(
     make_client: Client, clips: dict[str, Path]
 ) -> None:
