@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
@@ -15,6 +16,12 @@ from vidprov.media._open import ffmpeg_reason, open_input
 
 log = logging.getLogger(__name__)
 _WARNED: set[str] = set()  # files whose short frames were reported (once per process)
+MAX_FRAME_GAP_S = 86400.0  # frames a day apart: corrupt timestamps, not a slow time-lapse
+
+
+def corrupt_gap(index: int, gap: float) -> str:
+    """The message for frame ``index`` coming ``gap`` seconds after the frame before it."""
+    return f"frame {index} comes {gap:.3g} s after the one before it (corrupt timestamps)"
 
 
 @dataclass(frozen=True)
@@ -121,12 +128,14 @@ def probe(path: str | Path) -> VideoInfo:
         vs = container.streams.video[0]
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
         count, first, last, deltas = 0, None, None, set()
+        gaps = _GapCheck(p, time_base)
         try:
             for packet in container.demux(vs):
                 if packet.size == 0 or (packet.pts is None and packet.dts is None):
                     continue
                 count += 1
                 ts = packet.pts if packet.pts is not None else packet.dts
+                gaps.push(ts)
                 first = ts if first is None else min(first, ts)
                 last = ts if last is None else max(last, ts)
                 if packet.duration:
@@ -135,6 +144,9 @@ def probe(path: str | Path) -> VideoInfo:
             raise MediaError(f"truncated or corrupt video data ({ffmpeg_reason(exc)})", p) from exc
         if count == 0:
             raise MediaError("video stream holds no frames", p)
+        gaps.finish()
+        if count > 1 and first == last:
+            raise MediaError(f"all {count} frames have the same timestamp (no timing)", p)
         if vs.frames and count < vs.frames:
             raise MediaError(
                 f"truncated: the index lists {vs.frames} frames, the file holds {count}", p
@@ -173,6 +185,33 @@ def probe(path: str | Path) -> VideoInfo:
         duration=duration,
         fps=fps,
     )
+
+
+class _GapCheck:
+    """Finds frames a day or more apart in presentation order, from timestamps that arrive in
+    decoding order (reordered by at most ``depth`` frames), in constant memory."""
+
+    def __init__(self, path: Path, time_base: Fraction | None, depth: int = 32) -> None:
+        self.path, self.time_base, self.depth = path, time_base, depth
+        self.heap: list[int] = []
+        self.last: int | None = None
+        self.index = 0
+
+    def push(self, ts: int) -> None:
+        heapq.heappush(self.heap, ts)
+        if len(self.heap) > self.depth:
+            self._next(heapq.heappop(self.heap))
+
+    def finish(self) -> None:
+        while self.heap:
+            self._next(heapq.heappop(self.heap))
+
+    def _next(self, ts: int) -> None:
+        if self.last is not None and self.time_base is not None:
+            gap = float((ts - self.last) * self.time_base)
+            if gap > MAX_FRAME_GAP_S:
+                raise MediaError(corrupt_gap(self.index, gap), self.path)
+        self.last, self.index = ts, self.index + 1
 
 
 def _is_vfr(deltas: set[int]) -> bool:

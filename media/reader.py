@@ -16,7 +16,7 @@ import numpy as np
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason, open_input
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
-from vidprov.media.info import VideoInfo, header_info
+from vidprov.media.info import MAX_FRAME_GAP_S, VideoInfo, corrupt_gap, header_info
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class VideoReader:
         self._stream.thread_type = "AUTO"
         self.info: VideoInfo = header_info(self.path, self._container)
         self._used = False
+        self._last_t: float | None = None
 
     @property
     def time_base(self) -> Fraction | None:
@@ -66,11 +67,14 @@ class VideoReader:
             raise MediaError("reader already consumed; open the file again", self.path)
         self._used = True
         index = packets = 0
+        stamps: set[int] = set()  # up to two distinct timestamps: enough to see time advance
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size:
                     packets += 1
                 for frame in packet.decode():
+                    if len(stamps) < 2 and frame.pts is not None:
+                        stamps.add(frame.pts)
                     yield frame
                     index += 1
         except (av.error.FFmpegError, OSError) as exc:
@@ -80,6 +84,8 @@ class VideoReader:
             ) from exc
         if index == 0:
             raise MediaError("video stream holds no decodable frames", self.path)
+        if index > 1 and len(stamps) == 1:
+            raise MediaError(f"all {index} frames have the same timestamp (no timing)", self.path)
         listed = self._stream.frames
         if listed and packets < listed:
             raise MediaError(
@@ -97,10 +103,13 @@ class VideoReader:
             yield self._time(frame, i), frame
 
     def _time(self, frame: av.VideoFrame, index: int) -> float:
-        if frame.pts is not None and frame.time_base is not None:
-            start = self._stream.start_time or 0
-            return float((frame.pts - start) * frame.time_base)
-        return index / float(self.info.fps)
+        if frame.pts is None or frame.time_base is None:
+            return index / float(self.info.fps)
+        t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base)
+        if self._last_t is not None and t - self._last_t > MAX_FRAME_GAP_S:
+            raise MediaError(corrupt_gap(index, t - self._last_t), self.path)
+        self._last_t = t
+        return t
 
     def frames(self, fmt: PixelFormat = "rgb24") -> Iterator[Frame] | Iterator[YUVFrame]:
         """Iterate frames as RGB arrays (``fmt="rgb24"``) or Y/U/V planes (``"yuv420p"``).

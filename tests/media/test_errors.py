@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -114,3 +116,32 @@ def test_paths_the_system_cannot_look_at_are_typed_errors(tmp_path: Path) -> Non
     loop = tmp_path / "loop.mp4"
     loop.symlink_to(loop)
     _check(loop, "symlink loop")
+
+
+def _restamped_mkv(path: Path, stamp: Callable[[int], int]) -> Path:
+    """A 12-frame MKV whose packet ``i`` is stamped ``stamp(i)`` milliseconds."""
+    with av.open(str(path), "w", format="matroska") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        s.codec_context.options = {"bf": "0"}  # decoding order = presentation order
+        packets = []
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 20, np.uint8), "rgb24")
+            frame.pts = i
+            packets += s.encode(frame)
+        packets += s.encode()
+        for i, packet in enumerate(packets):
+            packet.time_base = Fraction(1, 1000)
+            packet.pts = packet.dts = stamp(i)
+            out.mux(packet)
+    return path
+
+
+def test_timestamps_that_never_advance_or_leap_a_day_are_corrupt(tmp_path: Path) -> None:
+    same = _restamped_mkv(tmp_path / "same.mkv", lambda i: 0)
+    _check(same, "all 12 frames have the same timestamp")
+    leap = _restamped_mkv(tmp_path / "leap.mkv", lambda i: i * 40 + (2 * 86400_000 if i > 5 else 0))
+    _check(leap, "frame 6 comes 1.73e+05 s after the one before it (corrupt timestamps)")
+    slow = _restamped_mkv(tmp_path / "slow.mkv", lambda i: i * 3600_000)  # an hourly time-lapse
+    assert probe(slow).duration == pytest.approx(12 * 3600, rel=0.01)
+    assert [f.time for f in iter_frames(slow)][-1] == pytest.approx(11 * 3600)
