@@ -3,13 +3,14 @@ audio copied from a source or encoded from raw samples)."""
 
 from vidprov.media._audio import PCMAudio
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame
-from vidprov.media.info import VideoInfo, probe
+from vidprov.media.info import Display, VideoInfo, probe, read_display
 from vidprov.media.reader import VideoReader, iter_frames, open_video
 from vidprov.media.synth import make_clip, synth_frames
 from vidprov.media.transcode import TranscodeResult, transcode
 from vidprov.media.writer import EncodeOptions, VideoWriter
 
 __all__ = [
+    "Display",
     "EncodeOptions",
     "Frame",
     "FrameChunk",
@@ -23,6 +24,7 @@ __all__ = [
     "make_clip",
     "open_video",
     "probe",
+    "read_display",
     "synth_frames",
     "transcode",
 ]

@@ -62,6 +62,40 @@ class VideoInfo:
         return d
 
 
+@dataclass(frozen=True)
+class Display:
+    """How a stream's stored frames are meant to be shown, which a re-encode must carry over.
+
+    ``rotation``: degrees counter-clockwise, as :attr:`VideoInfo.rotation`;
+    ``sample_aspect_ratio``: the pixel shape (``None``: square); ``full_range``: samples use
+    0-255 rather than the 16-235 of video range.
+    """
+
+    rotation: int = 0
+    sample_aspect_ratio: Fraction | None = None
+    full_range: bool = False
+
+
+def read_display(path: str | Path) -> Display:
+    """The display rotation, pixel aspect ratio and sample range of ``path``'s video stream.
+
+    Raises:
+        MediaError: as :func:`probe` for a file that does not open or decode.
+    """
+    p, container = open_input(path)
+    with container:
+        vs = container.streams.video[0]
+        cc = vs.codec_context
+        sar = vs.sample_aspect_ratio or cc.sample_aspect_ratio
+        full = cc.color_range == 2 or (cc.pix_fmt or "").startswith("yuvj")
+        try:
+            rotation = _first_frame_rotation(container)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
+    square = not sar or Fraction(sar) == 1
+    return Display(rotation, None if square else Fraction(sar), full)
+
+
 def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:
     for rate in (vs.average_rate, vs.guessed_rate, vs.base_rate):
         if rate:
@@ -129,8 +163,10 @@ def probe(path: str | Path) -> VideoInfo:
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
         count, first, last, deltas = 0, None, None, set()
         gaps = _GapCheck(p, time_base)
+        index = IndexCheck(p, vs, container.format.name)
         try:
             for packet in container.demux(vs):
+                index.add(packet)
                 if packet.size == 0 or (packet.pts is None and packet.dts is None):
                     continue
                 count += 1
@@ -147,10 +183,7 @@ def probe(path: str | Path) -> VideoInfo:
         gaps.finish()
         if count > 1 and first == last:
             raise MediaError(f"all {count} frames have the same timestamp (no timing)", p)
-        if vs.frames and count < vs.frames:
-            raise MediaError(
-                f"truncated: the index lists {vs.frames} frames, the file holds {count}", p
-            )
+        index.check()
         try:
             container.seek(0)
             rotation = _first_frame_rotation(container)
@@ -185,6 +218,43 @@ def probe(path: str | Path) -> VideoInfo:
         duration=duration,
         fps=fps,
     )
+
+
+class IndexCheck:
+    """Is the file shorter than its index says? Counts a stream's packets (empty ones that carry
+    a timestamp too) against the frames its index lists. AVI lists a skipped frame as an empty
+    chunk that the demuxer drops, so there the file is whole when its last packet ends at or
+    past the last listed frame slot (AVI timestamps count slots)."""
+
+    def __init__(self, path: Path, stream: av.video.stream.VideoStream, container: str) -> None:
+        self.path, self.listed = path, int(stream.frames or 0)
+        self.avi = container.split(",")[0] == "avi"
+        self.count, self.end, self.step = 0, 0, 1
+        self.last_dts: int | None = None
+
+    def add(self, packet: av.Packet) -> None:
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if not packet.size and ts is None:  # the demuxer's end-of-stream marker
+            return
+        self.count += 1
+        if ts is not None:
+            self.end = max(self.end, ts + max(int(packet.duration or 0), 1))
+        if packet.dts is not None:  # a frame's width in slots, when a writer left them wide
+            if self.last_dts is not None:
+                self.step = max(self.step, packet.dts - self.last_dts)
+            self.last_dts = packet.dts
+
+    def check(self) -> None:
+        """Raises:
+        MediaError: fewer packets than the index lists (truncated).
+        """
+        slots = self.end + self.step - 1  # where the last frame's slot ends
+        if not self.listed or self.count >= self.listed or (self.avi and slots >= self.listed):
+            return
+        raise MediaError(
+            f"truncated: the index lists {self.listed} frames, the file holds {self.count}",
+            self.path,
+        )
 
 
 class _GapCheck:

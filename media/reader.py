@@ -16,7 +16,13 @@ import numpy as np
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason, open_input
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
-from vidprov.media.info import MAX_FRAME_GAP_S, VideoInfo, corrupt_gap, header_info
+from vidprov.media.info import (
+    MAX_FRAME_GAP_S,
+    IndexCheck,
+    VideoInfo,
+    corrupt_gap,
+    header_info,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +72,12 @@ class VideoReader:
         if self._used:
             raise MediaError("reader already consumed; open the file again", self.path)
         self._used = True
-        index = packets = 0
+        index = 0
         stamps: set[int] = set()  # up to two distinct timestamps: enough to see time advance
+        whole = IndexCheck(self.path, self._stream, self._container.format.name)
         try:
             for packet in self._container.demux(self._stream):
-                if packet.size:
-                    packets += 1
+                whole.add(packet)
                 for frame in packet.decode():
                     if len(stamps) < 2 and frame.pts is not None:
                         stamps.add(frame.pts)
@@ -86,11 +92,7 @@ class VideoReader:
             raise MediaError("video stream holds no decodable frames", self.path)
         if index > 1 and len(stamps) == 1:
             raise MediaError(f"all {index} frames have the same timestamp (no timing)", self.path)
-        listed = self._stream.frames
-        if listed and packets < listed:
-            raise MediaError(
-                f"truncated: the index lists {listed} frames, the file holds {packets}", self.path
-            )
+        whole.check()
 
     def timed_av_frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
         """``(seconds, PyAV frame)`` pairs, undecoded to arrays (for samplers that convert only

@@ -13,15 +13,18 @@ from types import TracebackType
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidprov.atomic import AtomicFile, shown_as
 from vidprov.errors import MediaError
 from vidprov.media._audio import AudioCopier, AudioEncoder, PCMAudio
 from vidprov.media._open import ffmpeg_reason
 from vidprov.media.frames import Frame, YUVFrame, from_yuv_planes
+from vidprov.media.info import Display, read_display
 from vidprov.media.reader import VideoReader
 
 log = logging.getLogger(__name__)
+_RANGE = VideoReformatter()  # RGB to full-range YUV (a frame's own reformat cannot set it)
 
 PRESETS = (
     "ultrafast",
@@ -70,10 +73,14 @@ class VideoWriter:
         options: encoder settings.
         audio_from: copy the first audio stream of this file into the output (unchanged when the
             container accepts its codec, else re-encoded to AAC).
-        time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any.
+        time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any. AVI
+            stores one frame per slot of ``1 / fps``: there frames are timed by their index.
         audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0.
         audio: raw samples to encode as the audio track (AAC), interleaved with the video;
             not together with ``audio_from``.
+        display: rotation, pixel aspect ratio and sample range to give the output (the
+            source's, for a re-encode). With ``full_range``, YUV frames are taken as full
+            range and RGB frames are converted to it.
 
     Raises:
         MediaError: bad size or rate, an encoder failure, a frame of the wrong size, the
@@ -91,8 +98,10 @@ class VideoWriter:
         time_base: Fraction | None = None,
         audio_window: tuple[float, float] | None = None,
         audio: PCMAudio | None = None,
+        display: Display | None = None,
     ) -> None:
         self.path = Path(path)
+        self.display = display or Display()
         self.width, self.height = int(width), int(height)
         self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
         self.options = options or EncodeOptions()
@@ -116,10 +125,11 @@ class VideoWriter:
     def like(
         cls, reader: VideoReader, path: str | Path, options: EncodeOptions | None = None
     ) -> VideoWriter:
-        """A writer for ``path`` with the reader's size, rate and timestamps, copying its audio.
+        """A writer for ``path`` with the reader's size, rate, timestamps, rotation, pixel
+        aspect ratio and sample range, copying its audio.
 
         Raises:
-            MediaError: as the constructor.
+            MediaError: as the constructor; the reader's file no longer decodes.
         """
         info = reader.info
         return cls(
@@ -130,6 +140,7 @@ class VideoWriter:
             options,
             audio_from=reader.path,
             time_base=reader.time_base,
+            display=read_display(reader.path),
         )
 
     def __enter__(self) -> VideoWriter:
@@ -180,6 +191,9 @@ class VideoWriter:
                 f"encoder {self.options.codec!r} unavailable ({exc})", self.path
             ) from exc
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix_fmt
+        if out.format.name == "avi":  # one frame per 1/fps slot: a finer unit leaves gaps
+            self.time_base = None
+        self._show(vs)
         vs.codec_context.time_base = self.time_base or 1 / self.fps
         vs.time_base = vs.codec_context.time_base
         codec_opts = {} if self.options.bitrate else {"crf": str(self.options.crf)}
@@ -199,6 +213,15 @@ class VideoWriter:
         elif self.audio is not None:
             self._audio = AudioEncoder(self.audio, out)
             self.audio_mode = self._audio.mode
+
+    def _show(self, vs: av.video.stream.VideoStream) -> None:
+        d = self.display
+        if d.rotation:
+            vs.set_display_rotation(d.rotation)
+        if d.sample_aspect_ratio is not None:
+            vs.codec_context.sample_aspect_ratio = d.sample_aspect_ratio
+        if d.full_range:
+            vs.codec_context.color_range = ColorRange.JPEG
 
     def write(self, frame: Frame | YUVFrame | np.ndarray | av.VideoFrame) -> None:
         """Encode one frame (RGB ``Frame``/array, ``YUVFrame``, or a PyAV frame).
@@ -231,8 +254,10 @@ class VideoWriter:
                 f"{self.width}x{self.height}",
                 self.path,
             )
-        if vf.format.name != self._pix_fmt:
-            vf = vf.reformat(format=self._pix_fmt)
+        if self.display.full_range and vf.format.name.startswith(("rgb", "bgr", "gbr")):
+            vf = _RANGE.reformat(vf, format=self._pix_fmt, dst_color_range=ColorRange.JPEG)
+        elif vf.format.name != self._pix_fmt:
+            vf = vf.reformat(format=self._pix_fmt)  # YUV stays in its range
         if pts is None:
             pts = round(self.frames_written / self.fps / self._stream.codec_context.time_base)
         vf.pts = pts

@@ -170,3 +170,71 @@ def test_rotation_is_reported_counter_clockwise(clip: Path, tmp_path: Path) -> N
     rotated = tmp_path / "rotated.mp4"
     rotated.write_bytes(bytes(data))
     assert probe(clip).rotation == 0 and probe(rotated).rotation == 270
+
+
+def test_avi_output_reads_back_whole(clip: Path, tmp_path: Path) -> None:
+    # AVI gives each frame a slot of 1/fps: the source's finer time base used to leave 24 empty
+    # slots per frame, which the index counted and the reader then called truncated.
+    out = tmp_path / "out.avi"
+    r = transcode(clip, out, EncodeOptions(crf=23, preset="veryfast"))
+    assert (r.output.frames, r.output.fps) == (30, Fraction(30))
+    assert sum(1 for _ in iter_frames(out)) == 30
+
+
+def test_an_avi_with_a_dropped_frame_is_not_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "drop.avi"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        packets = []
+        for i, rgb in enumerate(synth_frames(10, 64, 64)):
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24")
+            frame.pts = i
+            packets += s.encode(frame)
+        for p in [*packets, *s.encode()]:
+            if p.pts != 5:  # the muxer leaves an empty chunk in the dropped frame's slot
+                out.mux(p)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].frames == 10  # the index counts the empty slot
+    assert probe(path).frames == 9 and sum(1 for _ in iter_frames(path)) == 9
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(MediaError, match="truncated"):
+        probe(cut)
+
+
+def _shown(path: Path) -> tuple[int, Fraction | None, int, float]:
+    """Rotation, pixel aspect ratio, range tag and mean RGB level, as a player reads them."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        frame = next(c.decode(s))
+        sar = s.sample_aspect_ratio or s.codec_context.sample_aspect_ratio
+        rgb = frame.to_ndarray(format="rgb24").astype(np.float64)
+        return frame.rotation, sar and Fraction(sar), int(s.codec_context.color_range), rgb.mean()
+
+
+def test_reencodes_keep_rotation_pixel_shape_and_full_range(tmp_path: Path) -> None:
+    src = tmp_path / "phone.mp4"  # a portrait phone clip: rotated, full range, non-square
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.codec_context.color_range = 2
+        s.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        s.set_display_rotation(90)
+        for i, rgb in enumerate(synth_frames(15, 96, 64)):
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(
+                format="yuvj420p"
+            )  # full-range samples
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    before = _shown(src)
+    assert before[:3] == (90, Fraction(4, 3), 2)
+    for name in ("same.mp4", "same.mkv"):
+        transcode(src, tmp_path / name)
+        after = _shown(tmp_path / name)
+        assert after[:3] == before[:3], name
+        assert after[3] == pytest.approx(before[3], abs=2.0)  # no contrast shift
+    assert probe(tmp_path / "same.mp4").rotation == 90
