@@ -8,6 +8,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from vidprov.config import home_dir
@@ -103,11 +104,13 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
 
 @dataclass(frozen=True)
 class SignerRenewal:
-    """What ``renew_signer`` wrote: the new signer chain and key, and the certificate's end."""
+    """What ``renew_signer`` wrote: the new signer chain and key, and the certificate's end;
+    ``note`` says when that end came sooner than asked (the intermediate CA's own end)."""
 
     signer_chain: str
     signer_key: str
     not_after: str
+    note: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -133,11 +136,13 @@ def renew_signer(home: str | Path | None = None, days: int = 365) -> SignerRenew
     except ProvenanceError as exc:
         raise KeyError_(exc.message, exc.path) from exc
     pki = PkiPaths.under(home)
-    return SignerRenewal(
-        signer_chain=str(pki.signer_chain),
-        signer_key=str(pki.signer_key),
-        not_after=leaf.not_valid_after_utc.isoformat(),
-    )
+    end = leaf.not_valid_after_utc
+    note = None
+    if end < leaf.not_valid_before_utc + timedelta(days=days) - timedelta(minutes=5):
+        got = (end - leaf.not_valid_before_utc).days
+        note = f"valid {got} days, not {days}: a signer cannot outlive its intermediate CA"
+        log.warning("%s", note)
+    return SignerRenewal(str(pki.signer_chain), str(pki.signer_key), end.isoformat(), note)
 
 
 def load_watermark_key(path: str | Path | None = None) -> bytes:

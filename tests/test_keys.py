@@ -31,6 +31,8 @@ def test_malformed_key(tmp_path: Path, text: str) -> None:
 
 
 def test_renew_signer_replaces_an_expired_signer_only(home: Path, tmp_path: Path) -> None:
+    import datetime as dt
+
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -54,6 +56,7 @@ def test_renew_signer_replaces_an_expired_signer_only(home: Path, tmp_path: Path
         load_signer()
 
     r = renew_signer(days=30)
+    assert r.note is None
     assert {p: p.read_bytes() for p in kept} == kept  # watermark key and anchors untouched
     assert (
         r.signer_chain == str(pki.signer_chain)
@@ -62,6 +65,10 @@ def test_renew_signer_replaces_an_expired_signer_only(home: Path, tmp_path: Path
     clip = make_clip(tmp_path / "c.mp4", seconds=1.0, width=160, height=120, fps=30)
     out = sign_file(clip, tmp_path / "s.mp4", SignOptions(), load_signer())
     assert verify_file(out.output, watermark=False).c2pa.state == "trusted"
+    longer = renew_signer(days=3650)  # past the intermediate's five years: cut short, and said
+    end = dt.datetime.fromisoformat(longer.not_after)
+    assert dt.timedelta(0) <= inter.not_valid_after_utc - end <= dt.timedelta(days=1)
+    assert longer.note is not None and "not 3650" in longer.note
 
 
 def test_renew_signer_without_a_development_ca(home: Path) -> None:
