@@ -110,6 +110,11 @@ def _first_frame_rotation(container: av.container.InputContainer) -> int:
     return 0
 
 
+def _codec_name(cc: av.CodecContext) -> str:
+    """The format's name (``av1``), not the decoder's (``libdav1d``)."""
+    return getattr(cc.codec, "canonical_name", None) or cc.name
+
+
 def header_info(path: Path, container: av.container.InputContainer) -> VideoInfo:
     """Metadata from the container headers alone (frame count may be estimated)."""
     vs = container.streams.video[0]
@@ -134,11 +139,11 @@ def header_info(path: Path, container: av.container.InputContainer) -> VideoInfo
         frames_exact=frames_exact,
         duration=duration,
         rotation=0,
-        video_codec=cc.name,
+        video_codec=_codec_name(cc),
         pix_fmt=cc.pix_fmt or "unknown",
         vfr=False,
         has_audio=audio is not None,
-        audio_codec=audio.codec_context.name if audio is not None else None,
+        audio_codec=_codec_name(audio.codec_context) if audio is not None else None,
         audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
         audio_channels=audio.codec_context.channels if audio is not None else None,
         bit_rate=container.bit_rate or None,

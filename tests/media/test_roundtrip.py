@@ -238,3 +238,18 @@ def test_reencodes_keep_rotation_pixel_shape_and_full_range(tmp_path: Path) -> N
         assert after[:3] == before[:3], name
         assert after[3] == pytest.approx(before[3], abs=2.0)  # no contrast shift
     assert probe(tmp_path / "same.mp4").rotation == 90
+
+
+def test_probe_names_the_format_not_the_decoder(tmp_path: Path) -> None:
+    path = tmp_path / "av1.mkv"  # decoded by libdav1d: the codec is still av1
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libsvtav1", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for i, rgb in enumerate(synth_frames(5, 64, 64)):
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    assert probe(path).video_codec == "av1"
