@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,12 +30,47 @@ class _PathType(click.Path):
 PATH = _PathType(path_type=Path, readable=False)
 
 
+class OutputError(Exception):
+    """Standard output cannot be written: closed (``>&-``), a full disk, a reader that went
+    away. The CLI prints one line (nothing for a broken pipe) and exits with code 1."""
+
+    def __init__(self, cause: OSError | None) -> None:
+        self.broken_pipe = isinstance(cause, BrokenPipeError)
+        reason = "standard output is closed" if cause is None else cause.strerror or str(cause)
+        super().__init__(f"cannot write the output ({reason})")
+
+
+def echo(text: str) -> None:
+    """Print ``text`` and a newline on stdout, or raise :class:`OutputError` (``click.echo``
+    alone would drop the text when stdout is closed and let a full disk end in a traceback)."""
+    if sys.stdout is None:  # started with stdout closed: click.echo would print nothing
+        raise OutputError(None)
+    try:
+        click.echo(text)
+    except OSError as exc:
+        raise OutputError(exc) from exc
+
+
+def discard_stdout() -> None:
+    """Point stdout's descriptor at /dev/null, so that the interpreter's last flush of what
+    could not be written does not fail again ("Exception ignored ..." on stderr)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdout, or not a file (CliRunner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:
     """Print a result: its ``to_dict()`` as JSON, or the human text."""
     if as_json or human is None:
-        click.echo(json.dumps(finite(result.to_dict()), indent=2, default=str, allow_nan=False))
+        echo(json.dumps(finite(result.to_dict()), indent=2, default=str, allow_nan=False))
     else:
-        click.echo(human)
+        echo(human)
 
 
 @contextlib.contextmanager

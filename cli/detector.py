@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.cli._util import PATH, echo, emit, progress_bar
 from vidprov.errors import printable
 
 
@@ -53,7 +53,7 @@ def scan(
             if isinstance(v, ScanFailure):
                 click.echo(f"vidprov: error: {printable(v.message)}", err=True)
             if jsonl:
-                click.echo(json.dumps(v.to_dict(), default=str))
+                echo(json.dumps(v.to_dict(), default=str))
             results.append(v)
             if bar:
                 bar(1)
@@ -63,9 +63,9 @@ def scan(
     if jsonl:
         pass  # printed as each file finished
     elif as_json and len(results) > 1:
-        click.echo(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+        echo(json.dumps([r.to_dict() for r in results], indent=2, default=str))
     elif as_json and results:  # one file: its verdict, or its failure record
-        click.echo(json.dumps(results[0].to_dict(), indent=2, default=str))
+        echo(json.dumps(results[0].to_dict(), indent=2, default=str))
     elif not as_json:
         for v in verdicts:
             # the threshold keeps real false alarms low, so a P(ai) under it can still be high
@@ -73,13 +73,11 @@ def scan(
             if v.decided_by == "classifier":
                 thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
             head = f"{printable(v.file)}: {v.label.upper()}  P(ai)={v.score_text}"
-            click.echo(f"{head}  (decided by {v.decided_by}{thr})")
+            echo(f"{head}  (decided by {v.decided_by}{thr})")
             for s in v.segments:
-                click.echo(
-                    f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}"
-                )
+                echo(f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}")
             for c in v.conflicts:
-                click.echo(f"  conflict: {c}")
+                echo(f"  conflict: {c}")
     if len(verdicts) < len(results):
         click.get_current_context().exit(2)
 
@@ -101,11 +99,11 @@ def detector_list(as_json: bool) -> None:
     card = default_card()
     doc = {"models": rows, "default": {k: card.get(k) for k in ("model", "sha256", "threshold")}}
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        echo(json.dumps(doc, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['name']:16s} {r['kind']:13s} {r['description']}")
-    click.echo(f"default: {doc['default']['model']} (sha256 {str(doc['default']['sha256'])[:12]}…)")
+        echo(f"{r['name']:16s} {r['kind']:13s} {r['description']}")
+    echo(f"default: {doc['default']['model']} (sha256 {str(doc['default']['sha256'])[:12]}…)")
 
 
 @detector.command("train")

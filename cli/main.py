@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from vidprov import __version__
-from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.cli._util import PATH, OutputError, discard_stdout, emit, progress_bar
 from vidprov.errors import VidprovError, printable
 
 
@@ -33,7 +33,8 @@ def _usage_in_one_line() -> Iterator[None]:
 
 
 class VidprovGroup(click.Group):
-    """Turns library errors and malformed command lines into one line on stderr, exit code 2."""
+    """Turns library errors and malformed command lines into one line on stderr, exit code 2;
+    output that cannot be written into one line and exit code 1 (a broken pipe: quiet)."""
 
     def make_context(
         self,
@@ -56,6 +57,13 @@ class VidprovGroup(click.Group):
             # outputs are atomic: each is either the old file or the finished one
             click.echo("vidprov: interrupted", err=True)
             ctx.exit(130)
+        except OutputError as exc:
+            # stdout closed or full: the environment, not the input (a reader that went away,
+            # as in `| head`, is the usual quiet exit)
+            discard_stdout()
+            if not exc.broken_pipe:
+                click.echo(f"vidprov: error: {exc}", err=True)
+            ctx.exit(1)
         except OSError as exc:
             # a file the library did not expect to fail on (a key or PEM it cannot read, a
             # full disk): still one line naming it, not a traceback
@@ -129,7 +137,8 @@ def keys_renew_signer(days: int, as_json: bool) -> None:
     from vidprov.keys import renew_signer
 
     r = renew_signer(days=days)
-    emit(r, as_json, f"wrote {r.signer_chain} and {r.signer_key}; valid until {r.not_after}")
+    human = f"wrote {r.signer_chain} and {r.signer_key}; valid until {r.not_after}"
+    emit(r, as_json, human + (f" ({r.note})" if r.note else ""))
 
 
 @cli.command()

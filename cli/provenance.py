@@ -46,7 +46,9 @@ def _sign_human(r: Any) -> str:
 @click.option("--ai/--no-ai", default=True, show_default=True, help="Made by a model.")
 @click.option("--model", help="Name of the generating model.")
 @click.option("--prompt", help="The prompt; only its SHA-256 goes into the manifest.")
-@click.option("--prompt-hash", help="SHA-256 hex of the prompt, if hashed elsewhere.")
+@click.option(
+    "--prompt-hash", help="SHA-256 hex of the prompt, if hashed elsewhere (not with --prompt)."
+)
 @click.option("--no-soft-binding", is_flag=True, help="Do not bind the watermark payload.")
 @_cert
 @_key
@@ -71,6 +73,8 @@ def sign(
     """Write DST: SRC with a signed C2PA manifest (stored in the manifest store)."""
     from vidprov.provenance import SignOptions, load_signer, sign_file
 
+    if prompt is not None and prompt_hash is not None:  # one would be silently dropped
+        raise click.UsageError("--prompt and --prompt-hash are alternatives: give one")
     if prompt is not None:
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
     options = SignOptions(

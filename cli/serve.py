@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH
+from vidprov.cli._util import PATH, echo
 from vidprov.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -140,4 +140,4 @@ def api_key_add(name: str, scopes: tuple[str, ...], keys_file: Path | None) -> N
     path = keys_file or home_dir() / KEYS_FILE
     token = add_key(path, name, tuple(dict.fromkeys(scopes)))
     click.echo(f"added key {name!r} ({', '.join(dict.fromkeys(scopes))}) to {path}", err=True)
-    click.echo(token)
+    echo(token)
