@@ -10,6 +10,8 @@ Rules, strongest first:
 3. Otherwise the classifier's segments and clip score decide. Without a classifier, a trusted
    ``digitalCapture`` claim decides ``real``; with nothing at all to go on the label is
    ``unknown`` and the score ``None`` (our mark being absent says nothing about a clip).
+   A classifier that was skipped (:class:`ClassifierSkipped`: frames it cannot work on) counts
+   as no classifier; the evidence says it was skipped and why.
 
 Disagreements (a trusted camera claim with a detected mark, a classifier that scores a
 watermarked clip as real, ...) never change the rule order; they are listed in ``conflicts``.
@@ -22,7 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from vidprov.detector.verdict import ClassifierResult, Segment, Verdict
+from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
 from vidprov.provenance import manifest
 from vidprov.provenance.manifest import source_type
 from vidprov.watermark import covers_clip
@@ -85,9 +87,13 @@ def fuse(
     c2pa: dict[str, Any] | None,
     recovered: dict[str, Any] | None,
     watermark: dict[str, Any] | None,
-    classifier: ClassifierResult | None,
+    classifier: ClassifierResult | ClassifierSkipped | None,
 ) -> Verdict:
-    """Combine the evidence for one file into a :class:`Verdict` (see the module rules)."""
+    """Combine the evidence for one file into a :class:`Verdict` (see the module rules).
+
+    ``classifier`` is the classifier's result, ``None`` when it was not asked for, or a
+    :class:`ClassifierSkipped` when it was asked for but could not run: then it decides nothing,
+    as with ``None``, and ``evidence["classifier"]`` gives the reason."""
     verdict = _decide(file, duration, c2pa, recovered, watermark, classifier)
     note = _untrusted_claim(c2pa, verdict.label)
     return replace(verdict, conflicts=(*verdict.conflicts, note)) if note else verdict
@@ -114,14 +120,15 @@ def _decide(
     c2pa: dict[str, Any] | None,
     recovered: dict[str, Any] | None,
     watermark: dict[str, Any] | None,
-    classifier: ClassifierResult | None,
+    given: ClassifierResult | ClassifierSkipped | None,
 ) -> Verdict:
     evidence: dict[str, Any] = {
         "c2pa": c2pa,
         "recovered": recovered,
         "watermark": watermark,
-        "classifier": classifier.to_dict() if classifier else None,
+        "classifier": given.to_dict() if given else None,
     }
+    classifier = given if isinstance(given, ClassifierResult) else None  # a skip tells nothing
     conflicts: list[str] = []
     cls_ai = classifier is not None and classifier.clip_score >= classifier.threshold
     wm_on = bool(watermark and watermark.get("detected"))

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidprov.detector.fusion import fuse
-from vidprov.detector.verdict import ScanFailure, Verdict
+from vidprov.detector.sampling import check_classifiable
+from vidprov.detector.verdict import ClassifierSkipped, ScanFailure, Verdict
 from vidprov.errors import DetectorError, MediaError, VidprovError
 from vidprov.media import probe
 
@@ -34,6 +35,11 @@ def scan_file(
 ) -> Verdict:
     """Scan one clip and return its fused :class:`Verdict`.
 
+    Frames the classifier cannot work on (a short side under 16 px, a long side over 8x the
+    short one: :func:`~vidprov.detector.sampling.check_classifiable`) skip it: the manifest and
+    the watermark decide as with ``classifier=False``, and ``evidence["classifier"]`` says it
+    was skipped and why. If they cannot decide either, the clip is an error, not ``unknown``.
+
     Args:
         path: the clip.
         detector: classifier to use (default: the model shipped with vidprov).
@@ -43,7 +49,9 @@ def scan_file(
         progress: called with the number of units done (a unit per stage).
 
     Raises:
-        MediaError: the file is missing, empty, not a video, or has fewer than 2 frames.
+        MediaError: the file is missing, empty, not a video, or has fewer than 2 frames; or
+            its frames cannot be classified and neither a trusted manifest nor our watermark
+            decides.
         DetectorError: the classifier model cannot be loaded.
     """
     from vidprov.provenance.verify import verify_file
@@ -55,15 +63,19 @@ def scan_file(
         from vidprov.detector.models import load_default
 
         detector = load_default()
+    unclassifiable: MediaError | None = None
+    if classifier:
+        try:
+            check_classifiable(info.width, info.height, path)
+        except MediaError as exc:  # the manifest or the watermark may still decide
+            log.info("%s: classifier skipped (%s)", path, exc.message)
+            unclassifiable = exc
+    run_classifier = classifier and detector is not None and unclassifiable is None
     # manifest + watermark and the classifier decode the clip independently; FFmpeg, OpenCV
     # and numpy release the GIL, so on two cores the two passes overlap
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = pool.submit(verify_file, path, trust_anchors, key=key)
-        result = (
-            detector.score_file(path, info.duration)
-            if classifier and detector is not None
-            else None
-        )
+        result = detector.score_file(path, info.duration) if run_classifier else None
         if progress:
             progress(1)
         report = pending.result()
@@ -71,7 +83,11 @@ def scan_file(
         progress(1)
     rep = report.to_dict()
     duration = info.duration or (result.duration if result else 0.0)
-    return fuse(str(path), duration, rep["c2pa"], rep["recovered"], rep["watermark"], result)
+    cls = ClassifierSkipped(unclassifiable.message) if unclassifiable else result
+    verdict = fuse(str(path), duration, rep["c2pa"], rep["recovered"], rep["watermark"], cls)
+    if unclassifiable is not None and verdict.decided_by == "none":
+        raise unclassifiable  # nothing else decides: no verdict is invented
+    return verdict
 
 
 def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | MediaError]:

@@ -58,10 +58,23 @@ class ClassifierResult:
 
 
 @dataclass(frozen=True)
+class ClassifierSkipped:
+    """Why the classifier was asked for but not run on a clip (frames it cannot work on):
+    ``evidence["classifier"]`` then says so instead of holding its scores, and the other
+    evidence decides (see :func:`vidprov.detector.scan.scan_file`)."""
+
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"skipped": True, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Verdict:
     """One file's verdict: ``label`` (ai / mixed / real), ``score`` = P(ai), the timeline of
-    segments, and the evidence each source gave (``c2pa``, ``watermark``, ``classifier``),
-    with any conflicts between them listed in ``conflicts``. Without the classifier and with
+    segments, and the evidence each source gave (``c2pa``, ``watermark``, ``classifier``: its
+    scores, or ``{"skipped": true, "reason"}`` when it could not run on the clip), with any
+    conflicts between them listed in ``conflicts``. Without the classifier and with
     neither a trusted manifest nor our watermark to go on, nothing can tell: ``label`` is
     ``unknown`` and ``score`` is ``None``."""
 

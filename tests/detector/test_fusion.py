@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vidprov.detector.fusion import fuse
-from vidprov.detector.verdict import ClassifierResult, Segment
+from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
@@ -119,3 +119,22 @@ def test_trusted_camera_claim_without_classifier_is_real() -> None:
     v = fuse("f", 10.0, c2pa("trusted", "digitalCapture"), None, None, None)
     assert (v.label, v.score, v.decided_by) == ("real", 0.0, "c2pa")
     assert [(s.start, s.end, s.label) for s in v.segments] == [(0.0, 10.0, "real")]
+
+
+def test_a_skipped_classifier_decides_nothing_and_says_why() -> None:
+    skipped = ClassifierSkipped("frames of 1x1 cannot be classified")
+    cases = [
+        (c2pa("trusted", "trainedAlgorithmicMedia"), wm(), ("ai", "c2pa")),
+        (c2pa("absent", None), wm((3.0, 6.0)), ("mixed", "watermark")),
+        (c2pa("trusted", "digitalCapture"), wm(), ("real", "c2pa")),
+        (c2pa("absent", None), wm(), ("unknown", "none")),
+    ]
+    for manifest, mark, want in cases:
+        v = fuse("f", 10.0, manifest, None, mark, skipped)
+        alone = fuse("f", 10.0, manifest, None, mark, None)  # as without a classifier
+        assert (v.label, v.decided_by) == want
+        assert (v.score, v.segments, v.conflicts) == (alone.score, alone.segments, alone.conflicts)
+        assert v.evidence["classifier"] == {
+            "skipped": True,
+            "reason": "frames of 1x1 cannot be classified",
+        }

@@ -257,22 +257,51 @@ def test_frames_too_small_or_too_elongated_are_refused(tmp_path: Path, toy_model
             scan_file(clip, detector=toy_model)
 
 
+def test_a_signed_clip_too_small_to_classify_is_decided_by_its_manifest(
+    env_home: Path, tmp_path: Path
+) -> None:
+    from vidprov.detector import load_default
+    from vidprov.provenance import sign_file
+
+    shipped = load_default()  # as `vidprov scan` does; the toy model takes a while to train
+
+    clip = make_clip(tmp_path / "tiny.mp4", seconds=0.3, width=8, height=8, fps=10)
+    signed = sign_file(clip, tmp_path / "signed.mp4").output
+    why = "frames of 8x8 cannot be classified"
+    v = scan_file(signed, detector=shipped)  # before the fix: MediaError, no verdict
+    assert (v.label, v.score, v.decided_by) == ("ai", 1.0, "c2pa")
+    assert v.evidence["classifier"]["skipped"] is True
+    assert v.evidence["classifier"]["reason"].startswith(why)
+    assert v.to_dict()["evidence"]["classifier"] == v.evidence["classifier"]
+    # nothing else to decide by: still the typed error, never an invented verdict
+    with pytest.raises(MediaError, match=f"tiny.mp4: {why}"):
+        scan_file(clip, detector=shipped)
+
+
 def test_a_jump_in_frame_times_is_sampled_at_once(tmp_path: Path) -> None:
     import av
 
     from vidprov.detector.sampling import sample_frames
 
     src = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10, seed=2)
-    mkv = tmp_path / "jump.mkv"  # frame k at k * 10^9 s: stepping 1/8 s across would never end
-    with av.open(str(src)) as inp, av.open(str(mkv), "w") as out:
-        s = out.add_stream_from_template(inp.streams.video[0])
-        for k, packet in enumerate(p for p in inp.demux(video=0) if p.dts is not None):
-            packet.stream = s
-            packet.pts = packet.dts = k * 10**12
-            packet.time_base = Fraction(1, 1000)
-            out.mux(packet)
-    times = [t for t, _ in sample_frames(mkv)]  # before the fix: about 10^11 loop steps
-    assert times[0] == 0.0 and times[-1] == 4e9 and set(times) <= {k * 1e9 for k in range(5)}
+
+    def jumping(name: str, step_ms: int) -> Path:
+        mkv = tmp_path / name  # frame k at k * step
+        with av.open(str(src)) as inp, av.open(str(mkv), "w") as out:
+            s = out.add_stream_from_template(inp.streams.video[0])
+            for k, packet in enumerate(p for p in inp.demux(video=0) if p.dts is not None):
+                packet.stream = s
+                packet.pts = packet.dts = k * step_ms
+                packet.time_base = Fraction(1, 1000)
+                out.mux(packet)
+        return mkv
+
+    # 20,000 s apart (under a day, however the decoder orders them): stepping 1/8 s across
+    # would take 160,000 loop steps a gap
+    times = [t for t, _ in sample_frames(jumping("jump.mkv", 20_000_000))]
+    assert times[0] == 0.0 and times[-1] == 80_000 and set(times) <= {k * 2e4 for k in range(5)}
+    with pytest.raises(MediaError, match="corrupt timestamps"):  # 10^9 s apart: not a video
+        list(sample_frames(jumping("leap.mkv", 10**12)))
 
 
 def test_a_broken_setup_stops_the_batch_instead_of_failing_each_clip(
