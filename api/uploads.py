@@ -23,12 +23,12 @@ from starlette.requests import ClientDisconnect, Request
 
 from vidprov.api.errors import ApiError
 from vidprov.api.settings import ApiSettings
+from vidprov.media import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 FIELD = "file"
 SLACK = 64 * 1024  # multipart framing and small fields on top of the file itself
-KNOWN_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -91,7 +91,7 @@ def sniff_suffix(head: bytes, client_name: str) -> str:
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return ".mkv"
     suffix = Path(client_name).suffix.lower()
-    return suffix if suffix in KNOWN_SUFFIXES else ".bin"
+    return suffix if suffix in VIDEO_SUFFIXES else ".bin"
 
 
 class _Sink:

@@ -14,14 +14,12 @@ from vidprov.detector.fusion import fuse
 from vidprov.detector.sampling import check_classifiable
 from vidprov.detector.verdict import ClassifierSkipped, ScanFailure, Verdict
 from vidprov.errors import DetectorError, MediaError, VidprovError
-from vidprov.media import probe
+from vidprov.media import VIDEO_SUFFIXES, probe
 
 if TYPE_CHECKING:
     from vidprov.detector.models import Detector
 
 log = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 
 
 def scan_file(

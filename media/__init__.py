@@ -2,6 +2,7 @@
 audio copied from a source or encoded from raw samples)."""
 
 from vidprov.media._audio import PCMAudio
+from vidprov.media._open import VIDEO_SUFFIXES
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame
 from vidprov.media.info import Display, VideoInfo, probe, read_display
 from vidprov.media.reader import VideoReader, iter_frames, open_video
@@ -10,6 +11,7 @@ from vidprov.media.transcode import TranscodeResult, transcode
 from vidprov.media.writer import EncodeOptions, VideoWriter
 
 __all__ = [
+    "VIDEO_SUFFIXES",
     "Display",
     "EncodeOptions",
     "Frame",

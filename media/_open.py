@@ -16,6 +16,12 @@ _NOT_VIDEO_FORMATS = {"tty", "ansi", "bin", "xbin", "idf", "txt"}
 _NOT_VIDEO_CODECS = {"ansi", "bintext", "xbin", "idf", "text"}
 
 
+VIDEO_SUFFIXES = (  # what a folder scan picks up; every one opens through FFmpeg
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".y4m", ".ts", ".mts", ".m2ts",
+    ".mpg", ".mpeg", ".3gp", ".flv", ".wmv", ".ogv",
+)  # fmt: skip
+
+
 def check_file(path: str | Path) -> Path:
     """Check that ``path`` is an existing, non-empty regular file.
 

@@ -323,3 +323,12 @@ def test_a_broken_setup_stops_the_batch_instead_of_failing_each_clip(
         next(scan_many([clip], detector=toy_model, trust_anchors=anchors))
     (v,) = scan_many([clip], detector=toy_model)
     assert not isinstance(v, ScanFailure)
+
+
+def test_a_folder_scan_takes_every_video_suffix_ffmpeg_reads(tmp_path: Path) -> None:
+    from vidprov.detector.scan import iter_inputs
+
+    for name in ("a.MP4", "b.gif", "c.y4m", "d.ts", "e.webm", "notes.txt", "f.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    found = sorted(p.name for p in iter_inputs([tmp_path]) if isinstance(p, Path))
+    assert found == ["a.MP4", "b.gif", "c.y4m", "d.ts", "e.webm"]
