@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from vidprov.api.errors import ApiError
 from vidprov.api.settings import ApiSettings
 from vidprov.media import VIDEO_SUFFIXES
+from vidprov.provenance.manifest import HEAD_BYTES, sniff_container
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +85,9 @@ def display_name(raw: str | None) -> str:
 
 def sniff_suffix(head: bytes, client_name: str) -> str:
     """The suffix the saved file gets: from its first bytes, else the client's known suffix."""
-    if head[4:8] == b"ftyp":
-        return ".mov" if head[8:12] == b"qt  " else ".mp4"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return ".avi"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return ".mkv"
+    container = sniff_container(head)
+    if container is not None:
+        return container.suffix
     suffix = Path(client_name).suffix.lower()
     return suffix if suffix in VIDEO_SUFFIXES else ".bin"
 
@@ -147,8 +145,8 @@ class _Sink:
         self.size += len(chunk)
         if self.size > self.limit:
             raise too_large(self.limit)
-        if len(self.head) < 16:
-            self.head += chunk[: 16 - len(self.head)]
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
         self.out.write(chunk)
 
     def part_end(self) -> None:

@@ -16,6 +16,7 @@ import cv2
 from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError
 from vidprov.media.frames import Frame
+from vidprov.media.info import read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
 from vidprov.provenance.manifest import (
@@ -23,7 +24,9 @@ from vidprov.provenance.manifest import (
     COMPOSITE_TRAINED,
     TRAINED,
     SignOptions,
+    container_of,
     mime_for,
+    mime_of,
     source_type,
 )
 from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, sign_file
@@ -45,12 +48,15 @@ def _source(
     and whether its manifest declares AI content; the manifest is read once."""
     import c2pa
 
-    try:
-        with open(path, "rb") as f:
-            store = json.loads(c2pa.Reader(mime_for(path), f).json())
-        manifest = (store.get("manifests") or {}).get(store.get("active_manifest")) or {}
-    except (c2pa.C2paError, ProvenanceError):
-        manifest = {}
+    container = container_of(path)
+    manifest: dict[str, Any] = {}
+    if container is not None and container.mime is not None:
+        try:
+            with open(path, "rb") as f:
+                store = json.loads(c2pa.Reader(container.mime, f).json())
+            manifest = (store.get("manifests") or {}).get(store.get("active_manifest")) or {}
+        except c2pa.C2paError:
+            manifest = {}
     blocks = from_manifest(manifest) or read_back_blocks(path, key, duration)
     # soft-binding blocks are our watermark, which only generated clips carry: a trimmed AI
     # clip's manifest declares no source type of its own (its action is c2pa.opened)
@@ -76,11 +82,14 @@ def _check_source(path: Path) -> C2paReport:
     Raises:
         MediaError: the source is missing or not a file.
         ProvenanceError: the source's manifest is tampered with or unreadable (an untrusted or
-            since-expired signer is the reader's call: the ingredient records it).
+            since-expired signer is the reader's call: the ingredient records it); its bytes
+            are not a container C2PA takes as an ingredient (a WebM named ``.mp4`` too).
     """
     from vidprov.media._open import check_file
 
-    report = read_c2pa(check_file(path), None)
+    path = check_file(path)
+    mime_of(path)  # refused here, before the re-encode, rather than when it is added
+    report = read_c2pa(path, None)
     if report.state == "invalid" and report.tampered:
         raise ProvenanceError(
             f"its C2PA manifest is invalid ({', '.join(report.tampered)}); a tampered source "
@@ -130,6 +139,7 @@ def trim_file(
                 audio_from=src,
                 time_base=_TB,
                 audio_window=(start, end),
+                display=read_display(src),
             ) as w:
                 for f in r.frames("rgb24"):
                     if start - 1e-6 <= f.time < end - 1e-6:
@@ -193,7 +203,8 @@ def concat_files(
         blocks: list[SoftBindingBlock] = []
         ai = False
         offset = 0.0
-        with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB) as w:
+        shown = read_display(paths[0])  # the first source's rotation and pixel shape
+        with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown) as w:
             for p in paths:
                 with VideoReader(p) as r:
                     dur = r.info.duration

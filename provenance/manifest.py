@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vidprov import __version__
-from vidprov.errors import ProvenanceError
+from vidprov.errors import MediaError, ProvenanceError
 from vidprov.provenance.softbinding import SoftBindingBlock, to_assertion
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -18,17 +18,109 @@ CAPTURE = IPTC + "digitalCapture"
 COMPOSITE = IPTC + "composite"
 GENERATION_LABEL = "io.vidprov.generation"
 
+
+@dataclass(frozen=True)
+class Container:
+    """A container format as a file's first bytes identify it.
+
+    Args:
+        name: what to call it in messages ("MP4", "WebM", ...).
+        suffix: its usual file suffix.
+        mime: the MIME type c2pa reads and embeds manifests with; None for a container C2PA
+            is not read from.
+    """
+
+    name: str
+    suffix: str
+    mime: str | None = None
+
+
+MP4 = Container("MP4", ".mp4", "video/mp4")
+QUICKTIME = Container("QuickTime", ".mov", "video/quicktime")
+AVI = Container("AVI", ".avi", "video/x-msvideo")
+
 # Containers c2pa can embed a manifest in, by suffix.
-MIME_BY_SUFFIX = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".avi": "video/x-msvideo",
-}
+CONTAINER_BY_SUFFIX = {".mp4": MP4, ".m4v": MP4, ".mov": QUICKTIME, ".avi": AVI}
+MIME_BY_SUFFIX = {s: str(c.mime) for s, c in CONTAINER_BY_SUFFIX.items()}
+#: bytes :func:`container_of` reads: an MPEG-TS is told by its second packet's sync byte
+HEAD_BYTES = 192
+_TS_PACKET = 188
+
+
+def sniff_container(head: bytes) -> Container | None:
+    """The container a file's first bytes (:data:`HEAD_BYTES` of them, fewer will do for all
+    but MPEG-TS) say it is; None when they start no container we know.
+
+    The C2PA family (ISO BMFF as MP4 or QuickTime, RIFF AVI) is told apart from the video
+    containers C2PA is not read from (Matroska, WebM, GIF, MPEG-TS/PS, Ogg, FLV, ASF), so that a
+    file is read as what it is, whatever its name.
+    """
+    if head[4:8] == b"ftyp":
+        return QUICKTIME if head[8:12] == b"qt  " else MP4
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return AVI
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML; the DocType comes within the first bytes
+        return Container("WebM", ".webm") if b"webm" in head[:64] else Container("Matroska", ".mkv")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return Container("GIF", ".gif")
+    if head[:1] == b"G" and head[_TS_PACKET : _TS_PACKET + 1] == b"G":
+        return Container("MPEG-TS", ".ts")
+    if head[:4] == b"\x00\x00\x01\xba":
+        return Container("MPEG-PS", ".mpg")
+    if head[:4] == b"OggS":
+        return Container("Ogg", ".ogv")
+    if head[:3] == b"FLV":
+        return Container("FLV", ".flv")
+    if head[:8] == b"\x30\x26\xb2\x75\x8e\x66\xcf\x11":
+        return Container("ASF", ".wmv")
+    return None
+
+
+def container_of(path: Path) -> Container | None:
+    """What ``path`` holds, decided by its first bytes: a WebM named ``.mp4`` is a WebM, an MP4
+    named ``.avi`` an MP4. Only bytes that start no known container fall back to the suffix
+    (a C2PA container's, else None): a damaged header still gets c2pa's reading.
+
+    Raises:
+        MediaError: the file cannot be read.
+    """
+    from vidprov.media._open import stat_reason
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    except OSError as exc:
+        raise MediaError(stat_reason(exc), path) from exc
+    return sniff_container(head) or CONTAINER_BY_SUFFIX.get(path.suffix.lower())
+
+
+def mime_of(path: Path) -> str:
+    """The MIME type c2pa reads the existing file ``path`` with, decided by its bytes
+    (:func:`container_of`), not its name.
+
+    Raises:
+        MediaError: the file cannot be read.
+        ProvenanceError: a container C2PA is not read from or embedded in (named, with what
+            its bytes are when its suffix says otherwise).
+    """
+    container = container_of(path)
+    if container is not None and container.mime is not None:
+        return container.mime
+    if container is None:
+        return mime_for(path)  # raises: neither its bytes nor its suffix are a C2PA container
+    named = (
+        f", whatever its {path.suffix} name says" if path.suffix.lower() in MIME_BY_SUFFIX else ""
+    )
+    raise ProvenanceError(
+        f"is a {container.name} file{named}; C2PA is only read from and embedded in MP4, "
+        "QuickTime (.mov) and AVI",
+        path,
+    )
 
 
 def mime_for(path: Path) -> str:
-    """The MIME type c2pa uses for ``path``.
+    """The MIME type c2pa uses for ``path``, by its suffix: for outputs, which take the
+    container their name says (an existing file: :func:`mime_of`).
 
     Raises:
         ProvenanceError: a container c2pa cannot carry a manifest in.

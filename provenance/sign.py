@@ -19,6 +19,7 @@ from vidprov.provenance.manifest import (
     definition,
     generation_assertion,
     mime_for,
+    mime_of,
     utf8_clean,
 )
 from vidprov.provenance.signer import CallbackSigner, cert_info, load_signer
@@ -166,7 +167,7 @@ def sign_file(
     src, dst = Path(src), Path(dst)
     options = options or SignOptions()
     mime = mime_for(dst)
-    if mime_for(src) != mime:
+    if mime_of(src) != mime:  # by its bytes: a WebM or an MP4 may be misnamed
         raise ProvenanceError(f"signing keeps the container; {src.name} is not {mime}", dst)
     with VideoReader(src) as r:
         duration = r.info.duration
@@ -217,7 +218,7 @@ def sign_file(
                     "label": f"ingredient{i}",
                 }
                 with open(ing.path, "rb") as f:
-                    builder.add_ingredient_from_stream(json.dumps(meta), mime_for(ing.path), f)
+                    builder.add_ingredient_from_stream(json.dumps(meta), mime_of(ing.path), f)
             # "r+b": the temp file exists and is empty; truncating it ("w+b") would make ext4
             # flush the whole file on close (auto_da_alloc), about 20% of the signing time.
             # Ctrl-C or SIGTERM inside c2pa's native call back into the signer could be

@@ -16,7 +16,9 @@ from vidprov.media._open import check_file
 from vidprov.provenance.manifest import (
     GENERATION_LABEL,
     MIME_BY_SUFFIX,
+    Container,
     actions_of,
+    container_of,
     source_type,
 )
 from vidprov.provenance.pki import TRUST_ANCHORS_FILE
@@ -228,21 +230,35 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
     )
 
 
+def _not_read(path: Path, container: Container | None) -> C2paReport:
+    """``absent``: ``path`` is not in a container C2PA is read from."""
+    if container is None:
+        note = f"C2PA is not read from {path.suffix or 'suffix-less'} files"
+    else:
+        note = f"C2PA is not read from {container.name} files"
+        if path.suffix.lower() in MIME_BY_SUFFIX:
+            note += f" (the bytes are {container.name}, whatever the {path.suffix} name says)"
+    return C2paReport("absent", codes=("vidprov.container.unsupported",), note=note)
+
+
 def read_c2pa(path: Path, trust_anchors: str | None) -> C2paReport:
     """Validate the manifest embedded in ``path`` (no network: remote manifests not fetched).
 
+    The container is decided by the file's bytes, not its name (:func:`container_of`): a file
+    in a container C2PA is not read from is ``absent`` whatever its suffix, and a mislabelled
+    MP4 gets its real reading.
+
     Raises:
-        ProvenanceError: the container cannot carry C2PA at all.
+        MediaError: the file cannot be read.
     """
     import c2pa
 
-    mime = MIME_BY_SUFFIX.get(path.suffix.lower())
-    if mime is None:
-        return C2paReport(
-            "absent",
-            codes=("vidprov.container.unsupported",),
-            note=f"C2PA is not read from {path.suffix or 'suffix-less'} files",
-        )
+    container = container_of(path)
+    if container is None or container.mime is None:
+        return _not_read(path, container)
+    mime = container.mime
+    if MIME_BY_SUFFIX.get(path.suffix.lower()) != mime:
+        log.info("%s: read as %s (its bytes), not by its suffix", path, container.name)
     try:
         ctx = c2pa.Context.from_dict(_settings(trust_anchors))
         with open(path, "rb") as f:
@@ -363,12 +379,14 @@ def _hard_binding_matches(path: Path, manifest_store: bytes) -> bool:
     """Whether the stored manifest's hash binding holds for these bytes (sidecar validation)."""
     import c2pa
 
-    mime = MIME_BY_SUFFIX.get(path.suffix.lower())
-    if mime is None:
+    container = container_of(path)
+    if container is None or container.mime is None:
         return False
     try:
         with open(path, "rb") as f:
-            results = c2pa.Reader(mime, f, manifest_data=manifest_store).get_validation_results()
+            results = c2pa.Reader(
+                container.mime, f, manifest_data=manifest_store
+            ).get_validation_results()
     except c2pa.C2paError:
         return False
     failures, _ = _codes(results)

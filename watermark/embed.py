@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from vidprov.atomic import AtomicFile
-from vidprov.errors import WatermarkError
+from vidprov.errors import ProvenanceError, WatermarkError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
+from vidprov.media._open import check_file
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import WatermarkConfig, keyed_pattern
 from vidprov.watermark.results import EmbedResult
@@ -208,14 +209,21 @@ def embed_file(
     ``read_back`` (the default) the encoded file is detected before it replaces ``dst``, and a
     mark that does not read back with its payload leaves nothing written.
 
+    A ``src`` that carries a C2PA manifest (whatever its state) is refused before anything is
+    written: the re-encoded output would carry none, dropping the clip's provenance (and, once
+    signed again, relabelling it). Watermark before signing; an edit that keeps the manifest
+    as an ingredient is ``vidprov edit``.
+
     Raises:
         MediaError: unreadable input or unwritable output.
+        ProvenanceError: ``src`` carries a C2PA manifest.
         WatermarkError: bad payload or key, frames too small, or (``read_back``) the payload
             does not read back: the clip already carries a mark, or is too short or too small
             for this strength and CRF.
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
+    _refuse_signed(check_file(src))
     psnrs: list[float] = []
     out = AtomicFile(dst)
     try:
@@ -241,6 +249,32 @@ def embed_file(
         frames=len(psnrs),
         psnr_mean=float(np.mean(psnrs)),
         psnr_min=float(np.min(psnrs)),
+    )
+
+
+def _refuse_signed(src: Path) -> None:
+    """Re-encoding a clip drops its embedded C2PA manifest: refuse one that carries any.
+
+    Raises:
+        ProvenanceError: ``src`` carries a C2PA manifest (trusted, valid or invalid).
+    """
+    from vidprov.provenance.verify import read_c2pa
+
+    report = read_c2pa(src, None)
+    if report.state == "absent":
+        return
+    what = report.state + (f", {report.manifest_id}" if report.manifest_id else "")
+    hint = (
+        "its manifest is broken (tampered?), so nothing can carry it over: watermark the "
+        "original, unsigned clip"
+        if report.tampered
+        else "watermark the unsigned clip before signing it, or derive a signed copy with "
+        "`vidprov edit trim`, which keeps this manifest as an ingredient"
+    )
+    raise ProvenanceError(
+        f"carries a C2PA manifest ({what}); watermarking re-encodes the clip and would drop "
+        f"that manifest and its history: {hint}",
+        src,
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.provenance.conftest import PAYLOAD
 from vidprov.errors import ConfigError
-from vidprov.media import EncodeOptions, probe, transcode
+from vidprov.media import Display, EncodeOptions, VideoWriter, probe, synth_frames, transcode
 from vidprov.provenance import SignResult, concat_files, trim_file, verify_file
 from vidprov.provenance.manifest import COMPOSITE_TRAINED, TRAINED
 
@@ -96,3 +96,15 @@ def test_a_trim_of_a_stripped_marked_clip_declares_generated_content(
     out = trim_file(stripped, tmp_path / "t.mp4", 0.0, 2.0)
     r = verify_file(out.output)
     assert r.c2pa.digital_source_type == TRAINED  # as concat already declared it
+
+
+def test_trim_and_concat_keep_a_portrait_clip_upright(env_home: Path, tmp_path: Path) -> None:
+    src = tmp_path / "portrait.mp4"  # stored landscape, shown turned (a phone's clip)
+    with VideoWriter(src, 96, 64, 25, display=Display(rotation=90)) as w:
+        for rgb in synth_frames(50, 96, 64):
+            w.write(rgb)
+    assert probe(src).rotation == 90
+    trimmed = trim_file(src, tmp_path / "trim.mp4", 0.4, 1.6).output
+    joined = concat_files([src, src], tmp_path / "cat.mp4").output
+    assert probe(trimmed).rotation == 90 and probe(joined).rotation == 90
+    assert verify_file(trimmed).c2pa.state == "trusted"

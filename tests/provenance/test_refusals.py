@@ -1,6 +1,7 @@
-"""What signing and editing refuse, so provenance cannot be dropped, relabelled or laundered:
-re-signing a signed clip, signing our watermarked output as camera footage, an edit of a
-tampered source; and bad trust anchors or non-video files as errors, not verdicts."""
+"""What signing, editing and watermarking refuse, so provenance cannot be dropped, relabelled or
+laundered: re-signing a signed clip, signing our watermarked output as camera footage, an edit
+of a tampered source, watermarking a signed clip; and bad trust anchors or non-video files as
+errors, not verdicts."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_cli import run
 from vidprov.errors import MediaError, ProvenanceError
+from vidprov.keys import load_watermark_key
 from vidprov.media import EncodeOptions, make_clip, transcode
 from vidprov.provenance import SignOptions, SignResult, sign_file, trim_file, verify_file
 from vidprov.provenance.bmff import top_level_boxes
+from vidprov.watermark import embed_file
 
 
 def test_a_signed_clip_is_not_signed_again(
@@ -38,14 +42,19 @@ def test_our_watermark_is_not_signed_as_camera_footage(
     sign_file(camera, tmp_path / "c-signed.mp4", SignOptions(ai=False))
 
 
-def test_an_edit_of_a_tampered_source_is_refused(
-    env_home: Path, signed: SignResult, tmp_path: Path
-) -> None:
+def _tampered(signed: SignResult, dst: Path) -> Path:
+    """A copy of the signed clip with one byte of its media flipped (its manifest: invalid)."""
     data = bytearray(Path(signed.output).read_bytes())
     mdat = next(b for b in top_level_boxes(signed.output) if b.type == "mdat")
     data[mdat.offset + mdat.size // 2] ^= 0xFF
-    bad = tmp_path / "bad.mp4"
-    bad.write_bytes(data)
+    dst.write_bytes(data)
+    return dst
+
+
+def test_an_edit_of_a_tampered_source_is_refused(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    bad = _tampered(signed, tmp_path / "bad.mp4")
     with pytest.raises(ProvenanceError, match=r"bmffHash\.mismatch") as err:
         trim_file(bad, tmp_path / "t.mp4", 0.0, 1.0)
     assert err.value.path == str(bad) and "untrusted" not in str(err.value)
@@ -68,3 +77,26 @@ def test_verify_of_a_file_that_is_no_video_is_an_error(env_home: Path, tmp_path:
     text.write_text("not a video\n" * 50)
     with pytest.raises(MediaError, match="not a readable video"):
         verify_file(text)
+
+
+def test_a_signed_clip_is_not_watermarked(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    """Embedding re-encodes the clip, which drops its manifest: with a weak mark that does not
+    read back, ``sign --no-ai`` then made a trusted camera manifest of an AI clip. Refused for
+    any manifest, valid or not, whatever the file is named; nothing is written."""
+    renamed = tmp_path / "signed.avi"  # an MP4 under another container's name
+    renamed.write_bytes(Path(signed.output).read_bytes())
+    bad = _tampered(signed, tmp_path / "bad.mp4")
+    out = tmp_path / "out.mp4"
+    key = load_watermark_key()
+    for src, state in ((Path(signed.output), "valid"), (renamed, "valid"), (bad, "invalid")):
+        with pytest.raises(ProvenanceError, match=rf"carries a C2PA manifest \({state}") as err:
+            embed_file(src, out, key, "1111111111111111", read_back=False)
+        assert err.value.path == str(src)
+    assert "vidprov edit trim" in str(err.value) or "tampered" in str(err.value)
+    p = run("watermark", "embed", signed.output, str(out), "--payload", "1111111111111111",
+            env={"VIDPROV_HOME": str(env_home)})  # fmt: skip
+    assert p.returncode == 2 and p.stderr.startswith(f"vidprov: error: {signed.output}: carries")
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["bad.mp4", "signed.avi"]
