@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from vidprov.atomic import AtomicFile
 from vidprov.detector.features import luma_hist
+from vidprov.detector.models._pickle import RefusedGlobal, load_model_pickle
 from vidprov.detector.sampling import SAMPLE_FPS, sample_frames
 from vidprov.detector.segments import segment
 from vidprov.detector.splice import SpliceModel
@@ -262,7 +263,9 @@ def sha256_file(path: Path) -> str:
 
 
 def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, Any]:
-    """Read a saved model, checking its checksum (given, or from ``<path>.sha256``).
+    """Read a saved model, checking its checksum (given, or from ``<path>.sha256``). The file
+    is unpickled with only the classes a model holds (:mod:`._pickle`): a file that names any
+    other function is refused before it runs.
 
     Raises:
         DetectorError: missing file, checksum mismatch, or not a vidprov detector file.
@@ -282,7 +285,9 @@ def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, A
     if expect_sha256 is not None and actual != expect_sha256:
         raise DetectorError("model file checksum mismatch (corrupt or modified)", p)
     try:
-        blob = joblib.load(p)
+        blob = load_model_pickle(p)
+    except RefusedGlobal as exc:
+        raise DetectorError(f"not a vidprov detector model: it asks for {exc.what}", p) from exc
     except Exception as exc:
         raise DetectorError(f"not a readable model file ({type(exc).__name__})", p) from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:

@@ -23,6 +23,7 @@ from vidprov.detector.data import (
     read_index,
 )
 from vidprov.detector.models import create, list_models, load
+from vidprov.detector.models.base import sha256_file
 from vidprov.detector.train import TrainConfig, evaluate, mixed_report, train
 from vidprov.errors import DetectorError
 from vidprov.media import iter_frames, probe
@@ -94,6 +95,38 @@ def test_not_a_model_file(tmp_path: Path) -> None:
         load(tmp_path / "missing.joblib")
     with pytest.raises(DetectorError, match="is a folder, not a model file"):
         load(tmp_path)
+
+
+class _Runs:
+    """Unpickles as a call of ``fn(*args)``: what a booby-trapped model file would hold."""
+
+    def __init__(self, fn: object, *args: object) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return self.fn, self.args
+
+
+def test_a_model_file_that_would_run_code_is_refused_before_it_runs(tmp_path: Path) -> None:
+    import os
+
+    import joblib
+    import numpy as np
+
+    ran = tmp_path / "ran"
+    traps = {
+        "system": _Runs(os.system, f"touch {ran}"),
+        "object array": np.array([_Runs(os.system, f"touch {ran}")], dtype=object),
+        "memmap": _Runs(np.memmap, str(ran), "uint8", "w+", 0, (8,)),  # would create a file
+        "eval": _Runs(eval, f"open({str(ran)!r}, 'w')"),
+    }
+    for what, trap in traps.items():
+        f = tmp_path / "trap.joblib"
+        joblib.dump({"format": 1, "kind": "forensic-rf", "trap": trap}, f, compress=3)
+        (tmp_path / "trap.joblib.sha256").write_text(f"{sha256_file(f)}  trap.joblib\n")
+        with pytest.raises(DetectorError, match="not a vidprov detector model: it asks for"):
+            load(f)
+        assert not ran.exists(), what
 
 
 @pytest.mark.parametrize(
