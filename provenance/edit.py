@@ -128,7 +128,9 @@ def trim_file(
         with VideoReader(src) as r:
             info = r.info
             if start >= info.duration:
-                raise ConfigError(f"trim start {start} s is past the end ({info.duration:.2f} s)")
+                raise ConfigError(
+                    f"trim start {start} s is past the end ({info.duration:.2f} s)", src
+                )
             end = min(end, info.duration)
             with VideoWriter(
                 tmp.tmp,

@@ -57,8 +57,9 @@ def test_concat_chain(env_home: Path, signed: SignResult, clip_factory, tmp_path
 def test_trim_bad_range(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         trim_file(signed.output, tmp_path / "t.mp4", 2.0, 1.0)
-    with pytest.raises(ConfigError, match="past the end"):
+    with pytest.raises(ConfigError, match="past the end") as ei:
         trim_file(signed.output, tmp_path / "t.mp4", 9.0, 10.0)
+    assert ei.value.path == signed.output  # the CLI's line names the clip
     assert list(tmp_path.iterdir()) == []
 
 
