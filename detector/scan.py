@@ -175,9 +175,10 @@ def scan_many(
                 raise  # about another file (the manifest store, ...): the batch cannot go on
             log.info("skipped: %s", exc)
             yield ScanFailure(str(path), exc.code, str(exc))
-        except (MemoryError, RuntimeError, ValueError, OSError) as exc:
-            # a file that breaks something deeper (a decoder, an allocation) must not end the
-            # batch either; the traceback goes to the debug log (-vv), the record says what
+        except Exception as exc:
+            # a file that breaks something deeper (a decoder, an allocation, a header our code
+            # did not expect) must not end the batch either; the traceback goes to the debug
+            # log (-vv), the record says what
             log.debug("%s: could not be scanned", path, exc_info=True)
             why = f"{type(exc).__name__}: {exc}"
             yield ScanFailure(

@@ -88,6 +88,8 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
         if not container.streams.video:
             raise MediaError("no video stream in file", p)
         vs = container.streams.video[0]
+        if vs.codec_context is None:  # a damaged track header, or a codec FFmpeg lacks
+            raise MediaError("not a readable video: its video track names no known codec", p)
         if vs.codec_context.name in _NOT_VIDEO_CODECS:
             raise MediaError(f"not a video file (detected {vs.codec_context.name})", p)
         w, h = vs.codec_context.width, vs.codec_context.height

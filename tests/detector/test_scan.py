@@ -332,3 +332,21 @@ def test_a_folder_scan_takes_every_video_suffix_ffmpeg_reads(tmp_path: Path) -> 
         (tmp_path / name).write_bytes(b"x")
     found = sorted(p.name for p in iter_inputs([tmp_path]) if isinstance(p, Path))
     assert found == ["a.MP4", "b.gif", "c.y4m", "d.ts", "e.webm"]
+
+
+def test_a_clip_that_breaks_something_unexpected_does_not_end_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vidprov.detector.scan as scan_mod
+
+    clips = [make_clip(tmp_path / f"{n}.mp4", seconds=0.5, width=64, height=64) for n in "abc"]
+
+    def scan_file(path: Path, **kwargs: object) -> str:
+        if path.name == "b.mp4":
+            raise AttributeError("'NoneType' object has no attribute 'name'")
+        return path.name
+
+    monkeypatch.setattr(scan_mod, "scan_file", scan_file)
+    out = list(scan_mod.scan_many(clips, classifier=False, key=b"\0" * 32))
+    assert out[0] == "a.mp4" and out[2] == "c.mp4"
+    assert out[1].error == "scan_failed" and "AttributeError" in out[1].message

@@ -145,3 +145,14 @@ def test_timestamps_that_never_advance_or_leap_a_day_are_corrupt(tmp_path: Path)
     slow = _restamped_mkv(tmp_path / "slow.mkv", lambda i: i * 3600_000)  # an hourly time-lapse
     assert probe(slow).duration == pytest.approx(12 * 3600, rel=0.01)
     assert [f.time for f in iter_frames(slow)][-1] == pytest.approx(11 * 3600)
+
+
+def test_a_damaged_track_header_is_a_typed_error(tmp_path: Path) -> None:
+    from vidprov.media import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, width=64, height=64, fps=10)
+    data = bytearray(clip.read_bytes())
+    data[data.find(b"hdlr") - 4] ^= 1  # the handler box's size: FFmpeg no longer knows the codec
+    bad = tmp_path / "hdlr.mp4"
+    bad.write_bytes(bytes(data))
+    _check(bad, "its video track names no known codec")
