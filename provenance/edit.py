@@ -25,9 +25,9 @@ from vidprov.provenance.manifest import (
     TRAINED,
     SignOptions,
     container_of,
+    lineage_source_type,
     mime_for,
     mime_of,
-    source_type,
 )
 from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, sign_file
 from vidprov.provenance.signer import CallbackSigner
@@ -49,18 +49,20 @@ def _source(
     import c2pa
 
     container = container_of(path)
-    manifest: dict[str, Any] = {}
+    store: dict[str, Any] = {}
     if container is not None and container.mime is not None:
         try:
             with open(path, "rb") as f:
                 store = json.loads(c2pa.Reader(container.mime, f).json())
-            manifest = (store.get("manifests") or {}).get(store.get("active_manifest")) or {}
         except c2pa.C2paError:
-            manifest = {}
+            store = {}
+    label = store.get("active_manifest")
+    manifest = (store.get("manifests") or {}).get(label) or {}
     blocks = from_manifest(manifest) or read_back_blocks(path, key, duration)
-    # soft-binding blocks are our watermark, which only generated clips carry: a trimmed AI
-    # clip's manifest declares no source type of its own (its action is c2pa.opened)
-    return blocks, source_type(manifest) in (TRAINED, COMPOSITE_TRAINED) or bool(blocks)
+    # soft-binding blocks are our watermark, which only generated clips carry; a trim's own
+    # manifest declares no source type (its action is c2pa.opened): its lineage does
+    ai = lineage_source_type(store, label) in (TRAINED, COMPOSITE_TRAINED)
+    return blocks, ai or bool(blocks)
 
 
 def _opened(ai: bool, has_manifest: bool) -> dict[str, Any]:
@@ -80,14 +82,15 @@ def _check_source(path: Path) -> C2paReport:
     valid manifest over content whose own provenance failed.
 
     Raises:
-        MediaError: the source is missing or not a file.
+        MediaError: the source is missing, not a file or not a readable video.
         ProvenanceError: the source's manifest is tampered with or unreadable (an untrusted or
             since-expired signer is the reader's call: the ingredient records it); its bytes
             are not a container C2PA takes as an ingredient (a WebM named ``.mp4`` too).
     """
-    from vidprov.media._open import check_file
+    from vidprov.media._open import open_input
 
-    path = check_file(path)
+    path, container = open_input(path)  # not a video at all: say that, not "tampered"
+    container.close()
     mime_of(path)  # refused here, before the re-encode, rather than when it is added
     report = read_c2pa(path, None)
     if report.state == "invalid" and report.tampered:

@@ -249,3 +249,25 @@ def source_type(manifest: dict[str, Any]) -> str | None:
         if a.get("digitalSourceType"):
             return str(a["digitalSourceType"])
     return None
+
+
+def lineage_source_type(store: dict[str, Any], label: str | None, depth: int = 32) -> str | None:
+    """The digitalSourceType a manifest declares, else the first its ingredients' manifests
+    declare or inherit, down the whole chain: a trim of a trim of a generated clip declares
+    nothing itself (its action is ``c2pa.opened``) and is still generated content.
+
+    ``store`` is c2pa's reader JSON (every manifest in the chain, by label); ``depth`` bounds
+    the walk (a store is a tree, but it is the file's to say so).
+    """
+    manifests = store.get("manifests") or {}
+    m = manifests.get(label) if label else None
+    if not m or depth <= 0:
+        return None
+    own = source_type(m)
+    if own is not None:
+        return own
+    for ing in m.get("ingredients", []):
+        found = lineage_source_type(store, ing.get("active_manifest"), depth - 1)
+        if found is not None:
+            return found
+    return None

@@ -19,7 +19,7 @@ from vidprov.provenance.manifest import (
     Container,
     actions_of,
     container_of,
-    source_type,
+    lineage_source_type,
 )
 from vidprov.provenance.pki import TRUST_ANCHORS_FILE
 from vidprov.provenance.softbinding import ALG, payload_to_value
@@ -188,16 +188,15 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
     )
     sig = m.get("signature_info") or {}
     gen = (m.get("claim_generator_info") or [{}])[0]
-    source = source_type(m)
+    source = lineage_source_type(store, label)
     ingredients = []
     for ing in m.get("ingredients", []):
-        ing_m = (store.get("manifests") or {}).get(ing.get("active_manifest"), {})
         ingredients.append(
             {
                 "title": ing.get("title"),
                 "relationship": ing.get("relationship"),
                 "manifest_id": ing.get("active_manifest"),
-                "digital_source_type": source_type(ing_m),
+                "digital_source_type": lineage_source_type(store, ing.get("active_manifest")),
                 # what the signer's c2pa found wrong with the ingredient when it was added
                 "failures": [
                     f.get("code")
@@ -208,9 +207,6 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
                 ],
             }
         )
-    if source is None:
-        inherited = [i["digital_source_type"] for i in ingredients if i["digital_source_type"]]
-        source = inherited[0] if inherited else None
     signed_at, when = sig.get("time"), "timestamp" if sig.get("time") else None
     if signed_at is None and generation.get("claimed_signing_time"):
         signed_at, when = generation["claimed_signing_time"], "claimed"

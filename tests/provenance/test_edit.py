@@ -109,3 +109,23 @@ def test_trim_and_concat_keep_a_portrait_clip_upright(env_home: Path, tmp_path: 
     joined = concat_files([src, src], tmp_path / "cat.mp4").output
     assert probe(trimmed).rotation == 90 and probe(joined).rotation == 90
     assert verify_file(trimmed).c2pa.state == "trusted"
+
+
+def test_edits_of_edits_keep_the_ai_claim_of_the_whole_chain(
+    env_home: Path, clip_factory, tmp_path: Path
+) -> None:
+    from vidprov.detector import scan_file
+    from vidprov.provenance import SignOptions, load_signer, sign_file
+
+    camera = clip_factory("cam.mp4", seconds=2.0, width=160, height=96, fps=25, seed=5)
+    ai = sign_file(camera, tmp_path / "ai.mp4", SignOptions(ai=True), load_signer()).output
+    once = trim_file(ai, tmp_path / "t1.mp4", 0.0, 1.6).output  # no watermark: the claim only
+    twice = trim_file(once, tmp_path / "t2.mp4", 0.0, 1.2).output
+    r = verify_file(twice)
+    assert r.c2pa.state == "trusted" and r.c2pa.digital_source_type == TRAINED
+    assert r.c2pa.ingredients[0]["digital_source_type"] == TRAINED  # t1, which inherits it
+    other = clip_factory("cam2.mp4", seconds=1.0, width=160, height=96, fps=25, seed=6)
+    joined = concat_files([twice, other], tmp_path / "cat.mp4").output
+    assert verify_file(joined).c2pa.digital_source_type == COMPOSITE_TRAINED
+    v = scan_file(twice, classifier=False)
+    assert (v.label, v.decided_by) == ("ai", "c2pa")

@@ -13,7 +13,14 @@ from tests.cli.test_cli import run
 from vidprov.errors import MediaError, ProvenanceError
 from vidprov.keys import load_watermark_key
 from vidprov.media import EncodeOptions, make_clip, transcode
-from vidprov.provenance import SignOptions, SignResult, sign_file, trim_file, verify_file
+from vidprov.provenance import (
+    SignOptions,
+    SignResult,
+    concat_files,
+    sign_file,
+    trim_file,
+    verify_file,
+)
 from vidprov.provenance.bmff import top_level_boxes
 from vidprov.watermark import embed_file
 
@@ -59,6 +66,18 @@ def test_an_edit_of_a_tampered_source_is_refused(
         trim_file(bad, tmp_path / "t.mp4", 0.0, 1.0)
     assert err.value.path == str(bad) and "untrusted" not in str(err.value)
     assert not (tmp_path / "t.mp4").exists()
+
+
+def test_an_edit_of_a_file_that_is_no_video_says_so(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.mp4"  # random bytes under a video's name: not "a tampered source"
+    junk.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(MediaError, match="not a readable video"):
+        concat_files([signed.output, junk], tmp_path / "c.mp4")
+    with pytest.raises(MediaError, match="not a readable video"):
+        trim_file(junk, tmp_path / "t.mp4", 0.0, 1.0)
+    assert not (tmp_path / "c.mp4").exists() and not (tmp_path / "t.mp4").exists()
 
 
 def test_malformed_trust_anchors_are_an_error(
