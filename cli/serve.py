@@ -31,6 +31,28 @@ def is_loopback(host: str) -> bool:
     return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
 
 
+def check_listen(host: str, port: int) -> None:
+    """Bind every address ``host`` names on ``port`` as uvicorn will (address reuse on, IPv6
+    sockets IPv6-only), and let go at once: a port in use is one line, not uvicorn's log.
+
+    Raises:
+        ConfigError: ``host`` does not resolve, or ``host:port`` cannot be bound (in use, not
+            an address of this machine, a privileged port).
+    """
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in infos:
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {shown} ({reason[:1].lower()}{reason[1:]})") from exc
+
+
 def _log_config(level: str) -> dict[str, object]:
     from uvicorn.config import LOGGING_CONFIG
 
@@ -93,6 +115,7 @@ def serve(
     settings = dataclasses.replace(
         ApiSettings.from_env(), **{k: v for k, v in overrides.items() if v is not None}
     )
+    check_listen(host, port)  # before the keyring's warnings: one line if the port is taken
     keyring = load_keyring(settings.api_keys_file, settings.api_keys)
     if keyring.open and not is_loopback(host):
         raise ConfigError(

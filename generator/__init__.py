@@ -8,7 +8,7 @@ from vidprov.generator.presets import (
     list_presets,
     register,
 )
-from vidprov.generator.request import RequestPlan, plan_request
+from vidprov.generator.request import RequestPlan, check_options, plan_request
 from vidprov.generator.run import GeneratedClip, GenerationResult, SignedGenerator
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Preset",
     "RequestPlan",
     "SignedGenerator",
+    "check_options",
     "create",
     "get_preset",
     "list_presets",

@@ -29,7 +29,13 @@ class Preset:
         builder: builds the pipeline in-process (tiny presets).
         dtype: torch dtype name for real weights.
         height, width, frames, steps, fps: defaults for a clip.
-        frame_multiple: frames must be ``k * frame_multiple + 1`` (the VAE's time stride).
+        frame_multiple: frames must be ``k * frame_multiple + 1`` (the VAE's time stride; twice
+            that for CogVideoX, whose VAE decodes latent frames in pairs).
+        size_multiple: height and width must be multiples of it (the VAE's spatial stride times
+            the transformer's patch size); the default, 8, holds for any diffusers video VAE.
+        min_side, max_side: the smallest and largest height or width the pipeline can make
+            (None: only :data:`vidprov.generator.request.LIMITS`).
+        max_frames: the most frames the pipeline can make (None: only the limits).
         pipeline_kwargs: extra arguments every call passes (e.g. ``max_sequence_length``).
         offload: ``"model"`` or ``"sequential"`` CPU offload on GPU, or None.
         smoke_test: random weights: output is not meaningful video.
@@ -50,6 +56,10 @@ class Preset:
     steps: int = 50
     fps: int = 16
     frame_multiple: int = 4
+    size_multiple: int = 8
+    min_side: int | None = None
+    max_side: int | None = None
+    max_frames: int | None = None
     pipeline_kwargs: dict[str, Any] = field(default_factory=dict)
     offload: str | None = None
     smoke_test: bool = False
@@ -196,12 +206,22 @@ _TINY = dict(
     textured=True,
 )
 for _p in (
-    Preset("tiny-wan", "WanPipeline", builder=tiny.tiny_wan, **_TINY),
+    Preset(
+        "tiny-wan",
+        "WanPipeline",
+        builder=tiny.tiny_wan,
+        size_multiple=16,
+        # its rotary position table has 32 entries per axis: 32 latent frames, 32 patches a side
+        max_side=512,
+        max_frames=125,
+        **_TINY,
+    ),
     Preset(
         "tiny-ltx",
         "LTXPipeline",
         builder=tiny.tiny_ltx,
         frame_multiple=8,
+        size_multiple=32,
         pipeline_kwargs={"max_sequence_length": 16},
         **_TINY,
     ),
@@ -210,6 +230,8 @@ for _p in (
         "LTX2Pipeline",
         builder=tiny.tiny_ltx2,
         frame_multiple=8,
+        size_multiple=32,
+        min_side=64,  # the VAE decoder's reflect padding needs a latent 2 wide
         pipeline_kwargs={
             # no guidance passes: one transformer call per step, as the other tiny presets
             "guidance_scale": 1.0,
@@ -227,6 +249,8 @@ for _p in (
         "tiny-cogvideox",
         "CogVideoXPipeline",
         builder=tiny.tiny_cogvideox,
+        frame_multiple=8,
+        size_multiple=16,
         pipeline_kwargs={"max_sequence_length": 16},
         **_TINY,
     ),
@@ -240,6 +264,7 @@ for _p in (
         steps=50,
         fps=16,
         offload="model",
+        size_multiple=16,
     ),
     Preset(
         "wan-2.1-t2v-14b",
@@ -251,6 +276,7 @@ for _p in (
         steps=50,
         fps=16,
         offload="model",
+        size_multiple=16,
     ),
     Preset(
         "wan-2.2-ti2v-5b",
@@ -262,6 +288,7 @@ for _p in (
         steps=50,
         fps=24,
         offload="model",
+        size_multiple=32,  # its VAE is 16x spatial, then 2x2 patches
     ),
     Preset(
         "ltx-video",
@@ -273,6 +300,7 @@ for _p in (
         steps=50,
         fps=24,
         frame_multiple=8,
+        size_multiple=32,
     ),
     Preset(
         "ltx-2",
@@ -285,6 +313,8 @@ for _p in (
         fps=24,
         frame_multiple=8,
         offload="model",
+        size_multiple=32,
+        min_side=64,
     ),
     Preset(
         "cogvideox-2b",
@@ -297,6 +327,8 @@ for _p in (
         steps=50,
         fps=8,
         offload="model",
+        frame_multiple=8,
+        size_multiple=16,
     ),
     Preset(
         "cogvideox-5b",
@@ -308,6 +340,8 @@ for _p in (
         steps=50,
         fps=8,
         offload="model",
+        frame_multiple=8,
+        size_multiple=16,
     ),
 ):
     register(_p)

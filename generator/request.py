@@ -43,6 +43,66 @@ class RequestPlan:
     paths: tuple[Path, ...]
 
 
+def check_options(
+    preset: Preset,
+    frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    fps: int | None = None,
+    num_videos: int = 1,
+) -> dict[str, int]:
+    """Fill in ``preset``'s defaults (``None``: the preset's value) and check every option
+    against :data:`LIMITS` and the preset's own rules: frames ``k*frame_multiple+1`` and at most
+    ``max_frames``, height and width multiples of ``size_multiple`` within ``min_side`` ..
+    ``max_side``. The part of :func:`plan_request` that needs no prompt or output path (the HTTP
+    API can check a request with it before queueing a job).
+
+    Raises:
+        GeneratorError: an option out of its :data:`LIMITS`, or one the preset cannot make.
+    """
+    given = {"frames": frames, "height": height, "width": width, "steps": steps, "fps": fps}
+    values = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
+    values.update(seed=seed, num_videos=num_videos)
+    for name, value in values.items():
+        lo, hi = LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            shown = value if not isinstance(value, float) or math.isfinite(value) else str(value)
+            raise GeneratorError(f"{name} must be an integer in {lo}..{hi}, got {shown}")
+    n = values["frames"]
+    if (n - 1) % preset.frame_multiple:
+        raise GeneratorError(
+            f"{preset.name} needs frames = k*{preset.frame_multiple}+1 (e.g. "
+            f"{(n - 1) // preset.frame_multiple * preset.frame_multiple + 1}), got {n}"
+        )
+    if preset.max_frames is not None and n > preset.max_frames:
+        raise GeneratorError(f"{preset.name} needs frames at most {preset.max_frames}, got {n}")
+    for name in ("height", "width"):
+        _check_side(preset, name, values[name])
+    return values
+
+
+def _check_side(preset: Preset, name: str, value: int) -> None:
+    """Check a height or width (``name``) against ``preset``'s sides.
+
+    Raises:
+        GeneratorError: ``value`` is out of the preset's sides or not a multiple of its
+            ``size_multiple``.
+    """
+    m = preset.size_multiple
+    lo = max(preset.min_side or 0, LIMITS[name][0])
+    hi = min(preset.max_side or LIMITS[name][1], LIMITS[name][1])
+    if value < lo:
+        raise GeneratorError(f"{preset.name} needs {name} at least {lo}, got {value}")
+    if value > hi:
+        raise GeneratorError(f"{preset.name} needs {name} at most {hi}, got {value}")
+    if value % m:
+        near = [k for k in (value // m * m, value // m * m + m) if lo <= k <= hi]
+        hint = f" (e.g. {' or '.join(map(str, near))})" if near else ""
+        raise GeneratorError(f"{preset.name} needs {name} divisible by {m}{hint}, got {value}")
+
+
 def plan_request(
     preset: Preset,
     prompt: str,
@@ -58,8 +118,8 @@ def plan_request(
     """Fill in ``preset``'s defaults and check the request (``None``: the preset's value).
 
     Raises:
-        GeneratorError: a blank prompt, an option out of its :data:`LIMITS`, a frame count the
-            preset cannot make.
+        GeneratorError: a blank prompt, an option out of its :data:`LIMITS`, a frame count or
+            size the preset cannot make (:func:`check_options`).
         ProvenanceError: an output container a manifest cannot be stored in.
         MediaError: an output that cannot be written (no such folder, a folder).
     """
@@ -67,20 +127,7 @@ def plan_request(
 
     if is_blank(prompt):
         raise GeneratorError("the prompt is blank")
-    given = {"frames": frames, "height": height, "width": width, "steps": steps, "fps": fps}
-    values = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
-    values.update(seed=seed, num_videos=num_videos)
-    for name, value in values.items():
-        lo, hi = LIMITS[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            shown = value if not isinstance(value, float) or math.isfinite(value) else str(value)
-            raise GeneratorError(f"{name} must be an integer in {lo}..{hi}, got {shown}")
-    n = values["frames"]
-    if (n - 1) % preset.frame_multiple:
-        raise GeneratorError(
-            f"{preset.name} needs frames = k*{preset.frame_multiple}+1 (e.g. "
-            f"{(n - 1) // preset.frame_multiple * preset.frame_multiple + 1}), got {n}"
-        )
+    values = check_options(preset, frames, height, width, steps, seed, fps, num_videos)
     out = Path(out)
     paths = (
         (out,)

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from vidprov.errors import GeneratorError, MediaError, ProvenanceError
-from vidprov.generator import SignedGenerator, get_preset, list_presets, plan_request
+from vidprov.generator import (
+    SignedGenerator,
+    check_options,
+    get_preset,
+    list_presets,
+    plan_request,
+)
 from vidprov.generator.presets import resolve_device
 from vidprov.generator.run import to_uint8
 from vidprov.provenance import ALG, ManifestStore, PkiPaths, verify_file
@@ -103,6 +109,10 @@ def test_bad_frame_count(offline: list[object], tmp_path: Path) -> None:
         ({"seed": 2**70}, "seed must be"),
         ({"num_videos": 0}, "num_videos must be"),
         ({"frames": 16}, r"k\*4\+1"),
+        ({"height": 100}, r"tiny-wan needs height divisible by 16 \(e.g. 96 or 112\), got 100"),
+        ({"width": 24}, r"needs width divisible by 16 \(e.g. 16 or 32\), got 24"),
+        ({"width": 528}, "tiny-wan needs width at most 512, got 528"),  # its position table
+        ({"frames": 129}, "tiny-wan needs frames at most 125, got 129"),
     ],
 )
 def test_requests_are_checked_before_any_model_loads(
@@ -111,6 +121,34 @@ def test_requests_are_checked_before_any_model_loads(
     args = {"prompt": "a cat", "out": tmp_path / "g.mp4", **change}
     with pytest.raises(GeneratorError, match=message):
         plan_request(get_preset("tiny-wan"), **args)
+
+
+@pytest.mark.parametrize(
+    ("model", "change", "message"),
+    [
+        ("tiny-ltx", {"height": 112}, r"tiny-ltx needs height divisible by 32 \(e.g. 96 or 128\)"),
+        ("tiny-ltx", {"width": 16}, r"needs width divisible by 32 \(e.g. 32\), got 16"),
+        ("tiny-ltx2", {"height": 32}, "tiny-ltx2 needs height at least 64, got 32"),
+        ("tiny-cogvideox", {"frames": 13}, r"k\*8\+1"),  # 13 frames came out as 16
+        ("tiny-cogvideox", {"width": 104}, "divisible by 16"),  # 8 passes diffusers' own check
+        ("wan-2.1-t2v-1.3b", {"height": 100}, "divisible by 16"),
+        ("wan-2.2-ti2v-5b", {"height": 720}, r"divisible by 32 \(e.g. 704 or 736\), got 720"),
+        ("ltx-video", {"width": 720}, "divisible by 32"),
+        ("ltx-2", {"height": 32}, "ltx-2 needs height at least 64"),
+        ("cogvideox-2b", {"frames": 45}, r"k\*8\+1"),
+    ],
+)
+def test_each_presets_own_rules_are_checked(model: str, change: dict, message: str) -> None:
+    with pytest.raises(GeneratorError, match=message):
+        check_options(get_preset(model), **change)
+
+
+def test_every_preset_default_and_edge_passes_its_own_rules() -> None:
+    for p in list_presets():
+        assert check_options(p)["height"] == p.height
+        m = p.size_multiple
+        check_options(p, frames=p.frame_multiple + 1, height=max(p.min_side or m, m))
+    assert check_options(get_preset("tiny-wan"), frames=125, width=512)["width"] == 512
 
 
 def test_request_defaults_outputs_and_devices(tmp_path: Path) -> None:
