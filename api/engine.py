@@ -18,7 +18,6 @@ from vidprov.api.errors import ApiError
 from vidprov.api.settings import ApiSettings
 from vidprov.errors import (
     DetectorError,
-    GeneratorError,
     KeyError_,
     ModelUnavailableError,
     ProvenanceError,
@@ -201,13 +200,14 @@ class Engine:
         """One signed clip at ``out``.
 
         Raises:
-            GeneratorError: bad sizes for this model, or the mark would not survive.
+            GeneratorError: a request this model cannot make (sizes it refuses, out of memory
+                for them, a mark that would not survive): the library says so itself.
             ApiError: see :meth:`generator`.
+
+        Anything else (a ``RuntimeError`` from torch, a thread pool refusing work while the
+        server stops) goes up as it is: it is not the request's fault, so it must not read as
+        a 422.
         """
         lock, gen = self.generator(model)
         with lock:
-            try:
-                return gen.generate(prompt, out, progress=progress, **options)
-            except (RuntimeError, TypeError) as exc:
-                # Pipelines reject odd shapes deep inside torch rather than up front.
-                raise GeneratorError(f"{model} cannot make this clip ({exc})") from exc
+            return gen.generate(prompt, out, progress=progress, **options)

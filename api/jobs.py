@@ -255,12 +255,19 @@ Task = Callable[[Progress], TaskResult]
 
 
 class Runner:
-    """Runs tasks in a thread pool of ``max_concurrent``; refuses (503) past ``max_queue``."""
+    """Runs tasks in a thread pool of ``max_concurrent``; refuses (503) past ``max_queue``.
+
+    After :meth:`shutdown` (the server is stopping) a job that fails, or never gets to run,
+    reads ``worker_exited`` (500), as one whose process was killed does: whatever cut it off
+    (the interpreter refusing new threads as it exits, a killed subprocess) is the stop's
+    doing, not the request's.
+    """
 
     def __init__(self, store: JobStore, max_concurrent: int, max_queue: int) -> None:
         self.store, self.max_queue = store, max_queue
         self.pool = ThreadPoolExecutor(max_concurrent, thread_name_prefix="vidprov-job")
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self.pending = 0
 
     def submit(
@@ -274,7 +281,7 @@ class Runner:
         """Queue ``task``; ``cleanup`` always runs after it (or now, if it is refused).
 
         Raises:
-            ApiError: 503 when the queue is full.
+            ApiError: 503 when the queue is full, or the server is stopping.
         """
         with self._lock:
             full = self.pending >= self.max_queue
@@ -291,10 +298,26 @@ class Runner:
         except BaseException:
             self._release(cleanup)
             raise
-        future = self.pool.submit(self._run, job_id, task, total, cleanup)
+        try:
+            future = self.pool.submit(self._run, job_id, task, total, cleanup)
+        except RuntimeError as exc:  # the pool is shut: the server is stopping
+            self._cancelled(job_id, cleanup)
+            raise ApiError(
+                503,
+                "unavailable",
+                "the server is stopping; retry shortly",
+                headers={"Retry-After": "5"},
+            ) from exc
         # A job cancelled at shutdown never runs: release its slot and files here instead.
-        future.add_done_callback(lambda f: self._release(cleanup) if f.cancelled() else None)
+        future.add_done_callback(lambda f: f.cancelled() and self._cancelled(job_id, cleanup))
         return job_id, future
+
+    def _cancelled(self, job_id: str, cleanup: Callable[[], None] | None) -> None:
+        """A queued job dropped at shutdown: its slot and files go, and it reads failed now
+        (not only once another process notices that this one is gone)."""
+        self._release(cleanup)
+        with suppress(ApiError):
+            self.store.fail(job_id, 500, WORKER_EXITED)
 
     def _release(self, cleanup: Callable[[], None] | None) -> None:
         with self._lock:
@@ -319,7 +342,12 @@ class Runner:
             return result
         except BaseException as exc:
             status, body = error_body(exc)
-            if status >= 500 and not isinstance(exc, ApiError):
+            if self._closing.is_set():
+                # e.g. "cannot schedule new futures after interpreter shutdown": the stop's
+                # doing, neither the request's (a 4xx) nor a bug (a traceback)
+                log.warning("job %s cut off by the server's shutdown (%r)", job_id, exc)
+                status, body = 500, WORKER_EXITED
+            elif status >= 500 and not isinstance(exc, ApiError):
                 log.error("job %s crashed", job_id, exc_info=exc)
             else:
                 log.info("job %s failed: %d %s", job_id, status, body.get("error"))
@@ -345,4 +373,10 @@ class Runner:
             ) from exc
 
     def shutdown(self) -> None:
+        """Stop taking work (the server is stopping): queued jobs are dropped and read
+        ``worker_exited`` at once; running ones carry on as long as the process does, and
+        read ``worker_exited`` if they fail from here on (or if the process dies first)."""
+        if self.pending:
+            log.info("stopping with %d job(s) queued or running", self.pending)
+        self._closing.set()
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -110,8 +110,8 @@ class GenerateIn(BaseModel):
     prompt: str = Field(min_length=1, max_length=2000)
     model: str = Field("tiny-wan", min_length=1, max_length=100)
     frames: int | None = Field(None, ge=1, le=1025)
-    height: int | None = Field(None, ge=64, le=4096, multiple_of=16)
-    width: int | None = Field(None, ge=64, le=4096, multiple_of=16)
+    height: int | None = Field(None, ge=64, le=4096)  # each model's rule: check_options
+    width: int | None = Field(None, ge=64, le=4096)
     steps: int | None = Field(None, ge=1, le=500)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     fps: int | None = Field(None, ge=1, le=120)
@@ -180,6 +180,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         410: "Gone",
         413: "Upload, clip or frame over the limit",
         415: "Wrong media type (multipart/form-data or application/json expected)",
+        416: "Range invalid, or past the end of the file (Content-Range names its size)",
         422: "Unusable input (not a video, bad value)",
         503: "Busy, or the server lacks keys or a model",
         504: "Not finished in time; the body names the job that continues",

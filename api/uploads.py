@@ -161,14 +161,29 @@ class _Sink:
 
 
 def _boundary(request: Request) -> bytes:
+    """The multipart boundary from the request's ``Content-Type``.
+
+    Raises:
+        ApiError: 415 for another media type; 400 ``bad_multipart`` for multipart/form-data
+            without a boundary (the body cannot be split into its parts).
+    """
     kind, params = parse_options_header(request.headers.get("content-type"))
-    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+    if kind != b"multipart/form-data":
         raise ApiError(
             415,
             "unsupported_media_type",
             f"send the video as multipart/form-data in the form field '{FIELD}'",
         )
-    return params[b"boundary"]
+    # parameter names are case-insensitive (RFC 2045), the parser keeps them as sent
+    boundary = {k.lower(): v for k, v in params.items()}.get(b"boundary")
+    if not boundary:
+        raise ApiError(
+            400,
+            "bad_multipart",
+            "the Content-Type multipart/form-data has no boundary parameter "
+            "(e.g. multipart/form-data; boundary=XYZ): the body cannot be split into its parts",
+        )
+    return boundary
 
 
 def _check_length(request: Request, limit: int) -> None:
@@ -185,8 +200,9 @@ async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
     """Stream the request's ``file`` field into a new private temp folder.
 
     Raises:
-        ApiError: 415 not multipart, 413 over the size limit, 408 too slow, 400 malformed,
-            422 no ``file`` field. Nothing is left on disk when it raises.
+        ApiError: 415 not multipart, 413 over the size limit, 408 too slow, 400 malformed
+            (no boundary, cut short, two ``file`` fields), 422 no ``file`` field. Nothing is
+            left on disk when it raises.
     """
     limit = settings.max_upload_bytes
     boundary = _boundary(request)

@@ -38,6 +38,7 @@ def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
 
     Raises:
         ApiError: 422 over a limit.
+        GeneratorError: options the model cannot make (422).
     """
     s = ctx.settings
     limits = (
@@ -49,7 +50,7 @@ def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
     for name, value, limit in limits:
         if value is not None and value > limit:
             raise ApiError(422, "over_limit", f"{name}={value} is over this server's limit {limit}")
-    from vidprov.generator import get_preset
+    from vidprov.generator import check_options, get_preset
 
     preset = get_preset(req.model)
     effective = (
@@ -66,6 +67,8 @@ def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
                 f"{req.model}'s default {name} ({value}) is over this server's limit {limit}; "
                 f"ask for {name} <= {limit}",
             )
+    # the model's own size and frame rules, here rather than in the job (a 422 now)
+    check_options(preset, req.frames, req.height, req.width, req.steps, req.seed, req.fps)
     options = {
         "frames": req.frames,
         "height": req.height,

@@ -241,8 +241,12 @@ def test_generate_limits_and_models(make_client: Client) -> None:
     assert r.status_code == 422 and r.json()["error"] == "unknown_model"
     r = c.post("/v1/generate", json={"prompt": ""})
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"
-    r = c.post("/v1/generate", json={"prompt": "x", "height": 100})
-    assert r.status_code == 422
+    small = {"frames": 17, "width": 128, "steps": 1}
+    r = c.post("/v1/generate", json={"prompt": "x", "height": 100, **small})
+    assert r.status_code == 422 and r.json()["error"] == "generator_error"
+    assert "height divisible by 16" in r.json()["message"]  # the model's rule, before any job
+    r = c.post("/v1/generate?mode=job", json={"prompt": "x", "height": 100, **small})
+    assert r.status_code == 422  # not a 202 for a job bound to fail
     r = c.post(
         "/v1/generate", json={"prompt": "x", "frames": 16, "height": 128, "width": 128, "steps": 1}
     )

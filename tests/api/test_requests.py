@@ -1,20 +1,24 @@
 """Malformed requests, in-process: cut-short and odd multipart bodies, wrong methods and media
-types, unknown soft-binding algorithms, jobs whose worker is gone."""
+types, unknown soft-binding algorithms, odd Range headers, jobs whose worker is gone or whose
+server stops under them."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.api.conftest import Client, leftovers, wait_job
+from tests.api.conftest import SMALL_GEN, Client, leftovers, wait_job
 from vidprov.api import ApiSettings
-from vidprov.api.jobs import JobStore, TaskResult
+from vidprov.api.jobs import WORKER_EXITED, JobStore, TaskResult
 from vidprov.detector.verdict import Verdict
-from vidprov.errors import MediaError
+from vidprov.errors import GeneratorError, MediaError
 from vidprov.provenance import ALG
 
 MULTIPART = "multipart/form-data; boundary="
@@ -55,6 +59,24 @@ def test_odd_multipart_bodies_are_400(
     twice = part(b"x", video) + part(b"x", b"other") + b"--x--\r\n"
     r = c.post("/v1/scan", content=twice, headers={"content-type": MULTIPART + "x"})
     assert r.status_code == 400 and "more than one form field 'file'" in r.json()["message"]
+    assert leftovers(settings) == []
+
+
+def test_multipart_without_a_boundary_is_400_not_415(
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+) -> None:
+    c = make_client()
+    body = part(b"BND", clips["plain"].read_bytes()) + b"--BND--\r\n"
+    for kind in ("multipart/form-data", "multipart/form-data; boundary=", "Multipart/Form-Data"):
+        r = c.post("/v1/scan", content=body, headers={"content-type": kind})
+        assert r.status_code == 400, (kind, r.text)
+        assert r.json()["error"] == "bad_multipart" and "no boundary" in r.json()["message"]
+    r = c.post(
+        "/v1/verify", content=body, headers={"content-type": "multipart/form-data; Boundary=BND"}
+    )
+    assert r.status_code == 200, r.text  # a parameter's name is case-insensitive
+    r = c.post("/v1/scan", content=body, headers={"content-type": "text/plain; boundary=BND"})
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
     assert leftovers(settings) == []
 
 
@@ -151,6 +173,76 @@ def test_a_failed_jobs_file_is_410_with_its_reason(
     assert "only 1 frame" in r.json()["message"]
 
 
+def test_a_files_range_is_served_or_refused_in_json(make_client: Client) -> None:
+    c = make_client()
+    store = c.app.state.vidprov.jobs  # type: ignore[attr-defined]
+    data = bytes(range(250)) * 4  # 1000 bytes
+    job_id = store.create("generate", "anonymous")
+    out = store.outputs / f"vidprov-{job_id}.mp4"
+    out.write_bytes(data)
+    store.finish(job_id, TaskResult({}, out, out.name, {"X-Vidprov-Job-Id": job_id}))
+    url = f"/v1/jobs/{job_id}/file"
+
+    def get(range_: str | None, **headers: str) -> Any:
+        return c.get(url, headers={**({"range": range_} if range_ else {}), **headers})
+
+    whole = get(None)
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["accept-ranges"] == "bytes"
+    for range_, first, last in (
+        ("bytes=0-99", 0, 99),
+        ("bytes=900-", 900, 999),
+        ("bytes=-100", 900, 999),
+        ("bytes=950-5000", 950, 999),
+        ("BYTES=10-10", 10, 10),
+    ):
+        r = get(range_)
+        assert r.status_code == 206, (range_, r.text)
+        assert r.headers["content-range"] == f"bytes {first}-{last}/1000", range_
+        assert r.content == data[first : last + 1], range_
+        assert r.headers["x-vidprov-job-id"] == job_id
+    r = get("bytes=0-9,20-29")
+    assert r.status_code == 206 and "multipart/byteranges" in r.headers["content-type"]
+    for range_, code in (
+        ("bytes=100-50", "bad_range"),  # Starlette's plain-text 400 before
+        ("bytes=abc", "bad_range"),
+        ("bytes=", "bad_range"),
+        ("bytes", "bad_range"),
+        ("bytes=0-5,abc", "bad_range"),  # one bad part spoils the set (section 14.1.1)
+        ("bytes=5--9", "bad_range"),
+        ("bytes=1000-", "range_not_satisfiable"),
+        ("bytes=1000-1005,2000-", "range_not_satisfiable"),
+        ("bytes=-0", "range_not_satisfiable"),
+        ("bytes=" + "9" * 5000 + "-", "range_not_satisfiable"),  # int() would refuse it
+    ):
+        r = get(range_)
+        assert r.status_code == 416, (range_, r.text)
+        assert r.headers["content-type"] == "application/json", range_
+        assert r.json()["error"] == code and r.json()["message"], range_
+        assert r.headers["content-range"] == "bytes */1000", range_
+        head = c.head(url, headers={"range": range_})
+        assert head.status_code == 416 and head.content == b""
+    for range_, first, last in (
+        ("bytes=0-5, 5000-6000", 0, 5),  # the part that is there (RFC 9110 section 14.2)
+        ("bytes=" + "0" * 5000 + "7-8", 7, 8),
+    ):
+        r = get(range_)
+        assert r.status_code == 206 and r.content == data[first : last + 1], range_[:20]
+        assert r.headers["content-range"] == f"bytes {first}-{last}/1000"
+    for ignored in ("items=0-5", "abc", "=0-5"):  # a unit other than bytes MUST be ignored
+        r = get(ignored)
+        assert r.status_code == 200 and r.content == data, ignored
+    etag = whole.headers["etag"]
+    # If-Range comes first: a range meant for another version is ignored, not judged
+    for if_range in ('"another-version"', "W/" + etag):
+        r = get("bytes=100-50", **{"if-range": if_range})
+        assert r.status_code == 200 and r.content == data, if_range
+    for if_range in (etag, whole.headers["last-modified"]):
+        r = get("bytes=0-9", **{"if-range": if_range})
+        assert r.status_code == 206 and r.content == data[:10], if_range
+        assert get("bytes=100-50", **{"if-range": if_range}).status_code == 416
+
+
 def test_a_model_without_weights_is_503_without_setup_details(
     make_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,6 +277,76 @@ def test_jobs_whose_worker_is_gone_fail_and_are_swept(tmp_path: Path) -> None:
     time.sleep(0.01)
     assert store.sweep(force=True) == 2  # ...and swept once their time is up
     assert store.get(gone) is None and store.get(before) is None and store.get(live) is not None
+
+
+def test_jobs_cut_off_by_a_server_stop_read_worker_exited(
+    make_client: Client,
+    clips: dict[str, Path],
+    settings: ApiSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stop (SIGTERM) shuts the runner down; a job still running then fails the way the
+    interpreter's exit makes it fail, which is neither the request's fault nor a bug."""
+    running, stop = threading.Semaphore(0), threading.Event()
+
+    def cut_off(*args: object, **kwargs: object) -> Any:
+        running.release()
+        assert stop.wait(30)
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    class Generator:
+        generate = staticmethod(cut_off)
+
+    c = make_client(scan=cut_off, max_concurrent=2)
+    engine = c.app.state.vidprov.engine  # type: ignore[attr-defined]
+    engine._generators["tiny-wan"] = (threading.Lock(), Generator())
+    ids = [c.post("/v1/generate?mode=job", json={"prompt": "a cat", **SMALL_GEN}).json()["id"]]
+    for _ in range(2):  # the second one waits for a free thread
+        with clips["plain"].open("rb") as f:
+            ids.append(c.post("/v1/scan?mode=job", files={"file": ("a.mp4", f)}).json()["id"])
+    assert running.acquire(timeout=30) and running.acquire(timeout=30)
+    store = c.app.state.vidprov.jobs  # type: ignore[attr-defined]
+    caplog.set_level(logging.INFO, logger="vidprov.api.jobs")
+    c.__exit__(None, None, None)  # the lifespan's end: what a SIGTERM to `vidprov serve` runs
+    stop.set()
+    for job_id in ids[:2]:
+        for _ in range(300):
+            job = store.get(job_id)
+            if job is not None and job.status == "failed":
+                break
+            time.sleep(0.05)
+        assert job is not None and job.status == "failed", job
+        assert job.http_status == 500 and job.error == WORKER_EXITED, (job.kind, job.error)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback
+    queued = store.get(ids[2])  # never ran: failed at once, not only once the process is gone
+    assert queued is not None and queued.status == "failed" and queued.error == WORKER_EXITED
+    assert leftovers(settings) == []
+
+
+def test_only_the_generators_own_refusals_are_422(make_client: Client) -> None:
+    class Generator:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def generate(self, *args: object, **kwargs: object) -> Any:
+            raise self.error
+
+    c = make_client()
+    engine = c.app.state.vidprov.engine  # type: ignore[attr-defined]
+    for error, status, code in (
+        (GeneratorError("tiny-wan refused the request: sizes"), 422, "generator_error"),
+        (RuntimeError("CUDA error: an illegal memory access was encountered"), 500, None),
+        (TypeError("unexpected keyword argument"), 500, None),
+    ):
+        engine._generators["tiny-wan"] = (threading.Lock(), Generator(error))
+        r = c.post("/v1/generate", json={"prompt": "a cat", **SMALL_GEN})
+        assert r.status_code == status, (error, r.text)
+        assert r.json()["error"] == (code or "internal_error")
+        job = c.post("/v1/generate?mode=job", json={"prompt": "a cat", **SMALL_GEN}).json()
+        done = wait_job(c, job["id"])
+        assert done["http_status"] == status and done["error"]["error"] == (
+            code or "internal_error"
+        )
 
 
 def test_accept_headers_and_logged_paths() -> None:
