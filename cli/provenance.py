@@ -27,12 +27,12 @@ def _wm_key(key_file: Path | None) -> bytes | None:
     return load_watermark_key(key_file) if key_file is not None else None
 
 
-def _sign_human(r: Any) -> str:
+def _sign_human(r: Any, bind: bool = True) -> str:
     lines = [f"signed {r.output}", f"manifest {r.manifest_id} (signer {r.signer}, {r.alg})"]
     lines.append(
         f"soft binding: {len(r.soft_binding)} one-second blocks, payloads {', '.join(r.payloads)}"
         if r.soft_binding
-        else "soft binding: none (no watermark read back)"
+        else f"soft binding: none ({'no watermark read back' if bind else '--no-soft-binding'})"
     )
     if not r.timestamped:
         lines.append("no timestamp authority: certificate validity is checked at verification")
@@ -86,7 +86,7 @@ def sign(
         tsa_url=tsa_url or None,
     )
     r = sign_file(src, dst, options, load_signer(cert, key), key=_wm_key(key_file))
-    emit(r, as_json, _sign_human(r))
+    emit(r, as_json, _sign_human(r, bind=not no_soft_binding))
 
 
 def verify_human(r: Any) -> str:

@@ -158,7 +158,7 @@ def trim_file(
             _opened(src_ai, has_manifest),
             {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
         ]
-        return sign_file(
+        signed = sign_file(
             tmp.tmp,
             dst,
             options,
@@ -168,6 +168,7 @@ def trim_file(
             key=key,
             store=store,
         )
+        return replace(signed, input=str(src))  # the clip trimmed, not the temp re-encode
     finally:
         tmp.discard()
 
@@ -230,7 +231,7 @@ def concat_files(
             {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}
             for i in range(len(paths))
         ]
-        return sign_file(
+        signed = sign_file(
             tmp.tmp,
             dst,
             SignOptions(title=dst.name, ai=ai, soft_binding=tuple(blocks)),
@@ -240,6 +241,7 @@ def concat_files(
             key=key,
             store=store,
         )
+        return replace(signed, input=" + ".join(map(str, paths)))  # each one: `ingredients`
     finally:
         tmp.discard()
 

@@ -266,8 +266,9 @@ def _refuse_signed(src: Path) -> None:
         if report.tampered
         else "derive a signed clip with `vidprov edit trim`, which keeps it as an ingredient"
     )
+    state = "invalid" if report.state == "invalid" else "signed"  # trust is not checked here
     raise ProvenanceError(
-        f"already carries a C2PA manifest ({report.state}"
+        f"already carries a C2PA manifest ({state}"
         + (f", {report.manifest_id}" if report.manifest_id else "")
         + f"); signing it again would drop that history: {hint}",
         src,

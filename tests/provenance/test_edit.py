@@ -15,6 +15,7 @@ from vidprov.provenance.manifest import COMPOSITE_TRAINED, TRAINED
 
 def test_trim_chain(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
     out = trim_file(signed.output, tmp_path / "trim.mp4", 0.5, 2.5)
+    assert out.input == str(signed.output)  # the clip trimmed, not the temp re-encode
     info = probe(out.output)
     assert info.frames == 60 and info.has_audio
     r = verify_file(out.output)
@@ -37,6 +38,7 @@ def test_trim_chain(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
 def test_concat_chain(env_home: Path, signed: SignResult, clip_factory, tmp_path: Path) -> None:
     camera = clip_factory("cam.mp4", seconds=2.0, width=640, height=360, fps=25, seed=11)
     out = concat_files([camera, signed.output], tmp_path / "cat.mp4")
+    assert out.input == f"{camera} + {signed.output}"
     r = verify_file(out.output)
     assert r.c2pa.state == "trusted"
     assert [i["relationship"] for i in r.c2pa.ingredients] == ["componentOf", "componentOf"]
