@@ -271,7 +271,12 @@ def main() -> None:
     """Console-script entry point. SIGTERM unwinds like an exception, so temp files and
     folders are removed (exit code 143)."""
     signal.signal(signal.SIGTERM, _terminated)
-    cli(prog_name="vidprov")
+    try:
+        cli(prog_name="vidprov")
+    except OSError as exc:  # the help or version text, which click prints itself, on a full disk
+        discard_stdout()
+        click.echo(f"vidprov: error: {OutputError(exc)}", err=True)
+        raise SystemExit(1) from None
 
 
 def _terminated(signum: int, frame: Any) -> None:

@@ -36,6 +36,15 @@ def test_a_full_stdout_is_one_line_exit_1(clip: Path, args: list[str]) -> None:
     assert (code, err) == (1, FULL)
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "-h"]])
+def test_help_and_version_to_a_full_stdout_are_one_line(args: list[str]) -> None:
+    # click prints these itself, outside the commands: caught at the console script
+    with open("/dev/full", "w") as full:
+        code, err = run_to(full.fileno(), *args)
+    assert (code, err) == (1, FULL)
+
+
 def test_a_closed_stdout_is_an_error_not_exit_0(tmp_path: Path, clip: Path) -> None:
     # `vidprov verify CLIP >&-`: the report would be lost without a word
     p = subprocess.run(
