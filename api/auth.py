@@ -172,3 +172,42 @@ def add_key(path: Path, name: str, scopes: tuple[str, ...]) -> str:
     except OSError as exc:
         raise ConfigError(f"cannot write API keys file ({exc.strerror})", path) from exc
     return token
+
+
+def remove_key(path: Path, name: str) -> None:
+    """Remove the key ``name`` from a keys file, keeping every other entry and comment (the
+    file is rewritten atomically, mode 0600). A running server keeps the keys it started with.
+
+    Raises:
+        ConfigError: no key of that name in the file, or the file cannot be read or written.
+    """
+    from vidprov.atomic import atomic_path
+    from vidprov.errors import MediaError
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read API keys file ({exc.strerror})", path) from exc
+
+    def named(entry: str) -> bool:
+        words = entry.split("#", 1)[0].split()
+        return bool(words) and words[0] == name
+
+    lines = text.splitlines()
+    if not any(named(e) for line in lines for e in line.split(";")):
+        raise ConfigError(f"no API key named {name!r} in this file", path)
+    kept = []
+    for line in lines:
+        entries = line.split(";")
+        rest = [e for e in entries if not named(e)]
+        if len(rest) == len(entries):
+            kept.append(line)  # untouched, comments and blank lines too
+        elif any(e.split("#", 1)[0].strip() for e in rest):
+            kept.append(";".join(rest).strip())
+    try:
+        with atomic_path(path, mode=0o600) as tmp:
+            tmp.write_text("".join(f"{line}\n" for line in kept))
+    except MediaError as exc:
+        raise ConfigError(f"cannot write API keys file ({exc.message})", path) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot write API keys file ({exc.strerror})", path) from exc

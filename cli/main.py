@@ -260,11 +260,12 @@ def watermark_detect(src: Path, key_file: Path | None, as_json: bool) -> None:
 from vidprov.cli.detector import detector, scan  # noqa: E402
 from vidprov.cli.generate import generate  # noqa: E402
 from vidprov.cli.provenance import edit, sign, verify  # noqa: E402
-from vidprov.cli.serve import api_key_add, serve  # noqa: E402
+from vidprov.cli.serve import api_key_add, api_key_remove, serve  # noqa: E402
 
 for _command in (sign, verify, edit, generate, serve, scan, detector):
     cli.add_command(_command)
 keys.add_command(api_key_add)
+keys.add_command(api_key_remove)
 
 
 def main() -> None:

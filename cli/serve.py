@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH, echo
+from vidprov.cli._util import PATH, OutputError, echo
 from vidprov.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -157,10 +157,32 @@ def serve(
 )
 def api_key_add(name: str, scopes: tuple[str, ...], keys_file: Path | None) -> None:
     """Create an API key NAME for `vidprov serve`; print it once (only its hash is kept)."""
-    from vidprov.api.auth import KEYS_FILE, add_key
+    from vidprov.api.auth import KEYS_FILE, add_key, remove_key
     from vidprov.config import home_dir
 
     path = keys_file or home_dir() / KEYS_FILE
     token = add_key(path, name, tuple(dict.fromkeys(scopes)))
+    try:
+        echo(token)
+    except OutputError:  # the token is shown only once: a key nobody saw must not stay
+        remove_key(path, name)
+        raise
     click.echo(f"added key {name!r} ({', '.join(dict.fromkeys(scopes))}) to {path}", err=True)
-    echo(token)
+
+
+@click.command("api-remove")
+@click.argument("name")
+@click.option(
+    "--file",
+    "keys_file",
+    type=PATH,
+    help="Keys file (default: $VIDPROV_HOME/api_keys).",
+)
+def api_key_remove(name: str, keys_file: Path | None) -> None:
+    """Remove the API key NAME (restart `vidprov serve` for it to take effect)."""
+    from vidprov.api.auth import KEYS_FILE, remove_key
+    from vidprov.config import home_dir
+
+    path = keys_file or home_dir() / KEYS_FILE
+    remove_key(path, name)
+    click.echo(f"removed key {name!r} from {path}; a running server keeps it until restarted")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from vidprov.api.auth import load_keyring
+
 VIDPROV = str(Path(sys.executable).with_name("vidprov"))
 
 
@@ -120,3 +122,27 @@ def test_api_key_command(home: Path) -> None:
     token = r.stdout.strip()
     text = (home / "api_keys").read_text()
     assert token.startswith("vp_") and token not in text and "ingest read,generate sha256:" in text
+
+
+def test_api_keys_are_removed_and_an_unseen_key_is_not_kept(home: Path) -> None:
+    env = {**os.environ, "VIDPROV_HOME": str(home)}
+
+    def keys(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [VIDPROV, "keys", *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=env,
+            timeout=60,
+        )  # fmt: skip
+
+    assert keys("api-add", "a", "--scope", "read").returncode == 0
+    with open("/dev/full", "w") as full:  # the token could not be shown: no key is kept
+        r = keys("api-add", "b", "--scope", "read", stdout=full.fileno())
+    assert r.returncode == 1 and "cannot write the output" in r.stderr
+    assert keys("api-remove", "b").returncode == 2  # never kept
+    assert keys("api-add", "c", "--scope", "generate").returncode == 0
+    r = keys("api-remove", "a")
+    assert r.returncode == 0 and "restarted" in r.stdout
+    ring = load_keyring(home / "api_keys", None)
+    assert [k.name for k in ring.keys] == ["c"]
+    r = keys("api-remove", "a")
+    assert r.returncode == 2 and r.stderr.startswith("vidprov: error: ")
+    assert "no API key named 'a'" in r.stderr and r.stderr.count("\n") == 1

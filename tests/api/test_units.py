@@ -169,3 +169,19 @@ def test_chromium_is_installed_with_apt_when_missing(monkeypatch: pytest.MonkeyP
     paths.pop("chromium")
     path, why = browser.chromium()
     assert path is None and "not root" in why
+
+
+def test_remove_key_keeps_the_other_entries_and_comments(tmp_path: Path) -> None:
+    from vidprov.api.auth import remove_key
+
+    path = tmp_path / "keys"
+    path.write_text(
+        "# ingest workers\nalpha read sha256:" + "a" * 64 + "\n"
+        "beta read 0123456789abcdef0123; gamma generate sha256:" + "b" * 64 + "  # pair\n"
+    )
+    remove_key(path, "beta")
+    assert [k.name for k in parse_keys(path.read_text(), "k")] == ["alpha", "gamma"]
+    assert path.read_text().startswith("# ingest workers\n") and "# pair" in path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError, match="no API key named 'beta'"):
+        remove_key(path, "beta")
