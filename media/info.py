@@ -24,6 +24,11 @@ def corrupt_gap(index: int, gap: float) -> str:
     return f"frame {index} comes {gap:.3g} s after the one before it (corrupt timestamps)"
 
 
+def one_timestamp(count: int) -> str:
+    """The message for ``count`` frames (more than one) that all have the same timestamp."""
+    return f"all {count} frames have the same timestamp (no timing)"
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """Metadata of a video file.
@@ -88,10 +93,7 @@ def read_display(path: str | Path) -> Display:
         cc = vs.codec_context
         sar = vs.sample_aspect_ratio or cc.sample_aspect_ratio
         full = cc.color_range == 2 or (cc.pix_fmt or "").startswith("yuvj")
-        try:
-            rotation = _first_frame_rotation(container)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
+        rotation = _first_frame_rotation(container, p)
     square = not sar or Fraction(sar) == 1
     return Display(rotation, None if square else Fraction(sar), full)
 
@@ -103,10 +105,18 @@ def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:
     return Fraction(25)
 
 
-def _first_frame_rotation(container: av.container.InputContainer) -> int:
+def _first_frame_rotation(container: av.container.InputContainer, path: Path) -> int:
+    """The display rotation the first frame carries (decoding it proves the stream decodes).
+
+    Raises:
+        MediaError: the stream does not decode.
+    """
     vs = container.streams.video[0]
-    for frame in container.decode(vs):
-        return int(getattr(frame, "rotation", 0) or 0) % 360
+    try:
+        for frame in container.decode(vs):
+            return int(getattr(frame, "rotation", 0) or 0) % 360
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", path) from exc
     return 0
 
 
@@ -187,13 +197,13 @@ def probe(path: str | Path) -> VideoInfo:
             raise MediaError("video stream holds no frames", p)
         gaps.finish()
         if count > 1 and first == last:
-            raise MediaError(f"all {count} frames have the same timestamp (no timing)", p)
+            raise MediaError(one_timestamp(count), p)
         index.check()
         try:
             container.seek(0)
-            rotation = _first_frame_rotation(container)
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
+        rotation = _first_frame_rotation(container, p)
     vfr = _is_vfr(deltas)
     duration = info.duration
     if first is not None and last is not None and time_base is not None and count > 1:

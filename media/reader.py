@@ -22,6 +22,7 @@ from vidprov.media.info import (
     VideoInfo,
     corrupt_gap,
     header_info,
+    one_timestamp,
 )
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class VideoReader:
         if index == 0:
             raise MediaError("video stream holds no decodable frames", self.path)
         if index > 1 and len(stamps) == 1:
-            raise MediaError(f"all {index} frames have the same timestamp (no timing)", self.path)
+            raise MediaError(one_timestamp(index), self.path)
         whole.check()
 
     def timed_av_frames(self) -> Iterator[tuple[float, av.VideoFrame]]:

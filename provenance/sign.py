@@ -181,7 +181,12 @@ def sign_file(
     else:
         blocks = blocks_from_reading(reading, duration) if reading is not None else ()
     if actions is None and not ingredients:
-        _refuse_signed(src)
+        refuse_manifest(
+            src,
+            "signing it again would drop that history",
+            "derive a signed clip with `vidprov edit trim`, which keeps it as an ingredient",
+            "its manifest is broken (tampered?), so neither signing nor editing can vouch for it",
+        )
     if not options.ai:
         if not blocks and not detect:  # not read yet: is it marked?
             reading = _read_watermark(src, key)
@@ -254,25 +259,27 @@ def sign_file(
     )
 
 
-def _refuse_signed(src: Path) -> None:
-    """Signing over an existing manifest would drop its history (and could relabel it)."""
+def refuse_manifest(src: Path, would: str, instead: str, broken: str) -> None:
+    """Refuse ``src`` when it carries a C2PA manifest, whatever its state: the operation would
+    drop that history (and could relabel the clip).
+
+    Args:
+        src: the source clip.
+        would: what the operation would do to the manifest.
+        instead: what to do instead, for a manifest that reads; ``broken``: for a tampered one.
+
+    Raises:
+        ProvenanceError: ``src`` carries a C2PA manifest.
+    """
     from vidprov.provenance.verify import read_c2pa
 
     report = read_c2pa(src, None)
     if report.state == "absent":
         return
-    hint = (
-        "its manifest is broken (tampered?), so neither signing nor editing can vouch for it"
-        if report.tampered
-        else "derive a signed clip with `vidprov edit trim`, which keeps it as an ingredient"
-    )
     state = "invalid" if report.state == "invalid" else "signed"  # trust is not checked here
-    raise ProvenanceError(
-        f"already carries a C2PA manifest ({state}"
-        + (f", {report.manifest_id}" if report.manifest_id else "")
-        + f"); signing it again would drop that history: {hint}",
-        src,
-    )
+    what = state + (f", {report.manifest_id}" if report.manifest_id else "")
+    hint = broken if report.tampered else instead
+    raise ProvenanceError(f"already carries a C2PA manifest ({what}); {would}: {hint}", src)
 
 
 def _read_back(store_bytes: bytes, dst: Path) -> tuple[str, dict[str, Any]]:

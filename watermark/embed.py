@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vidprov.atomic import AtomicFile
-from vidprov.errors import ProvenanceError, WatermarkError
+from vidprov.errors import WatermarkError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
 from vidprov.media._open import check_file
 from vidprov.watermark.coding import encode, parse_payload
@@ -223,7 +223,16 @@ def embed_file(
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
-    _refuse_signed(check_file(src))
+    from vidprov.provenance.sign import refuse_manifest
+
+    refuse_manifest(
+        check_file(src),
+        "watermarking re-encodes the clip and would drop that manifest and its history",
+        "watermark the unsigned clip before signing it, or derive a signed copy with "
+        "`vidprov edit trim`, which keeps this manifest as an ingredient",
+        "its manifest is broken (tampered?), so nothing can carry it over: watermark the "
+        "original, unsigned clip",
+    )
     psnrs: list[float] = []
     out = AtomicFile(dst)
     try:
@@ -249,32 +258,6 @@ def embed_file(
         frames=len(psnrs),
         psnr_mean=float(np.mean(psnrs)),
         psnr_min=float(np.min(psnrs)),
-    )
-
-
-def _refuse_signed(src: Path) -> None:
-    """Re-encoding a clip drops its embedded C2PA manifest: refuse one that carries any.
-
-    Raises:
-        ProvenanceError: ``src`` carries a C2PA manifest (trusted, valid or invalid).
-    """
-    from vidprov.provenance.verify import read_c2pa
-
-    report = read_c2pa(src, None)
-    if report.state == "absent":
-        return
-    what = report.state + (f", {report.manifest_id}" if report.manifest_id else "")
-    hint = (
-        "its manifest is broken (tampered?), so nothing can carry it over: watermark the "
-        "original, unsigned clip"
-        if report.tampered
-        else "watermark the unsigned clip before signing it, or derive a signed copy with "
-        "`vidprov edit trim`, which keeps this manifest as an ingredient"
-    )
-    raise ProvenanceError(
-        f"carries a C2PA manifest ({what}); watermarking re-encodes the clip and would drop "
-        f"that manifest and its history: {hint}",
-        src,
     )
 
 

@@ -111,13 +111,14 @@ def test_a_signed_clip_is_not_watermarked(
     bad = _tampered(signed, tmp_path / "bad.mp4")
     out = tmp_path / "out.mp4"
     key = load_watermark_key()
-    for src, state in ((Path(signed.output), "valid"), (renamed, "valid"), (bad, "invalid")):
+    for src, state in ((Path(signed.output), "signed"), (renamed, "signed"), (bad, "invalid")):
         with pytest.raises(ProvenanceError, match=rf"carries a C2PA manifest \({state}") as err:
             embed_file(src, out, key, "1111111111111111", read_back=False)
         assert err.value.path == str(src)
     assert "vidprov edit trim" in str(err.value) or "tampered" in str(err.value)
     p = run("watermark", "embed", signed.output, str(out), "--payload", "1111111111111111",
             env={"VIDPROV_HOME": str(env_home)})  # fmt: skip
-    assert p.returncode == 2 and p.stderr.startswith(f"vidprov: error: {signed.output}: carries")
+    assert p.returncode == 2
+    assert p.stderr.startswith(f"vidprov: error: {signed.output}: already carries")
     assert len(p.stderr.strip().splitlines()) == 1
     assert sorted(f.name for f in tmp_path.iterdir()) == ["bad.mp4", "signed.avi"]
