@@ -200,8 +200,9 @@ class Engine:
         """One signed clip at ``out``.
 
         Raises:
-            GeneratorError: a request this model cannot make (sizes it refuses, out of memory
-                for them, a mark that would not survive): the library says so itself.
+            GeneratorError: a request this model cannot make (sizes it refuses, a mark that
+                would not survive), or out of memory for it (``GeneratorMemoryError``, a 503):
+                the library says so itself.
             ApiError: see :meth:`generator`.
 
         Anything else (a ``RuntimeError`` from torch, a thread pool refusing work while the

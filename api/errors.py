@@ -21,6 +21,7 @@ from vidprov.errors import (
     ConfigError,
     DetectorError,
     GeneratorError,
+    GeneratorMemoryError,
     KeyError_,
     MediaError,
     ProvenanceError,
@@ -36,6 +37,7 @@ STATUS_BY_ERROR: tuple[tuple[type[VidprovError], int], ...] = (
     (MediaError, 422),
     (WatermarkError, 422),
     (ProvenanceError, 422),
+    (GeneratorMemoryError, 503),  # a smaller request, or a quieter server, may succeed
     (GeneratorError, 422),
     (ConfigError, 400),
     (KeyError_, 503),

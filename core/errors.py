@@ -82,6 +82,13 @@ class ModelUnavailableError(GeneratorError):
     code = "model_unavailable"
 
 
+class GeneratorMemoryError(GeneratorError):
+    """The machine ran out of memory making this request: the options are within limits but
+    too big for what is free now; a smaller request (or a quieter machine) may succeed."""
+
+    code = "out_of_memory"
+
+
 class DetectorError(VidprovError):
     """A detector model cannot be loaded, trained or evaluated: missing or corrupt model file
     (checksum mismatch), unknown model name, or a dataset without usable clips."""

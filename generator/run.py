@@ -24,7 +24,7 @@ import av
 import numpy as np
 
 from vidprov.atomic import AtomicFile
-from vidprov.errors import GeneratorError, MediaError
+from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError
 from vidprov.generator.presets import Preset, create, get_preset
 from vidprov.generator.request import plan_request
 from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
@@ -173,7 +173,8 @@ class SignedGenerator:
 
         Raises:
             GeneratorError: latent or other non-frame output requested, a blank prompt, an
-                option out of range (:func:`plan_request`), out of memory.
+                option out of range (:func:`plan_request`).
+            GeneratorMemoryError: out of memory for this request (a ``GeneratorError`` too).
             ProvenanceError: an output container a manifest cannot go in; signing failed (no
                 output is left for that clip).
             MediaError: an output that cannot be written.
@@ -248,18 +249,18 @@ class SignedGenerator:
                 **call,
             )
         except (torch.OutOfMemoryError, MemoryError) as exc:
-            raise GeneratorError(
+            raise GeneratorMemoryError(
                 f"out of memory generating {num_videos}x{frames} frames at {width}x{height}; "
-                "lower --frames/--height/--width/--num-videos or use an offloading preset"
+                "ask for fewer frames, a smaller size or fewer videos, or use an offloading preset"
             ) from exc
         except ValueError as exc:
             raise GeneratorError(f"{self.preset.name} refused the request: {exc}") from exc
         except RuntimeError as exc:
             if "alloc" not in str(exc):  # CPU allocation failures are plain RuntimeErrors
                 raise
-            raise GeneratorError(
+            raise GeneratorMemoryError(
                 f"out of memory generating {num_videos}x{frames} frames at {width}x{height} "
-                "on the CPU; lower --frames/--height/--width/--num-videos"
+                "on the CPU; ask for fewer frames, a smaller size or fewer videos"
             ) from exc
         video = result.frames
         video = np.stack([np.asarray(v) for v in video]) if isinstance(video, list) else video

@@ -117,12 +117,13 @@ class ManifestStore:
         return StoredManifest(row[0], row[1], row[2], json.loads(row[3]), bytes(row[4]))
 
     def find(self, alg: str, value: str) -> list[str]:
-        """Ids of manifests with a soft-binding block ``(alg, value)``, newest first."""
+        """Ids of manifests with a soft-binding block ``(alg, value)``, oldest first: the clip the
+        payload was minted for, then the edits (trims, concatenations) that carry its mark."""
         with self._conn() as c:
             rows = c.execute(
                 "SELECT DISTINCT b.manifest_id, m.stored_at FROM bindings b "
                 "JOIN manifests m ON m.id = b.manifest_id WHERE b.alg = ? AND b.value = ? "
-                "ORDER BY m.stored_at DESC, m.rowid DESC",
+                "ORDER BY m.stored_at, m.rowid",
                 (alg, value),
             ).fetchall()
         return [r[0] for r in rows]

@@ -346,7 +346,7 @@ def _recover(
         fit = {i: _mismatch(seen, store.spans(i, ALG, value)) for i in ids}
         # ties go to the oldest: the clip the payload was minted for, not a later edit that
         # declares the same spans (a concatenation that starts with it)
-        ranked = sorted(reversed(ids), key=fit.__getitem__)
+        ranked = sorted(ids, key=fit.__getitem__)  # stable: ``find`` lists oldest first
         best = store.get(ranked[0])
         assert best is not None
         matches = _hard_binding_matches(path, best.manifest_store)

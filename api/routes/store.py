@@ -21,7 +21,7 @@ MAX_RESULTS = Query(10, ge=1, le=100, alias="maxResults", description="At most t
 
 
 def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]]:
-    """Manifest ids bound to ``(alg, value)``, newest first.
+    """Manifest ids bound to ``(alg, value)``, oldest first (the order ``verify`` breaks ties in).
 
     Raises:
         ApiError: 400 for an algorithm this service does not resolve, or a ``value`` that is

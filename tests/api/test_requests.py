@@ -18,7 +18,7 @@ from tests.api.conftest import SMALL_GEN, Client, leftovers, wait_job
 from vidprov.api import ApiSettings
 from vidprov.api.jobs import WORKER_EXITED, JobStore, TaskResult
 from vidprov.detector.verdict import Verdict
-from vidprov.errors import GeneratorError, MediaError
+from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError
 from vidprov.provenance import ALG
 
 MULTIPART = "multipart/form-data; boundary="
@@ -335,6 +335,7 @@ def test_only_the_generators_own_refusals_are_422(make_client: Client) -> None:
     engine = c.app.state.vidprov.engine  # type: ignore[attr-defined]
     for error, status, code in (
         (GeneratorError("tiny-wan refused the request: sizes"), 422, "generator_error"),
+        (GeneratorMemoryError("out of memory generating 1x17 frames"), 503, "out_of_memory"),
         (RuntimeError("CUDA error: an illegal memory access was encountered"), 500, None),
         (TypeError("unexpected keyword argument"), 500, None),
     ):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from vidprov.errors import GeneratorError, MediaError, ProvenanceError
+from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError, ProvenanceError
 from vidprov.generator import (
     SignedGenerator,
     check_options,
@@ -86,6 +87,23 @@ def test_signing_failure_leaves_no_output(
     g = SignedGenerator("tiny-wan", signer=_FailingSigner(chain))
     with pytest.raises(ProvenanceError, match="KMS unavailable"):
         g.generate("a cat", tmp_path / "g.mp4", num_videos=2, **SMALL)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "error", [torch.OutOfMemoryError("CUDA out of memory"), RuntimeError("can't allocate memory")]
+)
+def test_out_of_memory_is_its_own_error(
+    offline: list[object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    g = SignedGenerator("tiny-wan")
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(g, "pipeline", exhausted)
+    with pytest.raises(GeneratorMemoryError, match="out of memory generating 1x17 frames"):
+        g.generate("a cat", tmp_path / "g.mp4", **SMALL)
     assert list(tmp_path.iterdir()) == []
 
 

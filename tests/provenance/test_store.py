@@ -24,7 +24,7 @@ def test_value_round_trip() -> None:
             value_to_payload(bad)
 
 
-def test_find_newest_first(tmp_path: Path) -> None:
+def test_find_oldest_first(tmp_path: Path) -> None:
     s = ManifestStore(tmp_path / "m.sqlite")
     v = payload_to_value("0123456789abcdef")
     blocks = (SoftBindingBlock(0, 1000, v),)
@@ -33,7 +33,7 @@ def test_find_newest_first(tmp_path: Path) -> None:
     s.add(
         "urn:c", {"label": "urn:c"}, b"C", (SoftBindingBlock(0, 1000, payload_to_value("00" * 8)),)
     )
-    assert s.find(ALG, v) == ["urn:b", "urn:a"]
+    assert s.find(ALG, v) == ["urn:a", "urn:b"]
     got = s.get("urn:a")
     assert got is not None and got.manifest_store == b"A" and got.title == "a"
     assert s.get("urn:zzz") is None and s.count() == 3
