@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from vidprov.config import home_dir
-from vidprov.errors import KeyError_
+from vidprov.errors import KeyError_, WatermarkError
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +164,35 @@ def load_watermark_key(path: str | Path | None = None) -> bytes:
     if os.name == "posix" and path.stat().st_mode & 0o077:
         log.warning("%s: key file is readable by others; chmod 600 it", path)
     return key
+
+
+def check_watermark_key(key: object) -> bytes:
+    """``key`` as ``bytes`` if it is a 256-bit watermark key (``bytes`` or ``bytearray``).
+
+    Raises:
+        WatermarkError: anything else (a key of another length, a hex string, None).
+    """
+    if not isinstance(key, bytes | bytearray):
+        raise WatermarkError(
+            f"watermark key must be 256 bits as bytes, got {type(key).__name__} "
+            "(read one with vidprov.keys.load_watermark_key)"
+        )
+    if len(key) != KEY_BYTES:
+        raise WatermarkError(f"watermark key must be 256 bits, got {len(key) * 8}")
+    return bytes(key)
+
+
+def optional_watermark_key(key: object = None) -> bytes | None:
+    """``key`` checked when given; else the home key, or None when there is no home key file
+    (the watermark is then skipped: a missing key is a setup choice, a broken one is not).
+
+    Raises:
+        WatermarkError: a ``key`` that is not 256 bits.
+        KeyError_: a home key file that is there but does not hold a 256-bit key.
+    """
+    if key is not None:
+        return check_watermark_key(key)
+    path = home_dir() / WATERMARK_KEY_FILE
+    if not (path.exists() or path.is_symlink()):
+        return None
+    return load_watermark_key(path)

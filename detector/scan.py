@@ -51,9 +51,15 @@ def scan_file(
             its frames cannot be classified and neither a trusted manifest nor our watermark
             decides.
         DetectorError: the classifier model cannot be loaded.
+        ProvenanceError: unreadable or malformed trust anchors.
+        WatermarkError: a ``key`` that is not 256 bits.
+        KeyError_: no ``key`` and a home key file that is there but corrupt (a missing one
+            only skips the watermark: a broken one skipped would turn a marked clip ``real``).
     """
+    from vidprov.keys import optional_watermark_key
     from vidprov.provenance.verify import verify_file
 
+    key = optional_watermark_key(key)
     info = probe(path)
     if info.frames is not None and info.frames < 2:
         raise MediaError(f"only {info.frames} frame(s): nothing to scan", path)
@@ -91,11 +97,14 @@ def scan_file(
 def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | MediaError]:
     """Expand folders into the video files inside them (sorted, recursive; symlinked folders
     are not followed); files pass as-is (a missing one is :func:`scan_file`'s to report).
+    One ``str`` or ``Path`` is taken as one path.
 
     A folder that holds no videos, or a folder that cannot be listed, comes as the
     :class:`MediaError` saying so, in its place: the caller reports it and goes on (such
     errors given back to it pass as they are, so its output can be fed to :func:`scan_many`).
     """
+    if isinstance(paths, str | os.PathLike):  # one path, not a list of its characters
+        paths = [paths]
     for item in paths:
         if isinstance(item, MediaError):  # already expanded: passes as it is
             yield item
@@ -138,6 +147,7 @@ def scan_many(
         DetectorError: the classifier model cannot be loaded.
         ProvenanceError: unreadable or malformed trust anchors, an unusable manifest store.
         KeyError_: a home watermark key that is there but corrupt.
+        WatermarkError: a ``key`` that is not 256 bits.
     """
     if classifier and detector is None:  # a broken model stops the batch before any file
         from vidprov.detector.models import load_default
@@ -145,13 +155,11 @@ def scan_many(
         detector = load_default()
     # so do broken trust anchors or a corrupt watermark key: they are the setup's fault, not
     # each clip's (a missing key only skips the watermark)
-    from vidprov.config import home_dir
-    from vidprov.keys import WATERMARK_KEY_FILE, load_watermark_key
+    from vidprov.keys import optional_watermark_key
     from vidprov.provenance.verify import load_trust_anchors
 
     load_trust_anchors(Path(trust_anchors) if trust_anchors is not None else None)
-    if key is None and (home_dir() / WATERMARK_KEY_FILE).exists():
-        key = load_watermark_key()
+    key = optional_watermark_key(key)
     for path in iter_inputs(paths):
         if isinstance(path, MediaError):
             log.info("skipped: %s", path)

@@ -131,6 +131,7 @@ class SignedGenerator:
     Raises:
         GeneratorError: unknown model or weights not present offline.
         KeyError_: no watermark key. ProvenanceError: no signing certificate.
+        WatermarkError: a ``key`` that is not 256 bits.
     """
 
     def __init__(
@@ -143,9 +144,10 @@ class SignedGenerator:
         store: ManifestStore | None = None,
         device: str | None = None,
     ) -> None:
-        from vidprov.keys import load_watermark_key
+        from vidprov.keys import check_watermark_key, load_watermark_key
 
-        self.key = key if key is not None else load_watermark_key()
+        # a bad key is refused here, not after a whole diffusion run
+        self.key = check_watermark_key(key) if key is not None else load_watermark_key()
         self.signer = signer or load_signer()
         self.store = store
         if pipeline is None:

@@ -29,7 +29,8 @@ AAC_BITRATE = 128_000
 @dataclass(frozen=True, eq=False)
 class PCMAudio:
     """Raw audio to encode: float samples in [-1, 1] (clipped), ``(channels, samples)`` or
-    ``(samples,)``, mono or stereo, at ``sample_rate`` Hz.
+    ``(samples,)``, mono or stereo, at ``sample_rate`` Hz. Integer PCM (``int16``, ``int32``,
+    ``uint8``...) is scaled from its full range, as WAV files store it.
 
     Raises:
         MediaError: not 1 or 2 channels, no samples, non-finite samples, or a bad rate.
@@ -39,7 +40,14 @@ class PCMAudio:
     sample_rate: int
 
     def __post_init__(self) -> None:
-        x = np.asarray(self.samples, dtype=np.float32)
+        raw = np.asarray(self.samples)
+        if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
+            raise MediaError(f"audio samples must be real numbers, got {raw.dtype}")
+        x = raw.astype(np.float32)
+        if np.issubdtype(raw.dtype, np.integer):  # full-scale integer PCM
+            info = np.iinfo(raw.dtype)
+            mid = (int(info.max) + int(info.min) + 1) / 2  # 128 for uint8, 0 for signed
+            x = ((raw.astype(np.float64) - mid) / (int(info.max) + 1 - mid)).astype(np.float32)
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[0] not in (1, 2):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
+
+from vidprov.errors import MediaError
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +64,38 @@ class FrameChunk:
         if isinstance(first, Frame):
             return np.stack([f.rgb for f in self.frames])  # type: ignore[union-attr]
         return tuple(np.stack([getattr(f, c) for f in self.frames]) for c in "yuv")  # type: ignore[return-value]
+
+
+def check_yuv(frame: object, path: str | Path | None = None) -> YUVFrame:
+    """``frame`` if it is a :class:`YUVFrame` with a finite time and ``uint8`` 4:2:0 planes.
+
+    Raises:
+        MediaError: another object, planes of another type or shape (a float or 16-bit plane
+            would be cast, silently, to a black or saturated picture), or a NaN/infinite time.
+    """
+    if not isinstance(frame, YUVFrame):
+        raise MediaError(f"expected a YUVFrame, got {type(frame).__name__}", path)
+    y = frame.y
+    if not isinstance(y, np.ndarray) or y.ndim != 2 or y.dtype != np.uint8:
+        shown = f"{y.dtype} {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
+        raise MediaError(f"frame {frame.index}: luma must be a 2-D uint8 array, got {shown}", path)
+    want = ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2)
+    for name in "uv":
+        c = getattr(frame, name)
+        if not isinstance(c, np.ndarray) or c.dtype != np.uint8 or c.shape != want:
+            shown = f"{c.dtype} {c.shape}" if isinstance(c, np.ndarray) else type(c).__name__
+            raise MediaError(
+                f"frame {frame.index}: {name} plane must be uint8 {want} for a {y.shape} "
+                f"luma, got {shown}",
+                path,
+            )
+    try:
+        finite = math.isfinite(frame.time)
+    except TypeError:
+        finite = False
+    if not finite:
+        raise MediaError(f"frame {frame.index}: time must be a finite number, got {frame.time!r}")
+    return frame
 
 
 def plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:

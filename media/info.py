@@ -294,7 +294,7 @@ class _GapCheck:
     def _next(self, ts: int) -> None:
         if self.last is not None and self.time_base is not None:
             gap = float((ts - self.last) * self.time_base)
-            if gap > MAX_FRAME_GAP_S:
+            if gap >= MAX_FRAME_GAP_S:
                 raise MediaError(corrupt_gap(self.index, gap), self.path)
         self.last, self.index = ts, self.index + 1
 

@@ -109,7 +109,7 @@ class VideoReader:
         if frame.pts is None or frame.time_base is None:
             return index / float(self.info.fps)
         t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base)
-        if self._last_t is not None and t - self._last_t > MAX_FRAME_GAP_S:
+        if self._last_t is not None and t - self._last_t >= MAX_FRAME_GAP_S:
             raise MediaError(corrupt_gap(index, t - self._last_t), self.path)
         self._last_t = t
         return t
@@ -137,10 +137,10 @@ class VideoReader:
         """Iterate runs of up to ``size`` consecutive frames.
 
         Raises:
-            MediaError: as :meth:`frames`; ``size`` < 1.
+            MediaError: as :meth:`frames`; ``size`` not an integer >= 1.
         """
-        if size < 1:
-            raise MediaError(f"chunk size must be >= 1, got {size}", self.path)
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise MediaError(f"chunk size must be an integer >= 1, got {size!r}", self.path)
         buf: list = []
         for f in self.frames(fmt):
             buf.append(f)

@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from vidprov.atomic import atomic_path
+from vidprov.errors import MediaError
 
 
 def synth_frames(n: int, width: int, height: int, seed: int = 0) -> Iterator[np.ndarray]:
@@ -52,12 +53,25 @@ def make_clip(
     Args:
         audio: add a 440 Hz AAC tone (48 kHz stereo) lasting the clip.
         vfr: alternate frame durations of 1/fps and 2/fps (variable frame rate).
+
+    An odd width or height is encoded as yuv444p (4:2:0 needs even sides), as
+    :class:`~vidprov.media.VideoWriter` does.
+
+    Raises:
+        MediaError: a size, rate or length that is not positive.
     """
+    if min(width, height, fps) < 1 or not seconds > 0:
+        raise MediaError(
+            f"make_clip needs a positive size, rate and length, got {width}x{height} at {fps} "
+            f"fps for {seconds} s",
+            path,
+        )
     path = Path(path)
     n = max(1, round(seconds * fps))
     with atomic_path(path) as tmp, av.open(str(tmp), "w") as out:
         vs = out.add_stream(codec, rate=fps)
-        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        even = width % 2 == 0 and height % 2 == 0
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p" if even else "yuv444p"
         vs.options = {"crf": str(crf), "preset": "veryfast"}
         tb = Fraction(1, fps * 2) if vfr else Fraction(1, fps)
         vs.codec_context.time_base = tb

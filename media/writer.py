@@ -19,7 +19,7 @@ from vidprov.atomic import AtomicFile, shown_as
 from vidprov.errors import MediaError
 from vidprov.media._audio import AudioCopier, AudioEncoder, PCMAudio
 from vidprov.media._open import ffmpeg_reason
-from vidprov.media.frames import Frame, YUVFrame, from_yuv_planes
+from vidprov.media.frames import Frame, YUVFrame, check_yuv, from_yuv_planes
 from vidprov.media.info import Display, read_display
 from vidprov.media.reader import VideoReader
 
@@ -102,8 +102,12 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         self.display = display or Display()
-        self.width, self.height = int(width), int(height)
-        self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
+        try:
+            self.width, self.height = int(width), int(height)
+            rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+        except (TypeError, ValueError, OverflowError) as exc:  # None, NaN, inf
+            raise MediaError(f"bad output size or rate {width}x{height} at {fps!r}", path) from exc
+        self.fps = rate
         self.options = options or EncodeOptions()
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.time_base = time_base
@@ -117,6 +121,8 @@ class VideoWriter:
             raise MediaError(f"bad frame rate {fps}", self.path)
         if audio is not None and audio_from is not None:
             raise MediaError("give either audio or audio_from, not both", self.path)
+        if audio_window is not None and not 0 <= audio_window[0] <= audio_window[1]:
+            raise MediaError(f"bad audio window {audio_window} (want 0 <= start <= end)", path)
         self._file: AtomicFile | None = None
         self._out: av.container.OutputContainer | None = None
         self._audio: AudioCopier | AudioEncoder | None = None
@@ -227,7 +233,8 @@ class VideoWriter:
         """Encode one frame (RGB ``Frame``/array, ``YUVFrame``, or a PyAV frame).
 
         Raises:
-            MediaError: the frame size does not match, or the encoder fails.
+            MediaError: the frame size does not match, planes that are not ``uint8`` 4:2:0
+                (:func:`check_yuv`), or the encoder fails.
         """
         if self._out is None:
             raise MediaError("writer is not open", self.path)
@@ -236,6 +243,7 @@ class VideoWriter:
             vf = frame
             pts = frame.pts if self.time_base is not None else None
         elif isinstance(frame, YUVFrame):
+            check_yuv(frame, self.path)
             vf = from_yuv_planes(frame.y, frame.u, frame.v)
             pts = frame.pts if self.time_base is not None else None
         else:

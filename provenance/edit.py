@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from fractions import Fraction
@@ -91,7 +92,14 @@ def _check_source(path: Path) -> C2paReport:
 
     path, container = open_input(path)  # not a video at all: say that, not "tampered"
     container.close()
-    mime_of(path)  # refused here, before the re-encode, rather than when it is added
+    try:  # refused here, before the re-encode, rather than when it is added
+        mime_of(path)
+    except ProvenanceError as exc:
+        raise ProvenanceError(
+            f"{exc.message}; an edit embeds each source as a C2PA ingredient, which this one "
+            "cannot be (only MP4, MOV and AVI sources)",
+            path,
+        ) from exc
     report = read_c2pa(path, None)
     if report.state == "invalid" and report.tampered:
         raise ProvenanceError(
@@ -119,7 +127,8 @@ def trim_file(
     Raises:
         ConfigError: an empty or negative range, or one that holds no frame.
         MediaError: unreadable input.
-        ProvenanceError: ``src``'s manifest is invalid; as :func:`sign_file`.
+        ProvenanceError: ``src``'s manifest is invalid, or ``src`` is not MP4, MOV or AVI
+            (it goes in as a C2PA ingredient); as :func:`sign_file`.
     """
     src, dst = Path(src), Path(dst)
     mime_for(dst)
@@ -193,8 +202,11 @@ def concat_files(
     Raises:
         ConfigError: fewer than two sources.
         MediaError: an unreadable source.
-        ProvenanceError: a source's manifest is invalid; as :func:`sign_file`.
+        ProvenanceError: a source's manifest is invalid, or a source is not MP4, MOV or AVI
+            (each goes in as a C2PA ingredient); as :func:`sign_file`.
     """
+    if isinstance(sources, str | os.PathLike):  # one path, not a list of its characters
+        raise ConfigError(f"concat needs a list of at least two sources, got one path: {sources}")
     paths = [Path(s) for s in sources]
     dst = Path(dst)
     mime_for(dst)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vidprov.atomic import AtomicFile, signals_held
-from vidprov.errors import KeyError_, ProvenanceError, WatermarkError
+from vidprov.errors import ProvenanceError, WatermarkError
 from vidprov.media.reader import VideoReader
 from vidprov.provenance.manifest import (
     SignOptions,
@@ -76,24 +76,19 @@ class SignResult:
         }
 
 
-def home_key() -> bytes | None:
-    """The home watermark key, or None (logged) when there is none."""
-    from vidprov.keys import load_watermark_key
-
-    try:
-        return load_watermark_key()
-    except KeyError_ as exc:
-        log.warning("no soft binding: %s", exc)
-        return None
-
-
 def _read_watermark(path: Path, key: bytes | None) -> WatermarkReading | None:
     """Our watermark read from ``path`` with ``key`` (default: the home key); None without a
-    key or when the frames cannot carry it (logged)."""
+    key or when the frames cannot carry it (logged).
+
+    Raises:
+        WatermarkError: a ``key`` that is not 256 bits. KeyError_: a corrupt home key file.
+    """
+    from vidprov.keys import optional_watermark_key
     from vidprov.watermark import detect_file
 
-    key = key if key is not None else home_key()
+    key = optional_watermark_key(key)  # broken: an error, not a silently unbound manifest
     if key is None:
+        log.warning("%s: no soft binding: no watermark key (run `vidprov keys init`)", path)
         return None
     try:
         return detect_file(path, key)
@@ -161,6 +156,8 @@ def sign_file(
         ProvenanceError: unsupported container, missing/bad certificates, signing failed;
             ``src`` already carries a manifest (a plain sign, not an edit); ``options.ai`` is
             false but ``src`` carries our watermark.
+        WatermarkError: a ``key`` that is not 256 bits (a missing home key only means no
+            soft binding; a corrupt one is a ``KeyError_``).
     """
     import c2pa
 
@@ -173,8 +170,10 @@ def sign_file(
         duration = r.info.duration
     signer = signer or load_signer()
     detect = options.soft_binding == "detect"
-    if detect:
-        key = key if key is not None else home_key()
+    if detect or not options.ai:
+        from vidprov.keys import optional_watermark_key
+
+        key = optional_watermark_key(key)
     reading = _read_watermark(src, key) if detect and key is not None else None
     if isinstance(options.soft_binding, tuple):
         blocks = options.soft_binding
@@ -188,7 +187,7 @@ def sign_file(
             "its manifest is broken (tampered?), so neither signing nor editing can vouch for it",
         )
     if not options.ai:
-        if not blocks and not detect:  # not read yet: is it marked?
+        if not blocks and not detect and key is not None:  # not read yet: is it marked?
             reading = _read_watermark(src, key)
         if blocks:
             payload: str | None = blocks[0].payload

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vidprov.config import home_dir
-from vidprov.errors import KeyError_, MediaError, ProvenanceError, WatermarkError
+from vidprov.errors import MediaError, ProvenanceError, WatermarkError
 from vidprov.media import probe
 from vidprov.media._open import check_file
 from vidprov.provenance.manifest import (
@@ -303,8 +303,15 @@ def verify_file(
         MediaError: the file is missing, empty, or not a readable video and carries no
             manifest (a damaged file whose manifest is found is reported ``invalid``).
         ProvenanceError: unreadable or malformed trust anchors.
+        WatermarkError: (``watermark``) a ``key`` that is not 256 bits.
+        KeyError_: (``watermark``, no ``key``) a home key file that is there but corrupt;
+            a missing one only skips the watermark.
     """
     path = check_file(path)
+    if watermark:
+        from vidprov.keys import optional_watermark_key
+
+        key = optional_watermark_key(key)  # before any work
     anchors = load_trust_anchors(Path(trust_anchors) if trust_anchors is not None else None)
     report = read_c2pa(path, anchors)
     if report.state == "absent" or all(c.startswith("manifest.unreadable") for c in report.codes):
@@ -319,13 +326,10 @@ def verify_file(
 
 
 def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, str | None]:
-    from vidprov.keys import load_watermark_key
     from vidprov.watermark import detect_file
 
-    try:
-        key = key if key is not None else load_watermark_key()
-    except KeyError_ as exc:
-        return None, f"not checked: {exc}"
+    if key is None:  # none at home (a broken one was an error: skipping it would mislead)
+        return None, "not checked: no watermark key (run `vidprov keys init` or pass --key-file)"
     try:
         return detect_file(path, key), None
     except (MediaError, WatermarkError) as exc:

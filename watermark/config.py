@@ -55,6 +55,24 @@ class WatermarkConfig:
             raise WatermarkError(f"window must be in (0, 10] seconds, got {self.window}")
         if not 1 <= self.list_size <= 1024:
             raise WatermarkError(f"list_size must be in [1, 1024], got {self.list_size}")
+        if not 0 < self.pilot_fraction < 1:
+            raise WatermarkError(f"pilot_fraction must be in (0, 1), got {self.pilot_fraction}")
+        if not 0 < self.p_threshold < 1:
+            raise WatermarkError(f"p_threshold must be in (0, 1), got {self.p_threshold}")
+        gw, gh = self.grid
+        cells = round(gw * gh * (1 - self.pilot_fraction))
+        if not (16 <= gw <= 1024 and 16 <= gh <= 1024) or cells < CODED_BITS:
+            raise WatermarkError(
+                f"grid must be 16..1024 cells a side, leaving at least {CODED_BITS} cells for "
+                f"the payload after the pilot, got {self.grid}"
+            )
+        if not 16 <= self.min_side <= 4096:
+            raise WatermarkError(f"min_side must be in [16, 4096] pixels, got {self.min_side}")
+        if not (self.base_amplitude > 0 and self.max_gain > 0 and self.iterations >= 1):
+            raise WatermarkError(
+                "base_amplitude and max_gain must be positive and iterations at least 1, got "
+                f"{self.base_amplitude}, {self.max_gain}, {self.iterations}"
+            )
 
     @property
     def alpha(self) -> float:
@@ -71,15 +89,19 @@ class KeyedPattern:
     grid: tuple[int, int]
 
 
-@lru_cache(maxsize=16)
 def keyed_pattern(key: bytes, grid: tuple[int, int], pilot_fraction: float) -> KeyedPattern:
     """Derive the pattern from the key with SHAKE-256 (stable across numpy versions).
 
     Raises:
-        WatermarkError: the key is not 32 bytes.
+        WatermarkError: the key is not 256 bits of ``bytes`` (or ``bytearray``).
     """
-    if len(key) != 32:
-        raise WatermarkError(f"watermark key must be 256 bits, got {len(key) * 8}")
+    from vidprov.keys import check_watermark_key
+
+    return _keyed_pattern(check_watermark_key(key), grid, pilot_fraction)
+
+
+@lru_cache(maxsize=16)
+def _keyed_pattern(key: bytes, grid: tuple[int, int], pilot_fraction: float) -> KeyedPattern:
     cells = grid[0] * grid[1]
     stream = hashlib.shake_256(b"vidprov-watermark-v1" + key + repr(grid).encode()).digest(
         5 * cells

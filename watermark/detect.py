@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vidprov.errors import WatermarkError
 from vidprov.media import VideoReader, YUVFrame
+from vidprov.media.frames import check_yuv
 from vidprov.watermark.coding import crc_credit, decode
 from vidprov.watermark.config import KeyedPattern, WatermarkConfig, keyed_pattern
 from vidprov.watermark.embed import check_size
@@ -279,14 +281,25 @@ def detect(
     one frame lasts ``frame_duration`` seconds (default: one window), as frame times cannot say.
 
     Raises:
-        WatermarkError: bad key, or frames smaller than ``config.min_side``.
+        WatermarkError: bad key, frames smaller than ``config.min_side``, a frame earlier than
+            the one before it, or a ``frame_duration`` that is not a positive number.
+        MediaError: an item that is not a ``uint8`` 4:2:0 :class:`YUVFrame` with a finite time
+            (:func:`vidprov.media.frames.check_yuv`).
     """
     config = config or WatermarkConfig()
     pattern = keyed_pattern(key, config.grid, config.pilot_fraction)
+    if frame_duration is not None and not (0 < frame_duration < math.inf):
+        raise WatermarkError(f"frame_duration must be a positive number, got {frame_duration}")
     acc = _Accumulator(pattern, config)
     for f in frames:
+        check_yuv(f)
         check_size(f.y.shape[1], f.y.shape[0], config)
-        acc.add(f.time, f.y)
+        if acc.times and f.time < acc.times[-1]:
+            raise WatermarkError(
+                f"frame {f.index} at {f.time:.3f} s comes before the one before it "
+                f"({acc.times[-1]:.3f} s): frames must be in presentation order"
+            )
+        acc.add(float(f.time), f.y)
         if progress is not None:
             progress(1)
     if not acc.times:

@@ -18,6 +18,7 @@ from vidprov.atomic import AtomicFile
 from vidprov.errors import WatermarkError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
 from vidprov.media._open import check_file
+from vidprov.media.frames import check_yuv
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import WatermarkConfig, keyed_pattern
 from vidprov.watermark.results import EmbedResult
@@ -147,6 +148,7 @@ def _marked(
 
     def checked(frames: Iterable[YUVFrame]) -> Iterator[YUVFrame]:
         for f in frames:
+            check_yuv(f)
             check_size(f.y.shape[1], f.y.shape[0], config)
             yield f
 
@@ -181,6 +183,8 @@ def embed(
 
     Raises:
         WatermarkError: bad payload or key, or frames smaller than ``config.min_side``.
+        MediaError: an item that is not a ``uint8`` 4:2:0 :class:`YUVFrame` with a finite time
+            (:func:`vidprov.media.frames.check_yuv`).
     """
     config = config or WatermarkConfig()
     for _, marked in _marked(frames, payload, key, config):
@@ -223,10 +227,13 @@ def embed_file(
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
+    keyed_pattern(key, config.grid, config.pilot_fraction)  # a bad key: before any work
     from vidprov.provenance.sign import refuse_manifest
 
+    with VideoReader(check_file(src)) as reader:  # not a video: said so, not "a broken manifest"
+        check_size(reader.info.width, reader.info.height, config, src)
     refuse_manifest(
-        check_file(src),
+        Path(src),
         "watermarking re-encodes the clip and would drop that manifest and its history",
         "watermark the unsigned clip before signing it, or derive a signed copy with "
         "`vidprov edit trim`, which keeps this manifest as an ingredient",
@@ -236,15 +243,16 @@ def embed_file(
     psnrs: list[float] = []
     out = AtomicFile(dst)
     try:
-        with VideoReader(src) as reader:
-            check_size(reader.info.width, reader.info.height, config, src)
-            with VideoWriter.like(reader, out.tmp, options or DEFAULT_OPTIONS) as writer:
-                marked_frames = _marked(reader.frames("yuv420p"), payload_hex, key, config)
-                for original, marked in marked_frames:
-                    psnrs.append(_psnr(original.y, marked.y))
-                    writer.write(marked)
-                    if progress is not None:
-                        progress(1)
+        with (
+            VideoReader(src) as reader,
+            VideoWriter.like(reader, out.tmp, options or DEFAULT_OPTIONS) as writer,
+        ):
+            marked_frames = _marked(reader.frames("yuv420p"), payload_hex, key, config)
+            for original, marked in marked_frames:
+                psnrs.append(_psnr(original.y, marked.y))
+                writer.write(marked)
+                if progress is not None:
+                    progress(1)
         if read_back:
             _check_read_back(src, out.tmp, key, payload_hex, config)
         out.commit()

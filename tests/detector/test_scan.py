@@ -325,6 +325,32 @@ def test_a_broken_setup_stops_the_batch_instead_of_failing_each_clip(
     assert not isinstance(v, ScanFailure)
 
 
+def test_a_broken_key_is_an_error_not_a_skipped_watermark(
+    tmp_path: Path, toy_model: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vidprov.detector.scan import iter_inputs
+    from vidprov.errors import KeyError_, WatermarkError
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    # skipped, a marked clip would be decided by the classifier alone (and could read real)
+    with pytest.raises(WatermarkError, match="256 bits"):
+        scan_file(clip, detector=toy_model, key=b"x")
+    with pytest.raises(WatermarkError, match="256 bits"):
+        next(scan_many([clip], detector=toy_model, key=b"x"))
+    (home / "watermark.key").write_text("garbage\n")
+    with pytest.raises(KeyError_, match="not a 256-bit key"):
+        scan_file(clip, detector=toy_model)
+    (home / "watermark.key").unlink()  # missing: skipped, and the evidence says so
+    v = scan_file(clip, detector=toy_model)
+    assert "no watermark key" in v.evidence["watermark"]["note"]
+    # one path is one path, not a list of its characters (the first of which is "/")
+    assert list(iter_inputs(str(clip))) == list(iter_inputs(clip)) == [clip]
+    assert [r.file for r in scan_many(str(clip), detector=toy_model)] == [str(clip)]
+
+
 def test_a_folder_scan_takes_every_video_suffix_ffmpeg_reads(tmp_path: Path) -> None:
     from vidprov.detector.scan import iter_inputs
 

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError, ProvenanceError
+from vidprov.errors import (
+    GeneratorError,
+    GeneratorMemoryError,
+    MediaError,
+    ProvenanceError,
+    WatermarkError,
+)
 from vidprov.generator import (
     SignedGenerator,
     check_options,
@@ -61,6 +67,16 @@ def test_outputs_are_marked_signed_and_resolvable(
         assert c.manifest_id in store.find(ALG, payload_to_value(c.payload))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(c.path).name for c in r.clips)
     assert offline == []
+
+
+def test_a_bad_key_is_refused_before_any_model_is_built(
+    offline: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vidprov.generator.run as run
+
+    monkeypatch.setattr(run, "create", lambda *a: pytest.fail("model built for a bad key"))
+    with pytest.raises(WatermarkError, match="256 bits"):
+        SignedGenerator("tiny-wan", key=b"x")
 
 
 def test_latent_output_refused(offline: list[object], tmp_path: Path) -> None:

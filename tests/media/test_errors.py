@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,7 +13,15 @@ import numpy as np
 import pytest
 
 from vidprov.errors import MediaError, VidprovError
-from vidprov.media import EncodeOptions, VideoWriter, iter_frames, probe
+from vidprov.media import (
+    EncodeOptions,
+    VideoReader,
+    VideoWriter,
+    iter_frames,
+    make_clip,
+    probe,
+)
+from vidprov.media.frames import check_yuv
 
 
 def _check(path: Path, fragment: str) -> None:
@@ -142,6 +152,8 @@ def test_timestamps_that_never_advance_or_leap_a_day_are_corrupt(tmp_path: Path)
     _check(same, "all 12 frames have the same timestamp")
     leap = _restamped_mkv(tmp_path / "leap.mkv", lambda i: i * 40 + (2 * 86400_000 if i > 5 else 0))
     _check(leap, "frame 6 comes 1.73e+05 s after the one before it (corrupt timestamps)")
+    day = _restamped_mkv(tmp_path / "day.mkv", lambda i: i * 40 + (86400_000 if i > 5 else 0))
+    _check(day, "frame 6 comes 8.64e+04 s after the one before it")  # a day exactly: "or more"
     slow = _restamped_mkv(tmp_path / "slow.mkv", lambda i: i * 3600_000)  # an hourly time-lapse
     assert probe(slow).duration == pytest.approx(12 * 3600, rel=0.01)
     assert [f.time for f in iter_frames(slow)][-1] == pytest.approx(11 * 3600)
@@ -156,3 +168,40 @@ def test_a_damaged_track_header_is_a_typed_error(tmp_path: Path) -> None:
     bad = tmp_path / "hdlr.mp4"
     bad.write_bytes(bytes(data))
     _check(bad, "its video track names no known codec")
+
+
+def test_frames_and_writer_settings_that_would_be_cast_silently_are_refused(
+    tmp_path: Path, clip: Path
+) -> None:
+    f = next(iter(iter_frames(clip, "yuv420p")))
+    bad = {
+        "luma must be a 2-D uint8 array, got float32": replace(f, y=(f.y / 255).astype("float32")),
+        "luma must be a 2-D uint8 array, got int32": replace(f, y=f.y.astype("int32") + 300),
+        "u plane must be uint8 (60, 80)": replace(f, u=f.u[:50]),
+        "time must be a finite number": replace(f, time=float("nan")),
+    }
+    for message, frame in bad.items():
+        with (
+            pytest.raises(MediaError, match=re.escape(message)),
+            VideoWriter(tmp_path / "o.mp4", 160, 120, 30) as w,
+        ):
+            w.write(frame)
+        assert not (tmp_path / "o.mp4").exists()
+    with pytest.raises(MediaError, match="expected a YUVFrame, got ndarray"):
+        check_yuv(f.y)
+    with VideoReader(clip) as r, pytest.raises(MediaError, match=r"integer >= 1, got 2\.5"):
+        next(r.chunks(size=2.5))  # type: ignore[arg-type]
+    for fps in (float("nan"), float("inf"), None, 0):
+        with pytest.raises(MediaError, match="bad"):
+            VideoWriter(tmp_path / "o.mp4", 160, 120, fps)  # type: ignore[arg-type]
+    with pytest.raises(MediaError, match="bad audio window"):
+        VideoWriter(tmp_path / "o.mp4", 160, 120, 30, audio_from=clip, audio_window=(5, 1))
+
+
+def test_make_clip_takes_odd_sizes_and_refuses_empty_ones(tmp_path: Path) -> None:
+    odd = make_clip(tmp_path / "odd.mp4", seconds=0.2, width=161, height=121)
+    info = probe(odd)
+    assert (info.width, info.height, info.frames) == (161, 121, 6)
+    with pytest.raises(MediaError, match="positive size"):
+        make_clip(tmp_path / "none.mp4", width=0)
+    assert not (tmp_path / "none.mp4").exists()

@@ -59,3 +59,14 @@ def test_bad_audio_is_a_typed_error(samples: np.ndarray, rate: int, match: str) 
 def test_audio_and_audio_from_are_exclusive(tmp_path: Path, clip: Path) -> None:
     with pytest.raises(MediaError, match="not both"):
         VideoWriter(tmp_path / "a.mp4", 64, 64, 24, audio_from=clip, audio=PCMAudio([0.0], 8000))
+
+
+def test_integer_pcm_is_scaled_from_its_full_range() -> None:
+    """int16 samples taken as floats would clip to +-1: full-scale noise instead of the sound."""
+    tone = np.sin(np.linspace(0, 20 * np.pi, 4800))
+    as_int16 = PCMAudio((tone * 16384).astype(np.int16), 48000).samples[0]
+    as_uint8 = PCMAudio((tone * 64 + 128).astype(np.uint8), 48000).samples[0]
+    assert np.abs(as_int16 - tone / 2).max() < 1e-4
+    assert np.abs(as_uint8 - tone / 2).max() < 0.01
+    with pytest.raises(MediaError, match="real numbers, got complex"):
+        PCMAudio(tone.astype(np.complex64), 48000)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import run
-from vidprov.errors import MediaError, ProvenanceError
+from vidprov.errors import ConfigError, KeyError_, MediaError, ProvenanceError, WatermarkError
 from vidprov.keys import load_watermark_key
 from vidprov.media import EncodeOptions, make_clip, transcode
 from vidprov.provenance import (
@@ -80,6 +80,30 @@ def test_an_edit_of_a_file_that_is_no_video_says_so(
     with pytest.raises(MediaError, match="not a readable video"):
         trim_file(junk, tmp_path / "t.mp4", 0.0, 1.0)
     assert not (tmp_path / "c.mp4").exists() and not (tmp_path / "t.mp4").exists()
+
+
+def test_a_broken_watermark_key_is_an_error_not_a_missing_soft_binding(
+    env_home: Path, marked: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    """Skipped, a bad key signed the clip without its soft binding (recovery lost, silently)
+    and verified a marked clip as unmarked; only a missing key skips the watermark."""
+    with pytest.raises(WatermarkError, match="256 bits"):
+        sign_file(marked, tmp_path / "s.mp4", key=b"x")
+    with pytest.raises(WatermarkError, match="256 bits"):
+        verify_file(signed.output, key=b"x")
+    good = (env_home / "watermark.key").read_text()
+    try:
+        (env_home / "watermark.key").write_text("00ff\n")
+        with pytest.raises(KeyError_, match="not a 256-bit key"):
+            sign_file(marked, tmp_path / "s.mp4")
+        with pytest.raises(KeyError_, match="not a 256-bit key"):
+            verify_file(signed.output)
+    finally:
+        (env_home / "watermark.key").write_text(good)
+    assert not (tmp_path / "s.mp4").exists()
+    assert verify_file(signed.output, watermark=False, key=b"x").watermark is None  # not used
+    with pytest.raises(ConfigError, match="got one path"):
+        concat_files(signed.output, tmp_path / "c.mp4")  # type: ignore[arg-type]
 
 
 def test_malformed_trust_anchors_are_an_error(

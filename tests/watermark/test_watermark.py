@@ -171,8 +171,43 @@ def test_tiny_and_degenerate_inputs(tmp_path: Path, key: bytes) -> None:
 def test_bad_config_and_key() -> None:
     with pytest.raises(WatermarkError, match="strength"):
         WatermarkConfig(strength=0)
+    for bad in (
+        {"min_side": 0},
+        {"grid": (0, 0)},
+        {"pilot_fraction": 1.5},
+        {"grid": (16, 16), "pilot_fraction": 0.5},  # too few cells for the coded payload
+    ):
+        with pytest.raises(WatermarkError, match=next(iter(bad))):
+            WatermarkConfig(**bad)  # type: ignore[arg-type]
     with pytest.raises(WatermarkError, match="256 bits"):
         detect(iter([]), b"short")
+    with pytest.raises(WatermarkError, match="256 bits as bytes, got str"):
+        detect(iter([]), "00" * 32)  # type: ignore[arg-type]
+
+
+def test_frames_from_python_are_checked_before_use(host: Path, tmp_path: Path, key: bytes) -> None:
+    frames = list(VideoReader(host).frames("yuv420p"))[:20]
+    marked = list(embed(iter(frames), PAYLOAD, bytearray(key)))  # a bytearray key is a key
+    assert len(marked) == 20 and detect(iter(marked), key).payload == PAYLOAD
+    floats = [replace(f, y=(f.y / 255).astype(np.float32)) for f in frames]
+    with pytest.raises(MediaError, match="luma must be a 2-D uint8 array, got float32"):
+        list(embed(iter(floats), PAYLOAD, key))  # it used to come out black, unmarked
+    with pytest.raises(MediaError, match="expected a YUVFrame, got ndarray"):
+        detect(iter([frames[0].y]), key)  # type: ignore[list-item]
+    backwards = [replace(f, time=-f.time) for f in frames]
+    with pytest.raises(WatermarkError, match="comes before the one before it"):
+        detect(iter(backwards), key)
+    with pytest.raises(WatermarkError, match="frame_duration must be a positive number"):
+        detect(iter(frames[:1]), key, frame_duration=float("nan"))
+    out = tmp_path / "out"
+    out.mkdir()
+    text = out / "t.mp4"
+    text.write_text("hello\n" * 100)
+    with pytest.raises(MediaError, match="not a readable video"):  # not "a broken manifest"
+        embed_file(text, out / "o.mp4", key, PAYLOAD)
+    with pytest.raises(WatermarkError, match="256 bits"):
+        embed_file(host, out / "o.mp4", b"x", PAYLOAD)
+    assert sorted(p.name for p in out.iterdir()) == ["t.mp4"]
 
 
 def test_cli_embed_detect(host: Path, tmp_path: Path) -> None:
