@@ -2,12 +2,15 @@
 
 Rules, strongest first:
 
-1. A *trusted* manifest (or one recovered through the watermark) whose ``c2pa.created`` action
-   says ``trainedAlgorithmicMedia`` decides ``ai`` for the whole clip; a composite-with-AI claim
-   decides ``mixed``.
+1. A *trusted* manifest whose ``c2pa.created`` action says ``trainedAlgorithmicMedia`` decides
+   ``ai`` for the whole clip; one recovered through the watermark (the clip's own is gone)
+   vouches for the time the mark covers, the rest labelled as in rule 2. A composite-with-AI
+   claim decides ``mixed``.
 2. A detected watermark is certain for the time it covers: segments the mark covers are ``ai``;
    if it covers (nearly) the whole clip the clip is ``ai``, otherwise ``mixed``.
-3. Otherwise the classifier's segments and clip score decide. Without a classifier, a trusted
+3. Otherwise the classifier's segments decide: ``mixed`` when they hold both labels, else
+   their one label (the clip score's side when there are none); the score is the clip score,
+   or a flagged segment's when higher (a splice score is per shot). Without a classifier, a trusted
    ``digitalCapture`` claim decides ``real``; with nothing at all to go on the label is
    ``unknown`` and the score ``None`` (our mark being absent says nothing about a clip).
    A classifier that was skipped (:class:`ClassifierSkipped`: frames it cannot work on) counts
@@ -147,6 +150,14 @@ def _decide(
                 f"classifier scored {classifier.clip_score:.2f} (below {classifier.threshold:.2f}) "
                 f"but the manifest claims {used}"
             )
+        if label == "ai" and claim is None:  # recovered: it vouches for the marked time only
+            spans = _wm_spans(watermark)
+            if not covers_clip(spans, duration):
+                segs = _fill(spans, classifier, duration)
+                label = "ai" if all(s.label == "ai" for s in segs) else "mixed"
+                return Verdict(
+                    file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts)
+                )
         segs = (
             [Segment(0.0, duration, "ai", 1.0, source)]
             if label == "ai"
@@ -181,16 +192,20 @@ def _decide(
         return Verdict(file, "unknown", None, (), duration, evidence, "none", tuple(conflicts))
     segs = list(classifier.segments)
     labels = {s.label for s in segs}
-    if cls_ai:
-        label = "mixed" if "real" in labels else "ai"
+    if labels == {"ai", "real"}:
+        label = "mixed"
+    elif labels:  # the splice model may flag every shot of a clip scored under the threshold
+        label = labels.pop()
     else:
-        label = "mixed" if "ai" in labels else "real"
+        label = "ai" if cls_ai else "real"
+    # P(some of it is AI) is at least any flagged segment's (a splice score is per shot)
+    score = max([classifier.clip_score, *(s.score for s in segs if s.label == "ai")])
     if claim is not None and label != "real":
         conflicts.append(f"trusted manifest claims {claim} but the classifier says {label}")
     return Verdict(
         file,
         label,
-        classifier.clip_score,
+        score,
         tuple(segs),
         duration,
         evidence,

@@ -176,21 +176,24 @@ def probe(path: str | Path) -> VideoInfo:
         info = header_info(p, container)
         vs = container.streams.video[0]
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
-        count, first, last, deltas = 0, None, None, set()
+        step = frame_step(info.fps, time_base)
+        count, first, last, last_duration = 0, None, None, 0
         gaps = _GapCheck(p, time_base)
         index = IndexCheck(p, vs, container.format.name)
+        restarts = Restarts(step, time_base)
         try:
             for packet in container.demux(vs):
                 index.add(packet)
                 if packet.size == 0 or (packet.pts is None and packet.dts is None):
                     continue
+                if packet.is_discard:  # before an edit list's start: never shown
+                    continue
                 count += 1
-                ts = packet.pts if packet.pts is not None else packet.dts
+                ts = restarts.pts(packet)
                 gaps.push(ts)
                 first = ts if first is None else min(first, ts)
-                last = ts if last is None else max(last, ts)
-                if packet.duration:
-                    deltas.add(int(packet.duration))
+                if last is None or ts > last:
+                    last, last_duration = ts, int(packet.duration or 0)
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"truncated or corrupt video data ({ffmpeg_reason(exc)})", p) from exc
         if count == 0:
@@ -199,28 +202,36 @@ def probe(path: str | Path) -> VideoInfo:
         if count > 1 and first == last:
             raise MediaError(one_timestamp(count), p)
         index.check()
+        if restarts.count:
+            log.warning(
+                "%s: timestamps restart %d time(s) (joined streams?): times run on across them",
+                p,
+                restarts.count,
+            )
         try:
             container.seek(0)
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
         rotation = _first_frame_rotation(container, p)
-    vfr = _is_vfr(deltas)
+    vfr = _is_vfr(gaps.min_delta, gaps.max_delta)
     duration = info.duration
     if first is not None and last is not None and time_base is not None and count > 1:
-        span = float((last - first) * time_base)
-        span += span / (count - 1)
-        if span > 0 and duration > span + max(1.0, 0.5 * span):  # truncated, header intact
-            if str(p) not in _WARNED:
-                _WARNED.add(str(p))
-                log.warning(
-                    "%s: the header says %.2f s but the frames end at %.2f s (truncated?)",
-                    p,
-                    duration,
-                    span,
-                )
-            duration = span
-        else:
-            duration = max(duration, span)
+        # the last frame lasts its packet's duration, or else the shortest gap between frames:
+        # the mean gap doubled a sparse clip's length (frames at 0 and 10 s: 20 s)
+        tail = last_duration or gaps.min_delta or step
+        span = float((last - first + tail) * time_base)
+        end = float((last + tail) * time_base)  # headers measure from 0, whatever the start
+        truncated = duration > max(span, end) + max(1.0, 0.5 * span)  # header intact
+        if truncated and str(p) not in _WARNED:
+            _WARNED.add(str(p))
+            log.warning(
+                "%s: the header says %.2f s but the frames end at %.2f s (truncated?)",
+                p,
+                duration,
+                span,
+            )
+        duration = span  # the frames' own timing: not an audio tail, a start offset, nor
+        # the frames an edit list drops
     fps = (
         info.fps if not vfr or duration <= 0 else Fraction(count / duration).limit_denominator(1001)
     )
@@ -281,6 +292,8 @@ class _GapCheck:
         self.heap: list[int] = []
         self.last: int | None = None
         self.index = 0
+        self.min_delta: int | None = None  # shortest and longest positive gap, in ticks
+        self.max_delta: int | None = None
 
     def push(self, ts: int) -> None:
         heapq.heappush(self.heap, ts)
@@ -296,11 +309,54 @@ class _GapCheck:
             gap = float((ts - self.last) * self.time_base)
             if gap >= MAX_FRAME_GAP_S:
                 raise MediaError(corrupt_gap(self.index, gap), self.path)
+        if self.last is not None and ts > self.last:
+            delta = ts - self.last
+            self.min_delta = delta if self.min_delta is None else min(self.min_delta, delta)
+            self.max_delta = delta if self.max_delta is None else max(self.max_delta, delta)
         self.last, self.index = ts, self.index + 1
 
 
-def _is_vfr(deltas: set[int]) -> bool:
-    """Frame durations that differ by more than 5% (rounding jitter of one tick is CFR)."""
-    if len(deltas) < 2:
+def _is_vfr(low: int | None, high: int | None) -> bool:
+    """Gaps between frames (presentation order) that differ by more than 5% (rounding jitter
+    of one tick is CFR)."""
+    if low is None or high is None:
         return False
-    return max(deltas) - min(deltas) > max(1, 0.05 * max(deltas))
+    return high - low > max(1, 0.05 * high)
+
+
+def frame_step(fps: Fraction, time_base: Fraction | None) -> int:
+    """One nominal frame (1/fps) in ``time_base`` ticks, at least 1."""
+    if time_base is None or not fps:
+        return 1
+    return max(1, round(1 / (fps * time_base)))
+
+
+#: a clock going back by this much or more restarts (less: frames out of order, not a restart)
+RESTART_S = 1.0
+
+
+class Restarts:
+    """Timestamps that run on across a restart: a stream whose decoding timestamps go back by
+    :data:`RESTART_S` or more (MPEG-TS files joined with ``cat``, a wrapped 33-bit clock)
+    continues one frame after the latest presentation time before it, as players do, instead
+    of folding its frames back onto the start (the sampler skipped them, and they stopped the
+    watermark's read)."""
+
+    def __init__(self, step: int, time_base: Fraction | None) -> None:
+        self.step, self.shift, self.count = step, 0, 0
+        self.back = round(RESTART_S / time_base) if time_base else None
+        self.last_dts: int | None = None
+        self.top: int | None = None  # latest presentation time so far (shifted)
+
+    def pts(self, packet: av.Packet) -> int:
+        """The packet's presentation time in ticks, shifted past any restart."""
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if packet.dts is not None and self.back is not None:
+            last, top = self.last_dts, self.top
+            if last is not None and top is not None and packet.dts <= last - self.back:
+                self.shift = top + self.step - ts
+                self.count += 1
+            self.last_dts = packet.dts
+        ts += self.shift
+        self.top = ts if self.top is None else max(self.top, ts)
+        return ts

@@ -18,9 +18,11 @@ from vidprov.media._open import ffmpeg_reason, open_input
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
 from vidprov.media.info import (
     MAX_FRAME_GAP_S,
+    RESTART_S,
     IndexCheck,
     VideoInfo,
     corrupt_gap,
+    frame_step,
     header_info,
     one_timestamp,
 )
@@ -48,6 +50,7 @@ class VideoReader:
         self.info: VideoInfo = header_info(self.path, self._container)
         self._used = False
         self._last_t: float | None = None
+        self._shift = 0.0  # seconds added after timestamps restart (:class:`Restarts`)
 
     @property
     def time_base(self) -> Fraction | None:
@@ -108,7 +111,15 @@ class VideoReader:
     def _time(self, frame: av.VideoFrame, index: int) -> float:
         if frame.pts is None or frame.time_base is None:
             return index / float(self.info.fps)
-        t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base)
+        t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base) + self._shift
+        if self._last_t is not None and t <= self._last_t - RESTART_S:  # a restart: run on
+            step = float(frame_step(self.info.fps, frame.time_base) * frame.time_base)
+            if not self._shift:
+                log.info("%s: timestamps restart at frame %d; times run on", self.path, index)
+            self._shift += self._last_t + step - t
+            t = self._last_t + step
+        elif self._last_t is not None and t < self._last_t:  # out of order: held, not reversed
+            t = self._last_t
         if self._last_t is not None and t - self._last_t >= MAX_FRAME_GAP_S:
             raise MediaError(corrupt_gap(index, t - self._last_t), self.path)
         self._last_t = t

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vidprov.detector.fusion import fuse
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment
 
@@ -68,6 +70,11 @@ def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
     rec = {"manifest": raw}
     v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 10)), REAL_CLS)
     assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
+    # found through a mark on the first 4 s only: it vouches for those, not for footage
+    # appended after them (the classifier labels that)
+    v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 4)), REAL_CLS)
+    assert (v.label, v.decided_by) == ("mixed", "recovered-c2pa")
+    assert [(s.start, s.end, s.label) for s in v.segments] == [(0, 4, "ai"), (4, 10, "real")]
 
 
 def test_full_watermark_wins_over_classifier() -> None:
@@ -138,3 +145,13 @@ def test_a_skipped_classifier_decides_nothing_and_says_why() -> None:
             "skipped": True,
             "reason": "frames of 1x1 cannot be classified",
         }
+
+
+def test_a_splice_model_that_flags_every_shot_makes_the_clip_ai_not_mixed() -> None:
+    splice = (Segment(0, 4, "ai", 0.98, "splice"), Segment(4, 10, "ai", 0.8, "splice"))
+    result = ClassifierResult("toy", 0.6, 0.85, (0.0,), (0.6,), splice, 10.0)
+    v = fuse("f", 10.0, c2pa("absent", None), None, wm(), result)
+    assert (v.label, v.score) == ("ai", 0.98)  # "mixed" needs a real segment too
+    one = (Segment(0, 4, "ai", 0.9, "splice"), Segment(4, 10, "real", 0.1, "splice"))
+    v = fuse("f", 10.0, c2pa("absent", None), None, wm(), replace(result, segments=one))
+    assert (v.label, v.score) == ("mixed", 0.9)

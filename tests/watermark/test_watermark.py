@@ -268,3 +268,19 @@ def test_crop_then_crf23(
     assert not detect_file(cropped, key, WatermarkConfig(sync=False)).detected
     unmarked = _crop(host, tmp_path / "crop-unmarked.mp4", *rect)
     assert not detect_file(unmarked, key).detected
+
+
+def test_a_mark_is_read_across_joined_streams(host: Path, tmp_path: Path, key: bytes) -> None:
+    """A marked MPEG-TS with camera footage appended by ``cat``: the clock restarts, and the
+    frames folded back onto the start used to stop the read ("comes before the one before")."""
+    from tests.media.test_timing import _remux
+
+    embed_file(host, tmp_path / "m.mp4", key, PAYLOAD)
+    marked = _remux(tmp_path / "m.mp4", tmp_path / "m.ts", 0.0, "mpegts")
+    plain = _remux(host, tmp_path / "p.ts", 0.0, "mpegts")
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(marked.read_bytes() + plain.read_bytes())
+    r = detect_file(joined, key)
+    assert r.detected and r.payload == PAYLOAD and r.duration == pytest.approx(6.0, abs=0.1)
+    assert [s.payload for s in r.segments] == [PAYLOAD]
+    assert r.segments[0].start < 0.5 and r.segments[0].end == pytest.approx(3.0, abs=0.5)

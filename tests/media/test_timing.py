@@ -1,0 +1,77 @@
+"""Durations and times from the frames themselves: edit lists, start offsets, sparse frames and
+timestamps that restart (joined MPEG-TS files) agree between ``probe`` and the reader."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import pairwise
+from pathlib import Path
+
+import av
+import pytest
+
+from vidprov.media import Frame, VideoWriter, iter_frames, make_clip, probe, synth_frames
+
+
+def _remux(src: Path, dst: Path, shift_s: float, fmt: str | None = None) -> Path:
+    """``src``'s video packets, every timestamp moved by ``shift_s`` (no re-encode)."""
+    with av.open(str(src)) as i, av.open(str(dst), "w", format=fmt) as o:
+        vs = i.streams.video[0]
+        out = o.add_stream_from_template(vs)
+        shift = round(shift_s / vs.time_base)
+        for p in i.demux(vs):
+            if p.dts is None:
+                continue
+            p.pts, p.dts, p.stream = p.pts + shift, p.dts + shift, out
+            o.mux(p)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 s at 25 fps, with B-frames (x264's default)."""
+    folder = tmp_path_factory.mktemp("t")
+    return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
+
+
+def _times(path: Path) -> list[float]:
+    return [f.time for f in iter_frames(path)]
+
+
+def test_an_edit_list_counts_only_the_frames_it_shows(src: Path, tmp_path: Path) -> None:
+    neg = _remux(src, tmp_path / "neg.mp4", -0.5)  # the mov muxer writes an edit list
+    info, times = probe(neg), _times(neg)
+    assert 36 <= len(times) <= 38 and info.frames == len(times)  # it counted all 50
+    assert info.duration == pytest.approx(len(times) / 25, abs=0.01)  # it said 2.0
+    assert times[0] == pytest.approx(0.0) and times[-1] < info.duration
+
+
+def test_a_late_start_is_not_part_of_the_duration(
+    src: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for shift in (0.5, 5.0):  # Matroska's header duration runs from 0, not from the start
+        late = _remux(src, tmp_path / f"late{shift}.mkv", shift)
+        assert probe(late).duration == pytest.approx(2.0, abs=0.01)  # it said 2.5
+        assert _times(late)[-1] == pytest.approx(1.96, abs=0.01)
+    assert "truncated?" not in caplog.text  # 7 s in the header: it called the clip cut short
+
+
+def test_joined_streams_run_on_instead_of_folding_back(src: Path, tmp_path: Path) -> None:
+    part = _remux(src, tmp_path / "part.ts", 0.0, "mpegts")
+    joined = tmp_path / "joined.ts"  # cat part.ts part.ts: the clock restarts halfway
+    joined.write_bytes(part.read_bytes() * 2)
+    info, times = probe(joined), _times(joined)
+    assert info.frames == len(times) == 100
+    assert all(b > a for a, b in pairwise(times))  # the sampler skipped
+    assert info.duration == pytest.approx(4.0, abs=0.05)  # the second half (said 2.0)
+    assert times[-1] == pytest.approx(3.96, abs=0.05)
+
+
+def test_a_sparse_clip_lasts_to_its_last_frame_not_twice_as_long(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.mp4"
+    tb = Fraction(1, 1000)
+    with VideoWriter(path, 160, 120, 25, time_base=tb) as w:
+        for i, (t, rgb) in enumerate(zip((0, 10), synth_frames(2, 160, 120), strict=True)):
+            w.write(Frame(i, t, round(t / tb), tb, rgb))
+    info = probe(path)
+    assert info.frames == 2 and info.duration == pytest.approx(10.04, abs=0.02)  # it said 20
