@@ -99,6 +99,19 @@ class AudioEncoder:
         self._out = out
         self._pos = 0  # next sample to encode
 
+    def _run_on(self, p: av.Packet) -> None:
+        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), as the
+        video reader does (:class:`~vidprov.media.info.Restarts`): the muxer refuses time
+        going back."""
+        from vidprov.media.info import RESTART_S
+
+        p.pts, p.dts = (p.pts + self._shift if p.pts is not None else None), p.dts + self._shift
+        if self._end is not None and p.dts <= self._end - RESTART_S / p.time_base:
+            extra = self._end - p.dts
+            self._shift += extra
+            p.pts, p.dts = (p.pts + extra if p.pts is not None else None), p.dts + extra
+        self._end = max(self._end or p.dts, p.dts + max(int(p.duration or 0), 1))
+
     def pump(self, until: float | None) -> None:
         """Encode the samples that start at most ``until`` seconds in (all when None)."""
         x, rate = self.audio.samples, self.audio.sample_rate
@@ -166,6 +179,8 @@ class AudioCopier:
         self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))
         self._pending: av.Packet | None = None
         self._done = False
+        self._shift = 0  # ticks added after the source's clock restarts
+        self._end: int | None = None  # where the latest packet so far ends (shifted)
 
     @classmethod
     def open(
@@ -201,6 +216,7 @@ class AudioCopier:
                 return None
             if p.dts is None or p.size <= 0:
                 continue
+            self._run_on(p)
             if self.window is None:
                 return p
             start, end = self.window
@@ -213,6 +229,19 @@ class AudioCopier:
             p.pts -= shift
             p.dts -= shift
             return p
+
+    def _run_on(self, p: av.Packet) -> None:
+        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), as the
+        video reader does (:class:`~vidprov.media.info.Restarts`): the muxer refuses time
+        going back."""
+        from vidprov.media.info import RESTART_S
+
+        p.pts, p.dts = (p.pts + self._shift if p.pts is not None else None), p.dts + self._shift
+        if self._end is not None and p.dts <= self._end - RESTART_S / p.time_base:
+            extra = self._end - p.dts
+            self._shift += extra
+            p.pts, p.dts = (p.pts + extra if p.pts is not None else None), p.dts + extra
+        self._end = max(self._end or p.dts, p.dts + max(int(p.duration or 0), 1))
 
     def pump(self, until: float | None) -> None:
         """Mux audio packets whose time is at most ``until`` seconds (all when None)."""

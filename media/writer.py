@@ -114,6 +114,7 @@ class VideoWriter:
         self.audio_window = audio_window
         self.audio = audio
         self.frames_written = 0
+        self._last: tuple[int, float] | None = None  # last pts written, and its frame's time
         self.audio_mode: str | None = None
         if not (0 < self.width <= 16384 and 0 < self.height <= 16384):
             raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
@@ -266,8 +267,15 @@ class VideoWriter:
             vf = _RANGE.reformat(vf, format=self._pix_fmt, dst_color_range=ColorRange.JPEG)
         elif vf.format.name != self._pix_fmt:
             vf = vf.reformat(format=self._pix_fmt)  # YUV stays in its range
+        tb = self._stream.codec_context.time_base
         if pts is None:
-            pts = round(self.frames_written / self.fps / self._stream.codec_context.time_base)
+            pts = round(self.frames_written / self.fps / tb)
+        elif self._last is not None and pts <= self._last[0]:  # the source's clock restarted
+            last_pts, last_time = self._last  # go on by the reader's run-on times instead
+            time = getattr(frame, "time", None)
+            step = round((time - last_time) / tb) if time is not None else 0
+            pts = last_pts + max(1, step)
+        self._last = (pts, getattr(frame, "time", None) or 0.0)
         vf.pts = pts
         vf.time_base = self._stream.codec_context.time_base
         vf.pict_type = av.video.frame.PictureType.NONE

@@ -10,7 +10,15 @@ from pathlib import Path
 import av
 import pytest
 
-from vidprov.media import Frame, VideoWriter, iter_frames, make_clip, probe, synth_frames
+from vidprov.media import (
+    Frame,
+    VideoWriter,
+    iter_frames,
+    make_clip,
+    probe,
+    synth_frames,
+    transcode,
+)
 
 
 def _remux(src: Path, dst: Path, shift_s: float, fmt: str | None = None) -> Path:
@@ -75,3 +83,26 @@ def test_a_sparse_clip_lasts_to_its_last_frame_not_twice_as_long(tmp_path: Path)
             w.write(Frame(i, t, round(t / tb), tb, rgb))
     info = probe(path)
     assert info.frames == 2 and info.duration == pytest.approx(10.04, abs=0.02)  # it said 20
+
+
+def test_joined_streams_with_sound_reencode_whole(tmp_path: Path) -> None:
+    """Both clocks restart: the writer and the audio copy run on too (the muxer refused time
+    going back: "encoding failed")."""
+    src = make_clip(tmp_path / "a.mp4", seconds=2.0, width=160, height=120, fps=25, audio=True)
+    part = tmp_path / "a.ts"
+    with av.open(str(src)) as i, av.open(str(part), "w", format="mpegts") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for p in i.demux():
+            if p.dts is not None:
+                p.stream = streams[p.stream.index]
+                o.mux(p)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    out = tmp_path / "out.mp4"
+    transcode(joined, out)
+    info = probe(out)
+    assert (info.frames, info.has_audio) == (100, True)
+    assert info.duration == pytest.approx(4.0, abs=0.05)
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        assert float(a.duration * a.time_base) == pytest.approx(4.0, abs=0.1)
