@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from vidprov.api.auth import load_keyring
 from vidprov.api.deps import KNOWN_QUERY, Context, SafeJSONResponse
 from vidprov.api.engine import Engine, Scanner
 from vidprov.api.errors import install_handlers
+from vidprov.api.guard import JsonBodyGuard, json_routes
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
 from vidprov.errors import printable
@@ -106,7 +108,7 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("vidprov API %s up (auth: %s)", __version__, "open" if keyring.open else "keys")
         yield
-        runner.shutdown()
+        await asyncio.to_thread(runner.shutdown, settings.shutdown_grace_s)
 
     app = FastAPI(
         title="vidprov",
@@ -120,6 +122,7 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     app.include_router(meta.router)
     for module in (media, generate, store, jobs):  # the API proper: no unknown query options
         app.include_router(module.router, dependencies=[KNOWN_QUERY])
+    app.add_middleware(JsonBodyGuard, ctx=ctx, routes=json_routes(app))
     app.add_middleware(HeadAsGet)
     app.add_middleware(AccessLog)  # outermost: logs HEAD as HEAD
     return app

@@ -46,10 +46,18 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who made a request: the key's name (``anonymous`` in open mode) and its scopes."""
+    """Who made a request: the key's name (``anonymous`` in open mode), its scopes, and the
+    start of its digest (``key_id``), which with the name owns its jobs."""
 
     name: str
     scopes: frozenset[str]
+    key_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        """Whose jobs are whose: the name and the key, so that a key removed and added again
+        under the same name (a new token) does not read the old key's jobs and files."""
+        return f"{self.name}#{self.key_id}" if self.key_id else self.name
 
 
 @dataclass(frozen=True)

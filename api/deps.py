@@ -58,7 +58,7 @@ def caller(
     key = ctx.keyring.lookup(creds.credentials)
     if key is None:
         raise ApiError(401, "unauthorized", "unknown API key", None, challenge)
-    return Caller(key.name, key.scopes)
+    return Caller(key.name, key.scopes, key.digest.hex()[:16])
 
 
 def require(scope: str) -> Callable[..., Caller]:

@@ -88,13 +88,13 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, {"error": "internal_error", "message": "internal error (logged on the server)"}
 
 
-def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+def leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
     """Every route, with included routers opened up (FastAPI wraps each ``include_router`` in
     a route of its own, whose prefix is already part of its routes' paths)."""
     for route in routes:
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _leaf_routes(inner.routes)
+            yield from leaf_routes(inner.routes)
         else:
             yield route
 
@@ -102,7 +102,7 @@ def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
 def allowed_methods(request: Request) -> list[str]:
     """The methods the app's routes accept for this request's path."""
     methods: set[str] = set()
-    for route in _leaf_routes(request.app.router.routes):
+    for route in leaf_routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +186,9 @@ class JobStore:
             ).fetchone()
         if row is None or (owner is not None and row[2] != owner):
             return None
+        if row[7] is not None and row[7] < time.time() - self.ttl_s:  # expired, not yet swept
+            self.sweep(force=True)  # its file goes now, not at the next job's creation
+            return None
         status, pid, error, http_status, finished = row[3], row[8], row[10], row[11], row[7]
         if status in (QUEUED, RUNNING) and _orphaned(pid, row[5]):
             self.fail(job_id, 500, WORKER_EXITED)  # recorded, so the sweep removes it in time
@@ -235,15 +238,27 @@ class JobStore:
         return len(rows)
 
 
+class JobStopped(BaseException):
+    """Raised in a running job at its next progress report once the server's stop has waited
+    long enough for it: a ``BaseException``, so that no library ``except Exception`` takes it
+    for a failure of the clip; the ``finally`` blocks on the way out remove its files."""
+
+
 class Progress:
     """A ``progress(n)`` callback that records ``done / total`` at most twice a second; it
-    also tells the task its ``job_id``."""
+    also tells the task its ``job_id``, and stops it (:class:`JobStopped`) when ``stop`` is
+    set."""
 
-    def __init__(self, store: JobStore, job_id: str, total: float) -> None:
+    def __init__(
+        self, store: JobStore, job_id: str, total: float, stop: threading.Event | None = None
+    ) -> None:
         self.store, self.job_id, self.total = store, job_id, max(total, 1.0)
         self.done, self._last = 0.0, 0.0
+        self.stop = stop
 
     def __call__(self, n: float = 1) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise JobStopped("the server is stopping")
         self.done += n
         now = time.monotonic()
         if now - self._last >= PROGRESS_EVERY_S:
@@ -268,6 +283,8 @@ class Runner:
         self.pool = ThreadPoolExecutor(max_concurrent, thread_name_prefix="vidprov-job")
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._stop = threading.Event()  # running jobs stop at their next progress report
+        self._futures: set[Future[TaskResult]] = set()
         self.pending = 0
 
     def submit(
@@ -310,7 +327,14 @@ class Runner:
             ) from exc
         # A job cancelled at shutdown never runs: release its slot and files here instead.
         future.add_done_callback(lambda f: f.cancelled() and self._cancelled(job_id, cleanup))
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
         return job_id, future
+
+    def _forget(self, future: Future[TaskResult]) -> None:
+        with self._lock:
+            self._futures.discard(future)
 
     def _cancelled(self, job_id: str, cleanup: Callable[[], None] | None) -> None:
         """A queued job dropped at shutdown: its slot and files go, and it reads failed now
@@ -332,7 +356,7 @@ class Runner:
         try:
             try:
                 self.store.update(job_id, status=RUNNING, started=time.time())
-                result = task(Progress(self.store, job_id, total))
+                result = task(Progress(self.store, job_id, total, self._stop))
             finally:
                 # before the job reads as done or failed: a client that sees it ended can rely
                 # on its upload being gone
@@ -360,10 +384,20 @@ class Runner:
 
         Raises:
             ApiError: 504 when it takes longer than ``timeout`` (the job carries on; the body
-                names it so the client can poll).
+                names it so the client can poll); 503 when the request is cancelled (uvicorn
+                does that to requests still open when its stop's grace ends): a JSON answer,
+                not uvicorn's plain-text 500.
         """
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except asyncio.CancelledError as exc:  # the server stopping cut the request off
+            raise ApiError(
+                503,
+                "unavailable",
+                f"the server is stopping before job {job_id} finished; retry shortly",
+                {"job_id": job_id},
+                headers={"Retry-After": "5"},
+            ) from exc
         except TimeoutError as exc:
             raise ApiError(
                 504,
@@ -372,11 +406,25 @@ class Runner:
                 {"job_id": job_id, "status_url": f"/v1/jobs/{job_id}"},
             ) from exc
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float = 20.0) -> None:
         """Stop taking work (the server is stopping): queued jobs are dropped and read
-        ``worker_exited`` at once; running ones carry on as long as the process does, and
-        read ``worker_exited`` if they fail from here on (or if the process dies first)."""
+        ``worker_exited`` at once; running ones get ``grace`` seconds to finish, then are
+        stopped at their next progress report (``worker_exited``, their files removed). Returns
+        once they have ended, or after a second ``grace``.
+
+        The wait is here, before the server returns, because past it the interpreter is
+        shutting down: a job could no longer start the worker threads it needs, and a worker
+        process stopped by uvicorn's supervisor dies without running its jobs' ``finally``."""
         if self.pending:
             log.info("stopping with %d job(s) queued or running", self.pending)
         self._closing.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = set(self._futures)
+        _, left = wait(running, grace)
+        if left:
+            log.warning("stopping %d running job(s) at their next progress report", len(left))
+            self._stop.set()
+            _, left = wait(left, grace)
+        if left:
+            log.warning("%d job(s) still running as the server stops", len(left))

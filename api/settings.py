@@ -44,6 +44,8 @@ class ApiSettings:
         max_concurrent: scans/verifications/generations run at once per worker process.
         max_queue: jobs waiting or running per worker process before new ones get 503.
         job_ttl_s: how long finished jobs and generated files are kept.
+        shutdown_grace_s: how long a stopping server lets running jobs finish before it stops
+            them at their next progress report (then as long again for them to end).
         generate_models: preset names clients may generate with (empty: every registered one).
         max_frames, max_side, max_steps: generation limits.
     """
@@ -63,6 +65,7 @@ class ApiSettings:
     max_concurrent: int = 2
     max_queue: int = 32
     job_ttl_s: float = 3600.0
+    shutdown_grace_s: float = 20.0
     generate_models: tuple[str, ...] = ()
     max_frames: int = 121
     max_side: int = 1280
@@ -79,6 +82,7 @@ class ApiSettings:
             "max_concurrent",
             "max_queue",
             "job_ttl_s",
+            "shutdown_grace_s",
             "max_frames",
             "max_side",
             "max_steps",

@@ -132,7 +132,7 @@ async def generate(
         }
         return TaskResult(body, out, f"vidprov-{job_id}.mp4", headers)
 
-    job_id, future = ctx.runner.submit("generate", who.name, task, steps)
+    job_id, future = ctx.runner.submit("generate", who.owner, task, steps)
     if mode == "job":
         job = ctx.jobs.get(job_id)
         assert job is not None

@@ -109,7 +109,7 @@ class RangedFile(FileResponse):
 
 
 def _job(ctx: Context, job_id: str, who: Caller) -> Job:
-    job = ctx.jobs.get(job_id, owner=who.name)
+    job = ctx.jobs.get(job_id, owner=who.owner)
     if job is None:
         raise ApiError(404, "not_found", f"no job {job_id} (unknown, expired, or not yours)")
     return job

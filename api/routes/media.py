@@ -111,7 +111,7 @@ async def run_upload(
             raise _renamed(exc, upload, ctx.engine) from exc
 
     total = {"stages": 2, "frames": frames, "one": 1}[units]
-    job_id, future = ctx.runner.submit(kind, who.name, task, total, upload.cleanup)
+    job_id, future = ctx.runner.submit(kind, who.owner, task, total, upload.cleanup)
     if mode == "job":
         job = ctx.jobs.get(job_id)
         assert job is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import PAYLOAD, SMALL_GEN, LiveServer
+from tests.api.conftest import KEYS, PAYLOAD, SMALL_GEN, TOKENS, LiveServer
 from vidprov.api import ApiSettings, create_app
 from vidprov.provenance import ALG, PkiPaths
 
@@ -243,5 +243,50 @@ def test_a_client_that_goes_away_mid_upload_is_no_crash(
         assert "client disconnected during the upload" in all_logs.text
         assert "crashed" not in all_logs.text and "Traceback" not in all_logs.text
         assert list((tmp_path / "up").iterdir()) == []
+    finally:
+        server.stop()
+
+
+def _json_post(server: LiveServer, length: int, body: bytes, token: str | None) -> str:
+    """A raw JSON POST announcing ``length`` bytes and sending ``body``; the reply's text."""
+    host, port = server.url.removeprefix("http://").split(":")
+    key = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (
+        f"POST /v1/generate HTTP/1.1\r\nHost: x\r\n{key}Content-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(head.encode() + body)
+        data = b""
+        while b"}" not in data:  # headers and body may come in two reads
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(errors="replace")
+
+
+def test_json_bodies_are_small_and_keyless_callers_are_refused_first(
+    env_home: Path, tmp_path: Path
+) -> None:
+    """FastAPI reads a JSON body before the key check: a caller without a key made the server
+    read 600 MB (RSS +1.2 GB) or wait forever on a body never finished, to hear 401."""
+    settings = ApiSettings(
+        api_keys=KEYS, state_dir=tmp_path / "s", tmp_dir=tmp_path / "up", upload_idle_timeout_s=0.5
+    )
+    server = LiveServer(create_app(settings)).start()
+    try:
+        huge = 600 << 20  # announced, never sent
+        reply = _json_post(server, huge, b'{"prompt": "a', None)
+        assert reply.startswith("HTTP/1.1 401") and '"unauthorized"' in reply
+        reply = _json_post(server, huge, b'{"prompt": "a', TOKENS["maker"])
+        assert reply.startswith("HTTP/1.1 413") and '"limit_bytes": 65536' in reply
+        reply = _json_post(server, 100, b'{"prompt":', TOKENS["maker"])  # then nothing more
+        assert reply.startswith("HTTP/1.1 408") and '"body_timeout"' in reply
+        with server.client("reader") as c:  # small bodies pass to the route as before
+            r = c.post("/v1/generate", json={"prompt": "a cat"})
+            assert r.status_code == 403 and r.json()["error"] == "forbidden"
+            r = c.post("/v1/matches/byBinding", json={"alg": "x", "value": "AAAAAAAAAAA="})
+            assert r.status_code == 400 and r.json()["error"] == "unsupported_alg"
     finally:
         server.stop()

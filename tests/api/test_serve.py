@@ -78,7 +78,7 @@ def test_loopback_without_keys_is_open_and_scans(tmp_path: Path, clips: dict[str
         assert r.status_code == 200, r.text
         v = r.json()  # the default path: manifest + (no key: no watermark) + shipped classifier
         assert v["file"] == "p.mp4" and v["evidence"]["classifier"]["model"]
-        assert v["evidence"]["watermark"]["note"].startswith("not checked: $VIDPROV_HOME/")
+        assert v["evidence"]["watermark"]["note"].startswith("not checked: no watermark key")
         assert str(tmp_path) not in r.text
 
 

@@ -185,3 +185,29 @@ def test_remove_key_keeps_the_other_entries_and_comments(tmp_path: Path) -> None
     assert path.stat().st_mode & 0o777 == 0o600
     with pytest.raises(ConfigError, match="no API key named 'beta'"):
         remove_key(path, "beta")
+
+
+def test_a_request_cut_off_by_the_stop_gets_a_json_503(tmp_path: Path) -> None:
+    """uvicorn cancels requests still open when its stop's grace ends; the wait for the job
+    turns that into a JSON 503 naming the job (it was uvicorn's plain-text 500)."""
+    import asyncio
+    import threading
+
+    from vidprov.api.jobs import JobStore, Runner
+
+    release = threading.Event()
+    runner = Runner(JobStore(tmp_path, 60.0), max_concurrent=1, max_queue=4)
+    job_id, future = runner.submit("scan", "me", lambda progress: release.wait(30))
+
+    async def cut_off() -> None:
+        waiting = asyncio.create_task(runner.wait(job_id, future, 60))
+        await asyncio.sleep(0.2)
+        waiting.cancel()
+        await waiting
+
+    with pytest.raises(ApiError) as err:
+        asyncio.run(cut_off())
+    assert (err.value.status, err.value.code) == (503, "unavailable")
+    assert err.value.body()["job_id"] == job_id and job_id in err.value.message
+    release.set()
+    runner.shutdown(grace=5)
