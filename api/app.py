@@ -19,6 +19,7 @@ from vidprov.api.errors import install_handlers
 from vidprov.api.guard import JsonBodyGuard, json_routes
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
+from vidprov.api.uploads import sweep_stale_uploads
 from vidprov.errors import printable
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     keyring = load_keyring(settings.api_keys_file, settings.api_keys)
     job_store = JobStore(settings.state_path, settings.job_ttl_s)
     runner = Runner(job_store, settings.max_concurrent, settings.max_queue)
+    sweep_stale_uploads(settings.tmp_dir)
     ctx = Context(settings, keyring, Engine(settings, scanner), job_store, runner)
 
     @asynccontextmanager

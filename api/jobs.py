@@ -100,7 +100,7 @@ _STARTED = time.time()  # a job this process's pid owns from before then is a pr
 WORKER_EXITED = {"error": "worker_exited", "message": "the worker process ended"}
 
 
-def _orphaned(pid: int, created: float) -> bool:
+def worker_gone(pid: int, created: float) -> bool:
     """Whether a queued or running job's worker is gone (or was an earlier process that had
     this process's pid, as a restarted container's often does)."""
     if pid == os.getpid():
@@ -190,7 +190,7 @@ class JobStore:
             self.sweep(force=True)  # its file goes now, not at the next job's creation
             return None
         status, pid, error, http_status, finished = row[3], row[8], row[10], row[11], row[7]
-        if status in (QUEUED, RUNNING) and _orphaned(pid, row[5]):
+        if status in (QUEUED, RUNNING) and worker_gone(pid, row[5]):
             self.fail(job_id, 500, WORKER_EXITED)  # recorded, so the sweep removes it in time
             status, http_status, error = FAILED, 500, json.dumps(WORKER_EXITED)
             finished = time.time()
@@ -224,7 +224,7 @@ class JobStore:
                 (QUEUED, RUNNING),
             ).fetchall()
         for job_id, pid, created in pending:
-            if _orphaned(pid, created):
+            if worker_gone(pid, created):
                 self.fail(job_id, 500, WORKER_EXITED)
         with self._conn() as c:
             rows = c.execute(
@@ -269,6 +269,9 @@ class Progress:
 Task = Callable[[Progress], TaskResult]
 
 
+RETRY = {"Retry-After": "5"}
+
+
 class Runner:
     """Runs tasks in a thread pool of ``max_concurrent``; refuses (503) past ``max_queue``.
 
@@ -286,6 +289,20 @@ class Runner:
         self._stop = threading.Event()  # running jobs stop at their next progress report
         self._futures: set[Future[TaskResult]] = set()
         self.pending = 0
+
+    def check_room(self) -> None:
+        """Refuse early, before an upload is received, when the queue is full now (the
+        submit checks again: this only spares a client sending a clip for nothing).
+
+        Raises:
+            ApiError: 503 ``busy``, or ``unavailable`` while the server stops.
+        """
+        if self._closing.is_set():
+            raise ApiError(
+                503, "unavailable", "the server is stopping; retry shortly", headers=RETRY
+            )
+        if self.pending >= self.max_queue:
+            raise ApiError(503, "busy", "too many jobs in progress; retry later", headers=RETRY)
 
     def submit(
         self,
@@ -307,9 +324,7 @@ class Runner:
         if full:
             if cleanup:
                 cleanup()
-            raise ApiError(
-                503, "busy", "too many jobs in progress; retry later", headers={"Retry-After": "5"}
-            )
+            raise ApiError(503, "busy", "too many jobs in progress; retry later", headers=RETRY)
         try:
             job_id = self.store.create(kind, owner)
         except BaseException:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -196,6 +197,31 @@ def _check_length(request: Request, limit: int) -> None:
         raise too_large(limit, f"an upload of {int(length)} bytes")
 
 
+UPLOAD_PREFIX = "vidprov-upload-"  # then the receiving process's pid
+
+
+def sweep_stale_uploads(tmp_dir: Path | None) -> int:
+    """Remove upload folders left by worker processes that are gone (killed, out of memory:
+    their ``finally`` never ran); how many went. Folders of live processes stay.
+    """
+    from vidprov.api.jobs import worker_gone
+
+    root = tmp_dir if tmp_dir is not None else Path(tempfile.gettempdir())
+    gone = 0
+    for folder in root.glob(UPLOAD_PREFIX + "*-*"):
+        pid = folder.name.removeprefix(UPLOAD_PREFIX).split("-", 1)[0]
+        try:
+            stale = pid.isdigit() and worker_gone(int(pid), folder.stat().st_mtime)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            gone += 1
+    if gone:
+        log.info("removed %d upload folder(s) left by worker processes that are gone", gone)
+    return gone
+
+
 async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
     """Stream the request's ``file`` field into a new private temp folder.
 
@@ -209,7 +235,7 @@ async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
     _check_length(request, limit)
     if settings.tmp_dir is not None:
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="vidprov-upload-", dir=settings.tmp_dir))
+    folder = Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-", dir=settings.tmp_dir))
     sink = _Sink(folder, limit)
     try:
         parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]

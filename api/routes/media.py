@@ -94,6 +94,7 @@ async def run_upload(
 
     ``units``: what ``work`` reports progress in, ``"stages"`` (2 per scan) or ``"frames"``.
     """
+    ctx.runner.check_room()  # a full queue answers before the clip is sent, not after
     upload = await receive_upload(request, ctx.settings)
     try:
         frames = await run_in_threadpool(check_clip, upload, ctx.settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.api.conftest import KEYS, PAYLOAD, SMALL_GEN, TOKENS, LiveServer
 from vidprov.api import ApiSettings, create_app
+from vidprov.detector.verdict import Verdict
 from vidprov.provenance import ALG, PkiPaths
 
 SEEN: list[str] = []  # every response (status line, headers, text body) of this module
@@ -289,4 +291,37 @@ def test_json_bodies_are_small_and_keyless_callers_are_refused_first(
             r = c.post("/v1/matches/byBinding", json={"alg": "x", "value": "AAAAAAAAAAA="})
             assert r.status_code == 400 and r.json()["error"] == "unsupported_alg"
     finally:
+        server.stop()
+
+
+def test_a_full_queue_answers_before_the_upload_is_sent(
+    env_home: Path, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """503 busy came only after the whole clip had been received and written to disk."""
+    release, started = threading.Event(), threading.Event()
+
+    def blocking(path: Path, progress: object) -> Verdict:
+        started.set()
+        release.wait(30)
+        return Verdict(str(path), "real", 0.1, (), 2.0, {}, "classifier", ())
+
+    settings = ApiSettings(state_dir=tmp_path / "s", tmp_dir=tmp_path / "up", max_queue=1)
+    server = LiveServer(create_app(settings, scanner=blocking)).start()
+    try:
+        with server.client() as c, clips["plain"].open("rb") as f:
+            job = c.post("/v1/scan?mode=job", files={"file": ("a.mp4", f)}).json()
+        assert started.wait(30)
+        with open_upload(server, 100_000_000, 0) as s:  # announced, not sent
+            reply = s.recv(4096).decode(errors="replace")
+        assert reply.startswith("HTTP/1.1 503") and '"busy"' in reply
+        assert "retry-after: 5" in reply.lower()
+        release.set()
+        with server.client() as c:
+            for _ in range(100):
+                if c.get(f"/v1/jobs/{job['id']}").json()["status"] == "done":
+                    break
+                time.sleep(0.1)
+        assert list((tmp_path / "up").iterdir()) == []
+    finally:
+        release.set()
         server.stop()

@@ -211,3 +211,24 @@ def test_a_request_cut_off_by_the_stop_gets_a_json_503(tmp_path: Path) -> None:
     assert err.value.body()["job_id"] == job_id and job_id in err.value.message
     release.set()
     runner.shutdown(grace=5)
+
+
+def test_upload_folders_of_dead_workers_are_swept_at_start(tmp_path: Path) -> None:
+    """A worker killed mid-upload (out of memory) never ran its ``finally``: its folder, a
+    whole upload, stayed for good."""
+    import os
+    import subprocess
+    import sys
+
+    from vidprov.api.uploads import UPLOAD_PREFIX, sweep_stale_uploads
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{UPLOAD_PREFIX}{dead.pid}-abc"
+    mine = tmp_path / f"{UPLOAD_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "unrelated"
+    for d in (stale, mine, other):
+        d.mkdir()
+        (d / "upload.mp4").write_bytes(b"x" * 100)
+    assert sweep_stale_uploads(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
