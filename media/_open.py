@@ -87,7 +87,7 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
             )
         if not container.streams.video:
             raise MediaError("no video stream in file", p)
-        vs = container.streams.video[0]
+        vs = main_video(container)
         if vs.codec_context is None:  # a damaged track header, or a codec FFmpeg lacks
             raise MediaError("not a readable video: its video track names no known codec", p)
         if vs.codec_context.name in _NOT_VIDEO_CODECS:
@@ -99,3 +99,13 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
         container.close()
         raise
     return p, container
+
+
+def main_video(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The clip's video stream: FFmpeg's best (``av_find_best_stream``), so that a cover
+    picture or thumbnail track stored first is not taken for the clip; else the first."""
+    try:
+        best = container.streams.best("video")
+    except (av.error.FFmpegError, ValueError):
+        best = None
+    return best if best is not None else container.streams.video[0]

@@ -12,7 +12,7 @@ import av
 import av.error
 
 from vidprov.errors import MediaError
-from vidprov.media._open import ffmpeg_reason, open_input
+from vidprov.media._open import ffmpeg_reason, main_video, open_input
 
 log = logging.getLogger(__name__)
 _WARNED: set[str] = set()  # files whose short frames were reported (once per process)
@@ -89,7 +89,7 @@ def read_display(path: str | Path) -> Display:
     """
     p, container = open_input(path)
     with container:
-        vs = container.streams.video[0]
+        vs = main_video(container)
         cc = vs.codec_context
         sar = vs.sample_aspect_ratio or cc.sample_aspect_ratio
         full = cc.color_range == 2 or (cc.pix_fmt or "").startswith("yuvj")
@@ -111,7 +111,7 @@ def _first_frame_rotation(container: av.container.InputContainer, path: Path) ->
     Raises:
         MediaError: the stream does not decode.
     """
-    vs = container.streams.video[0]
+    vs = main_video(container)
     try:
         for frame in container.decode(vs):
             return int(getattr(frame, "rotation", 0) or 0) % 360
@@ -127,7 +127,7 @@ def _codec_name(cc: av.CodecContext) -> str:
 
 def header_info(path: Path, container: av.container.InputContainer) -> VideoInfo:
     """Metadata from the container headers alone (frame count may be estimated)."""
-    vs = container.streams.video[0]
+    vs = main_video(container)
     cc = vs.codec_context
     fps = _stream_fps(vs)
     if vs.duration is not None and vs.time_base is not None:
@@ -174,7 +174,7 @@ def probe(path: str | Path) -> VideoInfo:
     p, container = open_input(path)
     with container:
         info = header_info(p, container)
-        vs = container.streams.video[0]
+        vs = main_video(container)
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
         step = frame_step(info.fps, time_base)
         count, first, last, last_duration = 0, None, None, 0

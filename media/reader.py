@@ -14,7 +14,7 @@ import av.error
 import numpy as np
 
 from vidprov.errors import MediaError
-from vidprov.media._open import ffmpeg_reason, open_input
+from vidprov.media._open import ffmpeg_reason, main_video, open_input
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
 from vidprov.media.info import (
     MAX_FRAME_GAP_S,
@@ -45,7 +45,7 @@ class VideoReader:
 
     def __init__(self, path: str | Path) -> None:
         self.path, self._container = open_input(path)
-        self._stream = self._container.streams.video[0]
+        self._stream = main_video(self._container)
         self._stream.thread_type = "AUTO"
         self.info: VideoInfo = header_info(self.path, self._container)
         self._used = False

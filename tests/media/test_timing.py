@@ -106,3 +106,23 @@ def test_joined_streams_with_sound_reencode_whole(tmp_path: Path) -> None:
     with av.open(str(out)) as c:
         a = c.streams.audio[0]
         assert float(a.duration * a.time_base) == pytest.approx(4.0, abs=0.1)
+
+
+def test_a_thumbnail_track_stored_first_is_not_the_clip(src: Path, tmp_path: Path) -> None:
+    """The first video stream was always taken: a 1-frame cover picture before the clip made
+    it "only 1 frame(s): nothing to scan"."""
+    path = tmp_path / "thumb.mkv"
+    with av.open(str(src)) as i, av.open(str(path), "w") as o:
+        thumb = o.add_stream("mjpeg", rate=1)
+        thumb.width, thumb.height, thumb.pix_fmt = 96, 64, "yuvj420p"
+        video = o.add_stream_from_template(i.streams.video[0])
+        picture = av.VideoFrame.from_ndarray(next(iter(synth_frames(1, 96, 64))), "rgb24")
+        for p in [*thumb.encode(picture.reformat(format="yuvj420p")), *thumb.encode()]:
+            o.mux(p)
+        for p in i.demux(i.streams.video[0]):
+            if p.dts is not None:
+                p.stream = video
+                o.mux(p)
+    info = probe(path)
+    assert (info.width, info.height, info.frames) == (160, 120, 50)
+    assert len(_times(path)) == 50
