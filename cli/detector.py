@@ -51,7 +51,8 @@ def scan(
             items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
         ):
             if isinstance(v, ScanFailure):
-                click.echo(f"vidprov: error: {printable(v.message)}", err=True)
+                clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
+                click.echo(f"{clear}vidprov: error: {printable(v.message)}", err=True)
             if jsonl:
                 echo(json.dumps(v.to_dict(), default=str))
             results.append(v)

@@ -58,6 +58,8 @@ def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
     pts = [(x(f["t"]), y(f["score"])) for f in cls.get("frames", [])]
     if len(pts) > 1:
         cv2.polylines(img, [np.array(pts, np.int32)], False, INK, 2, cv2.LINE_AA)
+    elif pts:  # one sampled frame: a dot, not nothing
+        cv2.circle(img, pts[0], 3, INK, -1, cv2.LINE_AA)
     for s in verdict.segments:
         cv2.rectangle(img, (x(s.start), 205), (x(s.end), 225), AI if s.label == "ai" else REAL, -1)
     wm = verdict.evidence.get("watermark") or {}
@@ -69,9 +71,10 @@ def plot_timeline(verdict: Verdict, out: str | Path) -> Path:
     cv2.putText(img, "score", (5, top + 10), font, 0.4, INK, 1, cv2.LINE_AA)
     cv2.putText(img, "verdict", (2, 220), font, 0.4, INK, 1, cv2.LINE_AA)
     cv2.putText(img, "mark", (8, 248), font, 0.4, INK, 1, cv2.LINE_AA)
+    digits = 1 if dur >= 5 else 2 if dur >= 0.5 else 3  # ticks that differ on short clips
     for k in range(6):
         t = dur * k / 5
-        cv2.putText(img, f"{t:.1f}s", (x(t) - 12, 280), font, 0.4, INK, 1, cv2.LINE_AA)
+        cv2.putText(img, f"{t:.{digits}f}s", (x(t) - 12, 280), font, 0.4, INK, 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", img[..., ::-1])
     if not ok:  # pragma: no cover - OpenCV always encodes a valid image
         raise MediaError("could not encode the plot", out)
