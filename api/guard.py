@@ -5,7 +5,8 @@ this a caller with no key could make the server read (and hold) a body of any si
 request open by never finishing it, before hearing 401. :class:`JsonBodyGuard` answers those
 requests itself, before the route: 401 without a valid key (when the server has keys), 413 for
 a body over :data:`MAX_JSON_BYTES` (by ``Content-Length`` at once, or as soon as a chunked
-body passes it), 408 when the body pauses longer than the uploads' idle timeout. Uploads
+body passes it), 408 when the body pauses longer than the uploads' idle timeout or takes
+longer than :data:`MAX_JSON_SECONDS` in all. Uploads
 (multipart) have limits of their own (:mod:`vidprov.api.uploads`).
 """
 
@@ -22,6 +23,8 @@ from vidprov.api.errors import leaf_routes
 
 #: largest JSON body (the largest field, a prompt, is at most 2,000 characters)
 MAX_JSON_BYTES = 64 * 1024
+#: longest time to receive one (a byte every 29 s stays under the idle timeout for days)
+MAX_JSON_SECONDS = 60.0
 
 
 class JsonBodyGuard:
@@ -75,14 +78,19 @@ class JsonBodyGuard:
     async def _read(self, receive: Any) -> tuple[bytes, tuple[int, dict, dict] | None]:
         parts, size = [], 0
         idle = self.ctx.settings.upload_idle_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(MAX_JSON_SECONDS, self.ctx.settings.upload_timeout_s)
         while True:
+            left = deadline - loop.time()
             try:
-                message = await asyncio.wait_for(receive(), idle)
+                message = await asyncio.wait_for(receive(), max(0.0, min(idle, left)))
             except TimeoutError:
-                body = {
-                    "error": "body_timeout",
-                    "message": f"the request body paused for more than {idle:g} s",
-                }
+                why = (
+                    f"paused for more than {idle:g} s"
+                    if idle < left
+                    else f"took more than {MAX_JSON_SECONDS:g} s"
+                )
+                body = {"error": "body_timeout", "message": f"the request body {why}"}
                 return b"", (408, body, {"connection": "close"})
             if message["type"] == "http.disconnect":
                 return b"", (400, {"error": "disconnected", "message": "client went away"}, {})

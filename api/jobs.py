@@ -421,7 +421,7 @@ class Runner:
                 {"job_id": job_id, "status_url": f"/v1/jobs/{job_id}"},
             ) from exc
 
-    def shutdown(self, grace: float = 20.0) -> None:
+    def shutdown(self, grace: float = 5.0) -> None:
         """Stop taking work (the server is stopping): queued jobs are dropped and read
         ``worker_exited`` at once; running ones get ``grace`` seconds to finish, then are
         stopped at their next progress report (``worker_exited``, their files removed). Returns

@@ -45,7 +45,9 @@ class ApiSettings:
         max_queue: jobs waiting or running per worker process before new ones get 503.
         job_ttl_s: how long finished jobs and generated files are kept.
         shutdown_grace_s: how long a stopping server lets running jobs finish before it stops
-            them at their next progress report (then as long again for them to end).
+            them at their next progress report (then as long again for them to end). A stop
+            takes at most uvicorn's 10 s for open requests plus twice this: 20 s by default,
+            so a container's stop timeout should be longer (``docker stop -t 30``).
         generate_models: preset names clients may generate with (empty: every registered one).
         max_frames, max_side, max_steps: generation limits.
     """
@@ -65,7 +67,7 @@ class ApiSettings:
     max_concurrent: int = 2
     max_queue: int = 32
     job_ttl_s: float = 3600.0
-    shutdown_grace_s: float = 20.0
+    shutdown_grace_s: float = 5.0
     generate_models: tuple[str, ...] = ()
     max_frames: int = 121
     max_side: int = 1280

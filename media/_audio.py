@@ -44,7 +44,8 @@ class PCMAudio:
         if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
             raise MediaError(f"audio samples must be real numbers, got {raw.dtype}")
         x = raw.astype(np.float32)
-        if np.issubdtype(raw.dtype, np.integer):  # full-scale integer PCM
+        if np.issubdtype(raw.dtype, np.integer) and raw.dtype.itemsize <= 4:  # integer PCM
+            # (int64 is what a plain Python list of ints becomes: taken as sample values)
             info = np.iinfo(raw.dtype)
             mid = (int(info.max) + int(info.min) + 1) / 2  # 128 for uint8, 0 for signed
             x = ((raw.astype(np.float64) - mid) / (int(info.max) + 1 - mid)).astype(np.float32)
@@ -98,19 +99,6 @@ class AudioEncoder:
         self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
         self._out = out
         self._pos = 0  # next sample to encode
-
-    def _run_on(self, p: av.Packet) -> None:
-        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), as the
-        video reader does (:class:`~vidprov.media.info.Restarts`): the muxer refuses time
-        going back."""
-        from vidprov.media.info import RESTART_S
-
-        p.pts, p.dts = (p.pts + self._shift if p.pts is not None else None), p.dts + self._shift
-        if self._end is not None and p.dts <= self._end - RESTART_S / p.time_base:
-            extra = self._end - p.dts
-            self._shift += extra
-            p.pts, p.dts = (p.pts + extra if p.pts is not None else None), p.dts + extra
-        self._end = max(self._end or p.dts, p.dts + max(int(p.duration or 0), 1))
 
     def pump(self, until: float | None) -> None:
         """Encode the samples that start at most ``until`` seconds in (all when None)."""

@@ -176,6 +176,8 @@ def probe(path: str | Path) -> VideoInfo:
         info = header_info(p, container)
         vs = main_video(container)
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
+        # a container-wide duration (Matroska) also spans an audio track that outlasts the video
+        audio_tail = vs.duration is None and info.has_audio
         step = frame_step(info.fps, time_base)
         count, first, last, last_duration = 0, None, None, 0
         gaps = _GapCheck(p, time_base)
@@ -221,7 +223,7 @@ def probe(path: str | Path) -> VideoInfo:
         tail = last_duration or gaps.min_delta or step
         span = float((last - first + tail) * time_base)
         end = float((last + tail) * time_base)  # headers measure from 0, whatever the start
-        truncated = duration > max(span, end) + max(1.0, 0.5 * span)  # header intact
+        truncated = not audio_tail and duration > max(span, end) + max(1.0, 0.5 * span)
         if truncated and str(p) not in _WARNED:
             _WARNED.add(str(p))
             log.warning(

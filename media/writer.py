@@ -268,14 +268,18 @@ class VideoWriter:
         elif vf.format.name != self._pix_fmt:
             vf = vf.reformat(format=self._pix_fmt)  # YUV stays in its range
         tb = self._stream.codec_context.time_base
+        time = frame.time if isinstance(frame, Frame | YUVFrame) else None  # run-on times
         if pts is None:
             pts = round(self.frames_written / self.fps / tb)
         elif self._last is not None and pts <= self._last[0]:  # the source's clock restarted
-            last_pts, last_time = self._last  # go on by the reader's run-on times instead
-            time = getattr(frame, "time", None)
-            step = round((time - last_time) / tb) if time is not None else 0
-            pts = last_pts + max(1, step)
-        self._last = (pts, getattr(frame, "time", None) or 0.0)
+            # go on by the reader's run-on times (a PyAV frame's own time restarted too: one
+            # nominal frame then)
+            last_pts, last_time = self._last
+            if time is not None and time > last_time:
+                pts = last_pts + max(1, round((time - last_time) / tb))
+            else:
+                pts = last_pts + max(1, round(1 / (self.fps * tb)))
+        self._last = (pts, time if time is not None else 0.0)
         vf.pts = pts
         vf.time_base = self._stream.codec_context.time_base
         vf.pict_type = av.video.frame.PictureType.NONE

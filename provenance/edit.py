@@ -16,6 +16,7 @@ import cv2
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError
+from vidprov.keys import check_watermark_key
 from vidprov.media.frames import Frame
 from vidprov.media.info import read_display
 from vidprov.media.reader import VideoReader
@@ -131,6 +132,7 @@ def trim_file(
             (it goes in as a C2PA ingredient); as :func:`sign_file`.
     """
     src, dst = Path(src), Path(dst)
+    key = check_watermark_key(key) if key is not None else None  # before the re-encode
     mime_for(dst)
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
@@ -209,6 +211,7 @@ def concat_files(
         raise ConfigError(f"concat needs a list of at least two sources, got one path: {sources}")
     paths = [Path(s) for s in sources]
     dst = Path(dst)
+    key = check_watermark_key(key) if key is not None else None  # before the re-encode
     mime_for(dst)
     if len(paths) < 2:
         raise ConfigError("concat needs at least two sources")

@@ -161,6 +161,8 @@ def sign_file(
     """
     import c2pa
 
+    from vidprov.keys import check_watermark_key, optional_watermark_key
+
     src, dst = Path(src), Path(dst)
     options = options or SignOptions()
     mime = mime_for(dst)
@@ -171,9 +173,11 @@ def sign_file(
     signer = signer or load_signer()
     detect = options.soft_binding == "detect"
     if detect or not options.ai:
-        from vidprov.keys import optional_watermark_key
-
         key = optional_watermark_key(key)
+        if key is None and detect:
+            log.warning("%s: no soft binding: no watermark key (run `vidprov keys init`)", src)
+    elif key is not None:
+        key = check_watermark_key(key)  # it names the key in the manifest (key_id)
     reading = _read_watermark(src, key) if detect and key is not None else None
     if isinstance(options.soft_binding, tuple):
         blocks = options.soft_binding

@@ -68,9 +68,9 @@ class WatermarkConfig:
             )
         if not 16 <= self.min_side <= 4096:
             raise WatermarkError(f"min_side must be in [16, 4096] pixels, got {self.min_side}")
-        if not (self.base_amplitude > 0 and self.max_gain > 0 and self.iterations >= 1):
+        if not (self.base_amplitude > 0 and self.max_gain > 0 and self.iterations >= 0):
             raise WatermarkError(
-                "base_amplitude and max_gain must be positive and iterations at least 1, got "
+                "base_amplitude and max_gain must be positive and iterations at least 0, got "
                 f"{self.base_amplitude}, {self.max_gain}, {self.iterations}"
             )
 

@@ -68,5 +68,6 @@ def test_integer_pcm_is_scaled_from_its_full_range() -> None:
     as_uint8 = PCMAudio((tone * 64 + 128).astype(np.uint8), 48000).samples[0]
     assert np.abs(as_int16 - tone / 2).max() < 1e-4
     assert np.abs(as_uint8 - tone / 2).max() < 0.01
+    assert PCMAudio([0, 1, -1], 48000).samples.tolist() == [[0.0, 1.0, -1.0]]  # values, not PCM
     with pytest.raises(MediaError, match="real numbers, got complex"):
         PCMAudio(tone.astype(np.complex64), 48000)

@@ -103,6 +103,7 @@ def test_joined_streams_with_sound_reencode_whole(tmp_path: Path) -> None:
     info = probe(out)
     assert (info.frames, info.has_audio) == (100, True)
     assert info.duration == pytest.approx(4.0, abs=0.05)
+    assert (info.fps, info.vfr) == (25, False)  # no frame squeezed to a tick at the restart
     with av.open(str(out)) as c:
         a = c.streams.audio[0]
         assert float(a.duration * a.time_base) == pytest.approx(4.0, abs=0.1)
@@ -126,3 +127,31 @@ def test_a_thumbnail_track_stored_first_is_not_the_clip(src: Path, tmp_path: Pat
     info = probe(path)
     assert (info.width, info.height, info.frames) == (160, 120, 50)
     assert len(_times(path)) == 50
+
+
+def test_an_audio_track_that_outlasts_the_video_is_not_truncation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "tail.mkv"  # 2 s of video, 5 s of sound: Matroska's duration is 5 s
+    with av.open(str(path), "w") as o:
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 160, 120, "yuv420p"
+        a = o.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        for rgb in synth_frames(50, 160, 120):
+            for p in v.encode(av.VideoFrame.from_ndarray(rgb, "rgb24")):
+                o.mux(p)
+        for p in v.encode():
+            o.mux(p)
+        for n in range(0, 5 * 48000, 1024):
+            silence = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
+            for plane in silence.planes:
+                plane.update(bytes(plane.buffer_size))
+            silence.sample_rate, silence.pts = 48000, n
+            for p in a.encode(silence):
+                o.mux(p)
+        for p in a.encode():
+            o.mux(p)
+    info = probe(path)
+    assert (info.frames, info.duration) == (50, pytest.approx(2.0, abs=0.01))
+    assert "truncated?" not in caplog.text

@@ -91,6 +91,11 @@ def test_a_broken_watermark_key_is_an_error_not_a_missing_soft_binding(
         sign_file(marked, tmp_path / "s.mp4", key=b"x")
     with pytest.raises(WatermarkError, match="256 bits"):
         verify_file(signed.output, key=b"x")
+    with pytest.raises(WatermarkError, match="256 bits"):  # no read-back, yet it names the key
+        sign_file(marked, tmp_path / "s.mp4", SignOptions(soft_binding="none"), key=b"x")
+    with pytest.raises(WatermarkError, match="256 bits as bytes, got str"):  # before the encode
+        trim_file(signed.output, tmp_path / "t.mp4", 0.5, 2.0, key="00" * 32)  # type: ignore[arg-type]
+    assert not (tmp_path / "t.mp4").exists()
     good = (env_home / "watermark.key").read_text()
     try:
         (env_home / "watermark.key").write_text("00ff\n")
@@ -146,3 +151,16 @@ def test_a_signed_clip_is_not_watermarked(
     assert p.stderr.startswith(f"vidprov: error: {signed.output}: already carries")
     assert len(p.stderr.strip().splitlines()) == 1
     assert sorted(f.name for f in tmp_path.iterdir()) == ["bad.mp4", "signed.avi"]
+
+
+def test_signing_without_a_watermark_key_says_there_is_no_soft_binding(
+    env_home: Path, marked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(env_home, home)
+    (home / "watermark.key").unlink()
+    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    result = sign_file(marked, tmp_path / "s.mp4")
+    assert result.soft_binding == () and "no soft binding: no watermark key" in caplog.text
