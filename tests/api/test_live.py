@@ -211,6 +211,18 @@ def open_upload(server: LiveServer, length: int, sent: int) -> socket.socket:
     return s
 
 
+def read_reply(s: socket.socket, until: bytes) -> str:
+    """What the server sends on ``s`` until ``until`` appears or it closes (headers and body
+    may come in two reads)."""
+    data = b""
+    while until not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
 def test_a_stalled_upload_is_408_and_leaves_nothing(env_home: Path, tmp_path: Path) -> None:
     settings = ApiSettings(
         state_dir=tmp_path / "state", tmp_dir=tmp_path / "up", upload_idle_timeout_s=0.5
@@ -218,13 +230,7 @@ def test_a_stalled_upload_is_408_and_leaves_nothing(env_home: Path, tmp_path: Pa
     server = LiveServer(create_app(settings)).start()
     try:
         with open_upload(server, 100_000, 1000) as s:  # then nothing more
-            data = b""
-            while b"upload_timeout" not in data:  # headers and body may come in two reads
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            reply = data.decode(errors="replace")
+            reply = read_reply(s, b"upload_timeout")
         assert reply.startswith("HTTP/1.1 408") and "upload_timeout" in reply
         assert list((tmp_path / "up").iterdir()) == []
     finally:
@@ -259,13 +265,7 @@ def _json_post(server: LiveServer, length: int, body: bytes, token: str | None) 
     )
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(head.encode() + body)
-        data = b""
-        while b"}" not in data:  # headers and body may come in two reads
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode(errors="replace")
+        return read_reply(s, b"}")
 
 
 def test_json_bodies_are_small_and_keyless_callers_are_refused_first(

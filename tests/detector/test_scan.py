@@ -308,16 +308,22 @@ def test_a_jump_in_frame_times_is_sampled_at_once(tmp_path: Path) -> None:
         list(sample_frames(jumping("leap.mkv", 10**12)))
 
 
+def _clip_and_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A short clip, and an empty VIDPROV_HOME (no key, no anchors) to break things in."""
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    return clip, home
+
+
 def test_a_broken_setup_stops_the_batch_instead_of_failing_each_clip(
     tmp_path: Path, toy_model: Detector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from vidprov.errors import KeyError_, ProvenanceError
 
-    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10)
-    home = tmp_path / "home"
-    home.mkdir()
+    clip, home = _clip_and_home(tmp_path, monkeypatch)
     (home / "watermark.key").write_text("garbage\n")
-    monkeypatch.setenv("VIDPROV_HOME", str(home))
     with pytest.raises(KeyError_, match="not a 256-bit key"):
         next(scan_many([clip], detector=toy_model))
     (home / "watermark.key").unlink()  # a missing key only skips the watermark
@@ -335,10 +341,7 @@ def test_a_broken_key_is_an_error_not_a_skipped_watermark(
     from vidprov.detector.scan import iter_inputs
     from vidprov.errors import KeyError_, WatermarkError
 
-    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, width=160, height=120, fps=10)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    clip, home = _clip_and_home(tmp_path, monkeypatch)
     # skipped, a marked clip would be decided by the classifier alone (and could read real)
     with pytest.raises(WatermarkError, match="256 bits"):
         scan_file(clip, detector=toy_model, key=b"x")
