@@ -254,7 +254,8 @@ def embed_file(
                 if progress is not None:
                     progress(1)
         if read_back:
-            _check_read_back(src, out.tmp, key, payload_hex, config)
+            psnr = float(np.mean(psnrs)) if psnrs else None
+            _check_read_back(src, out.tmp, key, payload_hex, config, psnr)
         out.commit()
     finally:
         out.discard()
@@ -269,8 +270,17 @@ def embed_file(
     )
 
 
+#: a mark this faint (mean Y-PSNR, dB) means the frames had almost nothing to hide it in
+FAINT_PSNR = 60.0
+
+
 def _check_read_back(
-    src: str | Path, marked: Path, key: bytes, payload: str, config: WatermarkConfig
+    src: str | Path,
+    marked: Path,
+    key: bytes,
+    payload: str,
+    config: WatermarkConfig,
+    psnr: float | None = None,
 ) -> None:
     from vidprov.watermark.detect import detect_file
 
@@ -282,6 +292,14 @@ def _check_read_back(
         raise WatermarkError(
             f"already carries a watermark (payload {before.payload or 'not decoded'}); a "
             "second mark does not read back: mark the unmarked original instead",
+            src,
+        )
+    if psnr is not None and psnr >= FAINT_PSNR:
+        raise WatermarkError(
+            f"the mark does not read back from the encoded clip (p = {reading.p_value:.2g}): "
+            f"the frames are nearly featureless (flat colour: the mark came out at {psnr:.0f} "
+            "dB Y-PSNR, against about 45 on a textured clip), so there is no texture to carry "
+            "it and a stronger mark would show; a clip with some detail can be marked",
             src,
         )
     raise WatermarkError(

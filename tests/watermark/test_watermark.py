@@ -161,6 +161,12 @@ def test_tiny_and_degenerate_inputs(tmp_path: Path, key: bytes) -> None:
     assert not (tmp_path / "one-m.mp4").exists()
     marked_one = embed_file(one, tmp_path / "one-m.mp4", key, PAYLOAD, read_back=False)
     assert marked_one.frames == 1
+    flat = tmp_path / "flat.mp4"  # by design no mark hides in flat colour: said so
+    with VideoWriter(flat, 320, 240, 30) as w:
+        for _ in range(30):
+            w.write(np.full((240, 320, 3), 128, np.uint8))
+    with pytest.raises(WatermarkError, match="nearly featureless"):
+        embed_file(flat, tmp_path / "flat-m.mp4", key, PAYLOAD)
     empty = detect(iter([]), key)
     assert not empty.detected and empty.frames == 0
     (tmp_path / "zero.mp4").write_bytes(b"")
