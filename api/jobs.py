@@ -403,9 +403,12 @@ class Runner:
                 does that to requests still open when its stop's grace ends): a JSON answer,
                 not uvicorn's plain-text 500.
         """
+        waited = asyncio.wrap_future(future)
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+            return await asyncio.wait_for(asyncio.shield(waited), timeout)
         except asyncio.CancelledError as exc:  # the server stopping cut the request off
+            # the job's own outcome is recorded; not retrieved here, asyncio would log it
+            waited.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise ApiError(
                 503,
                 "unavailable",
@@ -414,6 +417,7 @@ class Runner:
                 headers={"Retry-After": "5"},
             ) from exc
         except TimeoutError as exc:
+            waited.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise ApiError(
                 504,
                 "timeout",

@@ -32,7 +32,7 @@ def _sign_human(r: Any, bind: bool = True) -> str:
     lines.append(
         f"soft binding: {len(r.soft_binding)} one-second blocks, payloads {', '.join(r.payloads)}"
         if r.soft_binding
-        else f"soft binding: none ({'no watermark read back' if bind else '--no-soft-binding'})"
+        else f"soft binding: none ({r.soft_binding_note if bind else '--no-soft-binding'})"
     )
     if not r.timestamped:
         lines.append("no timestamp authority: certificate validity is checked at verification")

@@ -53,6 +53,8 @@ class SignResult:
     timestamped: bool
     soft_binding: tuple[SoftBindingBlock, ...]
     ingredients: tuple[str, ...] = field(default=())
+    #: why there is no soft binding: "no watermark key", "no watermark read back", "not asked for"
+    soft_binding_note: str | None = None
 
     @property
     def payloads(self) -> list[str]:
@@ -73,6 +75,7 @@ class SignResult:
             "payloads": self.payloads,
             "soft_binding": [b.to_dict() for b in self.soft_binding],
             "ingredients": list(self.ingredients),
+            "soft_binding_note": self.soft_binding_note,
         }
 
 
@@ -259,6 +262,13 @@ def sign_file(
         timestamped=options.tsa_url is not None,
         soft_binding=blocks,
         ingredients=tuple(str(i.path) for i in ingredients),
+        soft_binding_note=None
+        if blocks
+        else "not asked for"
+        if not detect
+        else "no watermark key"
+        if key is None
+        else "no watermark read back",
     )
 
 

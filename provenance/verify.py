@@ -329,7 +329,7 @@ def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, 
     from vidprov.watermark import detect_file
 
     if key is None:  # none at home (a broken one was an error: skipping it would mislead)
-        return None, "not checked: no watermark key (run `vidprov keys init` or pass --key-file)"
+        return None, "not checked: no watermark key (run `vidprov keys init`)"
     try:
         return detect_file(path, key), None
     except (MediaError, WatermarkError) as exc:

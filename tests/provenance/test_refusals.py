@@ -164,3 +164,4 @@ def test_signing_without_a_watermark_key_says_there_is_no_soft_binding(
     monkeypatch.setenv("VIDPROV_HOME", str(home))
     result = sign_file(marked, tmp_path / "s.mp4")
     assert result.soft_binding == () and "no soft binding: no watermark key" in caplog.text
+    assert result.to_dict()["soft_binding_note"] == "no watermark key"  # not "none read back"
