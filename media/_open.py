@@ -102,10 +102,16 @@ def open_input(path: str | Path) -> tuple[Path, av.container.InputContainer]:
 
 
 def main_video(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    """The clip's video stream: FFmpeg's best (``av_find_best_stream``), so that a cover
-    picture or thumbnail track stored first is not taken for the clip; else the first."""
+    """The clip's video stream: of those whose index counts their frames, the longest (a
+    thumbnail track marked default, as some phones and editors write, is not the clip); else
+    FFmpeg's best (``av_find_best_stream``: cover pictures skipped); else the first."""
     try:
         best = container.streams.best("video")
     except (av.error.FFmpegError, ValueError):
         best = None
+    pictures = av.stream.Disposition.attached_pic
+    counted = [s for s in container.streams.video if s.frames and not (s.disposition & pictures)]
+    longest = max(counted, key=lambda s: s.frames, default=None)
+    if longest is not None and (best is None or (best.frames or 0) < longest.frames):
+        return longest
     return best if best is not None else container.streams.video[0]

@@ -155,3 +155,27 @@ def test_an_audio_track_that_outlasts_the_video_is_not_truncation(
     info = probe(path)
     assert (info.frames, info.duration) == (50, pytest.approx(2.0, abs=0.01))
     assert "truncated?" not in caplog.text
+
+
+def test_a_thumbnail_track_marked_default_is_not_the_clip(src: Path, tmp_path: Path) -> None:
+    """FFmpeg's best stream prefers the default one: a 1-frame track marked default and stored
+    first was still taken for the clip; the index's frame counts decide."""
+    path = tmp_path / "thumb.mp4"
+    with av.open(str(src)) as i, av.open(str(path), "w") as o:
+        thumb = o.add_stream("libx264", rate=1)
+        thumb.width, thumb.height, thumb.pix_fmt = 96, 64, "yuv420p"
+        video = o.add_stream_from_template(i.streams.video[0])
+        thumb.disposition = av.stream.Disposition.default
+        video.disposition = av.stream.Disposition(0)
+        picture = av.VideoFrame.from_ndarray(next(iter(synth_frames(1, 96, 64))), "rgb24")
+        for p in [*thumb.encode(picture), *thumb.encode()]:
+            o.mux(p)
+        for p in i.demux(i.streams.video[0]):
+            if p.dts is not None:
+                p.stream = video
+                o.mux(p)
+    with av.open(str(path)) as c:
+        assert c.streams.best("video").index == 0  # FFmpeg's own choice: the thumbnail
+    info = probe(path)
+    assert (info.width, info.height, info.frames) == (160, 120, 50)
+    assert len(_times(path)) == 50
