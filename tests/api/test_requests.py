@@ -306,7 +306,7 @@ def test_a_server_stop_lets_running_jobs_finish_then_stops_them(
     class Generator:
         generate = staticmethod(endless)
 
-    c = make_client(scan=quick, max_concurrent=2, shutdown_grace_s=1.0)
+    c = make_client(scan=quick, max_concurrent=2, shutdown_grace_s=3.0)
     engine = c.app.state.vidprov.engine  # type: ignore[attr-defined]
     engine._generators["tiny-wan"] = (threading.Lock(), Generator())
     ids = [c.post("/v1/generate?mode=job", json={"prompt": "a cat", **SMALL_GEN}).json()["id"]]
