@@ -40,25 +40,35 @@ def context(request: Request) -> Context:
     return ctx
 
 
-def caller(
-    ctx: Annotated[Context, Depends(context)],
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Caller:
-    """The caller: the anonymous full-scope caller when the server is open, else the key's.
+def caller_for(keyring: KeyRing, token: str | None) -> Caller:
+    """The caller presenting bearer ``token``: the anonymous full-scope caller when the server
+    is open, else the key's.
 
     Raises:
         ApiError: 401 for a missing or unknown key.
     """
-    if ctx.keyring.open:
+    if keyring.open:
         return Caller(ANONYMOUS, frozenset(SCOPES))
     challenge = {"WWW-Authenticate": 'Bearer realm="vidprov"'}
-    if creds is None or not creds.credentials:
+    if not token:
         message = "an API key is required: Authorization: Bearer <key>"
         raise ApiError(401, "unauthorized", message, None, challenge)
-    key = ctx.keyring.lookup(creds.credentials)
+    key = keyring.lookup(token)
     if key is None:
         raise ApiError(401, "unauthorized", "unknown API key", None, challenge)
     return Caller(key.name, key.scopes, key.digest.hex()[:16])
+
+
+def caller(
+    ctx: Annotated[Context, Depends(context)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """The request's caller (:func:`caller_for`).
+
+    Raises:
+        ApiError: 401 for a missing or unknown key.
+    """
+    return caller_for(ctx.keyring, creds.credentials if creds is not None else None)
 
 
 def require(scope: str) -> Callable[..., Caller]:

@@ -12,14 +12,16 @@ longer than :data:`MAX_JSON_SECONDS` in all. Uploads
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
 from fastapi.routing import APIRoute
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import Request
 from starlette.routing import Match
 
-from vidprov.api.errors import leaf_routes
+from vidprov.api.deps import SafeJSONResponse, caller_for
+from vidprov.api.errors import ApiError, leaf_routes
+from vidprov.api.uploads import check_length, timed_chunks
 
 #: largest JSON body (the largest field, a prompt, is at most 2,000 characters)
 MAX_JSON_BYTES = 64 * 1024
@@ -39,14 +41,28 @@ class JsonBodyGuard:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {k.lower(): v for k, v in scope["headers"]}
-        refusal = self._unauthorized(headers) or self._too_long(headers)
-        if refusal is None:
-            body, refusal = await self._read(receive)
-        if refusal is not None:
-            await _answer(send, *refusal)
+        request = Request(scope, receive)
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        settings = self.ctx.settings
+        try:
+            caller_for(self.ctx.keyring, token if scheme.lower() == "bearer" else None)
+            check_length(request, MAX_JSON_BYTES, _too_large)
+            parts, size = [], 0
+            idle, whole = (
+                settings.upload_idle_timeout_s,
+                min(MAX_JSON_SECONDS, settings.upload_timeout_s),
+            )
+            async for chunk in timed_chunks(request, idle, whole, "request body", "body_timeout"):
+                size += len(chunk)
+                if size > MAX_JSON_BYTES:
+                    raise _too_large(size)
+                parts.append(chunk)
+        except ApiError as exc:
+            close = {} if exc.status == 401 else {"Connection": "close"}  # a body left unread
+            headers = {**(exc.headers or {}), **close}
+            await SafeJSONResponse(exc.body(), exc.status, headers)(scope, receive, send)
             return
-        sent = False
+        body, sent = b"".join(parts), False
 
         async def replay() -> dict[str, Any]:
             nonlocal sent
@@ -57,67 +73,10 @@ class JsonBodyGuard:
 
         await self.app(scope, replay, send)
 
-    def _unauthorized(self, headers: dict[bytes, bytes]) -> tuple[int, dict, dict] | None:
-        keyring = self.ctx.keyring
-        if keyring.open:
-            return None
-        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() == "bearer" and token.strip() and keyring.lookup(token.strip()):
-            return None  # scopes are the route's to check
-        message = "an API key is required: Authorization: Bearer <key>"
-        challenge = {"www-authenticate": 'Bearer realm="vidprov"'}
-        return 401, {"error": "unauthorized", "message": message}, challenge
 
-    @staticmethod
-    def _too_long(headers: dict[bytes, bytes]) -> tuple[int, dict, dict] | None:
-        length = headers.get(b"content-length", b"").strip()
-        if length.isdigit() and int(length) > MAX_JSON_BYTES:
-            return _too_large(int(length))
-        return None
-
-    async def _read(self, receive: Any) -> tuple[bytes, tuple[int, dict, dict] | None]:
-        parts, size = [], 0
-        idle = self.ctx.settings.upload_idle_timeout_s
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(MAX_JSON_SECONDS, self.ctx.settings.upload_timeout_s)
-        while True:
-            left = deadline - loop.time()
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, min(idle, left)))
-            except TimeoutError:
-                why = (
-                    f"paused for more than {idle:g} s"
-                    if idle < left
-                    else f"took more than {MAX_JSON_SECONDS:g} s"
-                )
-                body = {"error": "body_timeout", "message": f"the request body {why}"}
-                return b"", (408, body, {"connection": "close"})
-            if message["type"] == "http.disconnect":
-                return b"", (400, {"error": "disconnected", "message": "client went away"}, {})
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_JSON_BYTES:
-                return b"", _too_large(size)
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts), None
-
-
-def _too_large(size: int) -> tuple[int, dict, dict]:
-    body = {
-        "error": "too_large",
-        "message": f"a JSON body of {size} bytes or more; at most {MAX_JSON_BYTES} are read",
-        "limit_bytes": MAX_JSON_BYTES,
-    }
-    return 413, body, {"connection": "close"}
-
-
-async def _answer(send: Any, status: int, body: dict, headers: dict[str, str]) -> None:
-    data = json.dumps(body).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": data})
+def _too_large(size: int) -> ApiError:
+    message = f"a JSON body of {size} bytes or more; at most {MAX_JSON_BYTES} are read"
+    return ApiError(413, "too_large", message, {"limit_bytes": MAX_JSON_BYTES})
 
 
 def json_routes(app: Any) -> list[APIRoute]:

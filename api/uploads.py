@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -187,14 +188,47 @@ def _boundary(request: Request) -> bytes:
     return boundary
 
 
-def _check_length(request: Request, limit: int) -> None:
+def check_length(request: Request, cap: int, refuse: Callable[[int], ApiError]) -> None:
+    """Refuse a body whose ``Content-Length`` is over ``cap`` with ``refuse(length)``, before
+    any of it is read.
+
+    Raises:
+        ApiError: 400 for a ``Content-Length`` that is not a number; ``refuse(length)``.
+    """
     length = request.headers.get("content-length")
     if length is None:
         return
     if not length.isdigit():
         raise ApiError(400, "bad_request", "Content-Length is not a number")
-    if int(length) > limit + SLACK:
-        raise too_large(limit, f"an upload of {int(length)} bytes")
+    if int(length) > cap:
+        raise refuse(int(length))
+
+
+async def timed_chunks(
+    request: Request, idle_s: float, total_s: float, what: str, code: str
+) -> AsyncIterator[bytes]:
+    """The request body's chunks as they arrive (``what`` names it in messages).
+
+    Raises:
+        ApiError: 408 ``code`` when it pauses longer than ``idle_s`` or takes longer than
+            ``total_s`` in all; 400 when the client goes away.
+    """
+    deadline = time.monotonic() + total_s
+    stream = request.stream().__aiter__()
+    total = 0
+    while True:
+        wait = min(idle_s, deadline - time.monotonic())
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(wait, 0.001))
+        except StopAsyncIteration:
+            return
+        except ClientDisconnect as exc:
+            log.info("client disconnected during the %s, after %d bytes", what, total)
+            raise ApiError(400, "client_disconnected", f"the client went away mid-{what}") from exc
+        except TimeoutError as exc:
+            raise ApiError(408, code, f"the {what} was too slow; try again") from exc
+        total += len(chunk)
+        yield chunk
 
 
 UPLOAD_PREFIX = "vidprov-upload-"  # then the receiving process's pid
@@ -232,7 +266,7 @@ async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
     """
     limit = settings.max_upload_bytes
     boundary = _boundary(request)
-    _check_length(request, limit)
+    check_length(request, limit + SLACK, lambda n: too_large(limit, f"an upload of {n} bytes"))
     if settings.tmp_dir is not None:
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-", dir=settings.tmp_dir))
@@ -266,20 +300,9 @@ async def receive_upload(request: Request, settings: ApiSettings) -> Upload:
 
 
 async def _feed(request: Request, parser: MultipartParser, settings: ApiSettings, cap: int) -> None:
-    deadline = time.monotonic() + settings.upload_timeout_s
-    stream = request.stream().__aiter__()
     total = 0
-    while True:
-        wait = min(settings.upload_idle_timeout_s, deadline - time.monotonic())
-        try:
-            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(wait, 0.001))
-        except StopAsyncIteration:
-            return
-        except ClientDisconnect as exc:
-            log.info("client disconnected during the upload, after %d bytes", total)
-            raise ApiError(400, "client_disconnected", "the client went away mid-upload") from exc
-        except TimeoutError as exc:
-            raise ApiError(408, "upload_timeout", "the upload was too slow; try again") from exc
+    idle, whole = settings.upload_idle_timeout_s, settings.upload_timeout_s
+    async for chunk in timed_chunks(request, idle, whole, "upload", "upload_timeout"):
         total += len(chunk)
         if total > cap:
             raise too_large(cap - SLACK)
