@@ -269,7 +269,14 @@ class Progress:
 Task = Callable[[Progress], TaskResult]
 
 
-RETRY = {"Retry-After": "5"}
+def _busy() -> ApiError:
+    return ApiError(
+        503, "busy", "too many jobs in progress; retry later", headers={"Retry-After": "5"}
+    )
+
+
+def _stopping(why: str = "the server is stopping", extra: dict | None = None) -> ApiError:
+    return ApiError(503, "unavailable", f"{why}; retry shortly", extra, {"Retry-After": "5"})
 
 
 class Runner:
@@ -298,11 +305,9 @@ class Runner:
             ApiError: 503 ``busy``, or ``unavailable`` while the server stops.
         """
         if self._closing.is_set():
-            raise ApiError(
-                503, "unavailable", "the server is stopping; retry shortly", headers=RETRY
-            )
+            raise _stopping()
         if self.pending >= self.max_queue:
-            raise ApiError(503, "busy", "too many jobs in progress; retry later", headers=RETRY)
+            raise _busy()
 
     def submit(
         self,
@@ -324,7 +329,7 @@ class Runner:
         if full:
             if cleanup:
                 cleanup()
-            raise ApiError(503, "busy", "too many jobs in progress; retry later", headers=RETRY)
+            raise _busy()
         try:
             job_id = self.store.create(kind, owner)
         except BaseException:
@@ -334,12 +339,7 @@ class Runner:
             future = self.pool.submit(self._run, job_id, task, total, cleanup)
         except RuntimeError as exc:  # the pool is shut: the server is stopping
             self._cancelled(job_id, cleanup)
-            raise ApiError(
-                503,
-                "unavailable",
-                "the server is stopping; retry shortly",
-                headers={"Retry-After": "5"},
-            ) from exc
+            raise _stopping() from exc
         # A job cancelled at shutdown never runs: release its slot and files here instead.
         future.add_done_callback(lambda f: f.cancelled() and self._cancelled(job_id, cleanup))
         with self._lock:
@@ -404,20 +404,15 @@ class Runner:
                 not uvicorn's plain-text 500.
         """
         waited = asyncio.wrap_future(future)
+        # the job's outcome is recorded by the runner; a wait given up on (below) must still
+        # retrieve it, or asyncio logs "Future exception was never retrieved"
+        waited.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             return await asyncio.wait_for(asyncio.shield(waited), timeout)
         except asyncio.CancelledError as exc:  # the server stopping cut the request off
-            # the job's own outcome is recorded; not retrieved here, asyncio would log it
-            waited.add_done_callback(lambda f: f.cancelled() or f.exception())
-            raise ApiError(
-                503,
-                "unavailable",
-                f"the server is stopping before job {job_id} finished; retry shortly",
-                {"job_id": job_id},
-                headers={"Retry-After": "5"},
-            ) from exc
+            why = f"the server is stopping before job {job_id} finished"
+            raise _stopping(why, {"job_id": job_id}) from exc
         except TimeoutError as exc:
-            waited.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise ApiError(
                 504,
                 "timeout",
