@@ -84,6 +84,18 @@ def _fill(
     return _merge(segs)
 
 
+def _marked(
+    spans: list[tuple[float, float]], cls: ClassifierResult | None, duration: float, source: str
+) -> tuple[str, list[Segment]]:
+    """Label and timeline of a clip our mark covers in ``spans``: ``ai`` from end to end when
+    they cover it (:func:`~vidprov.watermark.covers_clip`), else the marked spans ``ai`` and
+    the rest as :func:`_fill` labels it (``mixed`` unless that is ``ai`` too)."""
+    if covers_clip(spans, duration):
+        return "ai", [Segment(0.0, duration, "ai", 1.0, source)]
+    segs = _fill(spans, cls, duration)
+    return ("ai" if all(s.label == "ai" for s in segs) else "mixed"), segs
+
+
 def fuse(
     file: str,
     duration: float,
@@ -150,19 +162,12 @@ def _decide(
                 f"classifier scored {classifier.clip_score:.2f} (below {classifier.threshold:.2f}) "
                 f"but the manifest claims {used}"
             )
-        if label == "ai" and claim is None:  # recovered: it vouches for the marked time only
-            spans = _wm_spans(watermark)
-            if not covers_clip(spans, duration):
-                segs = _fill(spans, classifier, duration)
-                label = "ai" if all(s.label == "ai" for s in segs) else "mixed"
-                return Verdict(
-                    file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts)
-                )
-        segs = (
-            [Segment(0.0, duration, "ai", 1.0, source)]
-            if label == "ai"
-            else _fill(_wm_spans(watermark), classifier, duration)
-        )
+        if label == "mixed":
+            segs = _fill(_wm_spans(watermark), classifier, duration)
+        elif claim is None:  # recovered: it vouches for the marked time only
+            label, segs = _marked(_wm_spans(watermark), classifier, duration, source)
+        else:
+            segs = [Segment(0.0, duration, "ai", 1.0, source)]
         return Verdict(file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts))
 
     if claim is not None and wm_on:
@@ -170,16 +175,11 @@ def _decide(
 
     if wm_on:
         spans = _wm_spans(watermark)
-        full = covers_clip(spans, duration)
-        if full:
-            segs = [Segment(0.0, duration, "ai", 1.0, "watermark")]
-        else:
-            segs = _fill(spans, classifier, duration)
-        if classifier is not None and not cls_ai and full:
+        label, segs = _marked(spans, classifier, duration, "watermark")
+        if classifier is not None and not cls_ai and covers_clip(spans, duration):
             conflicts.append(
                 f"classifier scored {classifier.clip_score:.2f} but the watermark is present"
             )
-        label = "ai" if full or all(s.label == "ai" for s in segs) else "mixed"
         return Verdict(
             file, label, 1.0, tuple(segs), duration, evidence, "watermark", tuple(conflicts)
         )

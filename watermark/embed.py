@@ -16,6 +16,7 @@ import numpy as np
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import WatermarkError
+from vidprov.keys import check_watermark_key
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, YUVFrame
 from vidprov.media._open import check_file
 from vidprov.media.frames import check_yuv
@@ -227,7 +228,7 @@ def embed_file(
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
-    keyed_pattern(key, config.grid, config.pilot_fraction)  # a bad key: before any work
+    key = check_watermark_key(key)  # a bad key: before any work
     from vidprov.provenance.sign import refuse_manifest
 
     with VideoReader(check_file(src)) as reader:  # not a video: said so, not "a broken manifest"
