@@ -39,23 +39,13 @@ def generate(
     """Generate clips for PROMPT: each watermarked, signed (C2PA) and stored."""
     from vidprov.generator import SignedGenerator, get_preset, plan_request
 
-    plan = plan_request(
-        get_preset(model), prompt, out, frames, height, width, steps, seed, fps, num_videos
-    )  # mistakes fail now, not after the model has loaded
+    options = {"frames": frames, "height": height, "width": width, "steps": steps}
+    options |= {"seed": seed, "fps": fps, "num_videos": num_videos}
+    # mistakes fail now, not after the model has loaded
+    plan = plan_request(get_preset(model), prompt, out, **options)
     gen = SignedGenerator(model, device=device)
     with progress_bar(plan.steps, "denoising") as bar:
-        r = gen.generate(
-            prompt,
-            out,
-            frames=frames,
-            height=height,
-            width=width,
-            steps=steps,
-            seed=seed,
-            fps=fps,
-            num_videos=num_videos,
-            progress=bar,
-        )
+        r = gen.generate(prompt, out, progress=bar, **options)
     lines = [
         f"{c.path}: {c.width}x{c.height}, {c.frames} frames @ {c.fps} fps"
         + (

@@ -104,35 +104,27 @@ def _check_side(preset: Preset, name: str, value: int) -> None:
 
 
 def plan_request(
-    preset: Preset,
-    prompt: str,
-    out: str | Path,
-    frames: int | None = None,
-    height: int | None = None,
-    width: int | None = None,
-    steps: int | None = None,
-    seed: int = 0,
-    fps: int | None = None,
-    num_videos: int = 1,
+    preset: Preset, prompt: str, out: str | Path, **options: int | None
 ) -> RequestPlan:
-    """Fill in ``preset``'s defaults and check the request (``None``: the preset's value).
+    """Fill in ``preset``'s defaults and check the request: ``options`` are those of
+    :func:`check_options` (``frames``, ``height``, ``width``, ``steps``, ``seed``, ``fps``,
+    ``num_videos``; ``None`` or absent: the preset's value).
 
     Raises:
         GeneratorError: a blank prompt, an option out of its :data:`LIMITS`, a frame count or
             size the preset cannot make (:func:`check_options`).
         ProvenanceError: an output container a manifest cannot be stored in.
         MediaError: an output that cannot be written (no such folder, a folder).
+        TypeError: an option :func:`check_options` does not take.
     """
     from vidprov.provenance.manifest import mime_for
 
     if is_blank(prompt):
         raise GeneratorError("the prompt is blank")
-    values = check_options(preset, frames, height, width, steps, seed, fps, num_videos)
-    out = Path(out)
+    values = check_options(preset, **options)  # type: ignore[arg-type]
+    out, n = Path(out), values["num_videos"]
     paths = (
-        (out,)
-        if num_videos == 1
-        else tuple(out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num_videos))
+        (out,) if n == 1 else tuple(out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(n))
     )
     for path in paths:
         mime_for(path)

@@ -190,7 +190,8 @@ class SignedGenerator:
         if pipeline_kwargs.pop("return_dict", True) is not True:
             raise GeneratorError("return_dict=False is not supported")
         # fail now, before generating
-        plan = plan_request(p, prompt, out, frames, height, width, steps, seed, fps, num_videos)
+        sizes = {"frames": frames, "height": height, "width": width, "steps": steps}
+        plan = plan_request(p, prompt, out, seed=seed, fps=fps, num_videos=num_videos, **sizes)
         frames, height, width, steps, fps = (
             plan.frames,
             plan.height,
