@@ -75,18 +75,21 @@ def check_yuv(frame: object, path: str | Path | None = None) -> YUVFrame:
     """
     if not isinstance(frame, YUVFrame):
         raise MediaError(f"expected a YUVFrame, got {type(frame).__name__}", path)
+
+    def shown(a: object) -> str:
+        return f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+
     y = frame.y
     if not isinstance(y, np.ndarray) or y.ndim != 2 or y.dtype != np.uint8:
-        shown = f"{y.dtype} {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
-        raise MediaError(f"frame {frame.index}: luma must be a 2-D uint8 array, got {shown}", path)
+        message = f"frame {frame.index}: luma must be a 2-D uint8 array, got {shown(y)}"
+        raise MediaError(message, path)
     want = ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2)
     for name in "uv":
         c = getattr(frame, name)
         if not isinstance(c, np.ndarray) or c.dtype != np.uint8 or c.shape != want:
-            shown = f"{c.dtype} {c.shape}" if isinstance(c, np.ndarray) else type(c).__name__
             raise MediaError(
                 f"frame {frame.index}: {name} plane must be uint8 {want} for a {y.shape} "
-                f"luma, got {shown}",
+                f"luma, got {shown(c)}",
                 path,
             )
     try:

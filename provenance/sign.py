@@ -177,11 +177,9 @@ def sign_file(
     detect = options.soft_binding == "detect"
     if detect or not options.ai:
         key = optional_watermark_key(key)
-        if key is None and detect:
-            log.warning("%s: no soft binding: no watermark key (run `vidprov keys init`)", src)
     elif key is not None:
         key = check_watermark_key(key)  # it names the key in the manifest (key_id)
-    reading = _read_watermark(src, key) if detect and key is not None else None
+    reading = _read_watermark(src, key) if detect else None  # no key: says so, reads nothing
     if isinstance(options.soft_binding, tuple):
         blocks = options.soft_binding
     else:
@@ -262,14 +260,19 @@ def sign_file(
         timestamped=options.tsa_url is not None,
         soft_binding=blocks,
         ingredients=tuple(str(i.path) for i in ingredients),
-        soft_binding_note=None
-        if blocks
-        else "not asked for"
-        if not detect
-        else "no watermark key"
-        if key is None
-        else "no watermark read back",
+        soft_binding_note=_no_binding_reason(blocks, detect, key),
     )
+
+
+def _no_binding_reason(
+    blocks: tuple[SoftBindingBlock, ...], detect: bool, key: bytes | None
+) -> str | None:
+    """Why a signed clip has no soft binding (None: it has one)."""
+    if blocks:
+        return None
+    if not detect:
+        return "not asked for"
+    return "no watermark key" if key is None else "no watermark read back"
 
 
 def refuse_manifest(src: Path, would: str, instead: str, broken: str) -> None:
