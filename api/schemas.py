@@ -69,6 +69,8 @@ class VerifyOut(BaseModel):
     c2pa: dict[str, Any]
     watermark: dict[str, Any] | None
     recovered: dict[str, Any] | None
+    conflicts: list[str]
+    established: bool
 
 
 class WatermarkOut(BaseModel):

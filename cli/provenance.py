@@ -27,8 +27,17 @@ def _wm_key(key_file: Path | None) -> bytes | None:
     return load_watermark_key(key_file) if key_file is not None else None
 
 
+def _p(value: Any) -> str:
+    """A field for a human line: control characters escaped, so a signer's name or a file name
+    from a manifest cannot start a line of its own (a forged "c2pa: TRUSTED")."""
+    return printable(str(value))
+
+
 def _sign_human(r: Any, bind: bool = True) -> str:
-    lines = [f"signed {r.output}", f"manifest {r.manifest_id} (signer {r.signer}, {r.alg})"]
+    lines = [
+        f"signed {_p(r.output)}",
+        f"manifest {_p(r.manifest_id)} (signer {_p(r.signer)}, {r.alg})",
+    ]
     lines.append(
         f"soft binding: {len(r.soft_binding)} one-second blocks, payloads {', '.join(r.payloads)}"
         if r.soft_binding
@@ -91,24 +100,32 @@ def sign(
 
 def verify_human(r: Any) -> str:
     c = r.c2pa
-    lines = [f"file: {printable(r.file)}", f"c2pa: {c.state.upper()}"]
+    lines = [f"file: {_p(r.file)}", f"c2pa: {c.state.upper()}"]
     if c.manifest_id:
+        org = f" (organization {_p(c.organization)})" if c.organization else ""
         lines += [
-            f"  manifest {c.manifest_id}",
-            f"  signer {c.signer} (issuer {c.issuer}), signed {c.signed_at} ({c.signed_at_source})",
-            f"  generator {c.claim_generator}; "
-            f"source type {c.digital_source_type or 'not declared'}",
-            f"  actions: {', '.join(a['action'] for a in c.actions)}",
+            f"  manifest {_p(c.manifest_id)}",
+            f"  signer {_p(c.signer)}{org}, signed {_p(c.signed_at)} ({c.signed_at_source})",
+            f"  generator {_p(c.claim_generator)}; "
+            f"source type {_p(c.digital_source_type or 'not declared')}",
+            f"  actions: {', '.join(_p(a.get('action')) for a in c.actions)}",
         ]
         lines += [
-            f"  ingredient {i['relationship']}: {i['title']} ({i['manifest_id'] or 'no manifest'})"
-            + (f"; its manifest failed: {', '.join(i['failures'])}" if i.get("failures") else "")
+            f"  ingredient {_p(i['relationship'])}: {_p(i['title'])} "
+            f"({_p(i['manifest_id'] or 'no manifest')})"
+            + (
+                f"; its manifest failed: {_p(', '.join(map(str, i['failures'])))}"
+                if i.get("failures")
+                else ""
+            )
             for i in c.ingredients
         ]
-    if c.state in ("invalid", "absent"):
-        lines.append(f"  codes: {', '.join(c.codes)}")
+    if c.state in ("invalid", "valid") and c.failures:
+        lines.append(f"  failed: {_p(', '.join(c.failures))}")
+    elif c.state == "absent":
+        lines.append(f"  codes: {_p(', '.join(c.codes))}")
     if c.note:
-        lines.append(f"  note: {c.note}")
+        lines.append(f"  note: {_p(c.note)}")
     w = r.watermark
     if w is None:
         lines.append(f"watermark: {r.watermark_note or 'not checked'}")
@@ -118,10 +135,13 @@ def verify_human(r: Any) -> str:
             f"p {w.p_value:.3g}"
         )
     if r.recovered:
+        rec = r.recovered
         lines.append(
-            f"recovered via watermark: manifest {r.recovered.manifest_id} "
-            f"(describes the original clip; content matches: {r.recovered.content_matches})"
+            f"recovered via watermark: manifest {_p(rec.manifest_id)} "
+            f"(describes the original clip; content matches: {rec.content_matches}; "
+            f"signer {'trusted' if rec.trusted else 'not trusted'})"
         )
+    lines += [f"conflict: {_p(x)}" for x in r.conflicts]
     lines.append(f"origin established: {'yes' if r.established else 'no'}")
     return "\n".join(lines)
 
@@ -137,8 +157,8 @@ def verify_human(r: Any) -> str:
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit 1 unless the origin is established: a trusted manifest, or none and one "
-    "recovered through the watermark.",
+    help="Exit 1 unless the origin is established: a trusted manifest, or none and a trusted "
+    "one recovered through the watermark, with no conflict.",
 )
 @_key_file
 @_json

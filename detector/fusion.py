@@ -3,9 +3,9 @@
 Rules, strongest first:
 
 1. A *trusted* manifest whose ``c2pa.created`` action says ``trainedAlgorithmicMedia`` decides
-   ``ai`` for the whole clip; one recovered through the watermark (the clip's own is gone)
-   vouches for the time the mark covers, the rest labelled as in rule 2. A composite-with-AI
-   claim decides ``mixed``.
+   ``ai`` for the whole clip; a trusted one recovered through the watermark (the clip's own
+   is gone, or does not name it) vouches for the time the mark covers, the rest labelled as
+   in rule 2. A composite-with-AI claim decides ``mixed``.
 2. A detected watermark is certain for the time it covers: segments the mark covers are ``ai``;
    if it covers (nearly) the whole clip the clip is ``ai``, otherwise ``mixed``.
 3. Otherwise the classifier's segments decide: ``mixed`` when they hold both labels, else
@@ -149,7 +149,10 @@ def _decide(
     wm_on = bool(watermark and watermark.get("detected"))
     trusted = c2pa is not None and c2pa.get("state") == "trusted"
     claim = _claim(c2pa) if trusted else None
-    rec_claim = _claim((recovered or {}).get("manifest")) if recovered else None
+    # a recovered manifest from a signer the anchors do not vouch for decides nothing
+    rec_claim = (
+        _claim(recovered.get("manifest")) if recovered and recovered.get("trusted") else None
+    )
 
     if claim in (TRAINED, COMPOSITE_TRAINED) or (
         claim is None and rec_claim in (TRAINED, COMPOSITE_TRAINED)

@@ -385,6 +385,7 @@ def evaluate(
     trained_on = det.meta.get("training", {}).get("clips")
     note = (
         "in-sample unless this dataset is disjoint from the model's training data "
-        f"(model trained on {trained_on} clips); held-out figures: benchmarks/detector.py"
+        f"(model trained on {trained_on} clips); the shipped model's held-out "
+        'figures: "evaluation" in its card, vidprov/detector/default/model.json'
     )
     return EvalReport(det.name, det.threshold, overall, per, mixed, control, note)

@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 
 from vidprov.atomic import AtomicFile
-from vidprov.errors import ConfigError, ProvenanceError
+from vidprov.errors import ConfigError, ProvenanceError, printable
 from vidprov.keys import check_watermark_key
 from vidprov.media.frames import Frame
 from vidprov.media.info import read_display
@@ -35,7 +35,7 @@ from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, si
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.softbinding import SoftBindingBlock, from_manifest, remap
 from vidprov.provenance.store import ManifestStore
-from vidprov.provenance.verify import C2paReport, read_c2pa
+from vidprov.provenance.verify import C2paReport, load_trust_anchors, read_c2pa
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,9 @@ def _check_source(path: Path) -> C2paReport:
     Raises:
         MediaError: the source is missing, not a file or not a readable video.
         ProvenanceError: the source's manifest is tampered with or unreadable (an untrusted or
-            since-expired signer is the reader's call: the ingredient records it); its bytes
-            are not a container C2PA takes as an ingredient (a WebM named ``.mp4`` too).
+            since-expired signer is the reader's call: the ingredient records it, checked
+            against the home trust anchors); its bytes are not a container C2PA takes as an
+            ingredient (a WebM named ``.mp4`` too); the home trust anchors are malformed.
     """
     from vidprov.media._open import open_input
 
@@ -101,7 +102,14 @@ def _check_source(path: Path) -> C2paReport:
             "cannot be (only MP4, MOV and AVI sources)",
             path,
         ) from exc
-    report = read_c2pa(path, None)
+    report = read_c2pa(path, load_trust_anchors(None))
+    if report.state == "valid":
+        log.warning(
+            "%s: its manifest's signer is not vouched for by your trust anchors (%s); the "
+            "edit's manifest records that in the ingredient",
+            printable(str(path)),
+            ", ".join(report.failures),
+        )
     if report.state == "invalid" and report.tampered:
         raise ProvenanceError(
             f"its C2PA manifest is invalid ({', '.join(report.tampered)}); a tampered source "

@@ -165,8 +165,9 @@ def sign_file(
     import c2pa
 
     from vidprov.keys import check_watermark_key, optional_watermark_key
+    from vidprov.media._open import check_file
 
-    src, dst = Path(src), Path(dst)
+    src, dst = check_file(src), Path(dst)  # a FIFO or a folder: refused before it is opened
     options = options or SignOptions()
     mime = mime_for(dst)
     if mime_of(src) != mime:  # by its bytes: a WebM or an MP4 may be misnamed
@@ -216,10 +217,11 @@ def sign_file(
         blocks,
     )
     c2pa_signer, errors = _signer_and_errors(signer, options.tsa_url)
+    context = _ingredient_context() if ingredients else None
     out = AtomicFile(dst)
     try:
         try:
-            builder = c2pa.Builder(manifest_def)
+            builder = c2pa.Builder(manifest_def, context=context)
             for i, ing in enumerate(ingredients):
                 meta = {
                     "title": utf8_clean(ing.title or ing.path.name),
@@ -262,6 +264,21 @@ def sign_file(
         ingredients=tuple(str(i.path) for i in ingredients),
         soft_binding_note=_no_binding_reason(blocks, detect, key),
     )
+
+
+def _ingredient_context() -> Any:
+    """A c2pa context with the home trust anchors: each ingredient's manifest is validated
+    when it is added, and its validation results (``signingCredential.untrusted`` for a
+    source whose signer these anchors do not vouch for) are recorded in the edit's manifest.
+
+    Raises:
+        ProvenanceError: the home trust anchors are malformed.
+    """
+    import c2pa
+
+    from vidprov.provenance.verify import _settings, load_trust_anchors
+
+    return c2pa.Context.from_dict(_settings(load_trust_anchors(None)))
 
 
 def _no_binding_reason(

@@ -63,20 +63,47 @@ class StoredManifest:
 class ManifestStore:
     """SQLite manifest store. Each call opens its own connection (safe across threads/processes).
 
+    ``read_only`` opens an existing store for lookups and never writes: no folder or database
+    is created (a verifier must not need a writable home), and :meth:`add` fails.
+
     Raises:
-        ProvenanceError: the database cannot be opened or is not a manifest store.
+        ProvenanceError: the database cannot be opened or is not a manifest store (read-only:
+            also when it does not exist; :meth:`lookup` treats that as an empty store).
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else home_dir() / STORE_FILE
+        self.read_only = read_only
+        if read_only:
+            if not self.path.is_file():
+                raise ProvenanceError("no manifest store here", self.path)
+            with self._conn() as c:  # is it a manifest store at all?
+                c.execute("SELECT 1 FROM manifests JOIN bindings LIMIT 1").fetchall()
+            return
         with self._conn() as c:
             c.executescript(_SCHEMA)
+
+    @classmethod
+    def lookup(cls, path: str | Path | None = None) -> ManifestStore | None:
+        """The store at ``path`` (default: the home store) opened read-only, or None when
+        there is none yet (nothing was signed here).
+
+        Raises:
+            ProvenanceError: it exists but cannot be read or is not a manifest store.
+        """
+        target = Path(path) if path is not None else home_dir() / STORE_FILE
+        return cls(target, read_only=True) if target.is_file() else None
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
+            if self.read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30)
+            with closing(conn), conn:
                 yield conn
         except sqlite3.DatabaseError as exc:
             raise ProvenanceError(f"manifest store unusable ({exc})", self.path) from exc

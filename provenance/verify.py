@@ -29,19 +29,23 @@ from vidprov.watermark.results import WatermarkReading
 log = logging.getLogger(__name__)
 
 _ACTION_KEYS = ("action", "digitalSourceType", "softwareAgent", "description")
-UNTRUSTED_CODES = {"signingCredential.untrusted"}
+# The signer is not vouched for (not chaining to an anchor; its certificate expired with no
+# trusted timestamp to say it was valid when it signed): the manifest is not broken
+CREDENTIAL_CODES = {"signingCredential.untrusted", "signingCredential.expired"}
 NO_TSA_NOTE = "no trusted timestamp: certificate validity was checked at verification time"
 
 
 @dataclass(frozen=True)
 class C2paReport:
     """The embedded manifest's verdict. ``state``: ``trusted`` (valid, signer chains to a
-    trust anchor), ``valid`` (valid, signer not trusted), ``invalid``, or ``absent``."""
+    trust anchor), ``valid`` (valid, signer not trusted or its certificate expired),
+    ``invalid``, or ``absent``. ``organization`` is the signer certificate's own organization
+    (its subject O, as the signer chose it), not the CA that issued it."""
 
     state: str
     manifest_id: str | None = None
     signer: str | None = None
-    issuer: str | None = None
+    organization: str | None = None
     signed_at: str | None = None
     signed_at_source: str | None = None
     claim_generator: str | None = None
@@ -52,6 +56,8 @@ class C2paReport:
     note: str | None = None
     #: the failure codes among ``codes`` (not in :meth:`to_dict`: ``codes`` holds them all)
     failures: tuple[str, ...] = ()
+    #: every manifest id in the file's manifest store: the active one and its ingredients'
+    lineage: tuple[str, ...] = ()
 
     @property
     def tampered(self) -> tuple[str, ...]:
@@ -65,7 +71,7 @@ class C2paReport:
             "state": self.state,
             "manifest_id": self.manifest_id,
             "signer": self.signer,
-            "issuer": self.issuer,
+            "organization": self.organization,
             "signed_at": self.signed_at,
             "signed_at_source": self.signed_at_source,
             "claim_generator": self.claim_generator,
@@ -87,12 +93,16 @@ class Recovered:
     content_matches: bool
     payload: str
     candidates: tuple[str, ...]
+    #: its signer chains to the trust anchors and its credential holds (its hash binding
+    #: aside: that is ``content_matches``)
+    trusted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "manifest_id": self.manifest_id,
             "manifest": self.manifest,
             "content_matches": self.content_matches,
+            "trusted": self.trusted,
             "via": {"alg": ALG, "payload": self.payload, "value": payload_to_value(self.payload)},
             "candidates": list(self.candidates),
         }
@@ -107,15 +117,21 @@ class VerifyReport:
     watermark: WatermarkReading | None
     watermark_note: str | None
     recovered: Recovered | None
+    #: where the evidence disagrees (the watermark links the clip to a stored manifest that
+    #: its embedded one does not name)
+    conflicts: tuple[str, ...] = ()
 
     @property
     def established(self) -> bool:
-        """Whether the clip's origin is vouched for: its own manifest is ``trusted``, or it has
-        none and a stored manifest was recovered through the watermark. An ``invalid`` manifest
-        (altered after signing) or a ``valid`` one from an untrusted signer is not enough."""
+        """Whether the clip's origin is vouched for, with no conflict: its own manifest is
+        ``trusted``, or it has none and a *trusted* stored manifest was recovered through the
+        watermark. An ``invalid`` manifest (altered after signing), a ``valid`` one from an
+        untrusted signer, or one the watermark contradicts is not enough."""
+        if self.conflicts:
+            return False
         if self.c2pa.state == "trusted":
             return True
-        return self.c2pa.state == "absent" and self.recovered is not None
+        return self.c2pa.state == "absent" and self.recovered is not None and self.recovered.trusted
 
     def to_dict(self) -> dict[str, Any]:
         wm: dict[str, Any] | None = self.watermark.to_dict() if self.watermark else None
@@ -126,6 +142,7 @@ class VerifyReport:
             "c2pa": self.c2pa.to_dict(),
             "watermark": wm,
             "recovered": self.recovered.to_dict() if self.recovered else None,
+            "conflicts": list(self.conflicts),
             "established": self.established,
         }
 
@@ -162,6 +179,13 @@ def load_trust_anchors(path: Path | None) -> str | None:
     except ValueError as exc:
         why = str(exc).split(". See ")[0]
         raise ProvenanceError(f"trust anchors: a malformed PEM certificate ({why})", path) from exc
+    import c2pa
+
+    try:  # c2pa's parser is stricter (a dangling BEGIN line, indented lines)
+        c2pa.Context.from_dict(_settings(pem))
+    except c2pa.C2paError as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ProvenanceError(f"trust anchors: C2PA cannot read them ({why})", path) from exc
     return pem
 
 
@@ -173,8 +197,8 @@ def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
 
 
 def _integrity_failures(failures: list[str]) -> list[str]:
-    """Failure codes that break the manifest or its binding (an untrusted signer does not)."""
-    return [c for c in failures if c not in UNTRUSTED_CODES]
+    """Failure codes that break the manifest or its binding (the signer's credential does not)."""
+    return [c for c in failures if c not in CREDENTIAL_CODES]
 
 
 def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport:
@@ -197,13 +221,13 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
                 "relationship": ing.get("relationship"),
                 "manifest_id": ing.get("active_manifest"),
                 "digital_source_type": lineage_source_type(store, ing.get("active_manifest")),
-                # what the signer's c2pa found wrong with the ingredient when it was added
+                # what the signer's c2pa found wrong with the ingredient when it was added,
+                # against the signer's trust anchors (signingCredential.untrusted: none of them)
                 "failures": [
                     f.get("code")
                     for f in (
                         (ing.get("validation_results") or {}).get("activeManifest") or {}
                     ).get("failure", [])
-                    if f.get("code") not in UNTRUSTED_CODES
                 ],
             }
         )
@@ -214,7 +238,7 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
         state=state,
         manifest_id=label,
         signer=sig.get("common_name"),
-        issuer=sig.get("issuer"),
+        organization=sig.get("issuer"),  # c2pa names the signer's subject O "issuer"
         signed_at=signed_at,
         signed_at_source=when,
         claim_generator=f"{gen.get('name', '?')} {gen.get('version', '')}".strip() if gen else None,
@@ -223,6 +247,7 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
         ingredients=tuple(ingredients),
         codes=tuple(dict.fromkeys(codes)),
         note=None if when == "timestamp" else NO_TSA_NOTE,
+        lineage=tuple(store.get("manifests") or ()),
     )
 
 
@@ -288,8 +313,12 @@ def verify_file(
     store: ManifestStore | None = None,
 ) -> VerifyReport:
     """Verify ``path``'s C2PA manifest against trust anchors, detect its watermark, and
-    recover the original manifest through the watermark when the embedded one is absent or
-    invalid.
+    recover the original manifest through the watermark.
+
+    A recovered manifest is reported when the embedded one is absent or invalid, or when a
+    readable embedded manifest does not name it (itself or as an ingredient): then the clip
+    was re-signed over our mark, which ``conflicts`` says, and its origin is not established.
+    The recovered manifest is checked against the same trust anchors (``Recovered.trusted``).
 
     Args:
         path: the clip.
@@ -297,12 +326,14 @@ def verify_file(
             when present; without anchors a good signature is ``valid``, not ``trusted``).
         watermark: also detect the watermark (needs the watermark key).
         key: watermark key (default: the home key; without one the watermark is skipped).
-        store: manifest store for recovery (default: the home store).
+        store: manifest store for recovery (default: the home store, opened read-only;
+            none there means nothing to recover).
 
     Raises:
         MediaError: the file is missing, empty, or not a readable video and carries no
             manifest (a damaged file whose manifest is found is reported ``invalid``).
-        ProvenanceError: unreadable or malformed trust anchors.
+        ProvenanceError: unreadable or malformed trust anchors; a home manifest store that
+            cannot be read.
         WatermarkError: (``watermark``) a ``key`` that is not 256 bits.
         KeyError_: (``watermark``, no ``key``) a home key file that is there but corrupt;
             a missing one only skips the watermark.
@@ -319,10 +350,19 @@ def verify_file(
     reading, note = None, None
     if watermark:
         reading, note = _watermark(path, key)
-    recovered = None
-    if report.state in ("absent", "invalid") and reading is not None and reading.detected:
-        recovered = _recover(path, reading, store)
-    return VerifyReport(str(path), report, reading, note, recovered)
+    recovered, conflicts = None, ()
+    if reading is not None and reading.detected:
+        recovered = _recover(path, reading, store, anchors)
+    if recovered is not None and report.state in ("valid", "trusted"):
+        if set(recovered.candidates) & set(report.lineage):
+            recovered = None  # the embedded manifest accounts for the mark
+        else:
+            conflicts = (
+                f"the watermark links this clip to stored manifest {recovered.manifest_id}, "
+                "which its embedded manifest does not name (neither as itself nor as an "
+                "ingredient): it was signed again over a marked clip",
+            )
+    return VerifyReport(str(path), report, reading, note, recovered, conflicts)
 
 
 def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, str | None]:
@@ -337,9 +377,11 @@ def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, 
 
 
 def _recover(
-    path: Path, reading: WatermarkReading, store: ManifestStore | None
+    path: Path, reading: WatermarkReading, store: ManifestStore | None, anchors: str | None
 ) -> Recovered | None:
-    store = store if store is not None else ManifestStore()
+    store = store if store is not None else ManifestStore.lookup()
+    if store is None:
+        return None
     payloads = [s.payload for s in reading.segments if s.payload] or [reading.payload]
     for payload in dict.fromkeys(p for p in payloads if p):
         value = payload_to_value(payload)
@@ -353,8 +395,8 @@ def _recover(
         ranked = sorted(ids, key=fit.__getitem__)  # stable: ``find`` lists oldest first
         best = store.get(ranked[0])
         assert best is not None
-        matches = _hard_binding_matches(path, best.manifest_store)
-        return Recovered(best.manifest_id, best.manifest, matches, payload, tuple(ranked))
+        matches, trusted = _check_stored(path, best.manifest_store, anchors)
+        return Recovered(best.manifest_id, best.manifest, matches, payload, tuple(ranked), trusted)
     return None
 
 
@@ -375,19 +417,27 @@ def _mismatch(
     return gap, -(inter / union if union > 0 else 0.0)
 
 
-def _hard_binding_matches(path: Path, manifest_store: bytes) -> bool:
-    """Whether the stored manifest's hash binding holds for these bytes (sidecar validation)."""
+def _binding_code(code: str) -> bool:
+    """A failure of the hash binding to the content (``assertion.bmffHash.mismatch``, ...)."""
+    return code.startswith("assertion.") and "Hash." in code
+
+
+def _check_stored(path: Path, manifest_store: bytes, anchors: str | None) -> tuple[bool, bool]:
+    """Validate a stored manifest against ``path`` as a sidecar: whether its hash binding
+    holds for these bytes, and whether it is otherwise sound with a trusted signer."""
     import c2pa
 
     container = container_of(path)
     if container is None or container.mime is None:
-        return False
+        return False, False
     try:
+        ctx = c2pa.Context.from_dict(_settings(anchors))
         with open(path, "rb") as f:
-            results = c2pa.Reader(
-                container.mime, f, manifest_data=manifest_store
-            ).get_validation_results()
+            reader = c2pa.Reader(container.mime, f, manifest_data=manifest_store, context=ctx)
+            results = reader.get_validation_results()
     except c2pa.C2paError:
-        return False
+        return False, False
     failures, _ = _codes(results)
-    return not _integrity_failures(failures)
+    matches = not _integrity_failures(failures)
+    trusted = anchors is not None and all(_binding_code(c) for c in failures)
+    return matches, trusted

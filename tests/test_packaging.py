@@ -41,7 +41,11 @@ def _expected_files() -> set[str]:
             if not path.is_file() or IGNORED_PARTS & set(path.parts):
                 continue
             rel = path.relative_to(base)
-            if path.suffix == ".py" or rel.parts[0] in {"default", "static"}:
+            if (
+                path.suffix == ".py"
+                or rel.parts[0] in {"default", "static"}
+                or path.name == "py.typed"
+            ):
                 expected.add("/".join((*package.split("."), *rel.parts)))
     return expected
 

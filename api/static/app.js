@@ -153,7 +153,7 @@ function evidenceRows(v) {
   const c = e.c2pa;
   if (c) {
     rows.push(["C2PA manifest", c.state]);
-    if (c.signer) rows.push(["signer", `${c.signer}${c.issuer ? ` (issuer ${c.issuer})` : ""}`]);
+    if (c.signer) rows.push(["signer", `${c.signer}${c.organization ? ` (organization ${c.organization})` : ""}`]);
     if (c.digital_source_type) rows.push(["source type", c.digital_source_type]);
     if (c.signed_at) rows.push(["signed at", `${c.signed_at} (${c.signed_at_source || "?"})`]);
   }

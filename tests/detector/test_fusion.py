@@ -67,9 +67,14 @@ def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
             }
         ]
     }
-    rec = {"manifest": raw}
+    rec = {"manifest": raw, "trusted": True}
     v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 10)), REAL_CLS)
     assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
+    # signed by a signer the anchors do not vouch for: the mark decides, not the manifest
+    untrusted = fuse(
+        "f", 10.0, c2pa("absent", None), {**rec, "trusted": False}, wm((0, 10)), REAL_CLS
+    )
+    assert (untrusted.label, untrusted.decided_by) == ("ai", "watermark")
     # found through a mark on the first 4 s only: it vouches for those, not for footage
     # appended after them (the classifier labels that)
     v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 4)), REAL_CLS)

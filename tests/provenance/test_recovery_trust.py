@@ -1,0 +1,232 @@
+"""Recovery through the watermark is checked like an embedded manifest: against the trust
+anchors, and against the manifest embedded in the clip (re-signing over our mark is a
+conflict, not an established origin). Edits record an untrusted source's signer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.cli.test_cli import run
+from vidprov.errors import MediaError, ProvenanceError
+from vidprov.keys import load_watermark_key
+from vidprov.media import EncodeOptions, transcode
+from vidprov.provenance import (
+    SignOptions,
+    SignResult,
+    create_dev_pki,
+    load_signer,
+    sign_file,
+    trim_file,
+    verify_file,
+)
+from vidprov.provenance.pki import PkiPaths
+from vidprov.provenance.store import STORE_FILE
+from vidprov.watermark import embed_file
+
+OTHER_PAYLOAD = "aabbccddeeff0011"
+
+
+@pytest.fixture(scope="module")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
+    """Another organisation's signer, which the home trust anchors do not hold."""
+    home = tmp_path_factory.mktemp("other")
+    create_dev_pki(home, org="Other Org")
+    return PkiPaths.under(home)
+
+
+def _reencode(src: str | Path, dst: Path) -> Path:
+    transcode(src, dst, EncodeOptions(crf=28))  # the manifest is not carried over
+    return dst
+
+
+def test_resigning_over_our_mark_is_a_conflict(
+    env_home: Path, signed: SignResult, other_pki: PkiPaths, tmp_path: Path
+) -> None:
+    stripped = _reencode(signed.output, tmp_path / "stripped.mp4")
+    relabeled = tmp_path / "relabeled.mp4"
+    # the other signer does not hold our watermark key, so its sign does not see the mark
+    sign_file(
+        stripped,
+        relabeled,
+        SignOptions(ai=False),
+        load_signer(other_pki.signer_chain, other_pki.signer_key),
+        key=os.urandom(32),
+    )
+    both = tmp_path / "both.pem"
+    both.write_text(
+        (env_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
+    )
+    r = verify_file(relabeled, both)
+    assert r.c2pa.state == "trusted" and r.c2pa.organization == "Other Org"
+    assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
+    assert r.recovered.trusted
+    assert len(r.conflicts) == 1 and signed.manifest_id in r.conflicts[0]
+    assert not r.established and r.to_dict()["conflicts"] == list(r.conflicts)
+    # its own signed clip: the embedded manifest names the stored one, so nothing to report
+    own = verify_file(signed.output)
+    assert own.recovered is None and own.conflicts == () and own.established
+
+
+def test_recovered_manifest_from_an_untrusted_signer_is_not_established(
+    env_home: Path, marked: Path, other_pki: PkiPaths, tmp_path: Path
+) -> None:
+    key = load_watermark_key(env_home / "watermark.key")
+    theirs = tmp_path / "m.mp4"
+    embed_file(marked.with_name("src.mp4"), theirs, key, OTHER_PAYLOAD)
+    signed = sign_file(
+        theirs,
+        tmp_path / "theirs.mp4",
+        signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
+    )
+    stripped = _reencode(signed.output, tmp_path / "stripped.mp4")
+    r = verify_file(stripped)
+    assert r.c2pa.state == "absent"
+    assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
+    assert not r.recovered.trusted and not r.established
+    # with their root among the anchors, the same recovery establishes the origin
+    both = tmp_path / "both.pem"
+    both.write_text(
+        (env_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
+    )
+    r = verify_file(stripped, both)
+    assert r.recovered is not None and r.recovered.trusted and r.established
+
+
+def test_edit_records_an_untrusted_source(
+    env_home: Path, signed: SignResult, other_pki: PkiPaths, tmp_path: Path, caplog
+) -> None:
+    theirs = sign_file(
+        _reencode(signed.output, tmp_path / "plain.mp4"),
+        tmp_path / "theirs.mp4",
+        signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
+    )
+    trim = trim_file(theirs.output, tmp_path / "trim.mp4", 0.0, 1.5)
+    r = verify_file(trim.output, watermark=False)
+    assert r.c2pa.state == "trusted"  # we signed the trim
+    (ing,) = r.c2pa.ingredients
+    assert ing["failures"] == ["signingCredential.untrusted"]
+    assert "not vouched for" in caplog.text
+    ours = trim_file(signed.output, tmp_path / "ours.mp4", 0.0, 1.5)
+    (ing,) = verify_file(ours.output, watermark=False).c2pa.ingredients
+    assert ing["failures"] == []
+
+
+@pytest.mark.parametrize("damage", ["dangling", "indented"])
+def test_anchors_c2pa_cannot_parse_are_refused(
+    env_home: Path, signed: SignResult, tmp_path: Path, damage: str
+) -> None:
+    pem = (env_home / "trust_anchors.pem").read_text()
+    bad = tmp_path / "bad.pem"
+    if damage == "dangling":
+        bad.write_text(pem + "-----BEGIN CERTIFICATE-----\n")
+    else:
+        bad.write_text("".join("  " + line for line in pem.splitlines(keepends=True)))
+    with pytest.raises(ProvenanceError, match="C2PA cannot read them") as err:
+        verify_file(signed.output, bad)
+    assert err.value.path == str(bad)
+
+
+def test_verify_never_creates_a_store(
+    marked: Path, keyed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "verifier"
+    home.mkdir()
+    (home / "watermark.key").write_bytes((keyed_home / "watermark.key").read_bytes())
+    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    r = verify_file(marked)
+    assert r.watermark is not None and r.watermark.detected and r.recovered is None
+    assert not (home / STORE_FILE).exists()
+
+
+def test_expired_signer_is_valid_not_invalid(
+    env_home: Path, marked: Path, other_pki: PkiPaths, tmp_path: Path
+) -> None:
+    """A signer whose certificate ran out after signing (no timestamp) is not vouched for, but
+    nothing was altered: ``valid``, not the ``invalid`` of a tampered clip."""
+    inter = x509.load_pem_x509_certificate(other_pki.intermediate_cert.read_bytes())
+    inter_key = serialization.load_pem_private_key(other_pki.intermediate_key.read_bytes(), None)
+    assert isinstance(inter_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    ends = now + dt.timedelta(seconds=4)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "short-lived")]))
+        .issuer_name(inter.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(ends)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)
+        .sign(inter_key, hashes.SHA256())
+    )
+    chain, pkey = tmp_path / "chain.pem", tmp_path / "leaf.key"
+    chain.write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM)
+        + inter.public_bytes(serialization.Encoding.PEM)
+    )
+    pkey.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    out = sign_file(marked, tmp_path / "short.mp4", signer=load_signer(chain, pkey))
+    time.sleep(max(0.0, (ends - dt.datetime.now(dt.UTC)).total_seconds()) + 1.5)
+    r = verify_file(out.output, other_pki.trust_anchors, watermark=False)
+    assert "signingCredential.expired" in r.c2pa.failures
+    assert r.c2pa.state == "valid" and r.c2pa.tampered == () and not r.established
+
+
+def test_sign_refuses_a_fifo_instead_of_waiting(env_home: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:  # were the FIFO opened, this writer would let the test end
+        time.sleep(10)
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader: nothing to unblock
+            return
+        os.close(fd)
+
+    threading.Thread(target=unblock, daemon=True).start()
+    with pytest.raises(MediaError, match="not a regular file"):
+        sign_file(fifo, tmp_path / "out.mp4")
+
+
+def test_cli_escapes_manifest_fields(env_home: Path, marked: Path, tmp_path: Path) -> None:
+    """A signer's organization with a newline cannot forge a line of the report."""
+    home = tmp_path / "forger"
+    create_dev_pki(home, org="Acme\nc2pa: TRUSTED")
+    pki = PkiPaths.under(home)
+    out = sign_file(
+        marked,
+        tmp_path / "forged.mp4",
+        signer=load_signer(pki.signer_chain, pki.signer_key),
+    )
+    p = run("verify", str(out.output), "--no-watermark", env={"VIDPROV_HOME": str(env_home)})
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert [line for line in lines if line.startswith("c2pa:")] == ["c2pa: VALID"]
+    assert any("Acme\\nc2pa: TRUSTED" in line for line in lines)
