@@ -38,7 +38,8 @@ def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]
         value = payload_to_value(value_to_payload(value))  # also accepts 16 hex digits
     except ProvenanceError as exc:
         raise ApiError(400, "bad_value", exc.message) from exc
-    ids = ManifestStore().find(alg, value)[:limit]
+    store = ManifestStore.lookup()  # read-only; none yet: nothing signed here
+    ids = store.find(alg, value)[:limit] if store is not None else []
     return {"matches": [{"manifestId": i} for i in ids]}
 
 
@@ -103,8 +104,13 @@ async def manifest(
     manifest_id: str = Path(min_length=1, max_length=256, description="e.g. urn:c2pa:..."),
 ) -> Response:
     from vidprov.provenance import ManifestStore
+    from vidprov.provenance.store import StoredManifest
 
-    stored = await run_in_threadpool(lambda: ManifestStore().get(manifest_id))
+    def get() -> StoredManifest | None:
+        store = ManifestStore.lookup()  # read-only; none yet: nothing signed here
+        return store.get(manifest_id) if store is not None else None
+
+    stored = await run_in_threadpool(get)
     if stored is None:
         raise ApiError(404, "not_found", f"no manifest {manifest_id!r} in the store")
     if _accepts(request.headers.get("accept", ""), C2PA_MIME):
