@@ -245,6 +245,8 @@ def sign_file(
                 out.commit()
         except c2pa.C2paError as exc:
             why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
+            if not errors and "certificate" in why.lower():
+                raise _refused_certificate(signer, why, dst) from exc
             raise ProvenanceError(f"signing failed ({why})", dst) from exc
     except BaseException:
         out.discard()
@@ -263,6 +265,26 @@ def sign_file(
         soft_binding=blocks,
         ingredients=tuple(str(i.path) for i in ingredients),
         soft_binding_note=_no_binding_reason(blocks, detect, key),
+    )
+
+
+def _refused_certificate(signer: CallbackSigner, why: str, dst: Path) -> ProvenanceError:
+    """c2pa refused the signer's certificate: name the certificate file (not the output) and
+    its extended key usages, the usual cause once :func:`check_chain` has passed it."""
+    from cryptography import x509
+
+    certs = getattr(signer, "certs", None)
+    usages = "unknown"
+    if certs:
+        try:
+            eku = certs[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            usages = ", ".join(getattr(u, "_name", None) or u.dotted_string for u in eku)
+        except x509.ExtensionNotFound:
+            usages = "none"
+    return ProvenanceError(
+        f"c2pa refused the signer certificate ({why}); its extended key usage: {usages} "
+        "(a C2PA signer needs one such as emailProtection)",
+        getattr(signer, "cert_path", None) or dst,
     )
 
 

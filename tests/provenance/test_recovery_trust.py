@@ -11,12 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.cli.test_cli import run
+from tests.provenance.conftest import issue_leaf
 from vidprov.errors import MediaError, ProvenanceError
 from vidprov.keys import load_watermark_key
 from vidprov.media import EncodeOptions, transcode
@@ -153,44 +150,8 @@ def test_expired_signer_is_valid_not_invalid(
 ) -> None:
     """A signer whose certificate ran out after signing (no timestamp) is not vouched for, but
     nothing was altered: ``valid``, not the ``invalid`` of a tampered clip."""
-    inter = x509.load_pem_x509_certificate(other_pki.intermediate_cert.read_bytes())
-    inter_key = serialization.load_pem_private_key(other_pki.intermediate_key.read_bytes(), None)
-    assert isinstance(inter_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    ends = now + dt.timedelta(seconds=4)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "short-lived")]))
-        .issuer_name(inter.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(ends)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
-            critical=False,
-        )
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)
-        .sign(inter_key, hashes.SHA256())
-    )
-    chain, pkey = tmp_path / "chain.pem", tmp_path / "leaf.key"
-    chain.write_bytes(
-        leaf.public_bytes(serialization.Encoding.PEM)
-        + inter.public_bytes(serialization.Encoding.PEM)
-    )
-    pkey.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    chain, pkey = issue_leaf(other_pki, tmp_path, lifetime=dt.timedelta(seconds=4))
+    ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)
     out = sign_file(marked, tmp_path / "short.mp4", signer=load_signer(chain, pkey))
     time.sleep(max(0.0, (ends - dt.datetime.now(dt.UTC)).total_seconds()) + 1.5)
     r = verify_file(out.output, other_pki.trust_anchors, watermark=False)

@@ -142,3 +142,22 @@ def test_a_signer_outside_its_validity_is_refused_naming_the_date(
     with pytest.raises(ProvenanceError, match=message) as err:
         FileSigner(p.signer_chain, p.signer_key)
     assert err.value.path == str(p.signer_chain) and "UTC" in str(err.value)
+
+
+def test_certificate_c2pa_refuses_is_named_with_its_usages(
+    env_home: Path, marked: Path, tmp_path: Path
+) -> None:
+    """A leaf that passes ``check_chain`` but that c2pa will not sign with (a TLS server's
+    usage): the error names the certificate file and its usages, not the output."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from tests.provenance.conftest import issue_leaf
+    from vidprov.provenance.pki import PkiPaths
+
+    chain, key = issue_leaf(
+        PkiPaths.under(env_home), tmp_path, usages=(ExtendedKeyUsageOID.SERVER_AUTH,)
+    )
+    out = tmp_path / "out.mp4"
+    with pytest.raises(ProvenanceError, match="serverAuth") as err:
+        sign_file(marked, out, signer=load_signer(chain, key))
+    assert err.value.path == str(chain) and not out.exists()
