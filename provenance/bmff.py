@@ -83,3 +83,27 @@ def manifest_range(path: str | Path) -> tuple[int, int] | None:
         if b.is_manifest:
             return (b.offset + 24, b.offset + b.size)
     return None
+
+
+def has_manifest_box(path: str | Path) -> bool:
+    """Whether a C2PA manifest box sits among the top-level boxes before the first broken one
+    (a file cut short inside its ``moov`` still shows the manifest box in front of it)."""
+    try:
+        total = Path(path).stat().st_size
+        with open(path, "rb") as f:
+            pos = 0
+            while pos + 8 <= total:
+                f.seek(pos)
+                size, kind = struct.unpack(">I4s", f.read(8))
+                if size == 1:
+                    size = struct.unpack(">Q", f.read(8))[0]
+                elif size == 0:
+                    size = total - pos
+                if kind == b"uuid" and f.read(16) == C2PA_UUID:
+                    return True
+                if size < 8:
+                    return False
+                pos += size
+    except (OSError, struct.error):
+        return False
+    return False

@@ -13,6 +13,7 @@ from vidprov.config import home_dir
 from vidprov.errors import MediaError, ProvenanceError, WatermarkError
 from vidprov.media import probe
 from vidprov.media._open import check_file
+from vidprov.provenance.bmff import has_manifest_box
 from vidprov.provenance.manifest import (
     GENERATION_LABEL,
     MIME_BY_SUFFIX,
@@ -346,7 +347,13 @@ def verify_file(
     anchors = load_trust_anchors(Path(trust_anchors) if trust_anchors is not None else None)
     report = read_c2pa(path, anchors)
     if report.state == "absent" or all(c.startswith("manifest.unreadable") for c in report.codes):
-        probe(path)  # not a video and no manifest to report on: an error, not a verdict
+        try:
+            probe(path)  # not a video and no manifest to report on: an error, not a verdict
+        except MediaError:
+            # a signed file damaged past reading (cut short inside its moov) whose manifest box
+            # is still there: its manifest is broken, which is the verdict
+            if report.state == "absent" or not has_manifest_box(path):
+                raise
     reading, note = None, None
     if watermark:
         reading, note = _watermark(path, key)

@@ -159,3 +159,26 @@ def test_non_utf8_names_and_arguments_are_signed(env_home: Path, tmp_path: Path)
     v = verify_file(trim.output, watermark=False)
     assert v.c2pa.state == "trusted"
     assert [i["title"] for i in v.c2pa.ingredients] == ["out\ufffd.mp4"]
+
+
+def test_signed_file_cut_inside_its_moov_is_invalid_not_unreadable(
+    env_home: Path, signed: SignResult, marked: Path, tmp_path: Path
+) -> None:
+    """Cut short past its manifest box, a signed file cannot be probed any more; its manifest
+    box is still there, so the verdict is a broken manifest, not "not a readable video"."""
+    from vidprov.errors import MediaError
+
+    moov = next(b for b in top_level_boxes(signed.output) if b.type == "moov")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(Path(signed.output).read_bytes()[: moov.offset + 100])
+    r = verify_file(cut)
+    assert r.c2pa.state == "invalid" and not r.established
+    assert r.watermark is None and r.watermark_note and "not checked" in r.watermark_note
+    # an unsigned file cut the same way has nothing to report on: an error
+    boxes = top_level_boxes(marked)
+    plain = tmp_path / "plain.mp4"
+    plain.write_bytes(
+        marked.read_bytes()[: next(b for b in boxes if b.type == "moov").offset + 100]
+    )
+    with pytest.raises(MediaError):
+        verify_file(plain)
