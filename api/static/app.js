@@ -163,7 +163,7 @@ function evidenceRows(v) {
     else rows.push(["watermark", w.detected ? `detected, payload ${w.payload || "?"}, p = ${Number(w.p_value).toExponential(2)}` : "not detected"]);
   }
   const r = e.recovered;
-  if (r) rows.push(["recovered manifest", `${r.manifest_id} (content ${r.content_matches ? "matches" : "differs"})`]);
+  if (r) rows.push(["recovered manifest", `${r.manifest_id} (content ${r.content_matches ? "matches" : "differs"}; signer ${r.trusted ? "trusted" : "not trusted"})`]);
   const k = e.classifier;
   if (k) rows.push(["classifier", `${k.model}: score ${fmt(k.score)} (threshold ${fmt(k.threshold)})`]);
   else rows.push(["classifier", "not run"]);

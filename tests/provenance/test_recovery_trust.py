@@ -69,6 +69,11 @@ def test_resigning_over_our_mark_is_a_conflict(
     assert r.recovered.trusted
     assert len(r.conflicts) == 1 and signed.manifest_id in r.conflicts[0]
     assert not r.established and r.to_dict()["conflicts"] == list(r.conflicts)
+    # a scan lists it among its conflicts too (its verdict comes from the mark and the claim)
+    from vidprov.detector.scan import scan_file
+
+    v = scan_file(relabeled, classifier=False, trust_anchors=both)
+    assert r.conflicts[0] in v.conflicts
     # its own signed clip: the embedded manifest names the stored one, so nothing to report
     own = verify_file(signed.output)
     assert own.recovered is None and own.conflicts == () and own.established
