@@ -269,9 +269,12 @@ keys.add_command(api_key_remove)
 
 
 def main() -> None:
-    """Console-script entry point. SIGTERM unwinds like an exception, so temp files and
-    folders are removed (exit code 143)."""
+    """Console-script entry point. SIGTERM and SIGHUP (the terminal closed) unwind like an
+    exception, so temp files and folders are removed (exit codes 143 and 129); a SIGHUP that
+    is ignored (``nohup``) stays ignored."""
     signal.signal(signal.SIGTERM, _terminated)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _terminated)
     try:
         cli(prog_name="vidprov")
     except OSError as exc:  # the help or version text, which click prints itself, on a full disk

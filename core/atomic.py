@@ -126,15 +126,20 @@ def check_writable(target: str | Path) -> Path:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM that arrive inside the block take effect when it ends, as they would
-    have: for native code that calls back into Python (c2pa's signer callback), where an
-    exception raised mid-call is swallowed or turns into a bad signature. Only in the main
-    thread (the only one that receives signals); elsewhere the block runs as is."""
+    """SIGINT, SIGTERM and SIGHUP that arrive inside the block take effect when it ends, as
+    they would have (an ignored one stays ignored): for native code that calls back into
+    Python (c2pa's signer callback), where an exception raised mid-call is swallowed or turns
+    into a bad signature. Only in the main thread (the only one that receives signals);
+    elsewhere the block runs as is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
+    held = [
+        s
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN  # nohup: a hang-up is not an exit
+    ]
     previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield

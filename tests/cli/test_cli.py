@@ -171,3 +171,44 @@ def test_no_arguments_still_prints_the_help() -> None:
     for args in ([], ["detector"]):
         p = run(*args)
         assert p.returncode == 2 and "Usage: vidprov" in p.stderr and "Commands:" in p.stderr
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_hang_up_unwinds_unless_ignored(tmp_path: Path, ignored: bool) -> None:
+    """SIGHUP (the terminal closed) unwinds like SIGTERM, so a run's temp files go (exit 129);
+    under ``nohup`` (SIGHUP ignored) the run goes on."""
+    import signal
+    import sys
+
+    script = tmp_path / "hup.py"
+    script.write_text(
+        "import os, signal, time\n"
+        "from pathlib import Path\n"
+        "from vidprov.atomic import AtomicFile\n"
+        "import vidprov.cli.main as m\n"
+        "def cli(**kw):\n"
+        f"    tmp = AtomicFile(Path({str(tmp_path / 'out.bin')!r}))\n"
+        "    try:\n"
+        "        Path(tmp.tmp).write_bytes(b'half')\n"
+        "        os.kill(os.getpid(), signal.SIGHUP)\n"
+        "        time.sleep(0.5)\n"
+        "        tmp.commit()\n"
+        "    except BaseException:\n"
+        "        tmp.discard()\n"
+        "        raise\n"
+        "m.cli = cli\n"
+        "m.main()\n"
+    )
+    p = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignored else None,
+    )
+    if ignored:
+        assert p.returncode == 0, p.stderr
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["hup.py", "out.bin"]
+    else:
+        assert p.returncode == 128 + signal.SIGHUP, p.stderr
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["hup.py"]
