@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidprov.errors import GeneratorError, ModelUnavailableError
+from vidprov.errors import GeneratorError, ModelUnavailableError, printable
 from vidprov.generator import tiny
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def resolve_device(device: str | None) -> str:
     """``device`` checked (default: ``cuda`` when available, else ``cpu``).
 
     Raises:
-        GeneratorError: not a torch device, or a CUDA device this machine does not have.
+        GeneratorError: not a torch device, or a CUDA, MPS or XPU device this machine does
+            not have.
     """
     import torch
 
@@ -154,7 +155,11 @@ def resolve_device(device: str | None) -> str:
             raise GeneratorError(f"device {device!r}: no CUDA device on this machine")
         if dev.index is not None and dev.index >= count:
             raise GeneratorError(f"device {device!r}: this machine has {count} CUDA device(s)")
-    elif dev.type not in ("cpu", "mps", "xpu"):
+    elif dev.type in ("mps", "xpu"):
+        backend = torch.backends.mps if dev.type == "mps" else getattr(torch, "xpu", None)
+        if backend is None or not backend.is_available():
+            raise GeneratorError(f"device {device!r}: no {dev.type.upper()} device on this machine")
+    elif dev.type != "cpu":
         raise GeneratorError(f"device {device!r} is not supported (use cpu or cuda)")
     return device
 
@@ -172,9 +177,14 @@ def _load(preset: Preset) -> Any:
         return cls.from_pretrained(
             preset.source, dtype=dtype, local_files_only=not allow, low_cpu_mem_usage=False
         )
-    except (OSError, ValueError) as exc:
-        if Path(preset.source).is_dir():
-            raise GeneratorError(f"cannot load this pipeline folder: {exc}", preset.source) from exc
+    except Exception as exc:
+        # a local folder can break diffusers in any way (an unknown pipeline class, a config
+        # of the wrong shape): it is the folder's fault, said in one line
+        if Path(preset.source).is_dir() and not isinstance(exc, MemoryError):
+            why = printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise GeneratorError(f"cannot load this pipeline folder: {why}", preset.source) from exc
+        if not isinstance(exc, OSError | ValueError):
+            raise
         if allow:
             raise ModelUnavailableError(f"cannot load {preset.source}: {exc}") from exc
         raise ModelUnavailableError(

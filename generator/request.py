@@ -4,18 +4,23 @@ the output paths, so that a typo fails in a second, not after a model load and a
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 
 from vidprov.atomic import check_writable
 from vidprov.errors import GeneratorError
 from vidprov.generator.presets import Preset
+from vidprov.watermark.config import WatermarkConfig
+
+#: every generated clip is watermarked: smaller frames cannot carry the mark
+MIN_SIDE = WatermarkConfig().min_side
 
 #: inclusive bounds of each option (the HTTP API may set tighter ones)
 LIMITS: dict[str, tuple[int, int]] = {
     "frames": (1, 4097),
-    "height": (16, 8192),
-    "width": (16, 8192),
+    "height": (MIN_SIDE, 8192),
+    "width": (MIN_SIDE, 8192),
     "steps": (1, 1000),
     "fps": (1, 240),
     "num_videos": (1, 64),
@@ -65,11 +70,18 @@ def check_options(
     given = {"frames": frames, "height": height, "width": width, "steps": steps, "fps": fps}
     values = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
     values.update(seed=seed, num_videos=num_videos)
-    for name, value in values.items():
+    for name, raw in list(values.items()):
         lo, hi = LIMITS[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            shown = value if not isinstance(value, float) or math.isfinite(value) else str(value)
-            raise GeneratorError(f"{name} must be an integer in {lo}..{hi}, got {shown}")
+        value = _as_int(raw)
+        if value is None or not lo <= value <= hi:
+            shown = raw if not isinstance(raw, float) or math.isfinite(raw) else str(raw)
+            why = (
+                f" (the smallest frame that carries the watermark is {MIN_SIDE} px)"
+                if name in ("height", "width") and value is not None and 0 < value < lo
+                else ""
+            )
+            raise GeneratorError(f"{name} must be an integer in {lo}..{hi}{why}, got {shown}")
+        values[name] = value
     n = values["frames"]
     if (n - 1) % preset.frame_multiple:
         raise GeneratorError(
@@ -81,6 +93,17 @@ def check_options(
     for name in ("height", "width"):
         _check_side(preset, name, values[name])
     return values
+
+
+def _as_int(value: object) -> int | None:
+    """``value`` as a Python int when it is an integer of any type (numpy's too), else None
+    (a bool, a float, a string)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _check_side(preset: Preset, name: str, value: int) -> None:
@@ -119,6 +142,12 @@ def plan_request(
     """
     from vidprov.provenance.manifest import mime_for
 
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes that were not UTF-8 on the command line
+        raise GeneratorError(
+            "the prompt is not valid text: it holds bytes that are not UTF-8"
+        ) from exc
     if is_blank(prompt):
         raise GeneratorError("the prompt is blank")
     values = check_options(preset, **options)  # type: ignore[arg-type]

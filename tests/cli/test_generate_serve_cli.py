@@ -43,7 +43,10 @@ def test_generate_refuses_a_size_the_preset_cannot_make(env_home: Path, tmp_path
         (["--width", "528"], "tiny-wan needs width at most 512, got 528"),
         (["--frames", "129"], "tiny-wan needs frames at most 125, got 129"),
         (["--model", "tiny-ltx", "--width", "112"], "tiny-ltx needs width divisible by 32"),
-        (["--model", "tiny-ltx2", "--height", "32"], "tiny-ltx2 needs height at least 64"),
+        (
+            ["--model", "tiny-ltx2", "--height", "32"],
+            "height must be an integer in 64..8192 (the smallest frame that carries the watermark",
+        ),
         (["--model", "tiny-cogvideox", "--frames", "13"], "tiny-cogvideox needs frames = k*8+1"),
         (
             ["--model", "wan-2.2-ti2v-5b", "--height", "720"],

@@ -24,6 +24,7 @@ from vidprov.generator import (
     plan_request,
 )
 from vidprov.generator.presets import resolve_device
+from vidprov.generator.request import MIN_SIDE
 from vidprov.generator.run import to_uint8
 from vidprov.provenance import ALG, ManifestStore, PkiPaths, verify_file
 from vidprov.provenance.softbinding import payload_to_value
@@ -144,7 +145,11 @@ def test_bad_frame_count(offline: list[object], tmp_path: Path) -> None:
         ({"num_videos": 0}, "num_videos must be"),
         ({"frames": 16}, r"k\*4\+1"),
         ({"height": 100}, r"tiny-wan needs height divisible by 16 \(e.g. 96 or 112\), got 100"),
-        ({"width": 24}, r"needs width divisible by 16 \(e.g. 16 or 32\), got 24"),
+        ({"width": 72}, r"needs width divisible by 16 \(e.g. 64 or 80\), got 72"),
+        # every clip is watermarked: below 64 px it cannot be (found after the model run)
+        ({"width": 24}, r"width must be an integer in 64\.\.8192 \(the smallest frame that"),
+        ({"frames": np.float64(17)}, "frames must be an integer"),
+        ({"prompt": "a cat \udcff"}, "not valid text: it holds bytes that are not UTF-8"),
         ({"width": 528}, "tiny-wan needs width at most 512, got 528"),  # its position table
         ({"frames": 129}, "tiny-wan needs frames at most 125, got 129"),
     ],
@@ -161,14 +166,14 @@ def test_requests_are_checked_before_any_model_loads(
     ("model", "change", "message"),
     [
         ("tiny-ltx", {"height": 112}, r"tiny-ltx needs height divisible by 32 \(e.g. 96 or 128\)"),
-        ("tiny-ltx", {"width": 16}, r"needs width divisible by 32 \(e.g. 32\), got 16"),
-        ("tiny-ltx2", {"height": 32}, "tiny-ltx2 needs height at least 64, got 32"),
+        ("tiny-ltx", {"width": 80}, r"needs width divisible by 32 \(e.g. 64 or 96\), got 80"),
+        ("tiny-ltx2", {"height": 32}, r"height must be an integer in 64\.\.8192 \(the smallest"),
         ("tiny-cogvideox", {"frames": 13}, r"k\*8\+1"),  # 13 frames came out as 16
         ("tiny-cogvideox", {"width": 104}, "divisible by 16"),  # 8 passes diffusers' own check
         ("wan-2.1-t2v-1.3b", {"height": 100}, "divisible by 16"),
         ("wan-2.2-ti2v-5b", {"height": 720}, r"divisible by 32 \(e.g. 704 or 736\), got 720"),
         ("ltx-video", {"width": 720}, "divisible by 32"),
-        ("ltx-2", {"height": 32}, "ltx-2 needs height at least 64"),
+        ("ltx-2", {"height": 32}, "height must be an integer in 64"),
         ("cogvideox-2b", {"frames": 45}, r"k\*8\+1"),
     ],
 )
@@ -181,8 +186,12 @@ def test_every_preset_default_and_edge_passes_its_own_rules() -> None:
     for p in list_presets():
         assert check_options(p)["height"] == p.height
         m = p.size_multiple
-        check_options(p, frames=p.frame_multiple + 1, height=max(p.min_side or m, m))
+        lowest = -(-max(p.min_side or 0, MIN_SIDE, m) // m) * m
+        check_options(p, frames=p.frame_multiple + 1, height=lowest)
     assert check_options(get_preset("tiny-wan"), frames=125, width=512)["width"] == 512
+    # any integer type: numpy's from a script's arithmetic too, given back as Python ints
+    got = check_options(get_preset("tiny-wan"), frames=np.int64(17), seed=np.uint32(7))
+    assert (got["frames"], got["seed"]) == (17, 7) and type(got["frames"]) is int
 
 
 def test_request_defaults_outputs_and_devices(tmp_path: Path) -> None:
@@ -196,6 +205,9 @@ def test_request_defaults_outputs_and_devices(tmp_path: Path) -> None:
         plan_request(get_preset("tiny-wan"), "a", tmp_path / "no" / "g.mp4")
     with pytest.raises(GeneratorError, match="unknown torch device"):
         resolve_device("bogus")
+    if not torch.backends.mps.is_available():  # refused here, not after the pipeline is built
+        with pytest.raises(GeneratorError, match="no MPS device on this machine"):
+            resolve_device("mps")
     assert resolve_device("cpu") == "cpu"
     assert list(tmp_path.iterdir()) == []
 
@@ -228,3 +240,17 @@ def test_registry() -> None:
 def test_rounding() -> None:
     x = np.array([0.0, 0.4 / 255, 0.6 / 255, 0.5, 1.0, 1.2, -0.1], dtype=np.float32)
     assert to_uint8(x).tolist() == [0, 0, 1, 128, 255, 255, 0]
+
+
+@pytest.mark.parametrize("index", ['{"_class_name": "NopePipeline"}', "[]"])
+def test_a_broken_pipeline_folder_is_one_error_naming_it(tmp_path: Path, index: str) -> None:
+    """diffusers fails on a broken folder in many ways (AttributeError, TypeError, ...): each
+    is the folder's fault, said in one line, not a traceback."""
+    from vidprov.generator.presets import create
+
+    folder = tmp_path / "pipe"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(index)
+    with pytest.raises(GeneratorError, match="cannot load this pipeline folder") as err:
+        create(str(folder), device="cpu")
+    assert err.value.path == str(folder)
