@@ -131,6 +131,22 @@ def parse_keys(text: str, origin: str) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+def _read_keys(path: Path) -> str:
+    """The keys file's text.
+
+    Raises:
+        ConfigError: it cannot be read, or it is not UTF-8 text.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read API keys file ({exc.strerror})", path) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"API keys file is not UTF-8 text (byte {exc.start} cannot be decoded)", path
+        ) from exc
+
+
 def load_keyring(keys_file: Path | None, inline: str | None) -> KeyRing:
     """Keys from ``keys_file`` (default ``$VIDPROV_HOME/api_keys`` if it exists) plus ``inline``.
 
@@ -142,11 +158,7 @@ def load_keyring(keys_file: Path | None, inline: str | None) -> KeyRing:
     if path is None and (home_dir() / KEYS_FILE).is_file():
         path = home_dir() / KEYS_FILE
     if path is not None:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read API keys file ({exc.strerror})", path) from exc
-        keys += parse_keys(text, str(path))
+        keys += parse_keys(_read_keys(Path(path)), str(path))
     if inline:
         keys += parse_keys(inline, "VIDPROV_API_API_KEYS")
     names = [k.name for k in keys]
@@ -170,11 +182,13 @@ def add_key(path: Path, name: str, scopes: tuple[str, ...]) -> str:
         raise ConfigError(f"bad key name {name!r}: use up to 64 letters, digits and . _ @ -")
     token = new_token()
     line = f"{name} {','.join(scopes)} {digest_of(token)}\n"
-    existing = path.read_text() if path.is_file() else ""
+    existing = _read_keys(path) if path.is_file() else ""
+    if existing and not existing.endswith("\n"):  # a last entry with no newline: not glued on
+        line = "\n" + line
     parse_keys(existing + line, str(path))  # validates name, scopes and uniqueness
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with path.open("a") as f:
+        with path.open("a", encoding="utf-8") as f:
             f.write(line)
         path.chmod(0o600)
     except OSError as exc:
@@ -192,10 +206,7 @@ def remove_key(path: Path, name: str) -> None:
     from vidprov.atomic import atomic_path
     from vidprov.errors import MediaError
 
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read API keys file ({exc.strerror})", path) from exc
+    text = _read_keys(path)
 
     def named(entry: str) -> bool:
         words = entry.split("#", 1)[0].split()

@@ -84,6 +84,26 @@ def test_add_key_keeps_only_the_hash(tmp_path: Path) -> None:
         add_key(path, "ingest", ("generate",))
 
 
+def test_keys_file_not_utf8_or_without_last_newline(tmp_path: Path) -> None:
+    from vidprov.api.auth import remove_key
+
+    path = tmp_path / "api_keys"
+    path.write_bytes(b"\xff\xfe\x00x\n")
+    for call in (
+        lambda: add_key(path, "carol", ("read",)),
+        lambda: remove_key(path, "carol"),
+        lambda: load_keyring(path, None),
+    ):
+        with pytest.raises(ConfigError, match="not UTF-8 text") as err:
+            call()
+        assert err.value.path == str(path)
+    # an entry valid on its own, with no newline after it: the new one goes on a line of its own
+    path.write_text("bob read " + digest_of("bob-token-long-enough"))
+    token = add_key(path, "carol", ("read",))
+    ring = load_keyring(path, None)
+    assert {k.name for k in ring.keys} == {"bob", "carol"} and ring.lookup(token) is not None
+
+
 def test_keyring_sources(home: Path) -> None:
     assert load_keyring(None, None).open
     (home).mkdir(parents=True, exist_ok=True)
