@@ -40,12 +40,17 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
     """Create the random 256-bit watermark key and the development C2PA PKI (root CA,
     intermediate CA, ES256 signer, ``trust_anchors.pem``) in ``home``; private keys mode 0600.
 
+    Without ``force``, only what is wholly missing is made: a home that lost its PKI (the
+    ``c2pa`` folder and ``trust_anchors.pem``) gets a new one and keeps its watermark key, so
+    marks made before still read; one that lost its watermark key gets a new key.
+
     Args:
         home: the folder; default :func:`vidprov.config.home_dir`.
         force: overwrite existing keys.
 
     Raises:
-        KeyError_: keys exist and ``force`` is false, or the folder cannot be written.
+        KeyError_: both exist, or part of the PKI does, and ``force`` is false; the folder
+            cannot be written.
     """
     from vidprov.errors import ProvenanceError
     from vidprov.provenance.pki import PkiPaths, create_dev_pki
@@ -57,12 +62,14 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
         raise KeyError_(f"cannot create key folder ({exc.strerror})", home) from exc
     key_path = home / WATERMARK_KEY_FILE
     pki = PkiPaths.under(home)
-    existing = [p for p in (key_path, *pki.all()) if p.exists()]
-    if existing and not force:
+    have_pki = [p for p in pki.all() if p.exists()]
+    make_pki = force or not have_pki
+    make_key = force or not key_path.exists()
+    if not force and (not (make_pki or make_key) or 0 < len(have_pki) < len(pki.all())):
         raise KeyError_(
-            "keys exist; use --force to replace them (marks made with the old key become "
-            "unreadable)",
-            existing[0],
+            "keys exist; use --force to replace them all (marks made with the old key become "
+            "unreadable, and clips signed with the old signer no longer verify trusted)",
+            key_path if key_path.exists() else have_pki[0],
         )
     # Everything is made in a staging folder first, then renamed into place: a failure while
     # making keys leaves the old ones as they were (the watermark key above all).
@@ -72,14 +79,16 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
         raise KeyError_(f"cannot write here ({exc.strerror})", home) from exc
     try:
         try:
-            made = create_dev_pki(staging, force=True)
-            new_key = staging / WATERMARK_KEY_FILE
-            new_key.write_text(secrets.token_hex(KEY_BYTES) + "\n")
-            new_key.chmod(0o600)
+            made = list(create_dev_pki(staging, force=True)) if make_pki else []
+            if make_key:
+                new_key = staging / WATERMARK_KEY_FILE
+                new_key.write_text(secrets.token_hex(KEY_BYTES) + "\n")
+                new_key.chmod(0o600)
+                made.append(new_key)
         except (ProvenanceError, OSError) as exc:
             raise KeyError_(f"cannot make keys in this folder ({exc})", home) from exc
         # the watermark key last: if a rename fails, the key that reads old marks stays
-        moves = [(f, home / f.relative_to(staging)) for f in (*made, new_key)]
+        moves = [(f, home / f.relative_to(staging)) for f in made]
         try:
             pki.signer_key.parent.mkdir(exist_ok=True, mode=0o700)
             for _, dst in moves:
@@ -92,13 +101,22 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             raise KeyError_(f"cannot write here ({exc.strerror or exc})", where) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    log.info("wrote watermark key %s", key_path)
+    if make_key:
+        log.info("wrote watermark key %s", key_path)
+    if make_pki and not make_key:  # a home that had lost its PKI
+        log.warning(
+            "made a new signing PKI and kept the watermark key: clips signed with the old "
+            "signer verify trusted only against the old trust_anchors.pem"
+        )
+    created = [str(dst) for _, dst in moves]
+    if make_key:  # the key first, as before
+        created = [created[-1], *created[:-1]]
     return KeysResult(
         home=str(home),
         watermark_key=str(key_path),
         signer_chain=str(pki.signer_chain),
         trust_anchors=str(pki.trust_anchors),
-        created=(str(key_path), *(str(dst) for _, dst in moves[:-1])),
+        created=tuple(created),
     )
 
 

@@ -16,6 +16,37 @@ def test_round_trip(home: Path) -> None:
     assert len(load_watermark_key()) == 32
 
 
+def test_init_makes_only_what_is_wholly_missing(home: Path, caplog) -> None:
+    """A home that lost its PKI gets a new one and keeps its watermark key (the marks made
+    with it must still read); a partial PKI, or everything present, is refused."""
+    import shutil
+
+    from vidprov.provenance.pki import PkiPaths
+
+    init_keys()
+    key = (home / "watermark.key").read_bytes()
+    old_anchors = (home / "trust_anchors.pem").read_bytes()
+    shutil.rmtree(home / "c2pa")
+    (home / "trust_anchors.pem").unlink()
+    r = init_keys()
+    assert (home / "watermark.key").read_bytes() == key
+    assert str(home / "watermark.key") not in r.created
+    assert all(p.is_file() for p in PkiPaths.under(home).all())
+    assert (home / "trust_anchors.pem").read_bytes() != old_anchors
+    assert "kept the watermark key" in caplog.text
+    (home / "watermark.key").unlink()  # lost the key: a new one, the PKI kept
+    signer = PkiPaths.under(home).signer_chain.read_bytes()
+    assert init_keys().created == (str(home / "watermark.key"),)
+    assert PkiPaths.under(home).signer_chain.read_bytes() == signer
+    with pytest.raises(KeyError_, match="keys exist"):
+        init_keys()
+    (home / "trust_anchors.pem").unlink()  # part of the PKI: refused, nothing touched
+    key = (home / "watermark.key").read_bytes()
+    with pytest.raises(KeyError_, match="keys exist"):
+        init_keys()
+    assert (home / "watermark.key").read_bytes() == key
+
+
 def test_missing_key(home: Path) -> None:
     with pytest.raises(KeyError_, match="keys init"):
         load_watermark_key()
