@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.errors import printable
 
 
 @click.command()
@@ -47,7 +48,7 @@ def generate(
     with progress_bar(plan.steps, "denoising") as bar:
         r = gen.generate(prompt, out, progress=bar, **options)
     lines = [
-        f"{c.path}: {c.width}x{c.height}, {c.frames} frames @ {c.fps} fps"
+        f"{printable(str(c.path))}: {c.width}x{c.height}, {c.frames} frames @ {c.fps} fps"
         + (
             f", audio {c.audio_sample_rate} Hz x{c.audio_channels} {c.audio_seconds:.2f} s"
             if c.audio_sample_rate

@@ -171,7 +171,11 @@ def load_watermark_key(path: str | Path | None = None) -> bytes:
     """
     path = Path(path) if path is not None else home_dir() / WATERMARK_KEY_FILE
     if not path.is_file():
-        raise KeyError_("no watermark key; run `vidprov keys init` or pass --key-file", path)
+        raise KeyError_(
+            "no watermark key; run `vidprov keys init` (or give a key file where the "
+            "command takes one)",
+            path,
+        )
     text = path.read_text(errors="replace").strip()
     try:
         key = bytes.fromhex(text)

@@ -100,6 +100,26 @@ class GenerationResult:
         }
 
 
+def _check_pixels(video: np.ndarray) -> None:
+    """Refuse frames that would come out wrong but signed: NaN or infinite values (a half
+    precision overflow) would be black, and values on a 0-255 scale white.
+
+    Raises:
+        GeneratorError: such frames.
+    """
+    if not np.isfinite(video).all():
+        raise GeneratorError(
+            "the pipeline produced NaN or infinite pixel values (a half-precision overflow?); "
+            "nothing was written"
+        )
+    lo, hi = float(video.min(initial=0.0)), float(video.max(initial=0.0))
+    if lo < -0.5 or hi > 1.5:
+        raise GeneratorError(
+            f"the pipeline's frames span {lo:.3g}..{hi:.3g}, not 0..1 (a 0-255 scale?); "
+            "nothing was written"
+        )
+
+
 def to_uint8(frames: np.ndarray) -> np.ndarray:
     """Float frames in [0, 1] to uint8, rounded to nearest (not truncated)."""
     return np.clip(np.rint(np.asarray(frames, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
@@ -270,6 +290,7 @@ class SignedGenerator:
         video = np.asarray(video, dtype=np.float32)
         if video.ndim != 5 or video.shape[0] != num_videos or video.shape[-1] != 3:
             raise GeneratorError(f"unexpected frames of shape {video.shape} from the pipeline")
+        _check_pixels(video)
         audio = self._audio(result, num_videos)
         seconds = video.shape[1] / fps
         for a in audio:

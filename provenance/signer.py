@@ -185,7 +185,9 @@ def _read(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except FileNotFoundError as exc:
         raise ProvenanceError(
-            f"{what} not found (run `vidprov keys init`, or pass --cert/--key)", path
+            f"{what} not found (run `vidprov keys init`, or give --cert/--key where the "
+            "command takes them)",
+            path,
         ) from exc
     except OSError as exc:
         raise ProvenanceError(f"cannot read {what} ({exc.strerror})", path) from exc

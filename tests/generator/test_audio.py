@@ -133,3 +133,23 @@ def test_audio_of_the_wrong_batch_is_refused(env_home: Path, tmp_path: Path) -> 
             "a", tmp_path / "g.mp4", num_videos=2, **SMALL
         )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda f: np.where(f > 0.5, np.nan, f), "NaN or infinite"),  # would be black, signed
+        (lambda f: f * 255.0, r"span 0\.\.\d+, not 0\.\.1"),  # would be white, signed
+    ],
+)
+def test_frames_that_would_come_out_wrong_are_refused(
+    env_home: Path, tmp_path: Path, spoil: Any, message: str
+) -> None:
+    class Spoilt(_AudioPipeline):
+        def __call__(self, prompt: list[str], *a: Any, **kw: Any) -> _Output:
+            out = super().__call__(prompt, *a, **kw)
+            return _Output(spoil(out.frames), out.audio, out.audio_sample_rate)
+
+    with pytest.raises(GeneratorError, match=message):
+        SignedGenerator("fake", Spoilt(16000)).generate("a", tmp_path / "g.mp4", **SMALL)
+    assert list(tmp_path.iterdir()) == []
