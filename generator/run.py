@@ -150,7 +150,8 @@ class SignedGenerator:
 
     Raises:
         GeneratorError: unknown model or weights not present offline.
-        KeyError_: no watermark key. ProvenanceError: no signing certificate.
+        KeyError_: no watermark key. ProvenanceError: no signing certificate; a home
+            manifest store that cannot be used.
         WatermarkError: a ``key`` that is not 256 bits.
     """
 
@@ -169,7 +170,8 @@ class SignedGenerator:
         # a bad key is refused here, not after a whole diffusion run
         self.key = check_watermark_key(key) if key is not None else load_watermark_key()
         self.signer = signer or load_signer()
-        self.store = store
+        # opened now: a store that cannot be used fails here, not at signing after the run
+        self.store = store if store is not None else ManifestStore()
         if pipeline is None:
             self.preset, self.pipeline = create(model, device)
         else:

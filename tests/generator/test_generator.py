@@ -254,3 +254,18 @@ def test_a_broken_pipeline_folder_is_one_error_naming_it(tmp_path: Path, index: 
     with pytest.raises(GeneratorError, match="cannot load this pipeline folder") as err:
         create(str(folder), device="cpu")
     assert err.value.path == str(folder)
+
+
+def test_an_unusable_store_fails_before_the_model_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vidprov.keys import init_keys
+
+    init_keys(tmp_path / "h")
+    (tmp_path / "h" / "manifests.sqlite").write_bytes(b"not a database, " * 64)
+    monkeypatch.setenv("VIDPROV_HOME", str(tmp_path / "h"))
+    built: list[str] = []
+    monkeypatch.setattr("vidprov.generator.run.create", lambda *a: built.append("x"))
+    with pytest.raises(ProvenanceError, match="manifest store unusable"):
+        SignedGenerator("tiny-wan")
+    assert built == []
