@@ -188,8 +188,9 @@ class Engine:
                     raise ApiError(
                         503,
                         "not_configured",
-                        "this server cannot sign clips: it has no watermark key or signing "
-                        "certificate (run `vidprov keys init`)",
+                        "this server cannot sign clips: its watermark key, signing "
+                        "certificate or manifest store is missing or unusable (its operator "
+                        "will find which in the server log)",
                     ) from exc
                 self._generators[model] = (threading.Lock(), gen)
             return self._generators[model]

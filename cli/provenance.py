@@ -98,6 +98,23 @@ def sign(
     emit(r, as_json, _sign_human(r, bind=not no_soft_binding))
 
 
+def _ingredient_line(i: dict[str, Any]) -> str:
+    """An ingredient, with what the editor's c2pa found when it added it: a broken manifest,
+    or a signer its trust anchors did not vouch for (not the same thing)."""
+    fails = [str(f) for f in i.get("failures") or ()]
+    credential = [f for f in fails if f.startswith("signingCredential.")]
+    broken = [f for f in fails if f not in credential]
+    line = (
+        f"  ingredient {_p(i['relationship'])}: {_p(i['title'])} "
+        f"({_p(i['manifest_id'] or 'no manifest')})"
+    )
+    if broken:
+        line += f"; its manifest failed: {_p(', '.join(broken))}"
+    if credential:
+        line += f"; its signer was not vouched for when it was added: {_p(', '.join(credential))}"
+    return line
+
+
 def verify_human(r: Any) -> str:
     c = r.c2pa
     lines = [f"file: {_p(r.file)}", f"c2pa: {c.state.upper()}"]
@@ -110,16 +127,7 @@ def verify_human(r: Any) -> str:
             f"source type {_p(c.digital_source_type or 'not declared')}",
             f"  actions: {', '.join(_p(a.get('action')) for a in c.actions)}",
         ]
-        lines += [
-            f"  ingredient {_p(i['relationship'])}: {_p(i['title'])} "
-            f"({_p(i['manifest_id'] or 'no manifest')})"
-            + (
-                f"; its manifest failed: {_p(', '.join(map(str, i['failures'])))}"
-                if i.get("failures")
-                else ""
-            )
-            for i in c.ingredients
-        ]
+        lines += [_ingredient_line(i) for i in c.ingredients]
     if c.state in ("invalid", "valid") and c.failures:
         lines.append(f"  failed: {_p(', '.join(c.failures))}")
     elif c.state == "absent":

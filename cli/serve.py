@@ -6,6 +6,7 @@ import copy
 import ipaddress
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -124,6 +125,13 @@ def serve(
         )
     os.environ.update(settings.to_env())  # every worker process rebuilds the same settings
     click.echo(f"vidprov API on http://{host}:{port}/ (docs at /docs)", err=True)
+    # uvicorn stops the server on SIGINT and SIGTERM (letting running jobs finish), then raises
+    # the signal again with the handler it found: a no-op here, so a stopped server exits 0
+    # (the CLI's own handler would make it 143). A hang-up stops it the same way: uvicorn
+    # handles only those two in one process.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
     uvicorn.run(
         "vidprov.api.app:app_from_env",
         factory=True,

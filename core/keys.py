@@ -103,6 +103,11 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
         shutil.rmtree(staging, ignore_errors=True)
     if make_key:
         log.info("wrote watermark key %s", key_path)
+    if make_key and not make_pki:  # a home that had lost its key
+        log.warning(
+            "made a new watermark key beside the existing PKI: marks made with the old key "
+            "can no longer be read"
+        )
     if make_pki and not make_key:  # a home that had lost its PKI
         log.warning(
             "made a new signing PKI and kept the watermark key: clips signed with the old "

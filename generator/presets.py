@@ -180,7 +180,8 @@ def _load(preset: Preset) -> Any:
     except Exception as exc:
         # a local folder can break diffusers in any way (an unknown pipeline class, a config
         # of the wrong shape): it is the folder's fault, said in one line
-        if Path(preset.source).is_dir() and not isinstance(exc, MemoryError):
+        lack_memory = isinstance(exc, MemoryError) or "alloc" in str(exc).lower()
+        if Path(preset.source).is_dir() and not lack_memory:
             why = printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise GeneratorError(f"cannot load this pipeline folder: {why}", preset.source) from exc
         if not isinstance(exc, OSError | ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def top_level_boxes(path: str | Path) -> list[Box]:
     Raises:
         ProvenanceError: the file is not a well-formed BMFF file.
     """
-    path = Path(path)
-    out: list[Box] = []
+    return list(_walk(Path(path)))
+
+
+def _walk(path: Path) -> Iterator[Box]:
+    """Each top-level box in order, up to the first broken one, which raises
+    :class:`ProvenanceError`."""
     total = path.stat().st_size
     with open(path, "rb") as f:
         pos = 0
@@ -55,12 +60,14 @@ def top_level_boxes(path: str | Path) -> list[Box]:
                 header = 16
             elif size == 0:
                 size = total - pos
-            if size < header or pos + size > total:
-                raise ProvenanceError(f"bad box size {size} at byte {pos}", path)
             uuid = f.read(16) if kind == b"uuid" else None
-            out.append(Box(kind.decode("latin-1"), pos, size, uuid))
+            box = Box(kind.decode("latin-1"), pos, size, uuid)
+            if size < header or pos + size > total:
+                if box.is_manifest:  # cut short inside the manifest box: it is still there
+                    yield box
+                raise ProvenanceError(f"bad box size {size} at byte {pos}", path)
+            yield box
             pos += size
-    return out
 
 
 def hashed_ranges(path: str | Path) -> list[tuple[int, int]]:
@@ -86,24 +93,12 @@ def manifest_range(path: str | Path) -> tuple[int, int] | None:
 
 
 def has_manifest_box(path: str | Path) -> bool:
-    """Whether a C2PA manifest box sits among the top-level boxes before the first broken one
+    """Whether a C2PA manifest box sits among the top-level boxes up to the first broken one
     (a file cut short inside its ``moov`` still shows the manifest box in front of it)."""
     try:
-        total = Path(path).stat().st_size
-        with open(path, "rb") as f:
-            pos = 0
-            while pos + 8 <= total:
-                f.seek(pos)
-                size, kind = struct.unpack(">I4s", f.read(8))
-                if size == 1:
-                    size = struct.unpack(">Q", f.read(8))[0]
-                elif size == 0:
-                    size = total - pos
-                if kind == b"uuid" and f.read(16) == C2PA_UUID:
-                    return True
-                if size < 8:
-                    return False
-                pos += size
-    except (OSError, struct.error):
+        for box in _walk(Path(path)):
+            if box.is_manifest:
+                return True
+    except (ProvenanceError, OSError, struct.error):
         return False
     return False

@@ -35,7 +35,7 @@ from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, si
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.softbinding import SoftBindingBlock, from_manifest, remap
 from vidprov.provenance.store import ManifestStore
-from vidprov.provenance.verify import C2paReport, load_trust_anchors, read_c2pa
+from vidprov.provenance.verify import C2paReport, verify_file
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,10 @@ _TB = Fraction(1, 90000)
 
 def _source(
     path: Path, key: bytes | None, duration: float
-) -> tuple[tuple[SoftBindingBlock, ...], bool]:
-    """A source's soft-binding blocks (from its manifest, else read back from its watermark)
-    and whether its manifest declares AI content; the manifest is read once."""
+) -> tuple[tuple[SoftBindingBlock, ...], bool, bool]:
+    """A source's soft-binding blocks (from its manifest, else read back from its watermark),
+    whether it is AI content (its manifest's lineage says so, or it carries our mark) and
+    whether its manifest's lineage declares that itself; the manifest is read once."""
     import c2pa
 
     container = container_of(path)
@@ -63,32 +64,36 @@ def _source(
     blocks = from_manifest(manifest) or read_back_blocks(path, key, duration)
     # soft-binding blocks are our watermark, which only generated clips carry; a trim's own
     # manifest declares no source type (its action is c2pa.opened): its lineage does
-    ai = lineage_source_type(store, label) in (TRAINED, COMPOSITE_TRAINED)
-    return blocks, ai or bool(blocks)
+    declared = lineage_source_type(store, label) in (TRAINED, COMPOSITE_TRAINED)
+    return blocks, declared or bool(blocks), declared
 
 
-def _opened(ai: bool, has_manifest: bool) -> dict[str, Any]:
+def _opened(ai: bool, declared: bool) -> dict[str, Any]:
     """The trim's ``c2pa.opened`` action; it declares generated content itself only when the
-    source has no manifest to inherit that from (a re-upload that kept our watermark)."""
+    source's manifest does not already (none: a re-upload that kept our watermark; or one
+    whose claim our mark contradicts, signed where our manifest store is not)."""
     action: dict[str, Any] = {
         "action": "c2pa.opened",
         "parameters": {"ingredientIds": ["ingredient0"]},
     }
-    if ai and not has_manifest:
+    if ai and not declared:
         action["digitalSourceType"] = TRAINED
     return action
 
 
-def _check_source(path: Path) -> C2paReport:
-    """The source's manifest report, refusing a broken one: signing an edit of it would make a
-    valid manifest over content whose own provenance failed.
+def _check_source(path: Path, key: bytes | None, store: ManifestStore | None) -> C2paReport:
+    """The source's manifest report (:func:`verify_file`, our watermark included when there is
+    a key), refusing a broken one: signing an edit of it would make a valid manifest over
+    content whose own provenance failed.
 
     Raises:
         MediaError: the source is missing, not a file or not a readable video.
         ProvenanceError: the source's manifest is tampered with or unreadable (an untrusted or
             since-expired signer is the reader's call: the ingredient records it, checked
-            against the home trust anchors); its bytes are not a container C2PA takes as an
-            ingredient (a WebM named ``.mp4`` too); the home trust anchors are malformed.
+            against the home trust anchors), or contradicts the manifest our watermark links
+            it to (a camera claim signed over our generated clip: an edit would launder it);
+            its bytes are not a container C2PA takes as an ingredient (a WebM named ``.mp4``
+            too); the home trust anchors are malformed.
     """
     from vidprov.media._open import open_input
 
@@ -102,7 +107,13 @@ def _check_source(path: Path) -> C2paReport:
             "cannot be (only MP4, MOV and AVI sources)",
             path,
         ) from exc
-    report = read_c2pa(path, load_trust_anchors(None))
+    verified = verify_file(path, key=key, store=store)
+    if verified.conflicts:
+        raise ProvenanceError(
+            f"{verified.conflicts[0]}; a signed edit of it would carry that claim on",
+            path,
+        )
+    report = verified.c2pa
     if report.state == "valid":
         log.warning(
             "%s: its manifest's signer is not vouched for by your trust anchors (%s); the "
@@ -144,7 +155,7 @@ def trim_file(
     mime_for(dst)
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
-    has_manifest = _check_source(src).state != "absent"
+    _check_source(src, key, store)
     tmp = AtomicFile(dst)
     try:
         with VideoReader(src) as r:
@@ -170,11 +181,11 @@ def trim_file(
                         w.write(_retime(f, f.time - start))
                 if not w.frames_written:
                     raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
-        src_blocks, src_ai = _source(src, key, info.duration)
+        src_blocks, src_ai, declared = _source(src, key, info.duration)
         blocks = remap(src_blocks, start, end)
         options = SignOptions(title=dst.name, soft_binding=blocks)
         actions = [
-            _opened(src_ai, has_manifest),
+            _opened(src_ai, declared),
             {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
         ]
         signed = sign_file(
@@ -224,7 +235,7 @@ def concat_files(
     if len(paths) < 2:
         raise ConfigError("concat needs at least two sources")
     for p in paths:
-        _check_source(p)
+        _check_source(p, key, store)
     with VideoReader(paths[0]) as r0:
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
     tmp = AtomicFile(dst)
@@ -241,7 +252,7 @@ def concat_files(
                     for f in _sized(r.frames("rgb24"), w0, h0):
                         w.write(_retime(f, offset + f.time))
                         last = f.time
-                src_blocks, src_ai = _source(p, key, dur)
+                src_blocks, src_ai, _ = _source(p, key, dur)
                 blocks += remap(src_blocks, 0.0, dur, offset)
                 ai = ai or src_ai
                 offset += max(dur, last + 1 / float(fps0))

@@ -245,7 +245,7 @@ def sign_file(
                 out.commit()
         except c2pa.C2paError as exc:
             why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
-            if not errors and "certificate" in why.lower():
+            if not errors and options.tsa_url is None and "certificate" in why.lower():
                 raise _refused_certificate(signer, why, dst) from exc
             raise ProvenanceError(f"signing failed ({why})", dst) from exc
     except BaseException:

@@ -3,6 +3,7 @@ or broken, the original manifest recovered through the watermark's soft binding.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -15,8 +16,10 @@ from vidprov.media import probe
 from vidprov.media._open import check_file
 from vidprov.provenance.bmff import has_manifest_box
 from vidprov.provenance.manifest import (
+    COMPOSITE_TRAINED,
     GENERATION_LABEL,
     MIME_BY_SUFFIX,
+    TRAINED,
     Container,
     actions_of,
     container_of,
@@ -33,6 +36,7 @@ _ACTION_KEYS = ("action", "digitalSourceType", "softwareAgent", "description")
 # The signer is not vouched for (not chaining to an anchor; its certificate expired with no
 # trusted timestamp to say it was valid when it signed): the manifest is not broken
 CREDENTIAL_CODES = {"signingCredential.untrusted", "signingCredential.expired"}
+AI_TYPES = (TRAINED, COMPOSITE_TRAINED)
 NO_TSA_NOTE = "no trusted timestamp: certificate validity was checked at verification time"
 
 
@@ -359,15 +363,17 @@ def verify_file(
         reading, note = _watermark(path, key)
     recovered, conflicts = None, ()
     if reading is not None and reading.detected:
-        recovered = _recover(path, reading, store, anchors)
-    if recovered is not None and report.state in ("valid", "trusted"):
-        if set(recovered.candidates) & set(report.lineage):
-            recovered = None  # the embedded manifest accounts for the mark
-        else:
+        named = report.lineage if report.state in ("valid", "trusted") else ()
+        recovered = _recover(path, reading, store, anchors, named)
+        # an embedded manifest that does not name ours but declares AI content agrees with the
+        # mark (another vidprov home, or an honest re-signer without our key); one that claims
+        # anything else over our mark is the conflict
+        if recovered is not None and named and report.digital_source_type not in AI_TYPES:
             conflicts = (
                 f"the watermark links this clip to stored manifest {recovered.manifest_id}, "
                 "which its embedded manifest does not name (neither as itself nor as an "
-                "ingredient): it was signed again over a marked clip",
+                f"ingredient) while claiming {report.digital_source_type or 'no source type'}: "
+                "it was signed again over a marked, generated clip",
             )
     return VerifyReport(str(path), report, reading, note, recovered, conflicts)
 
@@ -384,8 +390,15 @@ def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, 
 
 
 def _recover(
-    path: Path, reading: WatermarkReading, store: ManifestStore | None, anchors: str | None
+    path: Path,
+    reading: WatermarkReading,
+    store: ManifestStore | None,
+    anchors: str | None,
+    named: tuple[str, ...] = (),
 ) -> Recovered | None:
+    """The stored manifest the watermark's payload(s) lead to, or None. A payload whose stored
+    manifests include one of ``named`` (the embedded manifest and its ingredients) is
+    accounted for and skipped."""
     store = store if store is not None else ManifestStore.lookup()
     if store is None:
         return None
@@ -393,7 +406,7 @@ def _recover(
     for payload in dict.fromkeys(p for p in payloads if p):
         value = payload_to_value(payload)
         ids = store.find(ALG, value)
-        if not ids:
+        if not ids or set(ids) & set(named):
             continue
         seen = [(s.start, s.end) for s in reading.segments if s.payload == payload]
         fit = {i: _mismatch(seen, store.spans(i, ALG, value)) for i in ids}
@@ -431,20 +444,25 @@ def _binding_code(code: str) -> bool:
 
 def _check_stored(path: Path, manifest_store: bytes, anchors: str | None) -> tuple[bool, bool]:
     """Validate a stored manifest against ``path`` as a sidecar: whether its hash binding
-    holds for these bytes, and whether it is otherwise sound with a trusted signer."""
+    holds for these bytes, and whether it is otherwise sound with a trusted signer. For a
+    container C2PA does not read (our clip re-wrapped as Matroska), the manifest is validated
+    on its own: its binding cannot match, its signer can still be trusted."""
     import c2pa
 
     container = container_of(path)
-    if container is None or container.mime is None:
-        return False, False
+    readable = container is not None and container.mime is not None
     try:
         ctx = c2pa.Context.from_dict(_settings(anchors))
-        with open(path, "rb") as f:
-            reader = c2pa.Reader(container.mime, f, manifest_data=manifest_store, context=ctx)
-            results = reader.get_validation_results()
+        if readable:
+            with open(path, "rb") as f:
+                reader = c2pa.Reader(container.mime, f, manifest_data=manifest_store, context=ctx)
+                results = reader.get_validation_results()
+        else:
+            blob = io.BytesIO(manifest_store)
+            results = c2pa.Reader("application/c2pa", blob, context=ctx).get_validation_results()
     except c2pa.C2paError:
         return False, False
     failures, _ = _codes(results)
-    matches = not _integrity_failures(failures)
+    matches = readable and not _integrity_failures(failures)
     trusted = anchors is not None and all(_binding_code(c) for c in failures)
     return matches, trusted

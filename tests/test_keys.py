@@ -37,6 +37,7 @@ def test_init_makes_only_what_is_wholly_missing(home: Path, caplog) -> None:
     (home / "watermark.key").unlink()  # lost the key: a new one, the PKI kept
     signer = PkiPaths.under(home).signer_chain.read_bytes()
     assert init_keys().created == (str(home / "watermark.key"),)
+    assert "marks made with the old key can no longer be read" in caplog.text
     assert PkiPaths.under(home).signer_chain.read_bytes() == signer
     with pytest.raises(KeyError_, match="keys exist"):
         init_keys()

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from vidprov.api.auth import load_keyring
 
@@ -146,3 +147,33 @@ def test_api_keys_are_removed_and_an_unseen_key_is_not_kept(home: Path) -> None:
     r = keys("api-remove", "a")
     assert r.returncode == 2 and r.stderr.startswith("vidprov: error: ")
     assert "no API key named 'a'" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_stops_the_server_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGTERM and SIGHUP (the terminal closed) take uvicorn's normal stop: the app's shutdown
+    and exit 0 (SIGHUP raised SystemExit inside the event loop; SIGTERM exited 143)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [VIDPROV, "serve", "--port", str(port)],
+        env={**os.environ, "VIDPROV_HOME": str(tmp_path / "home")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(240):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.25)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Application shutdown complete" in err

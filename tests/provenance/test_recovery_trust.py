@@ -74,6 +74,41 @@ def test_resigning_over_our_mark_is_a_conflict(
 
     v = scan_file(relabeled, classifier=False, trust_anchors=both)
     assert r.conflicts[0] in v.conflicts
+    # our own edit of it would name the payload in its manifest and hide the conflict: refused
+    with pytest.raises(ProvenanceError, match="signed again over a marked, generated clip"):
+        trim_file(relabeled, tmp_path / "laundered.mp4", 0.0, 1.0)
+    assert not (tmp_path / "laundered.mp4").exists()
+
+
+def test_a_resigned_clip_that_declares_ai_is_no_conflict(
+    env_home: Path, signed: SignResult, other_pki: PkiPaths, tmp_path: Path
+) -> None:
+    """Another home (or an honest re-signer without our key) cannot name our manifest; when
+    its manifest declares AI content it agrees with our mark."""
+    resigned = sign_file(
+        _reencode(signed.output, tmp_path / "stripped.mp4"),
+        tmp_path / "resigned.mp4",
+        signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
+        key=os.urandom(32),
+    )
+    both = tmp_path / "both.pem"
+    both.write_text(
+        (env_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
+    )
+    r = verify_file(resigned.output, both)
+    assert r.c2pa.state == "trusted" and r.conflicts == () and r.established
+    assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
+
+
+def test_recovery_from_a_container_c2pa_does_not_read_is_trusted(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    """Our clip re-wrapped as Matroska: no binding can match, but the stored manifest's signer
+    is checked on its own, so the origin is still established."""
+    mkv = _reencode(signed.output, tmp_path / "rewrapped.mkv")
+    r = verify_file(mkv)
+    assert r.c2pa.state == "absent" and r.recovered is not None
+    assert r.recovered.trusted and not r.recovered.content_matches and r.established
     # its own signed clip: the embedded manifest names the stored one, so nothing to report
     own = verify_file(signed.output)
     assert own.recovered is None and own.conflicts == () and own.established
@@ -118,6 +153,11 @@ def test_edit_records_an_untrusted_source(
     (ing,) = r.c2pa.ingredients
     assert ing["failures"] == ["signingCredential.untrusted"]
     assert "not vouched for" in caplog.text
+    from vidprov.cli.provenance import verify_human
+
+    text = verify_human(r)  # an unvouched signer is not a broken manifest
+    assert "its signer was not vouched for when it was added: signingCredential.untrusted" in text
+    assert "its manifest failed" not in text
     ours = trim_file(signed.output, tmp_path / "ours.mp4", 0.0, 1.5)
     (ing,) = verify_file(ours.output, watermark=False).c2pa.ingredients
     assert ing["failures"] == []
