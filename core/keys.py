@@ -65,11 +65,20 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
     have_pki = [p for p in pki.all() if p.exists()]
     make_pki = force or not have_pki
     make_key = force or not key_path.exists()
-    if not force and (not (make_pki or make_key) or 0 < len(have_pki) < len(pki.all())):
+    missing = [p for p in pki.all() if not p.exists()]
+    if not force and have_pki and missing:
+        raise KeyError_(
+            f"the signing PKI is incomplete ({len(missing)} of its {len(pki.all())} files "
+            "missing); move what is left of it (the c2pa folder and trust_anchors.pem) aside "
+            "and run `keys init` again for a new one that keeps the watermark key (--force "
+            "would replace the watermark key too)",
+            missing[0],
+        )
+    if not force and not (make_pki or make_key):
         raise KeyError_(
             "keys exist; use --force to replace them all (marks made with the old key become "
             "unreadable, and clips signed with the old signer no longer verify trusted)",
-            key_path if key_path.exists() else have_pki[0],
+            key_path,
         )
     # Everything is made in a staging folder first, then renamed into place: a failure while
     # making keys leaves the old ones as they were (the watermark key above all).

@@ -43,8 +43,9 @@ def test_init_makes_only_what_is_wholly_missing(home: Path, caplog) -> None:
         init_keys()
     (home / "trust_anchors.pem").unlink()  # part of the PKI: refused, nothing touched
     key = (home / "watermark.key").read_bytes()
-    with pytest.raises(KeyError_, match="keys exist"):
+    with pytest.raises(KeyError_, match=r"PKI is incomplete \(1 of its 7 files") as err:
         init_keys()
+    assert err.value.path == str(home / "trust_anchors.pem")
     assert (home / "watermark.key").read_bytes() == key
 
 
