@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -124,14 +125,15 @@ def serve(
             "`vidprov keys api-add NAME --scope read` (or --api-keys FILE), or bind 127.0.0.1"
         )
     os.environ.update(settings.to_env())  # every worker process rebuilds the same settings
-    click.echo(f"vidprov API on http://{host}:{port}/ (docs at /docs)", err=True)
     # uvicorn stops the server on SIGINT and SIGTERM (letting running jobs finish), then raises
-    # the signal again with the handler it found: a no-op here, so a stopped server exits 0
-    # (the CLI's own handler would make it 143). A hang-up stops it the same way: uvicorn
-    # handles only those two in one process.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # the signal again with the handler it found: this one, so a stopped server exits 0 (the
+    # CLI's own handler would make it 143), and one that arrives before uvicorn has put in
+    # its own handlers (while the app loads) still stops it. A hang-up stops it the same way:
+    # uvicorn handles only those two in one process.
+    signal.signal(signal.SIGTERM, _stopped)
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
+    click.echo(f"vidprov API on http://{host}:{port}/ (docs at /docs)", err=True)
     uvicorn.run(
         "vidprov.api.app:app_from_env",
         factory=True,
@@ -145,6 +147,10 @@ def serve(
         timeout_graceful_shutdown=10,
         server_header=False,
     )
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 @click.command("api-add")

@@ -67,11 +67,16 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
     make_key = force or not key_path.exists()
     missing = [p for p in pki.all() if not p.exists()]
     if not force and have_pki and missing:
+        fix = (
+            "move what is left of it (the c2pa folder and trust_anchors.pem) aside and run "
+            "`keys init` again for a new one that keeps the watermark key (--force would "
+            "replace the watermark key too)"
+            if key_path.exists()
+            else "use --force to make a new PKI and watermark key (there is no key to keep)"
+        )
         raise KeyError_(
             f"the signing PKI is incomplete ({len(missing)} of its {len(pki.all())} files "
-            "missing); move what is left of it (the c2pa folder and trust_anchors.pem) aside "
-            "and run `keys init` again for a new one that keeps the watermark key (--force "
-            "would replace the watermark key too)",
+            f"missing); {fix}",
             missing[0],
         )
     if not force and not (make_pki or make_key):

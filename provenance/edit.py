@@ -33,9 +33,15 @@ from vidprov.provenance.manifest import (
 )
 from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, sign_file
 from vidprov.provenance.signer import CallbackSigner
-from vidprov.provenance.softbinding import SoftBindingBlock, from_manifest, remap
+from vidprov.provenance.softbinding import (
+    SoftBindingBlock,
+    blocks_from_reading,
+    from_manifest,
+    remap,
+)
 from vidprov.provenance.store import ManifestStore
-from vidprov.provenance.verify import C2paReport, verify_file
+from vidprov.provenance.verify import C2paReport, load_trust_anchors, read_c2pa, verify_file
+from vidprov.watermark.results import WatermarkReading
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +50,12 @@ _TB = Fraction(1, 90000)
 
 
 def _source(
-    path: Path, key: bytes | None, duration: float
+    path: Path, key: bytes | None, duration: float, reading: WatermarkReading | None = None
 ) -> tuple[tuple[SoftBindingBlock, ...], bool, bool]:
-    """A source's soft-binding blocks (from its manifest, else read back from its watermark),
-    whether it is AI content (its manifest's lineage says so, or it carries our mark) and
-    whether its manifest's lineage declares that itself; the manifest is read once."""
+    """A source's soft-binding blocks (from its manifest, else from its watermark: ``reading``
+    when :func:`_check_source` already read it, else read back now), whether it is AI content
+    (its manifest's lineage says so, or it carries our mark) and whether its manifest's
+    lineage declares that itself; the manifest is read once."""
     import c2pa
 
     container = container_of(path)
@@ -61,7 +68,11 @@ def _source(
             store = {}
     label = store.get("active_manifest")
     manifest = (store.get("manifests") or {}).get(label) or {}
-    blocks = from_manifest(manifest) or read_back_blocks(path, key, duration)
+    blocks = from_manifest(manifest) or (
+        blocks_from_reading(reading, duration)
+        if reading is not None
+        else read_back_blocks(path, key, duration)
+    )
     # soft-binding blocks are our watermark, which only generated clips carry; a trim's own
     # manifest declares no source type (its action is c2pa.opened): its lineage does
     declared = lineage_source_type(store, label) in (TRAINED, COMPOSITE_TRAINED)
@@ -81,10 +92,12 @@ def _opened(ai: bool, declared: bool) -> dict[str, Any]:
     return action
 
 
-def _check_source(path: Path, key: bytes | None, store: ManifestStore | None) -> C2paReport:
-    """The source's manifest report (:func:`verify_file`, our watermark included when there is
-    a key), refusing a broken one: signing an edit of it would make a valid manifest over
-    content whose own provenance failed.
+def _check_source(
+    path: Path, key: bytes | None, store: ManifestStore | None
+) -> tuple[C2paReport, WatermarkReading | None]:
+    """The source's manifest report, refusing a broken one: signing an edit of it would make a
+    valid manifest over content whose own provenance failed; and, for a source whose manifest
+    reads, its watermark reading (:func:`verify_file`'s conflict rule needs it).
 
     Raises:
         MediaError: the source is missing, not a file or not a readable video.
@@ -107,13 +120,15 @@ def _check_source(path: Path, key: bytes | None, store: ManifestStore | None) ->
             "cannot be (only MP4, MOV and AVI sources)",
             path,
         ) from exc
-    verified = verify_file(path, key=key, store=store)
-    if verified.conflicts:
-        raise ProvenanceError(
-            f"{verified.conflicts[0]}; a signed edit of it would carry that claim on",
-            path,
-        )
-    report = verified.c2pa
+    report, reading = read_c2pa(path, load_trust_anchors(None)), None
+    if report.state in ("valid", "trusted"):  # only a readable manifest can conflict
+        verified = verify_file(path, key=key, store=store)
+        if verified.conflicts:
+            raise ProvenanceError(
+                f"{verified.conflicts[0]}; a signed edit of it would carry that claim on",
+                path,
+            )
+        reading = verified.watermark
     if report.state == "valid":
         log.warning(
             "%s: its manifest's signer is not vouched for by your trust anchors (%s); the "
@@ -127,7 +142,7 @@ def _check_source(path: Path, key: bytes | None, store: ManifestStore | None) ->
             "cannot go into a signed edit",
             path,
         )
-    return report
+    return report, reading
 
 
 def trim_file(
@@ -155,7 +170,7 @@ def trim_file(
     mime_for(dst)
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
-    _check_source(src, key, store)
+    _, reading = _check_source(src, key, store)
     tmp = AtomicFile(dst)
     try:
         with VideoReader(src) as r:
@@ -181,7 +196,7 @@ def trim_file(
                         w.write(_retime(f, f.time - start))
                 if not w.frames_written:
                     raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
-        src_blocks, src_ai, declared = _source(src, key, info.duration)
+        src_blocks, src_ai, declared = _source(src, key, info.duration, reading)
         blocks = remap(src_blocks, start, end)
         options = SignOptions(title=dst.name, soft_binding=blocks)
         actions = [
@@ -234,8 +249,7 @@ def concat_files(
     mime_for(dst)
     if len(paths) < 2:
         raise ConfigError("concat needs at least two sources")
-    for p in paths:
-        _check_source(p, key, store)
+    readings = [_check_source(p, key, store)[1] for p in paths]
     with VideoReader(paths[0]) as r0:
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
     tmp = AtomicFile(dst)
@@ -245,14 +259,14 @@ def concat_files(
         offset = 0.0
         shown = read_display(paths[0])  # the first source's rotation and pixel shape
         with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown) as w:
-            for p in paths:
+            for p, reading in zip(paths, readings, strict=True):
                 with VideoReader(p) as r:
                     dur = r.info.duration
                     last = -1.0
                     for f in _sized(r.frames("rgb24"), w0, h0):
                         w.write(_retime(f, offset + f.time))
                         last = f.time
-                src_blocks, src_ai, _ = _source(p, key, dur)
+                src_blocks, src_ai, _ = _source(p, key, dur, reading)
                 blocks += remap(src_blocks, 0.0, dur, offset)
                 ai = ai or src_ai
                 offset += max(dur, last + 1 / float(fps0))

@@ -123,7 +123,7 @@ class VerifyReport:
     watermark_note: str | None
     recovered: Recovered | None
     #: where the evidence disagrees (the watermark links the clip to a stored manifest that
-    #: its embedded one does not name)
+    #: its embedded one neither names nor agrees with by declaring AI content)
     conflicts: tuple[str, ...] = ()
 
     @property
@@ -321,8 +321,10 @@ def verify_file(
     recover the original manifest through the watermark.
 
     A recovered manifest is reported when the embedded one is absent or invalid, or when a
-    readable embedded manifest does not name it (itself or as an ingredient): then the clip
-    was re-signed over our mark, which ``conflicts`` says, and its origin is not established.
+    readable embedded manifest does not name it (itself or as an ingredient). When that
+    manifest also does not declare AI content (trainedAlgorithmicMedia, or a composite with
+    it), the clip was re-signed over our mark: ``conflicts`` says so, and its origin is not
+    established.
     The recovered manifest is checked against the same trust anchors (``Recovered.trusted``).
 
     Args:

@@ -177,3 +177,27 @@ def test_a_stop_signal_stops_the_server_cleanly(tmp_path: Path, sig: signal.Sign
             proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "Application shutdown complete" in err
+
+
+def test_a_stop_while_the_app_loads_is_not_lost(tmp_path: Path) -> None:
+    """SIGTERM before uvicorn has put in its own handlers (while the app loads) still stops
+    the server: it used to be swallowed, and the server ran on."""
+    proc = subprocess.Popen(
+        [VIDPROV, "serve", "--port", str(free_port())],
+        env={**os.environ, "VIDPROV_HOME": str(tmp_path / "home")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "vidprov API on" in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
