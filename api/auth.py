@@ -138,7 +138,7 @@ def _read_keys(path: Path) -> str:
         ConfigError: it cannot be read, or it is not UTF-8 text.
     """
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read API keys file ({exc.strerror})", path) from exc
     except UnicodeDecodeError as exc:

@@ -15,11 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.routing import APIRoute
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.requests import Request
 from starlette.routing import Match
 
-from vidprov.api.deps import SafeJSONResponse, caller_for
+from vidprov.api.deps import SafeJSONResponse, bearer, caller_for
 from vidprov.api.errors import ApiError, leaf_routes
 from vidprov.api.uploads import check_length, timed_chunks
 
@@ -42,10 +41,10 @@ class JsonBodyGuard:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         settings = self.ctx.settings
         try:
-            caller_for(self.ctx.keyring, token if scheme.lower() == "bearer" else None)
+            creds = await bearer(request)  # the routes' own parsing: None unless "Bearer ..."
+            caller_for(self.ctx.keyring, creds.credentials if creds else None)
             check_length(request, MAX_JSON_BYTES, _too_large)
             parts, size = [], 0
             idle, whole = (

@@ -249,15 +249,13 @@ class Progress:
     also tells the task its ``job_id``, and stops it (:class:`JobStopped`) when ``stop`` is
     set."""
 
-    def __init__(
-        self, store: JobStore, job_id: str, total: float, stop: threading.Event | None = None
-    ) -> None:
+    def __init__(self, store: JobStore, job_id: str, total: float, stop: threading.Event) -> None:
         self.store, self.job_id, self.total = store, job_id, max(total, 1.0)
         self.done, self._last = 0.0, 0.0
         self.stop = stop
 
     def __call__(self, n: float = 1) -> None:
-        if self.stop is not None and self.stop.is_set():
+        if self.stop.is_set():
             raise JobStopped("the server is stopping")
         self.done += n
         now = time.monotonic()

@@ -24,6 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from vidprov.api.errors import ApiError
+from vidprov.api.jobs import worker_gone
 from vidprov.api.settings import ApiSettings
 from vidprov.media import VIDEO_SUFFIXES
 from vidprov.provenance.manifest import HEAD_BYTES, sniff_container
@@ -238,8 +239,6 @@ def sweep_stale_uploads(tmp_dir: Path | None) -> int:
     """Remove upload folders left by worker processes that are gone (killed, out of memory:
     their ``finally`` never ran); how many went. Folders of live processes stay.
     """
-    from vidprov.api.jobs import worker_gone
-
     root = tmp_dir if tmp_dir is not None else Path(tempfile.gettempdir())
     gone = 0
     for folder in root.glob(UPLOAD_PREFIX + "*-*"):

@@ -11,6 +11,7 @@ import click
 
 from vidprov.cli._util import PATH, emit
 from vidprov.errors import printable
+from vidprov.provenance.verify import is_credential_failure
 
 _key_file = click.option("--key-file", type=PATH, help="Watermark key (default: home).")
 _cert = click.option("--cert", type=PATH, help="Signer chain PEM (leaf first).")
@@ -33,7 +34,11 @@ def _p(value: Any) -> str:
     return printable(str(value))
 
 
-def _sign_human(r: Any, bind: bool = True) -> str:
+# the library's reason, in the CLI's words: "not asked for" is what the flag did
+_NOTE_SHOWN = {"not asked for": "--no-soft-binding"}
+
+
+def _sign_human(r: Any) -> str:
     lines = [
         f"signed {_p(r.output)}",
         f"manifest {_p(r.manifest_id)} (signer {_p(r.signer)}, {r.alg})",
@@ -41,7 +46,7 @@ def _sign_human(r: Any, bind: bool = True) -> str:
     lines.append(
         f"soft binding: {len(r.soft_binding)} one-second blocks, payloads {', '.join(r.payloads)}"
         if r.soft_binding
-        else f"soft binding: none ({r.soft_binding_note if bind else '--no-soft-binding'})"
+        else f"soft binding: none ({_NOTE_SHOWN.get(r.soft_binding_note, r.soft_binding_note)})"
     )
     if not r.timestamped:
         lines.append("no timestamp authority: certificate validity is checked at verification")
@@ -95,14 +100,14 @@ def sign(
         tsa_url=tsa_url or None,
     )
     r = sign_file(src, dst, options, load_signer(cert, key), key=_wm_key(key_file))
-    emit(r, as_json, _sign_human(r, bind=not no_soft_binding))
+    emit(r, as_json, _sign_human(r))
 
 
 def _ingredient_line(i: dict[str, Any]) -> str:
     """An ingredient, with what the editor's c2pa found when it added it: a broken manifest,
     or a signer its trust anchors did not vouch for (not the same thing)."""
     fails = [str(f) for f in i.get("failures") or ()]
-    credential = [f for f in fails if f.startswith("signingCredential.")]
+    credential = [f for f in fails if is_credential_failure(f)]
     broken = [f for f in fails if f not in credential]
     line = (
         f"  ingredient {_p(i['relationship'])}: {_p(i['title'])} "
@@ -128,7 +133,7 @@ def verify_human(r: Any) -> str:
             f"  actions: {', '.join(_p(a.get('action')) for a in c.actions)}",
         ]
         lines += [_ingredient_line(i) for i in c.ingredients]
-    if c.state in ("invalid", "valid") and c.failures:
+    if c.failures:  # only invalid and valid reports carry any
         lines.append(f"  failed: {_p(', '.join(c.failures))}")
     elif c.state == "absent":
         lines.append(f"  codes: {_p(', '.join(c.codes))}")

@@ -62,16 +62,15 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
         raise KeyError_(f"cannot create key folder ({exc.strerror})", home) from exc
     key_path = home / WATERMARK_KEY_FILE
     pki = PkiPaths.under(home)
-    have_pki = [p for p in pki.all() if p.exists()]
-    make_pki = force or not have_pki
-    make_key = force or not key_path.exists()
     missing = [p for p in pki.all() if not p.exists()]
-    if not force and have_pki and missing:
+    make_pki = force or len(missing) == len(pki.all())
+    make_key = force or not key_path.exists()
+    if not make_pki and missing:
         fix = (
             "move what is left of it (the c2pa folder and trust_anchors.pem) aside and run "
             "`keys init` again for a new one that keeps the watermark key (--force would "
             "replace the watermark key too)"
-            if key_path.exists()
+            if not make_key
             else "use --force to make a new PKI and watermark key (there is no key to keep)"
         )
         raise KeyError_(
@@ -79,7 +78,7 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             f"missing); {fix}",
             missing[0],
         )
-    if not force and not (make_pki or make_key):
+    if not (make_pki or make_key):
         raise KeyError_(
             "keys exist; use --force to replace them all (marks made with the old key become "
             "unreadable, and clips signed with the old signer no longer verify trusted)",
@@ -127,9 +126,9 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             "made a new signing PKI and kept the watermark key: clips signed with the old "
             "signer verify trusted only against the old trust_anchors.pem"
         )
-    created = [str(dst) for _, dst in moves]
-    if make_key:  # the key first, as before
-        created = [created[-1], *created[:-1]]
+    created = [str(dst) for _, dst in moves]  # the key moved last, listed first
+    if make_key:
+        created.insert(0, created.pop())
     return KeysResult(
         home=str(home),
         watermark_key=str(key_path),

@@ -103,15 +103,18 @@ def fuse(
     recovered: dict[str, Any] | None,
     watermark: dict[str, Any] | None,
     classifier: ClassifierResult | ClassifierSkipped | None,
+    conflicts: tuple[str, ...] = (),
 ) -> Verdict:
     """Combine the evidence for one file into a :class:`Verdict` (see the module rules).
+    ``conflicts``: those the evidence already found (``verify``'s), listed first.
 
     ``classifier`` is the classifier's result, ``None`` when it was not asked for, or a
     :class:`ClassifierSkipped` when it was asked for but could not run: then it decides nothing,
     as with ``None``, and ``evidence["classifier"]`` gives the reason."""
     verdict = _decide(file, duration, c2pa, recovered, watermark, classifier)
     note = _untrusted_claim(c2pa, verdict.label)
-    return replace(verdict, conflicts=(*verdict.conflicts, note)) if note else verdict
+    found = (*conflicts, *verdict.conflicts, *((note,) if note else ()))
+    return replace(verdict, conflicts=found) if found != verdict.conflicts else verdict
 
 
 # the labels each digital source type agrees with

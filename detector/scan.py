@@ -7,7 +7,6 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,9 +88,15 @@ def scan_file(
     rep = report.to_dict()
     duration = info.duration or (result.duration if result else 0.0)
     cls = ClassifierSkipped(unclassifiable.message) if unclassifiable else result
-    verdict = fuse(str(path), duration, rep["c2pa"], rep["recovered"], rep["watermark"], cls)
-    if report.conflicts:  # verify's own (a manifest that does not name the one our mark links)
-        verdict = replace(verdict, conflicts=(*report.conflicts, *verdict.conflicts))
+    verdict = fuse(
+        str(path),
+        duration,
+        rep["c2pa"],
+        rep["recovered"],
+        rep["watermark"],
+        cls,
+        report.conflicts,  # verify's own: a manifest that does not name the one our mark links
+    )
     if unclassifiable is not None and verdict.decided_by == "none":
         raise unclassifiable  # nothing else decides: no verdict is invented
     return verdict

@@ -164,6 +164,14 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+def lacks_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure: ``MemoryError``, torch's out-of-memory
+    error, or the plain ``RuntimeError`` a failed CPU allocation raises in torch."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "alloc" in str(exc).lower()
+    )
+
+
 def _load(preset: Preset) -> Any:
     import diffusers
     import torch
@@ -180,8 +188,7 @@ def _load(preset: Preset) -> Any:
     except Exception as exc:
         # a local folder can break diffusers in any way (an unknown pipeline class, a config
         # of the wrong shape): it is the folder's fault, said in one line
-        lack_memory = isinstance(exc, MemoryError) or "alloc" in str(exc).lower()
-        if Path(preset.source).is_dir() and not lack_memory:
+        if Path(preset.source).is_dir() and not lacks_memory(exc):
             why = printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise GeneratorError(f"cannot load this pipeline folder: {why}", preset.source) from exc
         if not isinstance(exc, OSError | ValueError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError
-from vidprov.generator.presets import Preset, create, get_preset
+from vidprov.generator.presets import Preset, create, get_preset, lacks_memory
 from vidprov.generator.request import plan_request
 from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
 from vidprov.media.frames import to_yuv_planes
@@ -107,12 +108,12 @@ def _check_pixels(video: np.ndarray) -> None:
     Raises:
         GeneratorError: such frames.
     """
-    if not np.isfinite(video).all():
+    lo, hi = float(video.min(initial=0.0)), float(video.max(initial=0.0))  # NaN carries
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise GeneratorError(
             "the pipeline produced NaN or infinite pixel values (a half-precision overflow?); "
             "nothing was written"
         )
-    lo, hi = float(video.min(initial=0.0)), float(video.max(initial=0.0))
     if lo < -0.5 or hi > 1.5:
         raise GeneratorError(
             f"the pipeline's frames span {lo:.3g}..{hi:.3g}, not 0..1 (a 0-255 scale?); "
@@ -281,7 +282,7 @@ class SignedGenerator:
         except ValueError as exc:
             raise GeneratorError(f"{self.preset.name} refused the request: {exc}") from exc
         except RuntimeError as exc:
-            if "alloc" not in str(exc):  # CPU allocation failures are plain RuntimeErrors
+            if not lacks_memory(exc):  # CPU allocation failures are plain RuntimeErrors
                 raise
             raise GeneratorMemoryError(
                 f"out of memory generating {num_videos}x{frames} frames at {width}x{height} "

@@ -15,6 +15,7 @@ import numpy as np
 
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason
+from vidprov.media.info import RESTART_S
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,8 @@ class AudioCopier:
         self._done = False
         self._shift = 0  # ticks added after the source's clock restarts
         self._end: int | None = None  # where the latest packet so far ends (shifted)
+        tb = self._in_stream.time_base
+        self._back = RESTART_S / tb if tb else None  # a restart, in the stream's ticks
 
     @classmethod
     def open(
@@ -222,10 +225,9 @@ class AudioCopier:
         """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), as the
         video reader does (:class:`~vidprov.media.info.Restarts`): the muxer refuses time
         going back."""
-        from vidprov.media.info import RESTART_S
-
+        back = self._back if self._back is not None else RESTART_S / p.time_base
         p.pts, p.dts = (p.pts + self._shift if p.pts is not None else None), p.dts + self._shift
-        if self._end is not None and p.dts <= self._end - RESTART_S / p.time_base:
+        if self._end is not None and p.dts <= self._end - back:
             extra = self._end - p.dts
             self._shift += extra
             p.pts, p.dts = (p.pts + extra if p.pts is not None else None), p.dts + extra

@@ -66,6 +66,11 @@ class FrameChunk:
         return tuple(np.stack([getattr(f, c) for f in self.frames]) for c in "yuv")  # type: ignore[return-value]
 
 
+def _shown(a: object) -> str:
+    """A plane as an error message shows it."""
+    return f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+
+
 def check_yuv(frame: object, path: str | Path | None = None) -> YUVFrame:
     """``frame`` if it is a :class:`YUVFrame` with a finite time and ``uint8`` 4:2:0 planes.
 
@@ -75,13 +80,9 @@ def check_yuv(frame: object, path: str | Path | None = None) -> YUVFrame:
     """
     if not isinstance(frame, YUVFrame):
         raise MediaError(f"expected a YUVFrame, got {type(frame).__name__}", path)
-
-    def shown(a: object) -> str:
-        return f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-
     y = frame.y
     if not isinstance(y, np.ndarray) or y.ndim != 2 or y.dtype != np.uint8:
-        message = f"frame {frame.index}: luma must be a 2-D uint8 array, got {shown(y)}"
+        message = f"frame {frame.index}: luma must be a 2-D uint8 array, got {_shown(y)}"
         raise MediaError(message, path)
     want = ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2)
     for name in "uv":
@@ -89,7 +90,7 @@ def check_yuv(frame: object, path: str | Path | None = None) -> YUVFrame:
         if not isinstance(c, np.ndarray) or c.dtype != np.uint8 or c.shape != want:
             raise MediaError(
                 f"frame {frame.index}: {name} plane must be uint8 {want} for a {y.shape} "
-                f"luma, got {shown(c)}",
+                f"luma, got {_shown(c)}",
                 path,
             )
     try:

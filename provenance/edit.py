@@ -16,7 +16,7 @@ import cv2
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError, printable
-from vidprov.keys import check_watermark_key
+from vidprov.keys import check_watermark_key, optional_watermark_key
 from vidprov.media.frames import Frame
 from vidprov.media.info import read_display
 from vidprov.media.reader import VideoReader
@@ -40,7 +40,7 @@ from vidprov.provenance.softbinding import (
     remap,
 )
 from vidprov.provenance.store import ManifestStore
-from vidprov.provenance.verify import C2paReport, load_trust_anchors, read_c2pa, verify_file
+from vidprov.provenance.verify import C2paReport, load_trust_anchors, mark_evidence, read_c2pa
 from vidprov.watermark.results import WatermarkReading
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _source(
     """A source's soft-binding blocks (from its manifest, else from its watermark: ``reading``
     when :func:`_check_source` already read it, else read back now), whether it is AI content
     (its manifest's lineage says so, or it carries our mark) and whether its manifest's
-    lineage declares that itself; the manifest is read once."""
+    lineage declares that itself."""
     import c2pa
 
     container = container_of(path)
@@ -93,11 +93,12 @@ def _opened(ai: bool, declared: bool) -> dict[str, Any]:
 
 
 def _check_source(
-    path: Path, key: bytes | None, store: ManifestStore | None
+    path: Path, anchors: str | None, key: bytes | None, store: ManifestStore | None
 ) -> tuple[C2paReport, WatermarkReading | None]:
     """The source's manifest report, refusing a broken one: signing an edit of it would make a
     valid manifest over content whose own provenance failed; and, for a source whose manifest
-    reads, its watermark reading (:func:`verify_file`'s conflict rule needs it).
+    reads, its watermark reading (:func:`verify_file`'s conflict rule needs it). ``anchors``:
+    the home trust anchors, loaded once for all the sources.
 
     Raises:
         MediaError: the source is missing, not a file or not a readable video.
@@ -120,9 +121,9 @@ def _check_source(
             "cannot be (only MP4, MOV and AVI sources)",
             path,
         ) from exc
-    report, reading = read_c2pa(path, load_trust_anchors(None)), None
+    report, reading = read_c2pa(path, anchors), None
     if report.state in ("valid", "trusted"):  # only a readable manifest can conflict
-        verified = verify_file(path, key=key, store=store)
+        verified = mark_evidence(path, report, anchors, optional_watermark_key(key), store)
         if verified.conflicts:
             raise ProvenanceError(
                 f"{verified.conflicts[0]}; a signed edit of it would carry that claim on",
@@ -170,7 +171,7 @@ def trim_file(
     mime_for(dst)
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
-    _, reading = _check_source(src, key, store)
+    _, reading = _check_source(src, load_trust_anchors(None), key, store)
     tmp = AtomicFile(dst)
     try:
         with VideoReader(src) as r:
@@ -249,7 +250,8 @@ def concat_files(
     mime_for(dst)
     if len(paths) < 2:
         raise ConfigError("concat needs at least two sources")
-    readings = [_check_source(p, key, store)[1] for p in paths]
+    anchors = load_trust_anchors(None)
+    readings = [_check_source(p, anchors, key, store)[1] for p in paths]
     with VideoReader(paths[0]) as r0:
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
     tmp = AtomicFile(dst)

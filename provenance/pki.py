@@ -104,7 +104,11 @@ def _issue(
     ca: bool,
     path_length: int | None,
     days: int,
+    lifetime: dt.timedelta | None = None,
+    usages: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.EMAIL_PROTECTION,),
 ) -> x509.Certificate:
+    """A certificate valid from five minutes ago for ``days`` (or ``lifetime``); a leaf
+    (not ``ca``) gets the extended key ``usages``."""
     now = dt.datetime.now(dt.UTC)
     b = (
         x509.CertificateBuilder()
@@ -113,7 +117,7 @@ def _issue(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
+        .not_valid_after(now + (lifetime or dt.timedelta(days=days)))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
@@ -123,9 +127,7 @@ def _issue(
         .add_extension(_key_usage(sign=not ca, ca=ca), critical=True)
     )
     if not ca:
-        b = b.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
+        b = b.add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
     return b.sign(issuer_key, hashes.SHA256())
 
 

@@ -164,7 +164,7 @@ def sign_file(
     """
     import c2pa
 
-    from vidprov.keys import check_watermark_key, optional_watermark_key
+    from vidprov.keys import optional_watermark_key
     from vidprov.media._open import check_file
 
     src, dst = check_file(src), Path(dst)  # a FIFO or a folder: refused before it is opened
@@ -176,10 +176,8 @@ def sign_file(
         duration = r.info.duration
     signer = signer or load_signer()
     detect = options.soft_binding == "detect"
-    if detect or not options.ai:
+    if key is not None or detect or not options.ai:  # a given key names itself (key_id)
         key = optional_watermark_key(key)
-    elif key is not None:
-        key = check_watermark_key(key)  # it names the key in the manifest (key_id)
     reading = _read_watermark(src, key) if detect else None  # no key: says so, reads nothing
     if isinstance(options.soft_binding, tuple):
         blocks = options.soft_binding
@@ -264,7 +262,7 @@ def sign_file(
         timestamped=options.tsa_url is not None,
         soft_binding=blocks,
         ingredients=tuple(str(i.path) for i in ingredients),
-        soft_binding_note=_no_binding_reason(blocks, detect, key),
+        soft_binding_note=_no_binding_reason(options.soft_binding, blocks, key),
     )
 
 
@@ -296,21 +294,24 @@ def _ingredient_context() -> Any:
     Raises:
         ProvenanceError: the home trust anchors are malformed.
     """
-    import c2pa
+    from vidprov.provenance.verify import load_trust_anchors, trust_context
 
-    from vidprov.provenance.verify import _settings, load_trust_anchors
-
-    return c2pa.Context.from_dict(_settings(load_trust_anchors(None)))
+    return trust_context(load_trust_anchors(None))
 
 
 def _no_binding_reason(
-    blocks: tuple[SoftBindingBlock, ...], detect: bool, key: bytes | None
+    asked: str | tuple[SoftBindingBlock, ...],
+    blocks: tuple[SoftBindingBlock, ...],
+    key: bytes | None,
 ) -> str | None:
-    """Why a signed clip has no soft binding (None: it has one)."""
+    """Why a signed clip has no soft binding (None: it has one); ``asked`` is
+    ``SignOptions.soft_binding``."""
     if blocks:
         return None
-    if not detect:
+    if asked == "none":
         return "not asked for"
+    if isinstance(asked, tuple):  # an edit: its sources' blocks, re-mapped
+        return "its sources carry none"
     return "no watermark key" if key is None else "no watermark read back"
 
 

@@ -36,6 +36,14 @@ _ACTION_KEYS = ("action", "digitalSourceType", "softwareAgent", "description")
 # The signer is not vouched for (not chaining to an anchor; its certificate expired with no
 # trusted timestamp to say it was valid when it signed): the manifest is not broken
 CREDENTIAL_CODES = {"signingCredential.untrusted", "signingCredential.expired"}
+
+
+def is_credential_failure(code: str) -> bool:
+    """Whether a failure code is about the signer's credential (not vouched for: untrusted,
+    or expired with no trusted timestamp) rather than a broken manifest or binding."""
+    return code in CREDENTIAL_CODES
+
+
 AI_TYPES = (TRAINED, COMPOSITE_TRAINED)
 NO_TSA_NOTE = "no trusted timestamp: certificate validity was checked at verification time"
 
@@ -69,7 +77,7 @@ class C2paReport:
         """The failures that say the manifest or the content it binds was altered or cannot
         be read, leaving out the signer's credential (untrusted, since expired): those make a
         manifest unvouched-for, not tampered."""
-        return tuple(c for c in self.failures if not c.startswith("signingCredential."))
+        return tuple(c for c in self.failures if not is_credential_failure(c))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,11 +160,19 @@ class VerifyReport:
         }
 
 
-def _settings(trust_anchors: str | None) -> dict[str, Any]:
+def trust_context(trust_anchors: str | None) -> Any:
+    """A c2pa context that validates against ``trust_anchors`` (PEM text; None: no anchors) and
+    never fetches remote manifests.
+
+    Raises:
+        c2pa.C2paError: c2pa cannot parse the anchors (:func:`load_trust_anchors` checks).
+    """
+    import c2pa
+
     cfg: dict[str, Any] = {"verify": {"verify_trust": True, "remote_manifest_fetch": False}}
     if trust_anchors:
         cfg["trust"] = {"trust_anchors": trust_anchors}
-    return cfg
+    return c2pa.Context.from_dict(cfg)
 
 
 def load_trust_anchors(path: Path | None) -> str | None:
@@ -187,7 +203,7 @@ def load_trust_anchors(path: Path | None) -> str | None:
     import c2pa
 
     try:  # c2pa's parser is stricter (a dangling BEGIN line, indented lines)
-        c2pa.Context.from_dict(_settings(pem))
+        trust_context(pem)
     except c2pa.C2paError as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ProvenanceError(f"trust anchors: C2PA cannot read them ({why})", path) from exc
@@ -203,7 +219,7 @@ def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
 
 def _integrity_failures(failures: list[str]) -> list[str]:
     """Failure codes that break the manifest or its binding (the signer's credential does not)."""
-    return [c for c in failures if c not in CREDENTIAL_CODES]
+    return [c for c in failures if not is_credential_failure(c)]
 
 
 def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport:
@@ -286,7 +302,7 @@ def read_c2pa(path: Path, trust_anchors: str | None) -> C2paReport:
     if MIME_BY_SUFFIX.get(path.suffix.lower()) != mime:
         log.info("%s: read as %s (its bytes), not by its suffix", path, container.name)
     try:
-        ctx = c2pa.Context.from_dict(_settings(trust_anchors))
+        ctx = trust_context(trust_anchors)
         with open(path, "rb") as f:
             reader = c2pa.Reader(mime, f, context=ctx)
             store = json.loads(reader.json())
@@ -360,6 +376,24 @@ def verify_file(
             # is still there: its manifest is broken, which is the verdict
             if report.state == "absent" or not has_manifest_box(path):
                 raise
+    return mark_evidence(path, report, anchors, key if watermark else None, store, watermark)
+
+
+def mark_evidence(
+    path: Path,
+    report: C2paReport,
+    anchors: str | None,
+    key: bytes | None,
+    store: ManifestStore | None,
+    watermark: bool = True,
+) -> VerifyReport:
+    """The rest of :func:`verify_file` for a manifest already read (``report``, against
+    ``anchors``): the watermark read with ``key`` (None: not checked, and the report says
+    why when ``watermark``), the manifest recovered through it and the conflict rule.
+
+    Raises:
+        ProvenanceError: a home manifest store that cannot be read.
+    """
     reading, note = None, None
     if watermark:
         reading, note = _watermark(path, key)
@@ -454,7 +488,7 @@ def _check_stored(path: Path, manifest_store: bytes, anchors: str | None) -> tup
     container = container_of(path)
     readable = container is not None and container.mime is not None
     try:
-        ctx = c2pa.Context.from_dict(_settings(anchors))
+        ctx = trust_context(anchors)
         if readable:
             with open(path, "rb") as f:
                 reader = c2pa.Reader(container.mime, f, manifest_data=manifest_store, context=ctx)

@@ -254,9 +254,9 @@ def embed_file(
                 writer.write(marked)
                 if progress is not None:
                     progress(1)
+        psnr_mean = float(np.mean(psnrs))  # the reader raised before a clip with no frames
         if read_back:
-            psnr = float(np.mean(psnrs)) if psnrs else None
-            _check_read_back(src, out.tmp, key, payload_hex, config, psnr)
+            _check_read_back(src, out.tmp, key, payload_hex, config, psnr_mean)
         out.commit()
     finally:
         out.discard()
@@ -266,7 +266,7 @@ def embed_file(
         output=str(dst),
         payload=payload_hex,
         frames=len(psnrs),
-        psnr_mean=float(np.mean(psnrs)),
+        psnr_mean=psnr_mean,
         psnr_min=float(np.min(psnrs)),
     )
 
@@ -281,7 +281,7 @@ def _check_read_back(
     key: bytes,
     payload: str,
     config: WatermarkConfig,
-    psnr: float | None = None,
+    psnr: float,
 ) -> None:
     from vidprov.watermark.detect import detect_file
 
@@ -295,7 +295,7 @@ def _check_read_back(
             "second mark does not read back: mark the unmarked original instead",
             src,
         )
-    if psnr is not None and psnr >= FAINT_PSNR and config.strength >= 1.0:  # weak: not flat
+    if psnr >= FAINT_PSNR and config.strength >= 1.0:  # weak: not flat
         raise WatermarkError(
             f"the mark does not read back from the encoded clip (p = {reading.p_value:.2g}): "
             f"the frames are nearly featureless (flat colour: the mark came out at {psnr:.0f} "

@@ -317,10 +317,7 @@ def test_a_full_queue_answers_before_the_upload_is_sent(
         assert "retry-after: 5" in reply.lower()
         release.set()
         with server.client() as c:
-            for _ in range(100):
-                if c.get(f"/v1/jobs/{job['id']}").json()["status"] == "done":
-                    break
-                time.sleep(0.1)
+            assert wait_job(c, job["id"])["status"] == "done"
         assert list((tmp_path / "up").iterdir()) == []
     finally:
         release.set()

@@ -26,8 +26,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
+def _started(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """``vidprov serve`` answering ``/healthz``: the process and its URL (killed if it never
+    answers)."""
     port = free_port()
     proc = subprocess.Popen(
         [VIDPROV, "serve", "--port", str(port), *args],
@@ -41,13 +42,22 @@ def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
         for _ in range(240):
             try:
                 httpx.get(url + "/healthz", timeout=2)
-                break
+                return proc, url
             except httpx.TransportError:
                 if proc.poll() is not None:
                     raise AssertionError(f"serve exited: {proc.stderr.read()}") from None
                 time.sleep(0.25)
-        else:
-            raise AssertionError("serve did not answer /healthz in 60 s")
+        raise AssertionError("serve did not answer /healthz in 60 s")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
+    proc, url = _started(args, env)
+    try:
         yield url
     finally:
         proc.send_signal(signal.SIGINT)
@@ -153,22 +163,8 @@ def test_api_keys_are_removed_and_an_unseen_key_is_not_kept(home: Path) -> None:
 def test_a_stop_signal_stops_the_server_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
     """SIGTERM and SIGHUP (the terminal closed) take uvicorn's normal stop: the app's shutdown
     and exit 0 (SIGHUP raised SystemExit inside the event loop; SIGTERM exited 143)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [VIDPROV, "serve", "--port", str(port)],
-        env={**os.environ, "VIDPROV_HOME": str(tmp_path / "home")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, _ = _started([], {"VIDPROV_HOME": str(tmp_path / "home")})
     try:
-        for _ in range(240):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                time.sleep(0.25)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vidprov.keys import load_watermark_key
 from vidprov.media import make_clip
 from vidprov.provenance import SignResult, sign_file
-from vidprov.provenance.pki import PkiPaths
+from vidprov.provenance.pki import PkiPaths, _issue, _key_pem, _pem
 from vidprov.watermark import embed_file
 
 PAYLOAD = "0123456789abcdef"
@@ -59,37 +59,12 @@ def issue_leaf(
     inter_key = serialization.load_pem_private_key(pki.intermediate_key.read_bytes(), None)
     assert isinstance(inter_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test leaf")]))
-        .issuer_name(inter.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + lifetime)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
-            critical=False,
-        )
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
-        .sign(inter_key, hashes.SHA256())
-    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test leaf")])
+    leaf = _issue(
+        name, key, inter.subject, inter_key, ca=False, path_length=None, days=1,
+        lifetime=lifetime, usages=usages,
+    )  # fmt: skip
     chain, key_file = folder / "leaf-chain.pem", folder / "leaf.key"
-    chain.write_bytes(
-        leaf.public_bytes(serialization.Encoding.PEM)
-        + inter.public_bytes(serialization.Encoding.PEM)
-    )
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    chain.write_bytes(_pem(leaf) + _pem(inter))
+    key_file.write_bytes(_key_pem(key))
     return chain, key_file

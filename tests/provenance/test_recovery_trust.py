@@ -41,15 +41,35 @@ def other_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
     return PkiPaths.under(home)
 
 
+@pytest.fixture(scope="module")
+def stripped(signed: SignResult, workdir: Path) -> Path:
+    """The signed clip re-encoded: its manifest gone, its mark kept."""
+    return _reencode(signed.output, workdir / "stripped.mp4")
+
+
+@pytest.fixture(scope="module")
+def both(keyed_home: Path, other_pki: PkiPaths, workdir: Path) -> Path:
+    """Trust anchors holding our root and the other organisation's."""
+    path = workdir / "both.pem"
+    path.write_text(
+        (keyed_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
+    )
+    return path
+
+
 def _reencode(src: str | Path, dst: Path) -> Path:
     transcode(src, dst, EncodeOptions(crf=28))  # the manifest is not carried over
     return dst
 
 
 def test_resigning_over_our_mark_is_a_conflict(
-    env_home: Path, signed: SignResult, other_pki: PkiPaths, tmp_path: Path
+    env_home: Path,
+    signed: SignResult,
+    stripped: Path,
+    both: Path,
+    other_pki: PkiPaths,
+    tmp_path: Path,
 ) -> None:
-    stripped = _reencode(signed.output, tmp_path / "stripped.mp4")
     relabeled = tmp_path / "relabeled.mp4"
     # the other signer does not hold our watermark key, so its sign does not see the mark
     sign_file(
@@ -58,10 +78,6 @@ def test_resigning_over_our_mark_is_a_conflict(
         SignOptions(ai=False),
         load_signer(other_pki.signer_chain, other_pki.signer_key),
         key=os.urandom(32),
-    )
-    both = tmp_path / "both.pem"
-    both.write_text(
-        (env_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
     )
     r = verify_file(relabeled, both)
     assert r.c2pa.state == "trusted" and r.c2pa.organization == "Other Org"
@@ -84,19 +100,20 @@ def test_resigning_over_our_mark_is_a_conflict(
 
 
 def test_a_resigned_clip_that_declares_ai_is_no_conflict(
-    env_home: Path, signed: SignResult, other_pki: PkiPaths, tmp_path: Path
+    env_home: Path,
+    signed: SignResult,
+    stripped: Path,
+    both: Path,
+    other_pki: PkiPaths,
+    tmp_path: Path,
 ) -> None:
     """Another home (or an honest re-signer without our key) cannot name our manifest; when
     its manifest declares AI content it agrees with our mark."""
     resigned = sign_file(
-        _reencode(signed.output, tmp_path / "stripped.mp4"),
+        stripped,
         tmp_path / "resigned.mp4",
         signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
         key=os.urandom(32),
-    )
-    both = tmp_path / "both.pem"
-    both.write_text(
-        (env_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
     )
     r = verify_file(resigned.output, both)
     assert r.c2pa.state == "trusted" and r.conflicts == () and r.established
@@ -115,7 +132,7 @@ def test_recovery_from_a_container_c2pa_does_not_read_is_trusted(
 
 
 def test_recovered_manifest_from_an_untrusted_signer_is_not_established(
-    env_home: Path, marked: Path, other_pki: PkiPaths, tmp_path: Path
+    env_home: Path, marked: Path, both: Path, other_pki: PkiPaths, tmp_path: Path
 ) -> None:
     key = load_watermark_key(env_home / "watermark.key")
     theirs = tmp_path / "m.mp4"
@@ -125,25 +142,26 @@ def test_recovered_manifest_from_an_untrusted_signer_is_not_established(
         tmp_path / "theirs.mp4",
         signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
     )
-    stripped = _reencode(signed.output, tmp_path / "stripped.mp4")
-    r = verify_file(stripped)
+    theirs_stripped = _reencode(signed.output, tmp_path / "stripped.mp4")
+    r = verify_file(theirs_stripped)
     assert r.c2pa.state == "absent"
     assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
     assert not r.recovered.trusted and not r.established
     # with their root among the anchors, the same recovery establishes the origin
-    both = tmp_path / "both.pem"
-    both.write_text(
-        (env_home / "trust_anchors.pem").read_text() + other_pki.trust_anchors.read_text()
-    )
-    r = verify_file(stripped, both)
+    r = verify_file(theirs_stripped, both)
     assert r.recovered is not None and r.recovered.trusted and r.established
 
 
 def test_edit_records_an_untrusted_source(
-    env_home: Path, signed: SignResult, other_pki: PkiPaths, tmp_path: Path, caplog
+    env_home: Path,
+    signed: SignResult,
+    stripped: Path,
+    other_pki: PkiPaths,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     theirs = sign_file(
-        _reencode(signed.output, tmp_path / "plain.mp4"),
+        stripped,
         tmp_path / "theirs.mp4",
         signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
     )
