@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from vidprov.api.engine import Engine
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
-from vidprov.errors import finite, printable
+from vidprov.errors import json_safe, printable
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -83,13 +84,17 @@ def require(scope: str) -> Callable[..., Caller]:
 
 
 def json_media_type(request: Request) -> None:
-    """Admits a JSON body only as JSON: ``application/json`` or ``application/*+json`` (or no
-    content type at all, which FastAPI reads as JSON).
+    """Admits a JSON body only as JSON: ``application/json`` or ``application/*+json``.
 
     Raises:
-        ApiError: 415 for any other media type.
+        ApiError: 415 for any other media type, or none (FastAPI does not read a body without
+            one as JSON, and its 422 would not say why).
     """
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if not request.headers.get("content-type", "").strip():
+        raise ApiError(
+            415, "unsupported_media_type", "send the body as application/json (no Content-Type)"
+        )
+    kind = request.headers["content-type"].split(";")[0].strip().lower()
     if kind != "application/json" and not (
         kind.startswith("application/") and kind.endswith("+json")
     ):
@@ -107,16 +112,28 @@ def _query_names(dependant: Any) -> Iterator[str]:
 
 def known_query(request: Request) -> None:
     """Refuses query parameters the route does not declare, so that a misspelt option
-    (``?mdoe=job``) is an error rather than silently ignored.
+    (``?mdoe=job``) is an error rather than silently ignored, and a known one given twice
+    (``?mode=job&mode=sync``), of which one would be silently dropped.
 
     Raises:
-        ApiError: 422 naming the unknown parameters and the route's known ones.
+        ApiError: 422 naming the repeated parameters, or the unknown ones and the route's
+            known ones.
     """
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
     known = set(_query_names(dependant))
+    counts = Counter(n for n, _ in request.query_params.multi_items())
+    repeated = sorted(n[:64] for n in known if counts[n] > 1)[:10]
+    if repeated:  # Starlette would take the last one silently
+        listed = ", ".join(f"'{printable(n)}'" for n in repeated)
+        raise ApiError(
+            422,
+            "repeated_parameter",
+            f"query parameter {listed} given more than once (give it once)",
+            {"parameters": repeated},
+        )
     unknown = sorted(n[:64] for n in set(request.query_params) - known)[:10]
     if unknown:
         names = ", ".join(f"'{printable(n)}'" for n in unknown)
@@ -138,11 +155,9 @@ Maker = Annotated[Caller, Depends(require("generate"))]
 
 
 class SafeJSONResponse(JSONResponse):
-    """JSON that survives NaN/inf (sent as null) and non-JSON values (sent as text)."""
+    """Strict JSON (see :func:`~vidprov.errors.json_safe`: NaN/inf sent as null, lone
+    surrogates as text) that survives non-JSON values (sent as text)."""
 
     def render(self, content: Any) -> bytes:
         opts: dict[str, Any] = {"allow_nan": False, "default": str, "separators": (",", ":")}
-        try:
-            return json.dumps(content, **opts).encode()
-        except ValueError:
-            return json.dumps(finite(content), **opts).encode()
+        return json.dumps(json_safe(content), **opts).encode()

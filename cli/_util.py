@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from vidprov.errors import finite
+from vidprov.errors import json_safe
 
 
 # Paths are checked by the library, whose errors name the file in one line (exit code 2);
@@ -65,10 +65,16 @@ def discard_stdout() -> None:
         os.close(devnull)
 
 
+def dumps(value: Any, indent: int | None = 2) -> str:
+    """``value`` as strict JSON (see :func:`~vidprov.errors.json_safe`); ``indent=None``: one
+    compact line."""
+    return json.dumps(json_safe(value), indent=indent, default=str, allow_nan=False)
+
+
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:
     """Print a result: its ``to_dict()`` as JSON, or the human text."""
     if as_json or human is None:
-        echo(json.dumps(finite(result.to_dict()), indent=2, default=str, allow_nan=False))
+        echo(dumps(result.to_dict()))
     else:
         echo(human)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH, echo, emit, progress_bar
+from vidprov.cli._util import PATH, dumps, echo, emit, progress_bar
 from vidprov.errors import printable
 
 
@@ -54,7 +53,7 @@ def scan(
                 clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
                 click.echo(f"{clear}vidprov: error: {printable(v.message)}", err=True)
             if jsonl:
-                echo(json.dumps(v.to_dict(), default=str))
+                echo(dumps(v.to_dict(), indent=None))
             results.append(v)
             if bar:
                 bar(1)
@@ -64,9 +63,9 @@ def scan(
     if jsonl:
         pass  # printed as each file finished
     elif as_json and len(results) > 1:
-        echo(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+        echo(dumps([r.to_dict() for r in results]))
     elif as_json and results:  # one file: its verdict, or its failure record
-        echo(json.dumps(results[0].to_dict(), indent=2, default=str))
+        echo(dumps(results[0].to_dict()))
     elif not as_json:
         for v in verdicts:
             # the threshold keeps real false alarms low, so a P(ai) under it can still be high
@@ -100,7 +99,7 @@ def detector_list(as_json: bool) -> None:
     card = default_card()
     doc = {"models": rows, "default": {k: card.get(k) for k in ("model", "sha256", "threshold")}}
     if as_json:
-        echo(json.dumps(doc, indent=2))
+        echo(dumps(doc))
         return
     for r in rows:
         echo(f"{r['name']:16s} {r['kind']:13s} {r['description']}")

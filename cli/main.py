@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import click
 
 from vidprov import __version__
-from vidprov.cli._util import PATH, OutputError, discard_stdout, emit, progress_bar
+from vidprov.cli._util import PATH, OutputError, discard_stdout, dumps, echo, emit, progress_bar
 from vidprov.errors import VidprovError, printable
 
 
@@ -52,6 +53,7 @@ class VidprovGroup(click.Group):
                 return super().invoke(ctx)
         except VidprovError as exc:
             click.echo(f"vidprov: error: {printable(str(exc))}", err=True)
+            _record(exc, exc.to_dict())
             ctx.exit(2)
         except KeyboardInterrupt:
             # outputs are atomic: each is either the old file or the finished one
@@ -72,7 +74,17 @@ class VidprovGroup(click.Group):
             click.echo(
                 f"vidprov: error: {printable(f'{exc.filename}: {exc.strerror or exc}')}", err=True
             )
+            message = f"{exc.filename}: {exc.strerror or exc}"
+            _record(exc, {"error": "os_error", "message": message, "path": str(exc.filename)})
             ctx.exit(2)
+
+
+def _record(exc: BaseException, record: dict[str, Any]) -> None:
+    """With ``--json``, the error as a record on stdout too (``{"error", "message", "path"}``,
+    as the API's 4xx bodies), so a pipeline reading stdout sees what went wrong."""
+    if getattr(exc, "json_record", False):
+        with contextlib.suppress(OutputError):  # stdout closed or full: the stderr line stays
+            echo(dumps(record))
 
 
 @click.group(cls=VidprovGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -266,6 +278,30 @@ for _command in (sign, verify, edit, generate, serve, scan, detector):
     cli.add_command(_command)
 keys.add_command(api_key_add)
 keys.add_command(api_key_remove)
+
+
+def _json_errors(command: click.Command) -> None:
+    """Mark the errors of ``command`` (and its subcommands) run with ``--json``, so that
+    :class:`VidprovGroup` also prints them as a JSON record on stdout for the pipeline."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _json_errors(sub)
+    callback = command.callback
+    if callback is None or not any(p.name == "as_json" for p in command.params):
+        return
+
+    @functools.wraps(callback)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except (VidprovError, OSError) as exc:
+            exc.json_record = bool(kwargs.get("as_json"))  # type: ignore[union-attr]
+            raise
+
+    command.callback = marked
+
+
+_json_errors(cli)
 
 
 def main() -> None:

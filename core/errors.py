@@ -8,6 +8,7 @@ message and exit code 2; the API into a 4xx JSON body.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +103,30 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
-def finite(value: Any) -> Any:
-    """``value`` (inside dicts and lists too) with NaN and infinities as ``None``: JSON has no
-    such numbers (the CLI's and the API's output)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(s: str) -> str:
+    """``s`` without lone surrogates, which strict JSON parsers refuse: a file name's bytes
+    that are not UTF-8 (Python keeps them as surrogates) become ``\\xNN`` text."""
+    if not _SURROGATE.search(s):
+        return s
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` (inside dicts and lists too) as strict JSON can carry it: NaN and infinities
+    as ``None`` (JSON has no such numbers) and strings without lone surrogates (the CLI's and
+    the API's output)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value

@@ -4,6 +4,7 @@ script: one line on stderr, never a traceback, never a silent exit code 0."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -88,3 +89,48 @@ def test_sign_refuses_a_prompt_and_a_prompt_hash(
     assert p.returncode == 0, p.stderr
     data = out.read_bytes()
     assert other.encode() in data and hashlib.sha256(b"hi").hexdigest().encode() not in data
+
+
+@pytest.mark.parametrize("args", [["info", "--json"], ["scan", "--jsonl", "--no-classifier"]])
+def test_a_file_name_that_is_not_utf8_is_strict_json(
+    tmp_path: Path, clip: Path, args: list[str]
+) -> None:
+    # Python keeps the byte 0xE9 as a lone surrogate, which json.dumps wrote as "\udce9":
+    # strict parsers (and UTF-8 encoders) refuse it
+    name = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mp4")
+    with open(clip, "rb") as src, open(name, "wb") as dst:
+        dst.write(src.read())
+    p = subprocess.run(
+        [os.fsencode(VIDPROV), *(a.encode() for a in args), name],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "VIDPROV_HOME": str(tmp_path / "h")},
+    )
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode("utf-8")  # strict
+    assert "\\ud" not in out
+    doc = json.loads(out)
+    assert doc["file" if "scan" in args else "path"].endswith("caf\\xe9.mp4")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["info"], ["verify", "--no-watermark"], ["watermark", "detect"], ["edit", "trim"]],
+)
+def test_with_json_an_error_is_also_a_record_on_stdout(tmp_path: Path, args: list[str]) -> None:
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video\n")
+    extra = ["out.mp4", "--start", "0", "--end", "1"] if args[0] == "edit" else []
+    env = {**os.environ, "VIDPROV_HOME": str(tmp_path / "h")}
+    subprocess.run([str(VIDPROV), "keys", "init"], capture_output=True, env=env, check=True)
+    plain = subprocess.run(
+        [str(VIDPROV), *args, str(bad), *extra], capture_output=True, text=True, env=env
+    )
+    p = subprocess.run(
+        [str(VIDPROV), *args, str(bad), *extra, "--json"], capture_output=True, text=True, env=env
+    )
+    assert (plain.returncode, plain.stdout) == (2, "")  # without --json: the stderr line alone
+    assert p.returncode == 2 and p.stderr == plain.stderr and p.stderr.count("\n") == 1
+    record = json.loads(p.stdout)
+    assert record["path"] == str(bad) and record["error"] == "media_error"
+    assert p.stderr == f"vidprov: error: {record['message']}\n"
