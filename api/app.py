@@ -18,6 +18,7 @@ from vidprov.api.engine import Engine, Scanner
 from vidprov.api.errors import install_handlers
 from vidprov.api.guard import JsonBodyGuard, json_routes
 from vidprov.api.jobs import JobStore, Runner
+from vidprov.api.schemas import errors
 from vidprov.api.settings import ApiSettings
 from vidprov.api.uploads import sweep_stale_uploads
 from vidprov.errors import printable
@@ -123,7 +124,7 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     install_handlers(app)
     app.include_router(meta.router)
     for module in (media, generate, store, jobs):  # the API proper: no unknown query options
-        app.include_router(module.router, dependencies=[KNOWN_QUERY])
+        app.include_router(module.router, dependencies=[KNOWN_QUERY], responses=errors(422))
     app.add_middleware(JsonBodyGuard, ctx=ctx, routes=json_routes(app))
     app.add_middleware(HeadAsGet)
     app.add_middleware(AccessLog)  # outermost: logs HEAD as HEAD

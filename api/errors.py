@@ -134,7 +134,7 @@ def install_handlers(app: FastAPI) -> None:
             message = f"{request.method} is not allowed on {request.url.path} (use {allow})"
         elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             code = "bad_json"
-            message = "the request body cannot be read as JSON (not UTF-8, or a number too long)"
+            message = f"the request body cannot be read as JSON ({_json_failure(exc)})"
         else:
             message = str(exc.detail)
         return JSONResponse({"error": code, "message": message}, exc.status_code, headers=headers)
@@ -164,3 +164,15 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_crash)
+
+
+def _json_failure(exc: BaseException) -> str:
+    """Why FastAPI could not parse a JSON body, from the error it caught."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    if isinstance(cause, ValueError) and "digit" in str(cause):
+        return "a number too long"
+    return "not UTF-8, nested too deeply, or a number too long"

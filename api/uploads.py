@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 FIELD = "file"
 SLACK = 64 * 1024  # multipart framing and small fields on top of the file itself
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def too_large(limit: int, what: str = "upload") -> ApiError:
@@ -66,23 +65,40 @@ class Upload:
 
 def replace_text(value: Any, mapping: dict[str, str]) -> Any:
     """``value`` (a JSON-ready structure) with every string's occurrences of the ``mapping``'s
-    keys replaced (longest key first)."""
+    keys (paths) replaced, longest key first; only whole paths count: ``/tmp`` in
+    ``/tmp/x`` or ``(/tmp)``, not in ``https://host/tmp/x`` or ``/tmpfiles``, which a signed
+    manifest can hold and a response must not change."""
+    patterns = [(_whole_path(old), mapping[old]) for old in sorted(mapping, key=len, reverse=True)]
+    return _replace(value, patterns)
+
+
+def _whole_path(path: str) -> re.Pattern[str]:
+    # before: the start, a space or an opening mark; after: the end, "/", a space, a closing
+    # mark or punctuation ("." only at a sentence's end)
+    return re.compile(
+        r"(?<![^\s\"'(\[<=,;])" + re.escape(path) + r"(?=$|[/\s\"')\]>,;:]|\.(?:\s|$))"
+    )
+
+
+def _replace(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:
     if isinstance(value, str):
-        for old in sorted(mapping, key=len, reverse=True):
-            if old in value:
-                value = value.replace(old, mapping[old])
+        for pattern, new in patterns:
+            value = pattern.sub(lambda _m, new=new: new, value)
         return value
     if isinstance(value, dict):
-        return {k: replace_text(v, mapping) for k, v in value.items()}
+        return {k: _replace(v, patterns) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [replace_text(v, mapping) for v in value]
+        return [_replace(v, patterns) for v in value]
     return value
 
 
 def display_name(raw: str | None) -> str:
-    """A client file name fit for display: the last path component, no control characters."""
+    """A client file name fit for display: the last path component, with no character that
+    is not printable (control and format characters, such as U+202E, which reverses the text
+    after it and can make a name that ends in ``.exe`` read as one that ends in ``.mp4``, or line
+    separators)."""
     name = re.split(r"[\\/]", raw or "")[-1]
-    name = _UNSAFE.sub("", name).strip()[:200]
+    name = "".join(c for c in name if c.isprintable()).strip()[:200]
     return name or "upload"
 
 

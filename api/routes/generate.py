@@ -1,7 +1,8 @@
 """``POST /v1/generate``: a prompt in, a watermarked and signed MP4 out.
 
-``mode=sync`` (default) answers with the MP4 itself, its watermark payload and manifest id in
-``X-Vidprov-Payload`` / ``X-Vidprov-Manifest-Id``; ``mode=job`` answers 202 with a job whose
+``mode=sync`` (default) answers with the MP4 itself, its watermark payload, manifest id and job
+in ``X-Vidprov-Payload`` / ``X-Vidprov-Manifest-Id`` / ``X-Vidprov-Job-Id`` (the job keeps the
+file for download until it expires); ``mode=job`` answers 202 with a job whose
 result carries the same facts and a ``download_url``.
 """
 
@@ -14,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
 
 from vidprov.api.deps import JSON_BODY, Context, Ctx, Maker, SafeJSONResponse
 from vidprov.api.errors import ApiError
@@ -91,7 +91,7 @@ def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
             "headers": HEADERS_DOC,
         },
         202: {"model": JobOut, "description": "Job accepted (mode=job); its result: GenerateOut"},
-        **errors(400, 401, 403, 415, 422, 503, 504),
+        **errors(400, 401, 403, 408, 413, 415, 422, 503, 504),
     },
     dependencies=[JSON_BODY],
 )
@@ -141,15 +141,9 @@ async def generate(
     result = await ctx.runner.wait(job_id, future, left)
     assert result.file is not None
 
-    def delivered() -> None:
-        # Delivered once in full: the job no longer offers it for download.
-        result.file.unlink(missing_ok=True)  # type: ignore[union-attr]
-        ctx.jobs.update(job_id, file_path=None)
-
+    # The file stays as long as the job (``job_ttl_s``): a download cut short can be fetched
+    # again from /v1/jobs/{id}/file. Deleting it once sent lost the clip for good when the
+    # client went away mid-body (Starlette runs a response's background task even then).
     return FileResponse(
-        result.file,
-        media_type="video/mp4",
-        filename=result.file_name,
-        headers=result.headers,
-        background=BackgroundTask(delivered),
+        result.file, media_type="video/mp4", filename=result.file_name, headers=result.headers
     )

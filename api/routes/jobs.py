@@ -144,10 +144,10 @@ async def job_file(
         raise ApiError(410, "job_failed", f"job {job_id} failed, so it has no file: {reason}")
     if job.status != DONE:
         raise ApiError(409, "not_ready", f"job {job_id} is {job.status}")
-    gone = ApiError(410, "gone", f"job {job_id} has no file (none made, or already delivered)")
+    gone = ApiError(410, "gone", f"job {job_id} has no file (none made, or removed since)")
     try:
         st = os.stat(job.file_path) if job.file_path is not None else None
-    except OSError:  # delivered, or swept, since
+    except OSError:  # swept, or removed by hand, since
         st = None
     if st is None or not stat.S_ISREG(st.st_mode):
         raise gone

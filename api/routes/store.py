@@ -47,7 +47,7 @@ def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]
     "/matches/byBinding",
     summary="Manifests bound to a soft-binding value (C2PA soft-binding resolution)",
     response_model=MatchesOut,
-    responses=errors(400, 401, 403, 415, 422),
+    responses=errors(400, 401, 403, 408, 413, 415, 422),
     dependencies=[JSON_BODY],
 )
 async def matches_post(

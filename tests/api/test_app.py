@@ -48,6 +48,10 @@ def test_health_and_page(make_client: Client) -> None:
     assert {"/v1/matches/byBinding", "/v1/manifests/{manifest_id}", "/v1/jobs/{job_id}"} <= set(
         spec["paths"]
     )
+    # statuses the middleware and the query check answer are documented too
+    for path, method in (("/v1/generate", "post"), ("/v1/matches/byBinding", "post")):
+        assert {"408", "413", "422"} <= set(spec["paths"][path][method]["responses"]), path
+    assert "422" in spec["paths"]["/v1/services/supportedAlgorithms"]["get"]["responses"]
 
 
 def test_scan_names_the_upload_not_the_server_path(

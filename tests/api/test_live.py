@@ -73,6 +73,20 @@ def test_generate_sync_returns_a_signed_mp4(generated: dict[str, object]) -> Non
     assert isinstance(path, Path) and path.read_bytes()[4:8] == b"ftyp"
 
 
+def test_a_sync_clip_can_be_fetched_again_from_its_job(
+    live: LiveServer, generated: dict[str, object]
+) -> None:
+    # a download cut short is not the end of the clip: it was deleted once sent, and a client
+    # that went away mid-body (Starlette still ran the deletion) had lost it for good
+    headers, path = generated["headers"], generated["path"]
+    assert isinstance(headers, httpx.Headers) and isinstance(path, Path)
+    with live.client("maker") as c:
+        again = record(c.get(f"/v1/jobs/{headers['x-vidprov-job-id']}/file"))
+        job = record(c.get(f"/v1/jobs/{headers['x-vidprov-job-id']}")).json()
+    assert again.status_code == 200 and again.content == path.read_bytes()
+    assert job["result"]["clips"][0]["download_url"].endswith("/file")
+
+
 def test_verify_scan_and_detect_the_generated_clip(
     live: LiveServer, generated: dict[str, object]
 ) -> None:

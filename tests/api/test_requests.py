@@ -113,6 +113,13 @@ def test_json_endpoints_want_json(make_client: Client) -> None:
         assert r.status_code == 415 and "application/json" in r.json()["message"], r.text
         r = c.post(url, content=b'{"prompt": "\xff"}', headers={"content-type": "application/json"})
         assert r.status_code == 400 and r.json()["error"] == "bad_json", r.text
+        assert "(not UTF-8)" in r.json()["message"]
+        deep = b"[" * 30_000 + b"]" * 30_000
+        r = c.post(url, content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "(nested too deeply)" in r.json()["message"], r.text
+        # no media type: FastAPI does not read it as JSON; its 422 said "valid dictionary"
+        r = c.post(url, content=b'{"prompt": "a fox"}', headers={"content-type": ""})
+        assert r.status_code == 415 and "no Content-Type" in r.json()["message"], r.text
     for blank in (" \n\t ", "\u200b\u3000"):  # spaces, a zero-width and an ideographic one
         r = c.post("/v1/generate", json={"prompt": blank})
         assert r.status_code == 422 and "the prompt is blank" in r.json()["message"]
@@ -155,6 +162,11 @@ def test_an_unknown_query_parameter_is_422_naming_it(
     assert r.status_code == 422 and "'x\\n'" in r.json()["message"]
     assert "takes" not in r.json()["message"]  # this route takes no query parameters
     assert c.get("/healthz", params={"utm_source": "x"}).status_code == 200  # not the API
+    # a known option given twice: Starlette kept the last silently (a sync scan here)
+    with clips["plain"].open("rb") as f:
+        r = c.post("/v1/scan?mode=job&mode=sync", files={"file": ("a.mp4", f, "video/mp4")})
+    assert r.status_code == 422 and r.json()["error"] == "repeated_parameter", r.text
+    assert r.json()["parameters"] == ["mode"] and "'mode'" in r.json()["message"]
     assert leftovers(settings) == []
 
 

@@ -10,7 +10,7 @@ import pytest
 from vidprov.api.auth import KeyRing, add_key, digest_of, load_keyring, parse_keys
 from vidprov.api.errors import ApiError, error_body, status_for
 from vidprov.api.settings import ApiSettings
-from vidprov.api.uploads import Upload, display_name, sniff_suffix
+from vidprov.api.uploads import Upload, display_name, replace_text, sniff_suffix
 from vidprov.cli.serve import is_loopback
 from vidprov.errors import (
     ConfigError,
@@ -252,3 +252,18 @@ def test_upload_folders_of_dead_workers_are_swept_at_start(tmp_path: Path) -> No
         (d / "upload.mp4").write_bytes(b"x" * 100)
     assert sweep_stale_uploads(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
+
+
+def test_only_whole_server_paths_are_replaced() -> None:
+    # a signed manifest's text that merely contains the temp folder's name stays as signed
+    names = {"/tmp": "<tmp>", "/srv/home": "$VIDPROV_HOME"}
+    kept = ["https://models.example.org/tmp/v2", "/tmpfiles/x", "/srv/homework", "file:///tmp/a"]
+    assert replace_text(kept, names) == kept
+    told = ["/tmp/up/x.mp4: bad", "key (/srv/home/watermark.key)", "in /tmp.", 'at "/tmp"']
+    assert replace_text(told, names) == [
+        "<tmp>/up/x.mp4: bad",
+        "key ($VIDPROV_HOME/watermark.key)",
+        "in <tmp>.",
+        'at "<tmp>"',
+    ]
+    assert display_name("a\x85b\u2028c\u202egnp.exe") == "abcgnp.exe"
