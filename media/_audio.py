@@ -21,6 +21,21 @@ log = logging.getLogger(__name__)
 
 # Audio codecs the MP4/MOV muxer stores as they are.
 MP4_AUDIO = {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"}
+_PCM = {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_f32le"}
+# What each output container we write stores as it is (QuickTime MOV takes no Opus or FLAC);
+# any other audio is re-encoded to AAC. Matroska stores anything.
+_STORED = {
+    "mp4": MP4_AUDIO,
+    "mov": {"aac", "mp3", "alac", "ac3", "eac3", *_PCM},
+    "avi": {"aac", "mp3", "ac3", "pcm_s16le", "pcm_u8"},
+}
+
+
+def _copies(codec: str, fmt: str) -> bool:
+    """Whether the muxer ``fmt`` stores ``codec`` as it is."""
+    stored = _STORED.get(fmt)
+    return stored is None or codec in stored
+
 
 # Sample rates AAC stores; raw audio at any other rate is resampled to 48 kHz.
 AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000}
@@ -151,19 +166,26 @@ class AudioCopier:
         self.window = window
         self._in = inp
         self._in_stream = inp.streams.audio[0]
-        name = self._in_stream.codec_context.name
-        fmt = out.format.name
-        self.mode = "copy" if (name in MP4_AUDIO or "mp4" not in fmt) else "aac"
+        if len(inp.streams.audio) > 1:
+            log.warning("%s: %d audio tracks; only the first is kept", src, len(inp.streams.audio))
+        cc = self._in_stream.codec_context
+        name = cc.codec.canonical_name if cc.codec else cc.name  # "mp3", not its decoder
+        self.mode = "copy" if _copies(name, out.format.name) else "aac"
         if self.mode == "copy":
-            self._out_stream = out.add_stream_from_template(self._in_stream)
-        else:
-            log.info("%s: audio codec %s is not storable in MP4; re-encoding to AAC", src, name)
-            cc = self._in_stream.codec_context
-            self._out_stream = out.add_stream("aac", rate=cc.sample_rate)
-            self._out_stream.layout = cc.layout.name if cc.layout else "stereo"
-            self._resampler = av.AudioResampler(
-                format="fltp", layout=self._out_stream.layout, rate=cc.sample_rate
-            )
+            try:
+                self._out_stream = out.add_stream_from_template(self._in_stream)
+            except ValueError:  # a muxer that does not take this codec after all
+                self.mode = "aac"
+        if self.mode == "aac":
+            log.info("%s: audio codec %s is not storable here; re-encoding to AAC", src, name)
+            rate = cc.sample_rate if cc.sample_rate in AAC_RATES else 48000
+            layout = "mono" if cc.channels == 1 else "stereo"  # PCM in MKV/AVI has no layout
+            self._out_stream = out.add_stream("aac", rate=rate)
+            self._out_stream.layout = layout
+            self._out_stream.bit_rate = AAC_BITRATE
+            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+            self._rate = rate
+            self._next_pts: int | None = None  # the next encoded sample, in 1/rate ticks
         self._out = out
         self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))
         self._pending: av.Packet | None = None
@@ -252,16 +274,38 @@ class AudioCopier:
             p.stream = self._out_stream
             self._out.mux(p)
             return
-        for frame in p.decode():
-            frame.pts = None
+        try:
+            frames = p.decode()
+        except (av.error.FFmpegError, ValueError) as exc:
+            log.warning("%s: an audio packet does not decode (%s)", self.src, ffmpeg_reason(exc))
+            return
+        for frame in frames:
             for rf in self._resampler.resample(frame):
-                for op in self._out_stream.encode(rf):
-                    self._out.mux(op)
+                self._encode(rf, frame)
+
+    def _encode(self, rf: av.AudioFrame, source: av.AudioFrame | None) -> None:
+        """Encode ``rf`` at the source's time (kept across the re-encode: a source that starts
+        at 2 s kept its video there while its audio, numbered from 0 by the encoder, ran 2 s
+        early), counting samples on from there; a gap of a tenth of a second or more in the
+        source is kept too. The encoder's priming then comes out before that time, where the
+        muxer's edit list hides it (it used to delay the audio by 1024 samples)."""
+        if source is not None and source.pts is not None and source.time_base is not None:
+            t = round(float(source.pts * source.time_base) * self._rate)
+            if self._next_pts is None or t - self._next_pts >= self._rate // 10:
+                self._next_pts = t
+        if self._next_pts is None:
+            self._next_pts = 0
+        rf.pts, rf.time_base = self._next_pts, Fraction(1, self._rate)
+        self._next_pts += rf.samples
+        for op in self._out_stream.encode(rf):
+            self._out.mux(op)
 
     def finish(self) -> None:
         """Mux all remaining audio (and flush the AAC encoder when re-encoding)."""
         self.pump(None)
         if self.mode == "aac":
+            for rf in self._resampler.resample(None):
+                self._encode(rf, None)
             for op in self._out_stream.encode(None):
                 self._out.mux(op)
 
