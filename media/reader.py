@@ -51,6 +51,7 @@ class VideoReader:
         self._used = False
         self._last_t: float | None = None
         self._shift = 0.0  # seconds added after timestamps restart (:class:`Restarts`)
+        self._size: tuple[int, int] | None = None  # every frame's size, where one is required
 
     @property
     def time_base(self) -> Fraction | None:
@@ -67,11 +68,17 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
+    def expect_size(self, width: int, height: int) -> None:
+        """Refuse, naming this file, a frame of another size (a writer takes one size: joined
+        clips whose picture size changes failed there, naming the output)."""
+        self._size = (width, height)
+
     def av_frames(self) -> Iterator[av.VideoFrame]:
         """Decoded PyAV frames in presentation order (one pass per reader).
 
         Raises:
-            MediaError: the reader was already consumed, or the data is corrupt.
+            MediaError: the reader was already consumed, the data is corrupt, or a frame's size
+                is not the one :meth:`expect_size` asked for.
         """
         if self._used:
             raise MediaError("reader already consumed; open the file again", self.path)
@@ -85,6 +92,8 @@ class VideoReader:
                 for frame in packet.decode():
                     if len(stamps) < 2 and frame.pts is not None:
                         stamps.add(frame.pts)
+                    if self._size is not None and (frame.width, frame.height) != self._size:
+                        raise MediaError(self._resized(frame, index), self.path)
                     yield frame
                     index += 1
         except (av.error.FFmpegError, OSError) as exc:
@@ -97,6 +106,13 @@ class VideoReader:
         if index > 1 and len(stamps) == 1:
             raise MediaError(one_timestamp(index), self.path)
         whole.check()
+
+    def _resized(self, frame: av.VideoFrame, index: int) -> str:
+        assert self._size is not None
+        return (
+            f"the picture size changes at frame {index}, from {self._size[0]}x{self._size[1]} "
+            f"to {frame.width}x{frame.height} (joined clips?); re-encode it to one size first"
+        )
 
     def timed_av_frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
         """``(seconds, PyAV frame)`` pairs, undecoded to arrays (for samplers that convert only

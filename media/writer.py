@@ -133,12 +133,14 @@ class VideoWriter:
         cls, reader: VideoReader, path: str | Path, options: EncodeOptions | None = None
     ) -> VideoWriter:
         """A writer for ``path`` with the reader's size, rate, timestamps, rotation, pixel
-        aspect ratio and sample range, copying its audio.
+        aspect ratio and sample range, copying its audio; the reader then refuses a frame of
+        another size, naming its file.
 
         Raises:
             MediaError: as the constructor; the reader's file no longer decodes.
         """
         info = reader.info
+        reader.expect_size(info.width, info.height)
         return cls(
             path,
             info.width,

@@ -206,3 +206,18 @@ def test_make_clip_takes_odd_sizes_and_refuses_empty_ones(tmp_path: Path) -> Non
     with pytest.raises(MediaError, match="positive size"):
         make_clip(tmp_path / "none.mp4", width=0)
     assert not (tmp_path / "none.mp4").exists()
+
+
+def test_a_picture_size_that_changes_is_refused_naming_the_source(tmp_path: Path) -> None:
+    # two MPEG-TS clips joined with `cat`: the writer refused the second size naming its output
+    from vidprov.media.transcode import transcode
+
+    parts = [make_clip(tmp_path / f"{w}.ts", 0.5, w, h) for w, h in ((96, 64), (64, 48))]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with pytest.raises(MediaError) as ei:
+        transcode(joined, tmp_path / "out.mp4")
+    assert ei.value.path == str(joined)
+    assert "picture size changes at frame 15, from 96x64 to 64x48" in str(ei.value)
+    assert not (tmp_path / "out.mp4").exists()
+    assert sum(1 for _ in iter_frames(joined)) == 30  # reading alone takes both sizes
