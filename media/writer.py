@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -111,6 +112,7 @@ class VideoWriter:
         self.options = options or EncodeOptions()
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.time_base = time_base
+        self._unit = _finer_unit(time_base, rate)
         self.audio_window = audio_window
         self.audio = audio
         self.frames_written = 0
@@ -201,9 +203,9 @@ class VideoWriter:
             ) from exc
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix_fmt
         if out.format.name == "avi":  # one frame per 1/fps slot: a finer unit leaves gaps
-            self.time_base = None
+            self.time_base, self._unit = None, None
         self._show(vs)
-        vs.codec_context.time_base = self.time_base or 1 / self.fps
+        vs.codec_context.time_base = self._unit or self.time_base or 1 / self.fps
         vs.time_base = vs.codec_context.time_base
         codec_opts = {} if self.options.bitrate else {"crf": str(self.options.crf)}
         if self.options.bitrate:
@@ -271,6 +273,8 @@ class VideoWriter:
             vf = vf.reformat(format=self._pix_fmt)  # YUV stays in its range
         tb = self._stream.codec_context.time_base
         time = frame.time if isinstance(frame, Frame | YUVFrame) else None  # run-on times
+        if pts is not None and self._unit is not None:
+            pts = self._on_grid(pts)
         if pts is None:
             pts = round(self.frames_written / self.fps / tb)
         elif self._last is not None and pts <= self._last[0]:  # the source's clock restarted
@@ -287,6 +291,14 @@ class VideoWriter:
         vf.pict_type = av.video.frame.PictureType.NONE
         self._encode(vf)
         self.frames_written += 1
+
+    def _on_grid(self, pts: int) -> int:
+        """``pts`` (in ``time_base``) in the finer unit; a time within one tick of a multiple
+        of ``1 / fps`` is put on it (the rounding of a constant rate in a coarse unit)."""
+        assert self.time_base is not None and self._unit is not None
+        t = pts * self.time_base
+        on = Fraction(round(t * self.fps)) / self.fps
+        return int((on if abs(t - on) <= self.time_base else t) / self._unit)
 
     def _encode(self, vf: av.VideoFrame | None) -> None:
         assert self._out is not None
@@ -335,3 +347,18 @@ class VideoWriter:
         if self._file is not None:
             self._file.discard()
             self._file = None
+
+
+def _finer_unit(time_base: Fraction | None, fps: Fraction) -> Fraction | None:
+    """The largest unit that holds both a tick of ``time_base`` and ``1 / fps`` exactly, where
+    ``time_base`` alone cannot hold ``1 / fps`` (MKV's 1 ms at 30 fps: 1/3000 s); else None.
+    A constant rate in the coarse unit came out in steps of 33/33/34 ms, which MP4 stores
+    as a variable 29.99 fps."""
+    if time_base is None or (1 / (fps * time_base)).denominator == 1:
+        return None
+    step = 1 / fps
+    unit = Fraction(
+        math.gcd(time_base.numerator, step.numerator),
+        math.lcm(time_base.denominator, step.denominator),
+    )
+    return unit if unit.denominator <= 1_000_000 else None  # MP4 stores 32-bit timescales

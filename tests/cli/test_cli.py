@@ -60,7 +60,11 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, clip: Path, kind: str) -> 
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in p.stderr
-    assert p.stdout == ""
+    assert json.loads(p.stdout) == {  # --json: the error as a record too
+        "error": "media_error",
+        "message": lines[0].removeprefix("vidprov: error: "),
+        "path": str(path),
+    }
 
 
 def test_keys_init_creates_private_key_and_refuses_overwrite(tmp_path: Path) -> None:

@@ -253,3 +253,20 @@ def test_probe_names_the_format_not_the_decoder(tmp_path: Path) -> None:
         for p in s.encode():
             out.mux(p)
     assert probe(path).video_codec == "av1"
+
+
+@pytest.mark.parametrize("fps", [Fraction(24), Fraction(30), Fraction(60), Fraction(30000, 1001)])
+def test_a_constant_rate_in_milliseconds_keeps_its_exact_rate(
+    tmp_path: Path, fps: Fraction
+) -> None:
+    # MKV times frames in 1 ms ticks: 30 fps is 33/33/34 ms, which MP4 stored as 32000/1067
+    # fps (and 60 fps as a variable rate)
+    src = tmp_path / "cfr.mkv"
+    with VideoWriter(src, 64, 48, fps) as w:
+        for i in range(40):
+            w.write(np.full((48, 64, 3), 5 * i, np.uint8))
+    assert (probe(src).fps, probe(src).vfr) == (fps, False)
+    r = transcode(src, tmp_path / "out.mp4")
+    assert (r.output.fps, r.output.vfr, r.output.frames) == (fps, False, 40)
+    assert r.preserved["fps"]
+    assert _pts(tmp_path / "out.mp4") == pytest.approx([i / fps for i in range(40)], abs=1e-6)
