@@ -73,16 +73,25 @@ class Display:
 
     ``rotation``: degrees counter-clockwise, as :attr:`VideoInfo.rotation`;
     ``sample_aspect_ratio``: the pixel shape (``None``: square); ``full_range``: samples use
-    0-255 rather than the 16-235 of video range.
+    0-255 rather than the 16-235 of video range; ``colour``: the colour primaries, transfer
+    characteristics and YUV matrix, as ISO/IEC 23091-2 (H.273) codes, 2 for unspecified
+    (an HDR clip's ``(9, 16, 9)``: BT.2020 primaries, PQ, BT.2020 matrix).
     """
 
     rotation: int = 0
     sample_aspect_ratio: Fraction | None = None
     full_range: bool = False
+    colour: tuple[int, int, int] = (2, 2, 2)
+
+
+#: YUV matrices the writer can also convert RGB frames with (BT.709, FCC, BT.601 as BT.470BG
+#: and SMPTE 170M, SMPTE 240M, BT.2020 non-constant); another is not carried
+MATRICES = frozenset({1, 4, 5, 6, 7, 9})
 
 
 def read_display(path: str | Path) -> Display:
-    """The display rotation, pixel aspect ratio and sample range of ``path``'s video stream.
+    """The display rotation, pixel aspect ratio, sample range and colour description of
+    ``path``'s video stream.
 
     Raises:
         MediaError: as :func:`probe` for a file that does not open or decode.
@@ -93,9 +102,11 @@ def read_display(path: str | Path) -> Display:
         cc = vs.codec_context
         sar = vs.sample_aspect_ratio or cc.sample_aspect_ratio
         full = cc.color_range == 2 or (cc.pix_fmt or "").startswith("yuvj")
+        matrix = cc.colorspace if cc.colorspace in MATRICES else 2  # RGB (0) is converted
+        colour = (int(cc.color_primaries or 2), int(cc.color_trc or 2), int(matrix))
         rotation = _first_frame_rotation(container, p)
     square = not sar or Fraction(sar) == 1
-    return Display(rotation, None if square else Fraction(sar), full)
+    return Display(rotation, None if square else Fraction(sar), full, colour)
 
 
 def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:

@@ -79,9 +79,10 @@ class VideoWriter:
         audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0.
         audio: raw samples to encode as the audio track (AAC), interleaved with the video;
             not together with ``audio_from``.
-        display: rotation, pixel aspect ratio and sample range to give the output (the
-            source's, for a re-encode). With ``full_range``, YUV frames are taken as full
-            range and RGB frames are converted to it.
+        display: rotation, pixel aspect ratio, sample range and colour description to give
+            the output (the source's, for a re-encode). With ``full_range``, YUV frames are
+            taken as full range and RGB frames are converted to it; RGB frames are converted
+            to YUV by the colour description's matrix.
 
     Raises:
         MediaError: bad size or rate, an encoder failure, a frame of the wrong size, the
@@ -233,6 +234,8 @@ class VideoWriter:
             vs.codec_context.sample_aspect_ratio = d.sample_aspect_ratio
         if d.full_range:
             vs.codec_context.color_range = ColorRange.JPEG
+        cc = vs.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace = d.colour
 
     def write(self, frame: Frame | YUVFrame | np.ndarray | av.VideoFrame) -> None:
         """Encode one frame (RGB ``Frame``/array, ``YUVFrame``, or a PyAV frame).
@@ -267,10 +270,16 @@ class VideoWriter:
                 f"{self.width}x{self.height}",
                 self.path,
             )
-        if self.display.full_range and vf.format.name.startswith(("rgb", "bgr", "gbr")):
-            vf = _RANGE.reformat(vf, format=self._pix_fmt, dst_color_range=ColorRange.JPEG)
+        rgb_in = vf.format.name.startswith(("rgb", "bgr", "gbr"))
+        matrix = self.display.colour[2] if rgb_in and self.display.colour[2] != 2 else None
+        if self.display.full_range and rgb_in:
+            vf = _RANGE.reformat(
+                vf, format=self._pix_fmt, dst_colorspace=matrix, dst_color_range=ColorRange.JPEG
+            )
         elif vf.format.name != self._pix_fmt:
-            vf = vf.reformat(format=self._pix_fmt)  # YUV stays in its range
+            # YUV stays in its range and matrix; RGB goes to YUV by the matrix the output is
+            # tagged with (BT.601 when it names none)
+            vf = vf.reformat(format=self._pix_fmt, dst_colorspace=matrix)
         tb = self._stream.codec_context.time_base
         time = frame.time if isinstance(frame, Frame | YUVFrame) else None  # run-on times
         if pts is not None and self._unit is not None:

@@ -17,6 +17,7 @@ from vidprov.media import (
     iter_frames,
     open_video,
     probe,
+    read_display,
     synth_frames,
     transcode,
 )
@@ -270,3 +271,56 @@ def test_a_constant_rate_in_milliseconds_keeps_its_exact_rate(
     assert (r.output.fps, r.output.vfr, r.output.frames) == (fps, False, 40)
     assert r.preserved["fps"]
     assert _pts(tmp_path / "out.mp4") == pytest.approx([i / fps for i in range(40)], abs=1e-6)
+
+
+def _tagged(path: Path, colour: tuple[int, int, int], pix_fmt: str, codec: str) -> None:
+    """A 10-frame 64x64 clip of one YUV colour, tagged ``colour``."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, pix_fmt
+        cc = vs.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace = colour
+        if codec == "libx265":
+            vs.options = {"x265-params": "log-level=error"}
+        frame = av.VideoFrame(64, 64, "yuv420p")
+        for plane, value in zip(frame.planes, (120, 90, 180), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
+        for i in range(10):
+            vf = frame.reformat(format=pix_fmt)
+            vf.pts = i
+            for p in vs.encode(vf):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+
+
+@pytest.mark.parametrize(
+    ("colour", "pix_fmt", "codec"),
+    [((9, 16, 9), "yuv420p10le", "libx265"), ((1, 1, 1), "yuv420p", "libx264")],
+)
+def test_the_colour_description_is_carried(
+    tmp_path: Path, colour: tuple[int, int, int], pix_fmt: str, codec: str
+) -> None:
+    # an HDR clip (BT.2020, PQ) came out untagged, shown as washed-out SDR
+    src = tmp_path / "src.mp4"
+    _tagged(src, colour, pix_fmt, codec)
+    transcode(src, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.color_primaries, cc.color_trc, cc.colorspace) == colour
+
+
+def test_rgb_edits_of_a_bt709_clip_keep_its_colours(tmp_path: Path) -> None:
+    # frames read as RGB by the clip's own matrix (BT.709) went back to YUV by BT.601,
+    # untagged: U and V moved by several levels
+    src = tmp_path / "709.mp4"
+    _tagged(src, (1, 1, 1), "yuv420p", "libx264")
+    with (
+        VideoReader(src) as r,
+        VideoWriter(tmp_path / "out.mp4", 64, 64, 25, display=read_display(src)) as w,
+    ):
+        for f in r.frames("rgb24"):
+            w.write(f)
+    a, b = next(iter_frames(src, "yuv420p")), next(iter_frames(tmp_path / "out.mp4", "yuv420p"))
+    for pa, pb in ((a.y, b.y), (a.u, b.u), (a.v, b.v)):
+        assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 2
