@@ -71,10 +71,8 @@ class VidprovGroup(click.Group):
             # full disk): still one line naming it, not a traceback
             if exc.filename is None:
                 raise
-            click.echo(
-                f"vidprov: error: {printable(f'{exc.filename}: {exc.strerror or exc}')}", err=True
-            )
             message = f"{exc.filename}: {exc.strerror or exc}"
+            click.echo(f"vidprov: error: {printable(message)}", err=True)
             _record(exc, {"error": "os_error", "message": message, "path": str(exc.filename)})
             ctx.exit(2)
 

@@ -19,13 +19,11 @@ from vidprov.media.info import RESTART_S
 
 log = logging.getLogger(__name__)
 
-# Audio codecs the MP4/MOV muxer stores as they are.
-MP4_AUDIO = {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"}
 _PCM = {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_f32le"}
 # What each output container we write stores as it is (QuickTime MOV takes no Opus or FLAC);
 # any other audio is re-encoded to AAC. Matroska stores anything.
 _STORED = {
-    "mp4": MP4_AUDIO,
+    "mp4": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
     "mov": {"aac", "mp3", "alac", "ac3", "eac3", *_PCM},
     "avi": {"aac", "mp3", "ac3", "pcm_s16le", "pcm_u8"},
 }
@@ -37,9 +35,28 @@ def _copies(codec: str, fmt: str) -> bool:
     return stored is None or codec in stored
 
 
-# Sample rates AAC stores; raw audio at any other rate is resampled to 48 kHz.
+# Sample rates AAC stores; audio at any other rate is resampled to 48 kHz.
 AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000}
 AAC_BITRATE = 128_000
+
+
+def aac_rate(rate: int) -> int:
+    """The rate an AAC track gets for audio at ``rate`` Hz: that one, or 48 kHz where AAC
+    cannot store it."""
+    return rate if rate in AAC_RATES else 48000
+
+
+def _aac_track(
+    out: av.container.OutputContainer, rate: int, channels: int
+) -> tuple[av.audio.stream.AudioStream, av.AudioResampler, int]:
+    """An AAC track in ``out`` for audio at ``rate`` Hz (mono, or stereo for 2 or more
+    channels), the resampler that feeds it, and the track's rate."""
+    stored = aac_rate(rate)
+    layout = "mono" if channels == 1 else "stereo"
+    stream = out.add_stream("aac", rate=stored)
+    stream.layout = layout
+    stream.bit_rate = AAC_BITRATE
+    return stream, av.AudioResampler(format="fltp", layout=layout, rate=stored), stored
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +110,7 @@ class PCMAudio:
     @property
     def stored_rate(self) -> int:
         """The rate the AAC track gets: this one, or 48 kHz where AAC cannot store it."""
-        return self.sample_rate if self.sample_rate in AAC_RATES else 48000
+        return aac_rate(self.sample_rate)
 
 
 class AudioEncoder:
@@ -106,13 +123,9 @@ class AudioEncoder:
     def __init__(self, audio: PCMAudio, out: av.container.OutputContainer) -> None:
         self.audio = audio
         self.layout = "mono" if audio.channels == 1 else "stereo"
-        rate = audio.stored_rate
-        if rate != audio.sample_rate:
+        if audio.stored_rate != audio.sample_rate:
             log.info("audio at %d Hz is not AAC-storable; resampling to 48 kHz", audio.sample_rate)
-        self._stream = out.add_stream("aac", rate=rate)
-        self._stream.layout = self.layout
-        self._stream.bit_rate = AAC_BITRATE
-        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
+        self._stream, self._resampler, _ = _aac_track(out, audio.sample_rate, audio.channels)
         self._out = out
         self._pos = 0  # next sample to encode
 
@@ -178,13 +191,10 @@ class AudioCopier:
                 self.mode = "aac"
         if self.mode == "aac":
             log.info("%s: audio codec %s is not storable here; re-encoding to AAC", src, name)
-            rate = cc.sample_rate if cc.sample_rate in AAC_RATES else 48000
-            layout = "mono" if cc.channels == 1 else "stereo"  # PCM in MKV/AVI has no layout
-            self._out_stream = out.add_stream("aac", rate=rate)
-            self._out_stream.layout = layout
-            self._out_stream.bit_rate = AAC_BITRATE
-            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-            self._rate = rate
+            # by channel count: PCM in MKV/AVI has no layout, which the AAC encoder refused
+            self._out_stream, self._resampler, self._rate = _aac_track(
+                out, cc.sample_rate, cc.channels
+            )
             self._next_pts: int | None = None  # the next encoded sample, in 1/rate ticks
         self._out = out
         self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))

@@ -62,6 +62,13 @@ def _reencode(src: str | Path, dst: Path) -> Path:
     return dst
 
 
+def _resign(stripped: Path, dst: Path, other_pki: PkiPaths, ai: bool) -> SignResult:
+    """``stripped`` signed by the other organisation, which does not hold our watermark key
+    (so its sign does not see the mark), claiming AI content or camera capture."""
+    signer = load_signer(other_pki.signer_chain, other_pki.signer_key)
+    return sign_file(stripped, dst, SignOptions(ai=ai), signer, key=os.urandom(32))
+
+
 def test_resigning_over_our_mark_is_a_conflict(
     env_home: Path,
     signed: SignResult,
@@ -70,15 +77,7 @@ def test_resigning_over_our_mark_is_a_conflict(
     other_pki: PkiPaths,
     tmp_path: Path,
 ) -> None:
-    relabeled = tmp_path / "relabeled.mp4"
-    # the other signer does not hold our watermark key, so its sign does not see the mark
-    sign_file(
-        stripped,
-        relabeled,
-        SignOptions(ai=False),
-        load_signer(other_pki.signer_chain, other_pki.signer_key),
-        key=os.urandom(32),
-    )
+    relabeled = _resign(stripped, tmp_path / "relabeled.mp4", other_pki, ai=False).output
     r = verify_file(relabeled, both)
     assert r.c2pa.state == "trusted" and r.c2pa.organization == "Other Org"
     assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
@@ -109,12 +108,7 @@ def test_a_resigned_clip_that_declares_ai_is_no_conflict(
 ) -> None:
     """Another home (or an honest re-signer without our key) cannot name our manifest; when
     its manifest declares AI content it agrees with our mark."""
-    resigned = sign_file(
-        stripped,
-        tmp_path / "resigned.mp4",
-        signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
-        key=os.urandom(32),
-    )
+    resigned = _resign(stripped, tmp_path / "resigned.mp4", other_pki, ai=True)
     r = verify_file(resigned.output, both)
     assert r.c2pa.state == "trusted" and r.conflicts == () and r.established
     assert r.recovered is not None and r.recovered.manifest_id == signed.manifest_id
