@@ -144,11 +144,10 @@ def generator_check(det, n: int, work: Path) -> dict:
 
 def scan_speed(det, data: Path, work: Path) -> dict:
     from vidprov.detector import scan_file
-    from vidprov.detector.data import _decode
-    from vidprov.media import EncodeOptions, VideoWriter
+    from vidprov.media import EncodeOptions, VideoWriter, iter_frames
 
     entries = [e for e in read_index(data) if e.label == "real"]
-    frames, _, _ = _decode(entries[0].file)
+    frames = [f.rgb for f in iter_frames(entries[0].file)]
     import cv2
 
     path = work / "speed480p.mp4"

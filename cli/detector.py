@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vidprov.cli._util import PATH, dumps, echo, emit, progress_bar
 from vidprov.errors import printable
 
+if TYPE_CHECKING:
+    from vidprov.detector.verdict import Verdict
+
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=PATH)
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (a list for many files).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON document (a list, unless one file was named)."
+)
 @click.option("--jsonl", is_flag=True, help="One compact JSON line per file, as each finishes.")
 @click.option("--plot", type=PATH, help="Timeline PNG (one file only).")
 @click.option("--model", "model_file", type=PATH, help="Detector file.")
@@ -46,40 +52,45 @@ def scan(
     det = load(model_file) if model_file else None
     results = []
     with progress_bar(len(items), "scanning") as bar:
+        clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
         for v in scan_many(
             items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
         ):
             if isinstance(v, ScanFailure):
-                clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
                 click.echo(f"{clear}vidprov: error: {printable(v.message)}", err=True)
             if jsonl:
                 echo(dumps(v.to_dict(), indent=None))
+            elif not as_json and not isinstance(v, ScanFailure):
+                if clear:
+                    click.echo(clear, nl=False, err=True)
+                echo("\n".join(_text(v)))  # as each file finishes: an interrupt keeps them
             results.append(v)
             if bar:
                 bar(1)
     verdicts = [v for v in results if not isinstance(v, ScanFailure)]
     if plot is not None and verdicts:
         plot_timeline(verdicts[0], plot)
-    if jsonl:
-        pass  # printed as each file finished
-    elif as_json and len(results) > 1:
-        echo(dumps([r.to_dict() for r in results]))
-    elif as_json and results:  # one file: its verdict, or its failure record
+    if as_json and len(files) == 1 and items == [Path(files[0])]:  # one file: one record
         echo(dumps(results[0].to_dict()))
-    elif not as_json:
-        for v in verdicts:
-            # the threshold keeps real false alarms low, so a P(ai) under it can still be high
-            thr = ""
-            if v.decided_by == "classifier":
-                thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
-            head = f"{printable(v.file)}: {v.label.upper()}  P(ai)={v.score_text}"
-            echo(f"{head}  (decided by {v.decided_by}{thr})")
-            for s in v.segments:
-                echo(f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}")
-            for c in v.conflicts:
-                echo(f"  conflict: {c}")
+    elif as_json:  # several files, or a folder of them: a list
+        echo(dumps([r.to_dict() for r in results]))
     if len(verdicts) < len(results):
         click.get_current_context().exit(2)
+
+
+def _text(v: Verdict) -> list[str]:
+    """The text lines of one verdict."""
+    # the threshold keeps real false alarms low, so a P(ai) under it can still be high
+    thr = ""
+    if v.decided_by == "classifier":
+        thr = f", threshold {v.evidence['classifier']['threshold']:.2f}"
+    head = f"{printable(v.file)}: {v.label.upper()}  P(ai)={v.score_text}"
+    lines = [f"{head}  (decided by {v.decided_by}{thr})"]
+    lines += [
+        f"  {s.start:7.2f}s - {s.end:7.2f}s  {s.label:4s}  {s.score:.2f}  {s.source}"
+        for s in v.segments
+    ]
+    return lines + [f"  conflict: {c}" for c in v.conflicts]
 
 
 @click.group()
@@ -128,6 +139,13 @@ def detector_list(as_json: bool) -> None:
     help="Share of camera-in-camera clips (out of fold) the splice threshold may flag: higher "
     "finds more inserts and flags more camera footage.",
 )
+@click.option(
+    "--splice-gif/--no-splice-gif",
+    default=True,
+    show_default=True,
+    help="Put camera pieces of the splice clips through a GIF palette, as the shared data's AI "
+    "clips were (off: for AI clips that never were GIFs).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def detector_train(
@@ -137,6 +155,7 @@ def detector_train(
     windows: int,
     splice_clips: int,
     splice_false_rate: float,
+    splice_gif: bool,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -150,6 +169,7 @@ def detector_train(
         windows_per_clip=windows,
         splice_clips=splice_clips,
         splice_false_rate=splice_false_rate,
+        splice_gif=splice_gif,
         seed=seed,
     )
     with progress_bar(n + max(0, splice_clips), "normalising + encoding") as bar:

@@ -78,11 +78,13 @@ class VidprovGroup(click.Group):
 
 
 def _record(exc: BaseException, record: dict[str, Any]) -> None:
-    """With ``--json``, the error as a record on stdout too (``{"error", "message", "path"}``,
-    as the API's 4xx bodies), so a pipeline reading stdout sees what went wrong."""
-    if getattr(exc, "json_record", False):
+    """With ``--json`` (``--jsonl``: on one line), the error as a record on stdout too
+    (``{"error", "message", "path"}``, as the API's 4xx bodies), so a pipeline reading stdout
+    sees what went wrong."""
+    mode = getattr(exc, "json_record", False)
+    if mode:
         with contextlib.suppress(OutputError):  # stdout closed or full: the stderr line stays
-            echo(dumps(record))
+            echo(dumps(record, indent=None) if mode == "line" else dumps(record))
 
 
 @click.group(cls=VidprovGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -293,7 +295,9 @@ def _json_errors(command: click.Command) -> None:
         try:
             return callback(*args, **kwargs)
         except (VidprovError, OSError) as exc:
-            exc.json_record = bool(kwargs.get("as_json"))  # type: ignore[union-attr]
+            # --jsonl: one compact line, as that output's other records
+            mode = "line" if kwargs.get("jsonl") else bool(kwargs.get("as_json"))
+            exc.json_record = mode  # type: ignore[union-attr]
             raise
 
     command.callback = marked

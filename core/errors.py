@@ -97,12 +97,6 @@ class DetectorError(VidprovError):
     code = "detector_error"
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters escaped (a newline in a file name becomes ``\\n``),
-    so a message stays on one line and a log line stays one line."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -115,6 +109,13 @@ def _text(s: str) -> str:
         return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that is not an escaped byte
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (a newline in a file name becomes ``\\n``),
+    so a message stays on one line and a log line stays one line; a file name's bytes that
+    are not UTF-8 as ``\\xNN``, as in JSON output (:func:`json_safe`)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in _text(text))
 
 
 def json_safe(value: Any) -> Any:

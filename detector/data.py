@@ -14,9 +14,11 @@ benchmark's test draw, 0.550 with every window at an average bitrate.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,11 +95,13 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     """Read ``index.csv`` (columns file, label, generator, source_repo[, source_path]).
 
     Real clips are grouped by source repository and folder (pieces of one recording, or one
-    recording session, stay together); AI clips by generator and repository.
+    recording session, stay together); AI clips by generator and repository, or alone when
+    their row names no repository. Labels are read regardless of case.
 
     Raises:
-        DetectorError: missing folder/index, bad labels, or listed files that do not exist (a
-            clip listed twice is counted once, with a warning).
+        DetectorError: missing folder/index, bad labels, listed files that do not exist, a clip
+            listed twice with two labels (listed twice with one, it is counted once, with a
+            warning).
     """
     root = data_dir(path)
     index = root / "index.csv"
@@ -112,11 +116,17 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
                 cols = ", ".join(reader.fieldnames) or "none"
                 need = " and ".join(sorted(missing))
                 raise DetectorError(f"index.csv needs a {need} column (it has: {cols})", root)
-            seen: dict[Path, int] = {}
+            seen: dict[Path, tuple[int, int]] = {}  # clip: (line, entry index)
             for row in reader:
                 line = reader.line_num  # the row's last physical line (blank lines counted)
                 entry = _entry(root, row, line)
                 key = entry.file.resolve()
+                if key in seen and out[seen[key][1]].label != entry.label:
+                    raise DetectorError(
+                        f"index.csv line {line}: {row.get('file')} is listed as "
+                        f"{out[seen[key][1]].label} on line {seen[key][0]}, here as {entry.label}",
+                        root,
+                    )
                 if key in seen:  # the shared data lists one SEINE clip twice
                     if (index, line) in _WARNED:  # once per process, however often it is read
                         continue
@@ -126,10 +136,10 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
                         root,
                         line,
                         row.get("file"),
-                        seen[key],
+                        seen[key][0],
                     )
                     continue
-                seen[key] = line
+                seen[key] = (line, len(out))
                 out.append(entry)
     except UnicodeDecodeError as exc:
         raise DetectorError("index.csv is not UTF-8 text", root) from exc
@@ -144,11 +154,14 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
 
 def _entry(root: Path, row: dict[str, str | None], line: int) -> ClipEntry:
     """One index row as a :class:`ClipEntry` (``line``: its line number, for errors)."""
-    label = (row.get("label") or "").strip()
+    label = (row.get("label") or "").strip().lower()
     if label not in ("ai", "real"):
-        raise DetectorError(f"index.csv line {line}: label must be ai or real", root)
-    name = row.get("file") or ""
-    if not name.strip():
+        found = (row.get("label") or "").strip()
+        raise DetectorError(
+            f"index.csv line {line}: label must be ai or real, not {found!r}"[:200], root
+        )
+    name = (row.get("file") or "").strip()
+    if not name:
         raise DetectorError(f"index.csv line {line}: no file named", root)
     f = root / name
     try:
@@ -157,11 +170,12 @@ def _entry(root: Path, row: dict[str, str | None], line: int) -> ClipEntry:
         found = False
     if not found:
         raise DetectorError(f"index.csv line {line}: missing clip {name}", root)
-    repo = row.get("source_repo") or row.get("source") or "unknown"
+    repo = (row.get("source_repo") or row.get("source") or "").strip()
     gen = (row.get("generator") or "").strip() or ("camera" if label == "real" else "?")
     folder = os.path.dirname(row.get("source_path") or "") or name
-    group = f"real:{repo}:{folder}" if label == "real" else f"ai:{gen}:{repo}"
-    return ClipEntry(f, label, gen, repo, group)
+    # with no source named, a clip is a group of its own (as a real one with no source_path)
+    group = f"real:{repo or 'unknown'}:{folder}" if label == "real" else f"ai:{gen}:{repo or name}"
+    return ClipEntry(f, label, gen, repo or "unknown", group)
 
 
 def logo_folds(entries: list[ClipEntry]) -> list[tuple[str, list[int], list[int]]]:
@@ -247,20 +261,42 @@ def group_split(
     return sorted(train), sorted(test)
 
 
-def _decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, float]:
+def _timeline(path: Path) -> tuple[np.ndarray, float]:
+    """Frame times and duration of ``path``: a first pass that decodes but keeps no pixels,
+    so that only the frames a window uses are kept in the second (:func:`_frames_at`).
+
+    Raises:
+        MediaError: unreadable, too small to classify, or fewer than two frames.
+    """
     with VideoReader(path) as r:
         check_classifiable(r.info.width, r.info.height, path)  # as scan does, before decoding
-        frames, times = [], []
-        for f in r.frames("rgb24"):
-            frames.append(f.rgb)
-            times.append(f.time)
+        t = np.asarray([time for time, _ in r.timed_av_frames()], dtype=np.float64)
         dur = r.info.duration
-    t = np.asarray(times, dtype=np.float64)
     if len(t) > 1:
         dur = max(dur, float(t[-1] + np.median(np.diff(t))))
-    if len(frames) < 2:
-        raise MediaError(f"only {len(frames)} frame(s): nothing to classify", path)
-    return frames, t, dur or float(len(frames))
+    if len(t) < 2:
+        raise MediaError(f"only {len(t)} frame(s): nothing to classify", path)
+    return t, dur or float(len(t))
+
+
+def _frames_at(path: Path, wanted: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, RGB frame)`` for the frames of ``path`` at ``wanted``, in order; decoding
+    stops after the last of them.
+
+    Raises:
+        MediaError: unreadable, or it ran out of frames before the last wanted one (a file
+            that changed since :func:`_timeline` read it).
+    """
+    keep = set(wanted)
+    last = max(keep, default=-1)
+    i = -1
+    with VideoReader(path) as r:
+        for i, (_, frame) in enumerate(r.timed_av_frames()):
+            if i in keep:
+                yield i, frame.to_ndarray(format="rgb24")
+            if i >= last:
+                return
+    raise MediaError(f"frame {last} is gone (the clip ends at frame {i}): changed while read", path)
 
 
 def _resample(times: np.ndarray, start: float, seconds: float, fps: float) -> list[int]:
@@ -348,18 +384,14 @@ def gif_roundtrip(rgb: np.ndarray, dither: bool) -> np.ndarray:
     return np.asarray(pal.convert("RGB"))
 
 
-def _gif_some(frames: list[np.ndarray], used: list[int], dither: bool = False) -> list[np.ndarray]:
-    """``frames`` with those at indices ``used`` through a GIF palette (:func:`gif_roundtrip`)."""
-    out = list(frames)
-    for i in set(used):
-        out[i] = gif_roundtrip(frames[i], dither)
-    return out
-
-
-def _write(path: Path, frames: list[np.ndarray], fps: float, options: EncodeOptions) -> None:
-    h, w = frames[0].shape[:2]
-    with VideoWriter(path, w, h, fps, options) as out:
+def _write(path: Path, frames: Iterable[np.ndarray], fps: float, options: EncodeOptions) -> None:
+    """Encode ``frames`` (consumed as they come) to ``path``, sized by the first."""
+    with contextlib.ExitStack() as stack:
+        out = None
         for f in frames:
+            if out is None:
+                h, w = f.shape[:2]
+                out = stack.enter_context(VideoWriter(path, w, h, fps, options))
             out.write(f)
 
 
@@ -380,34 +412,71 @@ def normalised_windows(
         MediaError: the source clip cannot be read.
     """
     cfg = cfg or NormaliseConfig()
-    frames, times, dur = _decode(entry.file)
-    for out in outs:
+    times, dur = _timeline(entry.file)
+    plans = []
+    for _ in outs:
         d = _draw(rng, cfg)
         start = float(rng.uniform(0, max(0.0, dur - cfg.seconds)))
         idx = _resample(times, start, cfg.seconds, d.fps)
-        w, h = d.size
-        src = _gif_some(frames, idx, d.gif == 2) if d.gif else frames
-        fitted = [_fit(src[i], d.size, d.scale, d.crop, d.lines) for i in idx]
         # average bitrate: the file's bitrate follows the drawn size and rate, not the content
         # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
         abr = rng.random() < cfg.abr_share
+        plans.append((d, idx, abr))
+    fitted = _fitted(
+        entry.file, [(idx, d.gif, d.size, d.scale, d.crop, d.lines) for d, idx, _ in plans]
+    )
+    for out, (d, _, abr), frames in zip(outs, plans, fitted, strict=True):
+        w, h = d.size
         bps = int(d.bpp * w * h * d.fps) if abr else None
-        _write(out, fitted, d.fps, _options(d.crf, bps))
+        _write(out, frames, d.fps, _options(d.crf, bps))
     return outs
+
+
+_Layout = tuple[list[int], int, tuple[int, int], float, tuple[float, float, float], int]
+
+
+def _fitted(path: Path, layouts: list[_Layout]) -> list[list[np.ndarray]]:
+    """For each ``(indices, gif, size, scale, crop, lines)``: the frames of ``path`` at those
+    indices, through a GIF palette (``gif`` as :class:`_Draw`'s) and fitted to ``size``
+    (:func:`_fit`). One pass that keeps only fitted frames, whatever the clip's length.
+
+    Raises:
+        MediaError: as :func:`_frames_at`.
+    """
+    uses: dict[int, list[tuple[int, int]]] = {}  # frame: (layout, position) pairs
+    for n, (idx, *_) in enumerate(layouts):
+        for k, i in enumerate(idx):
+            uses.setdefault(i, []).append((n, k))
+    out: list[list[np.ndarray]] = [[np.empty(0)] * len(lay[0]) for lay in layouts]
+    for i, rgb in _frames_at(path, uses):
+        src: dict[int, np.ndarray] = {}  # the frame as each layout's palette leaves it
+        for n, k in uses[i]:
+            _, gif, size, scale, crop, lines = layouts[n]
+            if n not in src:
+                src[n] = gif_roundtrip(rgb, gif == 2) if gif else rgb
+            out[n][k] = _fit(src[n], size, scale, crop, lines)
+    return out
 
 
 def attack(src: Path, out: Path, crf: int, scale: float = 1.0, gif: bool = False) -> Path:
     """Re-encode ``src`` at ``crf`` after resizing by ``scale`` and, with ``gif``, a GIF's
     256-colour palette, undithered (an upload's transforms)."""
-    frames, times, _ = _decode(src)
-    if gif:
-        frames = [gif_roundtrip(f, dither=False) for f in frames]
-    fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 8.0
-    if scale != 1.0:
-        h, w = frames[0].shape[:2]
-        size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
-        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    _write(out, frames, fps, _options(crf))
+    times, _ = _timeline(src)
+    fps = 1.0 / float(np.median(np.diff(times)))
+
+    def attacked() -> Iterator[np.ndarray]:
+        size = None  # the first frame's, scaled: every frame goes to it
+        for _, f in _frames_at(src, range(len(times))):
+            if gif:
+                f = gif_roundtrip(f, dither=False)
+            if scale != 1.0:
+                if size is None:
+                    h, w = f.shape[:2]
+                    size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+                f = cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+            yield f
+
+    _write(out, attacked(), fps, _options(crf))
     return out
 
 
@@ -438,8 +507,8 @@ def make_mixed(
     Raises:
         MediaError: a clip cannot be read, or the host is too short.
     """
-    hf, ht, hdur = _decode(host.file)
-    af, at, _adur = _decode(insert.file)
+    ht, hdur = _timeline(host.file)
+    at, _adur = _timeline(insert.file)
     seconds = min(seconds, max(hdur, 4.0))
     fps = float(rng.choice((15.0, 24.0, 25.0)))
     size = ((426, 240), (480, 270), (320, 240))[int(rng.integers(3))]
@@ -455,15 +524,10 @@ def make_mixed(
     host_idx = _resample(ht, 0.0, seconds, fps)
     ins_idx = _resample(at, 0.0, (n1 - n0) / fps, fps)
     crop = (0.0, 0.5, 0.5)
-    if gif[0]:
-        hf = _gif_some(hf, host_idx)
-    if gif[1]:
-        af = _gif_some(af, ins_idx)
-    frames = []
-    for k in range(n_host):
-        if n0 <= k < n1:
-            frames.append(_fit(af[ins_idx[k - n0]], size, 1.0, crop))
-        else:
-            frames.append(_fit(hf[host_idx[k]], size, 1.0, crop))
-    _write(out, frames, fps, _options(crf))
+    outside = [k for k in range(n_host) if not n0 <= k < n1]
+    [host_part] = _fitted(host.file, [([host_idx[k] for k in outside], gif[0], size, 1.0, crop, 0)])
+    [ins_part] = _fitted(insert.file, [(ins_idx[: n1 - n0], gif[1], size, 1.0, crop, 0)])
+    frames = dict(zip(outside, host_part, strict=True))
+    frames.update((n0 + j, f) for j, f in enumerate(ins_part))
+    _write(out, (frames[k] for k in range(n_host)), fps, _options(crf))
     return MixedClip(out, host.file.name, insert.file.name, (n0 / fps, n1 / fps))

@@ -32,6 +32,8 @@ from vidprov.provenance import manifest
 from vidprov.provenance.manifest import source_type
 from vidprov.watermark import covers_clip
 
+SNAP_S = 2e-3  # span ends this close to the clip's ends are taken as the ends
+
 # digital source type names as :func:`_claim` gives them (the URI without the IPTC prefix)
 TRAINED, COMPOSITE_TRAINED, CAPTURE = (
     uri.removeprefix(manifest.IPTC)
@@ -51,7 +53,7 @@ def _claim(manifest: dict[str, Any] | None) -> str | None:
 def _merge(segments: list[Segment]) -> list[Segment]:
     out: list[Segment] = []
     for s in sorted(segments, key=lambda s: s.start):
-        if s.end - s.start <= 1e-6:
+        if s.end - s.start < 1e-3:  # shorter than the to_dict rounding: a sliver
             continue
         prev = out[-1] if out else None
         if prev and prev.label == s.label and prev.source == s.source and s.start - prev.end < 1e-3:
@@ -65,7 +67,12 @@ def _fill(
     marked: list[tuple[float, float]], cls: ClassifierResult | None, duration: float
 ) -> list[Segment]:
     """Watermarked spans as ``ai``; the gaps between them labelled by the classifier's segments
-    (clipped to the gap), or ``real`` at score 0 when there is no classifier."""
+    (clipped to the gap), or left without a segment when there is no classifier (the absence
+    of our mark says nothing). Span ends within :data:`SNAP_S` of the clip's are moved to them
+    (a report's times are rounded to the millisecond)."""
+    marked = [
+        (0.0 if a < SNAP_S else a, duration if b > duration - SNAP_S else b) for a, b in marked
+    ]
     segs = [Segment(a, b, "ai", 1.0, "watermark") for a, b in marked]
     cursor = 0.0
     gaps = []
@@ -73,10 +80,7 @@ def _fill(
         if a > cursor:
             gaps.append((cursor, a))
         cursor = max(cursor, b)
-    for a, b in gaps:
-        if cls is None:
-            segs.append(Segment(a, b, "real", 0.0, "watermark"))
-            continue
+    for a, b in gaps if cls is not None else ():
         for s in cls.segments:
             lo, hi = max(a, s.start), min(b, s.end)
             if hi > lo:
@@ -89,11 +93,12 @@ def _marked(
 ) -> tuple[str, list[Segment]]:
     """Label and timeline of a clip our mark covers in ``spans``: ``ai`` from end to end when
     they cover it (:func:`~vidprov.watermark.covers_clip`), else the marked spans ``ai`` and
-    the rest as :func:`_fill` labels it (``mixed`` unless that is ``ai`` too)."""
+    the rest as :func:`_fill` labels it (``mixed`` unless that is ``ai`` too; ``mixed``
+    without a classifier: part of it is certainly AI, the rest was not judged)."""
     if covers_clip(spans, duration):
         return "ai", [Segment(0.0, duration, "ai", 1.0, source)]
     segs = _fill(spans, cls, duration)
-    return ("ai" if all(s.label == "ai" for s in segs) else "mixed"), segs
+    return ("ai" if cls and all(s.label == "ai" for s in segs) else "mixed"), segs
 
 
 def fuse(

@@ -103,8 +103,9 @@ def scan_file(
 
 
 def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | MediaError]:
-    """Expand folders into the video files inside them (sorted, recursive; symlinked folders
-    are not followed); files pass as-is (a missing one is :func:`scan_file`'s to report).
+    """Expand folders into the video files inside them (sorted, recursive; symlinked folders,
+    hidden files and hidden folders are left out); files pass as-is (a missing one is
+    :func:`scan_file`'s to report).
     One ``str`` or ``Path`` is taken as one path.
 
     A folder that holds no videos, or a folder that cannot be listed, comes as the
@@ -127,8 +128,13 @@ def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | Med
             continue
         found: list[Path] = []
         unlisted: list[OSError] = []
-        for root, _dirs, names in os.walk(p, onerror=unlisted.append):
-            found += [Path(root, n) for n in names if Path(n).suffix.lower() in VIDEO_SUFFIXES]
+        for root, dirs, names in os.walk(p, onerror=unlisted.append):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden: .git, .Trash, ...
+            found += [
+                Path(root, n)
+                for n in names
+                if not n.startswith(".") and Path(n).suffix.lower() in VIDEO_SUFFIXES
+            ]  # macOS writes ._clip.mp4 metadata files beside clips on foreign disks
         for exc in unlisted:
             where = exc.filename or p
             yield MediaError(f"cannot list folder ({exc.strerror or exc})", where)
@@ -168,6 +174,10 @@ def scan_many(
 
     load_trust_anchors(Path(trust_anchors) if trust_anchors is not None else None)
     key = optional_watermark_key(key)
+    if key is not None:  # a found mark is looked up there: an unusable store stops us now
+        from vidprov.provenance.store import ManifestStore
+
+        ManifestStore.lookup()
     for path in iter_inputs(paths):
         if isinstance(path, MediaError):
             log.info("skipped: %s", path)

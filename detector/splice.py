@@ -175,8 +175,11 @@ def build_samples(
     n: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    gif: bool = True,
 ) -> list[SpliceSample]:
     """Synthesise and encode ``n`` clips for splice training (see the module docstring).
+    ``gif=False``: no piece goes through a GIF palette, for data whose AI clips never were GIFs
+    (the same clips are drawn either way).
 
     Raises:
         DetectorError: no camera clip or no AI clip.
@@ -192,15 +195,15 @@ def build_samples(
         for _ in range(n):
             host = hosts[int(rng.integers(len(hosts)))]
             others = [e for e in hosts if e.group != host.group]
-            gif_host = bool(rng.random() < GIF_HOST)
+            gif_host = bool(rng.random() < GIF_HOST) and gif
             if rng.random() < AI_SHARE or not others:
                 ins = ais[int(rng.integers(len(ais)))]
-                gif = (gif_host, False)  # the AI piece was a GIF already
+                palettes = (gif_host, False)  # the AI piece was a GIF already
             else:
                 ins = pick_insert(rng, host, hosts)
-                gif = (gif_host, True)
+                palettes = (gif_host, gif)
             try:
-                mc = make_mixed(host, ins, path, rng, gif=gif)
+                mc = make_mixed(host, ins, path, rng, gif=palettes)
                 enc = det.encode_file(path)
             except MediaError as exc:
                 log.warning("splice sample skipped: %s", exc)

@@ -54,6 +54,8 @@ class TrainConfig:
     splice_clips: int = 200  # synthesised clips for the splice model (0: none)
     # out-of-fold share of camera-in-camera clips the splice threshold may flag (false splices)
     splice_false_rate: float = 0.1
+    # camera pieces of splice clips through a GIF palette, as the shared data's AI clips were
+    splice_gif: bool = True
     cv_folds: int = 5
     seed: int = 0
     normalise: NormaliseConfig = field(default_factory=NormaliseConfig)
@@ -86,6 +88,11 @@ class Windows:
     @property
     def groups(self) -> np.ndarray:
         return np.array([self.entries[i].group for i in self.owner])
+
+    @property
+    def readable(self) -> list[ClipEntry]:
+        """The entries that gave at least one window, in index order."""
+        return [self.entries[i] for i in sorted(set(self.owner.tolist()))]
 
     def of(self, clips: Iterable[int]) -> np.ndarray:
         """Indices (ascending) of the windows drawn from entries ``clips``."""
@@ -213,6 +220,27 @@ class TrainResult:
         return asdict(self)
 
 
+def _check_inputs(entries: list[ClipEntry], root: Path, out: str | Path, what: str = "") -> None:
+    """Refuse an output that is one of the dataset's own files, and a dataset that cannot be
+    cross-validated: each label needs clips from two groups or more.
+
+    Raises:
+        DetectorError: as above.
+    """
+    target = Path(out).resolve()
+    if target == (root / "index.csv").resolve() or target in {e.file.resolve() for e in entries}:
+        raise DetectorError("the model would overwrite a file of the dataset it trains on", out)
+    for label in ("ai", "real"):
+        groups = {e.group for e in entries if e.label == label}
+        if len(groups) < 2:
+            raise DetectorError(
+                f"training needs {what}{label} clips from two sources or more, to hold one out "
+                f"(found {len(groups)}); clips of one generator and source_repo (ai), or of one "
+                "source_repo and source_path folder (real), are one source",
+                root,
+            )
+
+
 def train(
     data: str | Path | None,
     out: str | Path,
@@ -222,20 +250,27 @@ def train(
     """Train a registered model on a dataset folder and save it (atomically, with checksum).
 
     Raises:
-        DetectorError: no dataset, unknown model, too few clips of either label.
+        DetectorError: no dataset, unknown model, too few clips or sources of either label, an
+            output that is a file of the dataset.
         MediaError: the output (or its ``.sha256``) cannot be written: checked before training.
     """
     cfg = config or TrainConfig()
     for target in (out, f"{out}.sha256"):  # fail now, not after the training
         check_writable(target)
     entries = read_index(data)
-    if len({e.label for e in entries}) < 2:
-        raise DetectorError("training needs clips of both labels (ai and real)", data_dir(data))
+    root = data_dir(data)
+    _check_inputs(entries, root, out)
     det = create(cfg.model, **cfg.overrides)
     win = build_windows(entries, det, cfg.windows_per_clip, cfg.seed, cfg.normalise, progress)
-    report = fit(det, win, np.arange(len(win.encoded)), cfg.cv_folds, cfg.seed)
+    _check_inputs(win.readable, root, out, "readable ")
+    try:
+        report = fit(det, win, np.arange(len(win.encoded)), cfg.cv_folds, cfg.seed)
+    except DetectorError as exc:
+        raise DetectorError(exc.message, exc.path or root) from exc
     if cfg.splice_clips > 0:
-        samples = build_samples(det, entries, cfg.splice_clips, cfg.seed, progress)
+        samples = build_samples(
+            det, win.readable, cfg.splice_clips, cfg.seed, progress, cfg.splice_gif
+        )
         idx = np.arange(len(win.encoded))
         logits = held_out_logits(det, win, idx, samples, cfg.seed)
         try:
@@ -243,7 +278,7 @@ def train(
         except DetectorError as exc:
             raise DetectorError(
                 f"no splice model: {exc.message} (add clips, or pass --splice-clips 0)",
-                data_dir(data),
+                root,
             ) from exc
         report["splice"] = det.splice.report
     report["clips"] = len(entries)
@@ -378,8 +413,9 @@ def evaluate(
     scores = np.array([det.result(e).clip_score for e in win.encoded])
     overall, per = clip_report(entries, win.owner, scores, det.threshold)
     overall["skipped"] = list(win.skipped)
-    hosts = splice_hosts(entries)
-    inserts = [e for e in entries if e.label == "ai"]
+    readable = win.readable  # mixed clips are not drawn from clips already found unreadable
+    hosts = splice_hosts(readable)
+    inserts = [e for e in readable if e.label == "ai"]
     mixed = mixed_report(det, hosts, inserts, n_mixed, seed, progress)
     control = mixed_report(det, hosts, hosts, n_mixed, seed + 1, progress)
     trained_on = det.meta.get("training", {}).get("clips")

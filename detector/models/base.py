@@ -318,11 +318,18 @@ def restore(cls_for: Callable[[str], type[Detector]], blob: dict[str, Any]) -> D
     """
     try:
         det = cls_for(blob["kind"])(blob["name"], blob["config"])
-        det.calib = tuple(blob["calib"])  # type: ignore[assignment]
-        det.threshold = float(blob["threshold"])
-        det.meta = blob.get("meta", {})
-        det.splice = blob.get("splice")
+        calib = tuple(float(v) for v in blob["calib"])
+        threshold = float(blob["threshold"])
+        meta, splice = blob.get("meta", {}), blob.get("splice")
+        if len(calib) != 2 or not np.all(np.isfinite(calib)) or calib[0] <= 0:
+            raise ValueError(f"calibration {blob['calib']!r} is not a slope > 0 and an offset")
+        if not 0.0 <= threshold <= 1.0:  # NaN fails this too
+            raise ValueError(f"threshold {threshold!r} is not a probability")
+        if not isinstance(meta, dict) or not (splice is None or isinstance(splice, SpliceModel)):
+            raise TypeError("its meta or splice part is of the wrong kind")
+        det.calib = calib  # type: ignore[assignment]
+        det.threshold, det.meta, det.splice = threshold, meta, splice
         det.load_state(blob["state"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DetectorError(f"not a complete vidprov detector model ({exc!r})") from exc
+        raise DetectorError(f"not a complete vidprov detector model ({exc})") from exc
     return det

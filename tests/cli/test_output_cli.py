@@ -134,3 +134,12 @@ def test_with_json_an_error_is_also_a_record_on_stdout(tmp_path: Path, args: lis
     record = json.loads(p.stdout)
     assert record["path"] == str(bad) and record["error"] == "media_error"
     assert p.stderr == f"vidprov: error: {record['message']}\n"
+
+
+def test_with_jsonl_a_setup_error_is_one_record_line_on_stdout(tmp_path: Path, clip: Path) -> None:
+    missing = tmp_path / "anchors.pem"
+    p = run("scan", str(clip), "--jsonl", "--no-classifier", "--trust-anchors", str(missing))
+    assert p.returncode == 2 and len(p.stderr.splitlines()) == 1
+    [line] = p.stdout.splitlines()
+    record = json.loads(line)
+    assert record["path"] == str(missing) and record["error"] and record["message"]

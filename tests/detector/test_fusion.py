@@ -160,3 +160,23 @@ def test_a_splice_model_that_flags_every_shot_makes_the_clip_ai_not_mixed() -> N
     one = (Segment(0, 4, "ai", 0.9, "splice"), Segment(4, 10, "real", 0.1, "splice"))
     v = fuse("f", 10.0, c2pa("absent", None), None, wm(), replace(result, segments=one))
     assert (v.label, v.score) == ("mixed", 0.9)
+
+
+def test_without_a_classifier_unmarked_time_gets_no_segment() -> None:
+    v = fuse("f", 10.0, c2pa("absent", None), None, wm((3.0, 6.0)), None)
+    assert v.label == "mixed"  # part certainly AI, the rest not judged
+    assert [(s.start, s.end, s.label, s.source) for s in v.segments] == [
+        (3.0, 6.0, "ai", "watermark")
+    ]
+    composite = fuse(
+        "f", 10.0, c2pa("trusted", "compositeWithTrainedAlgorithmicMedia"), None, wm(), None
+    )
+    assert (composite.label, composite.segments) == ("mixed", ())
+
+
+def test_a_mark_ending_at_the_rounded_duration_leaves_no_sliver() -> None:
+    # reports round span times to the millisecond; the clip lasts 5.958333 s
+    for classifier in (None, cls(0.1, [(0.0, 5.958333, "real", 0.1)])):
+        v = fuse("f", 5.958333, c2pa("absent", None), None, wm((3.042, 5.958)), classifier)
+        assert v.segments[-1].end == 5.958333 and v.segments[-1].label == "ai"
+        assert all(s.end - s.start > 0.5 for s in v.segments)

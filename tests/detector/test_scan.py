@@ -103,6 +103,24 @@ def test_scan_cli_text_names_the_threshold_the_classifier_decided_by(
     assert head.endswith(f"(decided by classifier, threshold {thr:.2f})")
 
 
+def test_scan_cli_json_of_a_folder_is_a_list_and_odd_names_print_as_in_json(
+    toy_model_file: Path, toy_data: Path, tmp_path: Path, keyed_home: Path
+) -> None:
+    import os
+    import shutil
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    odd = os.fsdecode(bytes(folder / "caf") + b"\xe9.mp4")  # a Latin-1 name: not UTF-8
+    shutil.copy(toy_data / "real" / "real2.mp4", odd)
+    p = _cli("scan", str(folder), "--model", str(toy_model_file), "--json", env_home=keyed_home)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)  # a folder may hold any number of clips: always a list
+    assert isinstance(doc, list) and doc[0]["file"] == f"{folder}/caf\\xe9.mp4"
+    p = _cli("scan", str(folder), "--model", str(toy_model_file), env_home=keyed_home)
+    assert p.stdout.startswith(f"{folder}/caf\\xe9.mp4: REAL"), p.stdout
+
+
 def test_scan_cli_bad_input_is_one_line_exit_2(tmp_path: Path, keyed_home: Path) -> None:
     bad = tmp_path / "x.mp4"
     bad.write_text("garbage")
@@ -363,8 +381,32 @@ def test_a_folder_scan_takes_every_video_suffix_ffmpeg_reads(tmp_path: Path) -> 
 
     for name in ("a.MP4", "b.gif", "c.y4m", "d.ts", "e.webm", "notes.txt", "f.jpg"):
         (tmp_path / name).write_bytes(b"x")
+    # hidden files and folders are left out: macOS's ._a.MP4 metadata, a .git folder
+    (tmp_path / "._a.MP4").write_bytes(b"x")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "g.mp4").write_bytes(b"x")
     found = sorted(p.name for p in iter_inputs([tmp_path]) if isinstance(p, Path))
     assert found == ["a.MP4", "b.gif", "c.y4m", "d.ts", "e.webm"]
+    # named one by one, they are scanned like any file
+    assert list(iter_inputs([tmp_path / "._a.MP4"])) == [tmp_path / "._a.MP4"]
+
+
+def test_an_unusable_manifest_store_stops_a_batch_before_the_first_clip(
+    tmp_path: Path, toy_model: Detector, keyed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from vidprov.errors import ProvenanceError
+
+    home = tmp_path / "home"
+    shutil.copytree(keyed_home, home)
+    (home / "manifests.sqlite").write_text("junk\n")
+    monkeypatch.setenv("VIDPROV_HOME", str(home))
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, width=96, height=64, fps=12)
+    scanned = []
+    with pytest.raises(ProvenanceError, match="manifest store unusable"):
+        scanned.extend(scan_many([clip, clip], detector=toy_model))
+    assert scanned == []
 
 
 def test_a_clip_that_breaks_something_unexpected_does_not_end_the_batch(

@@ -9,11 +9,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from vidprov.detector.data import ClipEntry
+from vidprov.detector.data import ClipEntry, read_index
 from vidprov.detector.models import Detector, Encoded
 from vidprov.detector.splice import (
     SpliceModel,
     SpliceSample,
+    build_samples,
     fit_splice,
     pick_insert,
     rr_threshold,
@@ -170,6 +171,28 @@ def test_splice_hosts_prefer_camera_clips_of_four_seconds(tmp_path: Path) -> Non
     assert splice_hosts([long_cam, short_cam, long_ai, missing]) == [long_cam]
     # no camera clip is long enough: every camera clip, unreadable ones included
     assert splice_hosts([short_cam, long_ai, missing]) == [short_cam, missing]
+
+
+def test_gif_palettes_in_splice_samples_can_be_turned_off(
+    toy_data: Path, toy_model: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    palettes: list[bool] = []
+
+    def spy(rgb: np.ndarray, dither: bool) -> np.ndarray:
+        palettes.append(dither)
+        return rgb
+
+    monkeypatch.setattr("vidprov.detector.data.gif_roundtrip", spy)
+    entries = read_index(toy_data)
+    with_gif = build_samples(toy_model, entries, 4, seed=3, gif=True)
+    assert palettes and not any(palettes)  # camera inserts always, some hosts; never dithered
+    palettes.clear()
+    without = build_samples(toy_model, entries, 4, seed=3, gif=False)
+    assert palettes == []
+    # the same clips are drawn either way
+    assert [(s.interval, s.host, s.insert) for s in with_gif] == [
+        (s.interval, s.host, s.insert) for s in without
+    ]
 
 
 def test_an_insert_never_comes_from_its_hosts_group() -> None:

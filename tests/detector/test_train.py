@@ -23,7 +23,7 @@ from vidprov.detector.data import (
     read_index,
 )
 from vidprov.detector.models import create, list_models, load
-from vidprov.detector.models.base import sha256_file
+from vidprov.detector.models.base import load_blob, sha256_file
 from vidprov.detector.train import TrainConfig, evaluate, mixed_report, train
 from vidprov.errors import DetectorError
 from vidprov.media import iter_frames, probe
@@ -95,6 +95,31 @@ def test_not_a_model_file(tmp_path: Path) -> None:
         load(tmp_path / "missing.joblib")
     with pytest.raises(DetectorError, match="is a folder, not a model file"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("meta", [1, 2]),
+        ("calib", (1.0,)),
+        ("calib", (float("nan"), 0.0)),
+        ("calib", (-1.0, 0.0)),
+        ("threshold", float("nan")),
+        ("threshold", 5.0),
+        ("splice", {"x": 1}),
+    ],
+)
+def test_a_model_with_a_bad_part_is_refused_when_loaded(
+    toy_model_file: Path, tmp_path: Path, field: str, value: object
+) -> None:
+    import joblib
+
+    blob = load_blob(toy_model_file)
+    f = tmp_path / "bad.joblib"
+    joblib.dump({**blob, field: value}, f, compress=3)
+    with pytest.raises(DetectorError, match="not a complete vidprov detector model") as err:
+        load(f)
+    assert Path(str(err.value.path)) == f
 
 
 class _Runs:
@@ -418,7 +443,7 @@ def test_detector_train_and_eval_from_the_command_line(toy_data: Path, tmp_path:
     out = tmp_path / "m.joblib"
     p = _cli(
         "detector", "train", "--data", str(toy_data), "--out", str(out), "--windows", "1",
-        "--splice-clips", "8", "--splice-false-rate", "0.3", "--json",
+        "--splice-clips", "8", "--splice-false-rate", "0.3", "--no-splice-gif", "--json",
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
@@ -451,3 +476,59 @@ def test_index_errors_name_the_physical_line_and_duplicates(
         entries = read_index(tmp_path)  # a clip listed twice is counted once
     assert [e.file.name for e in entries] == ["a.mp4", "b.mp4"]
     assert "line 4: ./a.mp4 is already listed on line 2" in caplog.text
+    (tmp_path / "index.csv").write_text("file,label\na.mp4,real\nb.mp4,ai\n./a.mp4,ai\n")
+    with pytest.raises(DetectorError, match=r"line 4: \./a\.mp4 is listed as real on line 2, here"):
+        read_index(tmp_path)
+
+
+def test_labels_ignore_case_and_a_bad_one_is_shown(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "b.mp4").write_bytes(b"x")
+    (tmp_path / "index.csv").write_text("file,label\n a.mp4 ,Real\nb.mp4,AI\n")
+    assert [(e.file.name, e.label) for e in read_index(tmp_path)] == [
+        ("a.mp4", "real"),
+        ("b.mp4", "ai"),
+    ]
+    (tmp_path / "index.csv").write_text("file,label\na.mp4,fake\n")
+    with pytest.raises(DetectorError, match="line 2: label must be ai or real, not 'fake'"):
+        read_index(tmp_path)
+
+
+def test_clips_with_no_source_are_groups_of_their_own(tmp_path: Path) -> None:
+    for n in ("a", "b", "c", "d"):
+        (tmp_path / f"{n}.mp4").write_bytes(b"x")
+    (tmp_path / "index.csv").write_text("file,label\na.mp4,real\nb.mp4,real\nc.mp4,ai\nd.mp4,ai\n")
+    assert len({e.group for e in read_index(tmp_path)}) == 4
+    (tmp_path / "index.csv").write_text(
+        "file,label,generator,source_repo\na.mp4,real,,r1\nb.mp4,real,,r2\n"
+        "c.mp4,ai,g,same\nd.mp4,ai,g,same\n"
+    )
+    assert len({e.group for e in read_index(tmp_path) if e.label == "ai"}) == 1
+
+
+def test_train_refuses_one_source_and_its_own_files_before_any_work(
+    toy_data: Path, tmp_path: Path
+) -> None:
+    rows = list(csv.reader((toy_data / "index.csv").open()))
+    for r in rows[1:]:
+        r[0] = str(toy_data / r[0])
+        if r[1] == "ai":
+            r[2], r[3] = "one-gen", "one-repo"  # every AI clip from one source
+    with (tmp_path / "index.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(DetectorError, match="needs ai clips from two sources or more") as err:
+        train(tmp_path, tmp_path / "m.joblib", TrainConfig(splice_clips=0))
+    assert Path(str(err.value.path)) == tmp_path
+    for own in (toy_data / "index.csv", toy_data / "ai" / "ai0.mp4"):
+        before = own.read_bytes()
+        with pytest.raises(DetectorError, match="would overwrite a file of the dataset"):
+            train(toy_data, own, TrainConfig(splice_clips=0))
+        assert own.read_bytes() == before
+
+
+def test_mixed_clips_are_drawn_only_from_clips_that_were_read(tmp_path: Path) -> None:
+    from vidprov.detector.train import Windows
+
+    entries = [ClipEntry(tmp_path / f"{n}.mp4", "real", "camera", n, n) for n in "abc"]
+    win = Windows(entries, np.array([2, 0, 0]), [], ("b.mp4: not a video",))  # type: ignore[arg-type]
+    assert win.readable == [entries[0], entries[2]]
