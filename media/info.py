@@ -191,6 +191,7 @@ def probe(path: str | Path) -> VideoInfo:
         audio_tail = vs.duration is None and info.has_audio
         step = frame_step(info.fps, time_base)
         count, first, last, last_duration = 0, None, None, 0
+        reordered = False  # B-frames: a packet's duration is then its gap in decoding order
         gaps = _GapCheck(p, time_base)
         index = IndexCheck(p, vs, container.format.name)
         restarts = Restarts(step, time_base)
@@ -205,6 +206,7 @@ def probe(path: str | Path) -> VideoInfo:
                 ts = restarts.pts(packet)
                 gaps.push(ts)
                 first = ts if first is None else min(first, ts)
+                reordered = reordered or (last is not None and ts < last)
                 if last is None or ts > last:
                     last, last_duration = ts, int(packet.duration or 0)
         except (av.error.FFmpegError, OSError) as exc:
@@ -230,8 +232,9 @@ def probe(path: str | Path) -> VideoInfo:
     duration = info.duration
     if first is not None and last is not None and time_base is not None and count > 1:
         # the last frame lasts its packet's duration, or else the shortest gap between frames:
-        # the mean gap doubled a sparse clip's length (frames at 0 and 10 s: 20 s)
-        tail = last_duration or gaps.min_delta or step
+        # the mean gap doubled a sparse clip's length (frames at 0 and 10 s: 20 s); with
+        # B-frames the packet's duration is a gap in decoding order, not how long it is shown
+        tail = (0 if reordered else last_duration) or gaps.min_delta or step
         span = float((last - first + tail) * time_base)
         end = float((last + tail) * time_base)  # headers measure from 0, whatever the start
         truncated = not audio_tail and duration > max(span, end) + max(1.0, 0.5 * span)

@@ -4,7 +4,7 @@ timestamps that restart (joined MPEG-TS files) agree between ``probe`` and the r
 from __future__ import annotations
 
 from fractions import Fraction
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 
 import av
@@ -179,3 +179,27 @@ def test_a_thumbnail_track_marked_default_is_not_the_clip(src: Path, tmp_path: P
     info = probe(path)
     assert (info.width, info.height, info.frames) == (160, 120, 50)
     assert len(_times(path)) == 50
+
+
+def test_a_variable_rate_clip_with_b_frames_ends_one_short_gap_after_its_last_frame(
+    tmp_path: Path,
+) -> None:
+    # gaps of 1, 1, 1 and 6 ticks of 1/24 s; x264 with B-frames writes each packet's duration as
+    # its gap in decoding order, which for the last frame shown is not how long it is shown
+    pts = [0, *accumulate([1, 1, 1, 6][i % 4] for i in range(58))]  # last gap: 1 tick
+    path = tmp_path / "vfr_b.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, 24)
+        vs.options = {"bf": "3", "b-adapt": "0"}  # here its packet lasts 6 ticks
+        for t, rgb in zip(pts, synth_frames(59, 96, 64), strict=True):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 24)
+            for p in vs.encode(frame):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    info, times = probe(path), _times(path)
+    assert info.frames == 59 and times[-1] == pytest.approx(pts[-1] / 24)
+    assert info.duration == pytest.approx((pts[-1] + 1) / 24)
