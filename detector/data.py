@@ -78,14 +78,17 @@ def data_dir(path: str | Path | None) -> Path:
     Raises:
         DetectorError: neither given, or the folder has no ``index.csv``.
     """
-    p = path if path is not None else os.environ.get(DATA_ENV)
+    p = path if path is not None else os.environ.get(DATA_ENV, "").strip()
     if not p:
         raise DetectorError(f"no dataset: pass --data DIR or set {DATA_ENV}")
     d = Path(p)
     try:
         found = (d / "index.csv").is_file()
+        is_file = not found and d.is_file()
     except OSError as exc:  # a name too long, a folder that cannot be searched
         raise DetectorError(f"cannot read the dataset folder ({exc.strerror})", d) from exc
+    if is_file:
+        raise DetectorError("is a file: give the folder that holds index.csv", d)
     if not found:
         raise DetectorError("no index.csv in the dataset folder", d)
     return d
@@ -109,8 +112,11 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     try:  # utf-8-sig: spreadsheets often start the file with a byte-order mark
         with open(index, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            if reader.fieldnames is None:
+            if not reader.fieldnames or not any(f.strip() for f in reader.fieldnames):
                 raise DetectorError("index.csv is empty", root)
+            twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
+            if twice:
+                raise DetectorError(f"index.csv has two {twice[0]!r} columns", root)
             missing = {"file", "label"} - set(reader.fieldnames)
             if missing:
                 cols = ", ".join(reader.fieldnames) or "none"

@@ -261,12 +261,19 @@ def train(
     root = data_dir(data)
     _check_inputs(entries, root, out)
     det = create(cfg.model, **cfg.overrides)
-    win = build_windows(entries, det, cfg.windows_per_clip, cfg.seed, cfg.normalise, progress)
-    _check_inputs(win.readable, root, out, "readable ")
-    try:
+    try:  # errors about the data as a whole name the dataset
+        win = build_windows(entries, det, cfg.windows_per_clip, cfg.seed, cfg.normalise, progress)
+        _check_inputs(win.readable, root, out, "readable ")
         report = fit(det, win, np.arange(len(win.encoded)), cfg.cv_folds, cfg.seed)
     except DetectorError as exc:
         raise DetectorError(exc.message, exc.path or root) from exc
+    auc = report["out_of_fold"].get("auc")
+    if auc is not None and auc < 0.5:  # saved all the same: the user decides
+        log.warning(
+            "%s: out-of-fold AUC %.3f is below chance: too few clips or sources to learn from",
+            root,
+            auc,
+        )
     if cfg.splice_clips > 0:
         samples = build_samples(
             det, win.readable, cfg.splice_clips, cfg.seed, progress, cfg.splice_gif
@@ -277,7 +284,8 @@ def train(
             det.splice = fit_splice(det, samples, logits, rr_fpr=cfg.splice_false_rate)
         except DetectorError as exc:
             raise DetectorError(
-                f"no splice model: {exc.message} (add clips, or pass --splice-clips 0)",
+                f"no splice model: {exc.message} (add clips or --splice-clips, or pass "
+                "--splice-clips 0)",
                 root,
             ) from exc
         report["splice"] = det.splice.report
@@ -409,7 +417,10 @@ def evaluate(
         raise ConfigError(f"the number of mixed clips must be 0 or more, not {n_mixed}")
     det = model if isinstance(model, Detector) else load(model)
     entries = read_index(data)
-    win = build_windows(entries, det, 1, seed, normalise, progress)
+    try:
+        win = build_windows(entries, det, 1, seed, normalise, progress)
+    except DetectorError as exc:
+        raise DetectorError(exc.message, exc.path or data_dir(data)) from exc
     scores = np.array([det.result(e).clip_score for e in win.encoded])
     overall, per = clip_report(entries, win.owner, scores, det.threshold)
     overall["skipped"] = list(win.skipped)

@@ -532,3 +532,31 @@ def test_mixed_clips_are_drawn_only_from_clips_that_were_read(tmp_path: Path) ->
     entries = [ClipEntry(tmp_path / f"{n}.mp4", "real", "camera", n, n) for n in "abc"]
     win = Windows(entries, np.array([2, 0, 0]), [], ("b.mp4: not a video",))  # type: ignore[arg-type]
     assert win.readable == [entries[0], entries[2]]
+
+
+def test_dataset_paths_and_index_headers_that_cannot_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "index.csv").write_text("\n\n")
+    with pytest.raises(DetectorError, match=r"index\.csv is empty"):
+        read_index(tmp_path)
+    (tmp_path / "index.csv").write_text("file,label,label\na.mp4,real,ai\n")
+    with pytest.raises(DetectorError, match="has two 'label' columns"):
+        read_index(tmp_path)
+    with pytest.raises(DetectorError, match="is a file: give the folder") as err:
+        read_index(tmp_path / "index.csv")
+    assert Path(str(err.value.path)) == tmp_path / "index.csv"
+    monkeypatch.setenv("VIDPROV_DATA", "  ")
+    with pytest.raises(DetectorError, match="no dataset: pass --data DIR"):
+        read_index(None)
+
+
+def test_no_readable_clip_names_the_dataset(tmp_path: Path) -> None:
+    rows = ["file,label"]
+    for i in range(4):
+        (tmp_path / f"c{i}.mp4").write_bytes(b"not a video")
+        rows.append(f"c{i}.mp4,{'ai' if i % 2 else 'real'}")
+    (tmp_path / "index.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DetectorError, match="none of the 4 clips listed could be read") as err:
+        train(tmp_path, tmp_path / "m.joblib", TrainConfig(splice_clips=0))
+    assert Path(str(err.value.path)) == tmp_path
