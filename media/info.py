@@ -15,7 +15,7 @@ from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason, main_video, open_input
 
 log = logging.getLogger(__name__)
-_WARNED: set[str] = set()  # files whose short frames were reported (once per process)
+_WARNED: set[str] = set()  # files whose short frames or restarts were reported (once per process)
 MAX_FRAME_GAP_S = 86400.0  # frames a day apart: corrupt timestamps, not a slow time-lapse
 
 
@@ -217,7 +217,8 @@ def probe(path: str | Path) -> VideoInfo:
         if count > 1 and first == last:
             raise MediaError(one_timestamp(count), p)
         index.check()
-        if restarts.count:
+        if restarts.count and f"restart:{p}" not in _WARNED:  # scan probes a file twice
+            _WARNED.add(f"restart:{p}")
             log.warning(
                 "%s: timestamps restart %d time(s) (joined streams?): times run on across them",
                 p,
