@@ -81,10 +81,10 @@ def _record(exc: BaseException, record: dict[str, Any]) -> None:
     """With ``--json`` (``--jsonl``: on one line), the error as a record on stdout too
     (``{"error", "message", "path"}``, as the API's 4xx bodies), so a pipeline reading stdout
     sees what went wrong."""
-    mode = getattr(exc, "json_record", False)
-    if mode:
+    fmt = getattr(exc, "json_record", "")
+    if fmt:
         with contextlib.suppress(OutputError):  # stdout closed or full: the stderr line stays
-            echo(dumps(record, indent=None) if mode == "line" else dumps(record))
+            echo(dumps(record, indent=None if fmt == "jsonl" else 2))
 
 
 @click.group(cls=VidprovGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -296,8 +296,8 @@ def _json_errors(command: click.Command) -> None:
             return callback(*args, **kwargs)
         except (VidprovError, OSError) as exc:
             # --jsonl: one compact line, as that output's other records
-            mode = "line" if kwargs.get("jsonl") else bool(kwargs.get("as_json"))
-            exc.json_record = mode  # type: ignore[union-attr]
+            fmt = "jsonl" if kwargs.get("jsonl") else "json" if kwargs.get("as_json") else ""
+            exc.json_record = fmt  # type: ignore[union-attr]
             raise
 
     command.callback = marked

@@ -18,7 +18,7 @@ import contextlib
 import csv
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from vidprov.detector.sampling import check_classifiable
 from vidprov.errors import DetectorError, MediaError
-from vidprov.media import EncodeOptions, VideoReader, VideoWriter
+from vidprov.media import EncodeOptions, VideoReader, VideoWriter, iter_frames
 
 log = logging.getLogger(__name__)
 _WARNED: set[tuple[Path, int]] = set()  # index lines reported as repeats
@@ -428,9 +428,7 @@ def normalised_windows(
         # (at a fixed CRF smooth AI clips come out smaller, which would tell them apart)
         abr = rng.random() < cfg.abr_share
         plans.append((d, idx, abr))
-    fitted = _fitted(
-        entry.file, [(idx, d.gif, d.size, d.scale, d.crop, d.lines) for d, idx, _ in plans]
-    )
+    fitted = _fitted(entry.file, [(idx, _window_frame(d)) for d, idx, _ in plans])
     for out, (d, _, abr), frames in zip(outs, plans, fitted, strict=True):
         w, h = d.size
         bps = int(d.bpp * w * h * d.fps) if abr else None
@@ -438,29 +436,34 @@ def normalised_windows(
     return outs
 
 
-_Layout = tuple[list[int], int, tuple[int, int], float, tuple[float, float, float], int]
+def _window_frame(d: _Draw) -> Callable[[np.ndarray], np.ndarray]:
+    """A source frame as window ``d`` shows it: through its GIF palette, if any, and fitted."""
+    return lambda rgb: _fit(
+        gif_roundtrip(rgb, d.gif == 2) if d.gif else rgb, d.size, d.scale, d.crop, d.lines
+    )
 
 
-def _fitted(path: Path, layouts: list[_Layout]) -> list[list[np.ndarray]]:
-    """For each ``(indices, gif, size, scale, crop, lines)``: the frames of ``path`` at those
-    indices, through a GIF palette (``gif`` as :class:`_Draw`'s) and fitted to ``size``
-    (:func:`_fit`). One pass that keeps only fitted frames, whatever the clip's length.
+def _fitted(
+    path: Path, layouts: list[tuple[list[int], Callable[[np.ndarray], np.ndarray]]]
+) -> list[list[np.ndarray]]:
+    """For each ``(indices, fit)``: ``fit`` of the frames of ``path`` at those indices, in one
+    pass that keeps only fitted frames, whatever the clip's length (each distinct frame is
+    fitted once per layout).
 
     Raises:
         MediaError: as :func:`_frames_at`.
     """
     uses: dict[int, list[tuple[int, int]]] = {}  # frame: (layout, position) pairs
-    for n, (idx, *_) in enumerate(layouts):
+    for n, (idx, _) in enumerate(layouts):
         for k, i in enumerate(idx):
             uses.setdefault(i, []).append((n, k))
-    out: list[list[np.ndarray]] = [[np.empty(0)] * len(lay[0]) for lay in layouts]
+    out: list[list[np.ndarray]] = [[np.empty(0)] * len(idx) for idx, _ in layouts]
     for i, rgb in _frames_at(path, uses):
-        src: dict[int, np.ndarray] = {}  # the frame as each layout's palette leaves it
+        done: dict[int, np.ndarray] = {}  # layout: this frame fitted
         for n, k in uses[i]:
-            _, gif, size, scale, crop, lines = layouts[n]
-            if n not in src:
-                src[n] = gif_roundtrip(rgb, gif == 2) if gif else rgb
-            out[n][k] = _fit(src[n], size, scale, crop, lines)
+            if n not in done:
+                done[n] = layouts[n][1](rgb)
+            out[n][k] = done[n]
     return out
 
 
@@ -472,7 +475,8 @@ def attack(src: Path, out: Path, crf: int, scale: float = 1.0, gif: bool = False
 
     def attacked() -> Iterator[np.ndarray]:
         size = None  # the first frame's, scaled: every frame goes to it
-        for _, f in _frames_at(src, range(len(times))):
+        for frame in iter_frames(src):
+            f = frame.rgb
             if gif:
                 f = gif_roundtrip(f, dither=False)
             if scale != 1.0:
@@ -530,10 +534,14 @@ def make_mixed(
     host_idx = _resample(ht, 0.0, seconds, fps)
     ins_idx = _resample(at, 0.0, (n1 - n0) / fps, fps)
     crop = (0.0, 0.5, 0.5)
+
+    def fit(palette: bool) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda rgb: _fit(gif_roundtrip(rgb, False) if palette else rgb, size, 1.0, crop)
+
     outside = [k for k in range(n_host) if not n0 <= k < n1]
-    [host_part] = _fitted(host.file, [([host_idx[k] for k in outside], gif[0], size, 1.0, crop, 0)])
-    [ins_part] = _fitted(insert.file, [(ins_idx[: n1 - n0], gif[1], size, 1.0, crop, 0)])
+    [host_part] = _fitted(host.file, [([host_idx[k] for k in outside], fit(gif[0]))])
+    [ins_part] = _fitted(insert.file, [(ins_idx, fit(gif[1]))])
     frames = dict(zip(outside, host_part, strict=True))
-    frames.update((n0 + j, f) for j, f in enumerate(ins_part))
+    frames.update(zip(range(n0, n1), ins_part, strict=True))
     _write(out, (frames[k] for k in range(n_host)), fps, _options(crf))
     return MixedClip(out, host.file.name, insert.file.name, (n0 / fps, n1 / fps))

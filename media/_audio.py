@@ -122,10 +122,10 @@ class AudioEncoder:
 
     def __init__(self, audio: PCMAudio, out: av.container.OutputContainer) -> None:
         self.audio = audio
-        self.layout = "mono" if audio.channels == 1 else "stereo"
         if audio.stored_rate != audio.sample_rate:
             log.info("audio at %d Hz is not AAC-storable; resampling to 48 kHz", audio.sample_rate)
         self._stream, self._resampler, _ = _aac_track(out, audio.sample_rate, audio.channels)
+        self.layout = self._stream.layout.name  # the samples' layout too (mono or stereo)
         self._out = out
         self._pos = 0  # next sample to encode
 
