@@ -15,7 +15,6 @@ import numpy as np
 
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason
-from vidprov.media.info import RESTART_S
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +200,8 @@ class AudioCopier:
         self._pending: av.Packet | None = None
         self._done = False
         self._shift = 0  # ticks added after the source's clock restarts
+        self._last_dts: int | None = None  # as demuxed, unshifted
         self._end: int | None = None  # where the latest packet so far ends (shifted)
-        tb = self._in_stream.time_base
-        self._back = RESTART_S / tb if tb else None  # a restart, in the stream's ticks
 
     @classmethod
     def open(
@@ -254,16 +252,15 @@ class AudioCopier:
             return p
 
     def _run_on(self, p: av.Packet) -> None:
-        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), as the
-        video reader does (:class:`~vidprov.media.info.Restarts`): the muxer refuses time
-        going back."""
-        back = self._back if self._back is not None else RESTART_S / p.time_base
+        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files: its decoding
+        time goes back), as the video reader does (:class:`~vidprov.media.info.Restarts`): the
+        muxer refuses time going back."""
+        if self._last_dts is not None and self._end is not None and p.dts < self._last_dts:
+            self._shift = self._end - p.dts  # on from where the sound so far ends
+        self._last_dts = p.dts
         p.pts, p.dts = (p.pts + self._shift if p.pts is not None else None), p.dts + self._shift
-        if self._end is not None and p.dts <= self._end - back:
-            extra = self._end - p.dts
-            self._shift += extra
-            p.pts, p.dts = (p.pts + extra if p.pts is not None else None), p.dts + extra
-        self._end = max(self._end or p.dts, p.dts + max(int(p.duration or 0), 1))
+        end = p.dts + max(int(p.duration or 0), 1)
+        self._end = end if self._end is None else max(self._end, end)
 
     def pump(self, until: float | None) -> None:
         """Mux audio packets whose time is at most ``until`` seconds (all when None)."""

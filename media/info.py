@@ -194,16 +194,17 @@ def probe(path: str | Path) -> VideoInfo:
         reordered = False  # B-frames: a packet's duration is then its gap in decoding order
         gaps = _GapCheck(p, time_base)
         index = IndexCheck(p, vs, container.format.name)
-        restarts = Restarts(step, time_base)
+        restarts = Restarts(step)
         try:
             for packet in container.demux(vs):
                 index.add(packet)
-                if packet.size == 0 or (packet.pts is None and packet.dts is None):
+                # is_discard: before an edit list's start, never shown
+                if packet.size == 0 or packet.is_discard:
                     continue
-                if packet.is_discard:  # before an edit list's start: never shown
+                ts = restarts.apply(packet)
+                if ts is None:
                     continue
                 count += 1
-                ts = restarts.pts(packet)
                 gaps.push(ts)
                 first = ts if first is None else min(first, ts)
                 reordered = reordered or (last is not None and ts < last)
@@ -348,32 +349,35 @@ def frame_step(fps: Fraction, time_base: Fraction | None) -> int:
     return max(1, round(1 / (fps * time_base)))
 
 
-#: a clock going back by this much or more restarts (less: frames out of order, not a restart)
-RESTART_S = 1.0
-
-
 class Restarts:
-    """Timestamps that run on across a restart: a stream whose decoding timestamps go back by
-    :data:`RESTART_S` or more (MPEG-TS files joined with ``cat``, a wrapped 33-bit clock)
-    continues one frame after the latest presentation time before it, as players do, instead
-    of folding its frames back onto the start (the sampler skipped them, and they stopped the
-    watermark's read)."""
+    """Timestamps that run on across a restart: a stream whose decoding timestamps go back
+    (MPEG-TS files joined with ``cat``, a wrapped 33-bit clock; within one stream they only
+    ever go forward) continues one frame after the latest presentation time before it, as
+    players do, instead of folding its frames back onto the start (the sampler skipped them,
+    they stopped the watermark's read, and a re-encode failed on the audio). Any step back
+    counts: pieces shorter than a second used to go back by less than a 1 s threshold and
+    fold. One instance per stream, fed every packet in demuxing order."""
 
-    def __init__(self, step: int, time_base: Fraction | None) -> None:
+    def __init__(self, step: int) -> None:
         self.step, self.shift, self.count = step, 0, 0
-        self.back = round(RESTART_S / time_base) if time_base else None
-        self.last_dts: int | None = None
+        self.last_dts: int | None = None  # as demuxed, unshifted
         self.top: int | None = None  # latest presentation time so far (shifted)
 
-    def pts(self, packet: av.Packet) -> int:
-        """The packet's presentation time in ticks, shifted past any restart."""
+    def apply(self, packet: av.Packet) -> int | None:
+        """Shift ``packet``'s timestamps past any restart, in place; its presentation time in
+        ticks (the decoding time when it has none), or None when it has neither."""
         ts = packet.pts if packet.pts is not None else packet.dts
-        if packet.dts is not None and self.back is not None:
+        if ts is None:
+            return None
+        if packet.dts is not None:
             last, top = self.last_dts, self.top
-            if last is not None and top is not None and packet.dts <= last - self.back:
+            if last is not None and top is not None and packet.dts < last:
                 self.shift = top + self.step - ts
                 self.count += 1
             self.last_dts = packet.dts
+        if self.shift:
+            packet.dts = packet.dts + self.shift if packet.dts is not None else None
+            packet.pts = packet.pts + self.shift if packet.pts is not None else None
         ts += self.shift
         self.top = ts if self.top is None else max(self.top, ts)
         return ts

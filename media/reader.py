@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -18,8 +19,8 @@ from vidprov.media._open import ffmpeg_reason, main_video, open_input
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
 from vidprov.media.info import (
     MAX_FRAME_GAP_S,
-    RESTART_S,
     IndexCheck,
+    Restarts,
     VideoInfo,
     corrupt_gap,
     frame_step,
@@ -50,7 +51,9 @@ class VideoReader:
         self.info: VideoInfo = header_info(self.path, self._container)
         self._used = False
         self._last_t: float | None = None
-        self._shift = 0.0  # seconds added after timestamps restart (:class:`Restarts`)
+        self._restarts = Restarts(frame_step(self.info.fps, self._stream.time_base))
+        avi = self._container.format.name.split(",")[0] == "avi"
+        self._slots = _Slots(self.path, avi, self._stream.start_time or 0)
         self._size: tuple[int, int] | None = None  # every frame's size, where one is required
 
     @property
@@ -89,7 +92,9 @@ class VideoReader:
         try:
             for packet in self._container.demux(self._stream):
                 whole.add(packet)
+                self._run_on(packet, index)
                 for frame in packet.decode():
+                    self._slots.fix(frame)
                     if len(stamps) < 2 and frame.pts is not None:
                         stamps.add(frame.pts)
                     if self._size is not None and (frame.width, frame.height) != self._size:
@@ -106,6 +111,18 @@ class VideoReader:
         if index > 1 and len(stamps) == 1:
             raise MediaError(one_timestamp(index), self.path)
         whole.check()
+
+    def _run_on(self, packet: av.Packet, index: int) -> None:
+        """Shift ``packet`` past a restart of the clock before it is decoded
+        (:class:`~vidprov.media.info.Restarts`), and note its time slot."""
+        if not packet.size:  # the end-of-stream marker
+            return
+        count = self._restarts.count
+        ts = self._restarts.apply(packet)
+        if self._restarts.count > count == 0:
+            log.info("%s: timestamps restart at frame %d; times run on", self.path, index)
+        if ts is not None:
+            self._slots.feed(ts)
 
     def _resized(self, frame: av.VideoFrame, index: int) -> str:
         assert self._size is not None
@@ -127,15 +144,11 @@ class VideoReader:
     def _time(self, frame: av.VideoFrame, index: int) -> float:
         if frame.pts is None or frame.time_base is None:
             return index / float(self.info.fps)
-        t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base) + self._shift
-        if self._last_t is not None and t <= self._last_t - RESTART_S:  # a restart: run on
-            step = float(frame_step(self.info.fps, frame.time_base) * frame.time_base)
-            if not self._shift:
-                log.info("%s: timestamps restart at frame %d; times run on", self.path, index)
-            self._shift += self._last_t + step - t
-            t = self._last_t + step
-        elif self._last_t is not None and t < self._last_t:  # out of order: held, not reversed
-            t = self._last_t
+        t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base)
+        if self._last_t is not None and t <= self._last_t:
+            # out of order (where :class:`_Slots` took over, the frames before it were late):
+            # one nominal frame on, never back nor twice the same time
+            t = self._last_t + float(frame_step(self.info.fps, frame.time_base) * frame.time_base)
         if self._last_t is not None and t - self._last_t >= MAX_FRAME_GAP_S:
             raise MediaError(corrupt_gap(index, t - self._last_t), self.path)
         self._last_t = t
@@ -206,3 +219,47 @@ def iter_frames(
             yield from reader.frames(fmt)
 
     return gen()
+
+
+class _Slots:
+    """Presentation times for frames whose own go back as they leave the decoder.
+
+    A decoder puts frames in presentation order, so the n-th frame out belongs in the n-th
+    smallest time slot fed in. A file whose times are right never needs that: its frames' times
+    only go forward. Where they go back, the times were stamped in decoding order (a muxer that
+    wrote decoding times as presentation times; AVI, which stores no presentation times at all,
+    always), and with B-frames they came out repeated and going back (an AVI at 24 fps read
+    0.042, 0.083, 0.167, 0.167, ..., and a trim took the wrong frames). From the first frame
+    that goes back on (AVI: from the start, counted from its first slot, as the demuxer starts
+    B-frame AVIs at slot 1), each frame takes its slot instead.
+    """
+
+    def __init__(self, path: Path, avi: bool, start: int) -> None:
+        self.path, self.avi, self.start = path, avi, start
+        self.on = avi
+        self.heap: list[int] = []
+        self.last: int | None = None  # the decoder's last time
+        self.origin: int | None = None  # ticks taken off a slot (AVI: to start at the start)
+
+    def feed(self, ts: int) -> None:
+        """Note a packet's time as it goes into the decoder."""
+        heapq.heappush(self.heap, ts)
+        if len(self.heap) > _MAX_SLOTS:  # a decoder dropping frames: keep the memory flat
+            heapq.heappop(self.heap)
+
+    def fix(self, frame: av.VideoFrame) -> None:
+        """Give ``frame`` its slot's time, once the decoder's times are found going back."""
+        slot = heapq.heappop(self.heap) if self.heap else None
+        pts = frame.pts
+        if not self.on and pts is not None and self.last is not None and pts < self.last:
+            self.on = True
+            log.info("%s: frame times go back; frames take their time slots in order", self.path)
+        if pts is not None:
+            self.last = pts
+        if self.on and slot is not None:
+            if self.origin is None:
+                self.origin = slot - self.start if self.avi else 0
+            frame.pts = slot - self.origin
+
+
+_MAX_SLOTS = 1024

@@ -317,8 +317,9 @@ def test_a_jump_in_frame_times_is_sampled_at_once(tmp_path: Path) -> None:
 
     # 20,000 s apart (under a day, however the decoder orders them): stepping 1/8 s across
     # would take 160,000 loop steps a gap. Stamped in decoding order, the B-frames come out
-    # of the decoder going back 20,000 s: a restart, run on past the frame before (the times
-    # are the file's nonsense; that every frame is sampled, in order, at once is the point)
+    # of the decoder going back 20,000 s: from there each frame takes its time slot in order
+    # (the times are the file's nonsense; that every frame is sampled, in order, at once is
+    # the point)
     times = [t for t, _ in sample_frames(jumping("jump.mkv", 20_000_000))]
     assert times[0] == 0.0 and len(times) == 5 and times == sorted(set(times))
     assert min(b - a for a, b in pairwise(times)) > 0.09  # a frame (10 fps) at least

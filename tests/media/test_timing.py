@@ -9,6 +9,7 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from vidprov.media import (
@@ -91,10 +92,15 @@ def test_a_sparse_clip_lasts_to_its_last_frame_not_twice_as_long(tmp_path: Path)
     assert info.frames == 2 and info.duration == pytest.approx(10.04, abs=0.02)  # it said 20
 
 
-def test_joined_streams_with_sound_reencode_whole(tmp_path: Path) -> None:
-    """Both clocks restart: the writer and the audio copy run on too (the muxer refused time
-    going back: "encoding failed")."""
-    src = make_clip(tmp_path / "a.mp4", seconds=2.0, width=160, height=120, fps=25, audio=True)
+@pytest.mark.parametrize(("seconds", "pieces"), [(2.0, 2), (0.48, 3)])
+def test_joined_streams_with_sound_reencode_whole(
+    tmp_path: Path, seconds: float, pieces: int
+) -> None:
+    """Both clocks restart: the reader, the writer and the audio copy run on too (the muxer
+    refused time going back: "encoding failed"). Pieces under a second used to fold onto each
+    other, as their clock went back by less than a 1 s threshold: three 0.48 s pieces read as
+    36 frames in 0.48 s, and the re-encode failed."""
+    src = make_clip(tmp_path / "a.mp4", seconds=seconds, width=160, height=120, fps=25, audio=True)
     part = tmp_path / "a.ts"
     with av.open(str(src)) as i, av.open(str(part), "w", format="mpegts") as o:
         streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
@@ -102,17 +108,45 @@ def test_joined_streams_with_sound_reencode_whole(tmp_path: Path) -> None:
             if p.dts is not None:
                 p.stream = streams[p.stream.index]
                 o.mux(p)
+    with av.open(str(part)) as c:  # the sound of one piece, AAC's padding included
+        a = c.streams.audio[0]
+        sound = float(sum(p.duration for p in c.demux(a) if p.size) * a.time_base)
     joined = tmp_path / "joined.ts"
-    joined.write_bytes(part.read_bytes() * 2)
+    joined.write_bytes(part.read_bytes() * pieces)
+    frames, total = round(seconds * 25) * pieces, seconds * pieces
+    times = _times(joined)
+    assert probe(joined).frames == len(times) == frames
+    assert probe(joined).duration == pytest.approx(total, abs=0.05)
+    assert all(b > a for a, b in pairwise(times))
     out = tmp_path / "out.mp4"
     transcode(joined, out)
     info = probe(out)
-    assert (info.frames, info.has_audio) == (100, True)
-    assert info.duration == pytest.approx(4.0, abs=0.05)
+    assert (info.frames, info.has_audio) == (frames, True)
+    assert info.duration == pytest.approx(total, abs=0.05)
     assert (info.fps, info.vfr) == (25, False)  # no frame squeezed to a tick at the restart
     with av.open(str(out)) as c:
         a = c.streams.audio[0]
-        assert float(a.duration * a.time_base) == pytest.approx(4.0, abs=0.1)
+        assert float(a.duration * a.time_base) == pytest.approx(sound * pieces, abs=0.01)
+
+
+def test_an_avi_with_b_frames_reads_in_order_at_its_frame_rate(tmp_path: Path) -> None:
+    """AVI stores no presentation times: the slots its packets carry are in decoding order, so
+    with B-frames they came out repeated and going back (0.042, 0.083, 0.167, 0.167, ...), and
+    a trim took the wrong frames and length."""
+    path = tmp_path / "b.avi"
+    with av.open(str(path), "w") as o:
+        v = o.add_stream("libx264", rate=24)  # B-frames by default
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i in range(48):  # frame i is grey level 4i
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 4 * i, np.uint8), "rgb24")
+            for p in v.encode(frame):
+                o.mux(p)
+        for p in v.encode():
+            o.mux(p)
+    frames = list(iter_frames(path))
+    assert [round(f.time * 24, 6) for f in frames] == list(range(48))
+    assert [round(float(f.rgb.mean()) / 4) for f in frames] == list(range(48))
+    assert probe(path).duration == pytest.approx(2.0)
 
 
 def test_a_thumbnail_track_stored_first_is_not_the_clip(src: Path, tmp_path: Path) -> None:
