@@ -237,11 +237,10 @@ def edit_concat(
     as_json: bool,
 ) -> None:
     """Concatenate SOURCES… into the last path, signed with each source as a component."""
-    from vidprov.errors import ConfigError
     from vidprov.provenance import concat_files, load_signer
 
     if len(paths) < 3:
-        raise ConfigError("concat needs at least two sources and an output: A B [...] OUT")
+        raise click.UsageError("concat needs at least two sources and an output: A B [...] OUT")
     *srcs, dst = paths
     r = concat_files(srcs, dst, load_signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))

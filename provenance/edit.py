@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError, printable
 from vidprov.keys import check_watermark_key, optional_watermark_key
 from vidprov.media.frames import Frame
-from vidprov.media.info import read_display
+from vidprov.media.info import Display, read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
 from vidprov.provenance.manifest import (
@@ -170,7 +171,7 @@ def trim_file(
     key = check_watermark_key(key) if key is not None else None  # before the re-encode
     mime_for(dst)
     if not (0 <= start < end):
-        raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)")
+        raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)", src)
     _, reading = _check_source(src, load_trust_anchors(None), key, store)
     tmp = AtomicFile(dst)
     try:
@@ -232,9 +233,12 @@ def concat_files(
     store: ManifestStore | None = None,
     encode: EncodeOptions = EDIT_QUALITY,
 ) -> SignResult:
-    """Write ``dst``: the sources one after another (resized to the first's size, each keeping
-    its own timing), signed, with every source as a ``componentOf`` ingredient. Audio is not
-    carried across a concatenation.
+    """Write ``dst``: the sources one after another, each keeping its own timing, signed, with
+    every source as a ``componentOf`` ingredient. Each source is fitted into the first's
+    picture, keeping its shape (black bars where it differs). When the sources are not all
+    shown the same way (rotation, pixel shape), each is turned upright with square pixels
+    first, and the output carries no rotation. Audio is not carried across a concatenation
+    (a warning names the sources whose sound is left out).
 
     Raises:
         ConfigError: fewer than two sources.
@@ -252,26 +256,37 @@ def concat_files(
         raise ConfigError("concat needs at least two sources")
     anchors = load_trust_anchors(None)
     readings = [_check_source(p, anchors, key, store)[1] for p in paths]
+    shows = [read_display(p) for p in paths]
     with VideoReader(paths[0]) as r0:
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
+    # sources shown alike keep the first's tags; otherwise each is turned upright
+    upright = any(_shape(d) != _shape(shows[0]) for d in shows)
+    shown = shows[0]
+    if upright:
+        shown = replace(shown, rotation=0, sample_aspect_ratio=None)
+        w0, h0 = _upright_size(w0, h0, shows[0])
+    silent: list[str] = []  # sources whose sound is left out
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
         ai = False
         offset = 0.0
-        shown = read_display(paths[0])  # the first source's rotation and pixel shape
         with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown) as w:
-            for p, reading in zip(paths, readings, strict=True):
+            for p, reading, d in zip(paths, readings, shows, strict=True):
                 with VideoReader(p) as r:
-                    dur = r.info.duration
+                    dur, fps = r.info.duration, r.info.fps
+                    if r.info.has_audio:
+                        silent.append(str(p))
                     last = -1.0
-                    for f in _sized(r.frames("rgb24"), w0, h0):
+                    for f in _fitted(r.frames("rgb24"), w0, h0, d if upright else None):
                         w.write(_retime(f, offset + f.time))
                         last = f.time
                 src_blocks, src_ai, _ = _source(p, key, dur, reading)
                 blocks += remap(src_blocks, 0.0, dur, offset)
                 ai = ai or src_ai
-                offset += max(dur, last + 1 / float(fps0))
+                offset += max(dur, last + 1 / float(fps))  # its own last frame's length
+        if silent:
+            log.warning("concat carries no audio: the sound of %s is left out", ", ".join(silent))
         action: dict[str, Any] = {
             "action": "c2pa.created",
             "description": "concatenation",
@@ -296,8 +311,43 @@ def concat_files(
         tmp.discard()
 
 
-def _sized(frames: Iterator[Frame], w: int, h: int) -> Iterator[Frame]:
+def _shape(d: Display) -> tuple[int, Fraction]:
+    """How a source's stored frames are turned and stretched for showing."""
+    return d.rotation, d.sample_aspect_ratio or Fraction(1)
+
+
+def _upright_size(w: int, h: int, d: Display) -> tuple[int, int]:
+    """The size ``w`` x ``h`` frames shown with ``d`` have upright with square pixels (even)."""
+    dw, dh = w * float(_shape(d)[1]), float(h)
+    if d.rotation % 180:
+        dw, dh = dh, dw
+    return max(2, round(dw / 2) * 2), max(2, round(dh / 2) * 2)
+
+
+def _fitted(frames: Iterator[Frame], w: int, h: int, d: Display | None) -> Iterator[Frame]:
+    """Frames fitted into ``w`` x ``h`` keeping their shape, centred on black; with ``d``,
+    first turned upright with square pixels as ``d`` shows them."""
     for f in frames:
-        if f.rgb.shape[:2] != (h, w):
-            f = replace(f, rgb=cv2.resize(f.rgb, (w, h), interpolation=cv2.INTER_AREA))
+        rgb = f.rgb
+        if d is not None and d.rotation % 360:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=(d.rotation // 90) % 4))
+        sar = float(_shape(d)[1]) if d is not None else 1.0
+        fh, fw = rgb.shape[:2]
+        if d is not None and d.rotation % 180:  # the pixels' stretch is across, once turned
+            fw_shown, fh_shown = fw, fh * sar
+        else:
+            fw_shown, fh_shown = fw * sar, fh
+        scale = min(w / fw_shown, h / fh_shown)
+        nw, nh = round(fw_shown * scale), round(fh_shown * scale)
+        if abs(nw - w) <= 1 and abs(nh - h) <= 1:  # the same shape: no one-pixel bar
+            nw, nh = w, h
+        if (nw, nh) != (fw, fh):
+            rgb = cv2.resize(rgb, (max(1, nw), max(1, nh)), interpolation=cv2.INTER_AREA)
+        if (nw, nh) != (w, h):
+            canvas = np.zeros((h, w, 3), np.uint8)
+            y, x = (h - nh) // 2, (w - nw) // 2
+            canvas[y : y + nh, x : x + nw] = rgb
+            rgb = canvas
+        if rgb is not f.rgb:
+            f = replace(f, rgb=rgb)
         yield f

@@ -95,12 +95,18 @@ def blocks_from_reading(reading: WatermarkReading, duration: float) -> tuple[Sof
 def remap(
     blocks: Iterable[SoftBindingBlock], start: float, end: float, offset: float = 0.0
 ) -> tuple[SoftBindingBlock, ...]:
-    """Blocks of ``[start, end)`` seconds of a source, moved to begin at ``offset`` seconds."""
+    """Blocks of ``[start, end)`` seconds of a source, moved to begin at ``offset`` seconds.
+
+    A block the range cuts is kept when 0.1 s or more of it is left; a block inside the range
+    is kept whole, however short (a clip's last, short block: a concatenation that dropped it
+    declared spans that fit the clip's mark better than the clip's own, and recovery led a
+    stripped copy of the clip to the concatenation)."""
     out = []
     s_ms, e_ms, o_ms = round(start * 1000), round(end * 1000), round(offset * 1000)
     for b in blocks:
         lo, hi = max(b.start_ms, s_ms), min(b.end_ms, e_ms)
-        if hi - lo >= 100:  # keep pieces of at least 0.1 s
+        whole = (lo, hi) == (b.start_ms, b.end_ms) and hi > lo
+        if whole or hi - lo >= 100:
             out.append(SoftBindingBlock(lo - s_ms + o_ms, hi - s_ms + o_ms, b.value, b.alg))
     return tuple(out)
 

@@ -463,14 +463,15 @@ def _mismatch(
 
     A payload can be declared by several manifests (a clip and its trims or concatenations
     all carry the source's mark). Closest marked duration first (to the half second), then
-    the best time overlap.
+    the best time overlap (to 0.05: fits that differ by less, such as by a clip's short last
+    block, are ties, which go to the oldest manifest).
     """
     declared = [(a / 1000, b / 1000) for a, b in declared_ms]
     length = sum(b - a for a, b in seen)
     gap = round(abs(sum(b - a for a, b in declared) - length) * 2) / 2
     inter = sum(max(0.0, min(b, d) - max(a, c)) for a, b in seen for c, d in declared)
     union = length + sum(b - a for a, b in declared) - inter
-    return gap, -(inter / union if union > 0 else 0.0)
+    return gap, -round((inter / union if union > 0 else 0.0) * 20) / 20
 
 
 def _binding_code(code: str) -> bool:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.provenance.conftest import PAYLOAD
 from vidprov.errors import ConfigError
-from vidprov.media import Display, EncodeOptions, VideoWriter, probe, synth_frames, transcode
+from vidprov.media import (
+    Display,
+    EncodeOptions,
+    VideoWriter,
+    iter_frames,
+    probe,
+    synth_frames,
+    transcode,
+)
 from vidprov.provenance import SignResult, concat_files, trim_file, verify_file
 from vidprov.provenance.manifest import COMPOSITE_TRAINED, TRAINED
 
@@ -111,6 +120,36 @@ def test_trim_and_concat_keep_a_portrait_clip_upright(env_home: Path, tmp_path: 
     joined = concat_files([src, src], tmp_path / "cat.mp4").output
     assert probe(trimmed).rotation == 90 and probe(joined).rotation == 90
     assert verify_file(trimmed).c2pa.state == "trusted"
+
+
+def test_concat_turns_differently_shown_sources_upright_and_keeps_their_shape_and_timing(
+    env_home: Path, tmp_path: Path
+) -> None:
+    """Every source was given the first's rotation (one of them played sideways), stretched to
+    the first's size, and its last frame lasted the first source's frame length (the third
+    source started at 4.167 s, not 4.0, after a 5 fps and a 30 fps source)."""
+
+    def clip(name: str, fps: int, rotation: int) -> Path:
+        path = tmp_path / name  # stored 96x64 with a white band along its top edge
+        rgb = np.zeros((64, 96, 3), np.uint8)
+        rgb[:8] = 255
+        with VideoWriter(path, 96, 64, fps, display=Display(rotation=rotation)) as w:
+            for _ in range(fps):  # 1 s
+                w.write(rgb)
+        return path
+
+    turned, flat = clip("turned.mp4", 5, 90), clip("flat.mp4", 25, 0)
+    out = concat_files([turned, flat, turned], tmp_path / "cat.mp4").output
+    info = probe(out)
+    assert (info.width, info.height, info.rotation) == (64, 96, 0)  # the first one, upright
+    frames = list(iter_frames(out))
+    assert len(frames) == 35
+    times = [round(f.time, 3) for f in frames]
+    assert times[4:7] == [0.8, 1.0, 1.04] and times[29:31] == [1.96, 2.0]  # was 1.96, 2.167
+    first, middle = frames[0].rgb, frames[15].rgb
+    assert first[:, :6].mean() > 200 and first[:, 12:].mean() < 30  # turned: the band at left
+    # 96x64 fitted into 64x96: 64x43 between black bars, its band 5 rows deep (not stretched)
+    assert middle[:22].mean() < 30 and middle[28:30].mean() > 200 and middle[34:].mean() < 30
 
 
 def test_edits_of_edits_keep_the_ai_claim_of_the_whole_chain(

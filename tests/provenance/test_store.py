@@ -54,3 +54,18 @@ def test_remap() -> None:
     b = tuple(SoftBindingBlock(s, e, v) for s, e in [(0, 1000), (1000, 2000), (2000, 2500)])
     r = remap(b, 0.8, 2.2, offset=10.0)
     assert [(x.start_ms, x.end_ms) for x in r] == [(10000, 10200), (10200, 11200), (11200, 11400)]
+    # cut to under 0.1 s: dropped; a short block inside the range: kept whole
+    b = tuple(SoftBindingBlock(s, e, v) for s, e in [(0, 1000), (1000, 2000), (2000, 2042)])
+    assert [(x.start_ms, x.end_ms) for x in remap(b, 0.95, 2.042)] == [(50, 1050), (1050, 1092)]
+    assert [(x.start_ms, x.end_ms) for x in remap(b, 0.0, 2.042, 3.0)][-1] == (5000, 5042)
+
+
+def test_a_short_last_block_does_not_decide_recovery() -> None:
+    """A clip of 2.042 s declares [2.0, 2.042) last; its mark read over 0-2.0 s fitted a
+    concatenation that had dropped that block (IoU 1.0) better than the clip (0.979)."""
+    from vidprov.provenance.verify import _mismatch
+
+    seen = [(0.0, 2.0)]
+    clip = _mismatch(seen, [(0, 1000), (1000, 2000), (2000, 2042)])
+    assert clip == _mismatch(seen, [(0, 1000), (1000, 2000)])  # a tie: the oldest wins
+    assert clip < _mismatch(seen, [(0, 1000), (1000, 2000), (2000, 2500)])  # a worse fit
