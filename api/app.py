@@ -119,6 +119,9 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
         description=DESCRIPTION,
         default_response_class=SafeJSONResponse,
         lifespan=lifespan,
+        # "/v1/scan/" is a 404 with a JSON body, not an empty 307 to a URL built from the
+        # client's Host header (which a client following it would send the upload to again)
+        redirect_slashes=False,
     )
     app.state.vidprov = ctx
     install_handlers(app)

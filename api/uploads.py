@@ -63,11 +63,19 @@ class Upload:
         return replace_text(value, {str(self.path): self.filename})
 
 
+#: keys of a verify report (and of a scan's evidence) whose values are a signed manifest's
+#: own text, returned as signed: a title or model path of ``/tmp/...`` is the signer's, not
+#: this server's folder (it read ``<tmp>/...``, unlike the same manifest's ``/v1/manifests``)
+SIGNED_KEYS = frozenset(
+    {"signer", "organization", "claim_generator", "actions", "ingredients", "manifest"}
+)
+
+
 def replace_text(value: Any, mapping: dict[str, str]) -> Any:
     """``value`` (a JSON-ready structure) with every string's occurrences of the ``mapping``'s
-    keys (paths) replaced, longest key first; only whole paths count: ``/tmp`` in
-    ``/tmp/x`` or ``(/tmp)``, not in ``https://host/tmp/x`` or ``/tmpfiles``, which a signed
-    manifest can hold and a response must not change."""
+    keys (paths) replaced, longest key first, except under :data:`SIGNED_KEYS`; only whole
+    paths count: ``/tmp`` in ``/tmp/x`` or ``(/tmp)``, not in ``https://host/tmp/x`` or
+    ``/tmpfiles``."""
     patterns = [(_whole_path(old), mapping[old]) for old in sorted(mapping, key=len, reverse=True)]
     return _replace(value, patterns)
 
@@ -86,7 +94,7 @@ def _replace(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:
             value = pattern.sub(lambda _m, new=new: new, value)
         return value
     if isinstance(value, dict):
-        return {k: _replace(v, patterns) for k, v in value.items()}
+        return {k: v if k in SIGNED_KEYS else _replace(v, patterns) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_replace(v, patterns) for v in value]
     return value

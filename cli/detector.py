@@ -11,7 +11,7 @@ from vidprov.cli._util import PATH, dumps, echo, emit, progress_bar
 from vidprov.errors import printable
 
 if TYPE_CHECKING:
-    from vidprov.detector.verdict import Verdict
+    from vidprov.detector.verdict import ScanFailure, Verdict
 
 
 @click.command()
@@ -36,7 +36,9 @@ def scan(
     """Scan FILES (or folders of clips): verdict ai / mixed / real with evidence and timeline.
 
     A file that cannot be read gets one error line on stderr (and, with --json/--jsonl, a
-    record {"file", "error", "message"}); the others are still scanned; exit code 2 if any failed.
+    record {"file", "error", "message", "path"}); the others are still scanned; exit code 2
+    if any failed. Interrupted (Ctrl-C, exit code 130), --json prints the files finished so far
+    as a list.
     """
     from vidprov.detector import ScanFailure, iter_inputs, load, plot_timeline, scan_many
     from vidprov.detector.plot import check_plot_target
@@ -50,23 +52,28 @@ def scan(
             raise ConfigError("--plot takes exactly one input file")
         check_plot_target(plot)
     det = load(model_file) if model_file else None
-    results = []
-    with progress_bar(len(items), "scanning") as bar:
-        clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
-        for v in scan_many(
-            items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
-        ):
-            if isinstance(v, ScanFailure):
-                click.echo(f"{clear}vidprov: error: {printable(v.message)}", err=True)
-            if jsonl:
-                echo(dumps(v.to_dict(), indent=None))
-            elif not as_json and not isinstance(v, ScanFailure):
-                if clear:
-                    click.echo(clear, nl=False, err=True)
-                echo("\n".join(_text(v)))  # as each file finishes: an interrupt keeps them
-            results.append(v)
-            if bar:
-                bar(1)
+    results: list[Verdict | ScanFailure] = []
+    try:
+        with progress_bar(len(items), "scanning") as bar:
+            clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
+            for v in scan_many(
+                items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
+            ):
+                if isinstance(v, ScanFailure):
+                    click.echo(f"{clear}vidprov: error: {printable(v.message)}", err=True)
+                if jsonl:
+                    echo(dumps(v.to_dict(), indent=None))
+                elif not as_json and not isinstance(v, ScanFailure):
+                    if clear:
+                        click.echo(clear, nl=False, err=True)
+                    echo("\n".join(_text(v)))  # as each file finishes: an interrupt keeps them
+                results.append(v)
+                if bar:
+                    bar(1)
+    except KeyboardInterrupt:
+        if as_json and results:  # the files finished so far, as a list (exit code 130)
+            echo(dumps([r.to_dict() for r in results]))
+        raise
     verdicts = [v for v in results if not isinstance(v, ScanFailure)]
     if plot is not None and verdicts:
         plot_timeline(verdicts[0], plot)
@@ -218,11 +225,15 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
             f"mixed ({m['n']}): AP@0.5 {_f(m['ap50'])}  AP@0.75 {_f(m['ap75'])}  "
             f"mean tIoU {_f(m['mean_tiou'])}  labelled mixed {_f(m['labelled_mixed'])}"
         )
+    elif m.get("note"):  # asked for, none made: said, not left out
+        lines.append(f"mixed: {m['note']}")
     cc = r.camera_in_camera
     if cc.get("n"):
         lines.append(
             f"camera-in-camera controls ({cc['n']}): with an ai segment {_f(cc['with_ai_segment'])}"
         )
+    elif cc.get("note"):
+        lines.append(f"camera-in-camera controls: {cc['note']}")
     lines.append(f"note: {r.note}")
     emit(r, as_json, "\n".join(lines))
 

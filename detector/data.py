@@ -109,9 +109,11 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     root = data_dir(path)
     index = root / "index.csv"
     out: list[ClipEntry] = []
+    reader: csv.DictReader[str] | None = None
     try:  # utf-8-sig: spreadsheets often start the file with a byte-order mark
         with open(index, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            # strict: a quote left open is an error, not the rest of the file read as one field
+            reader = csv.DictReader(fh, strict=True)
             if not reader.fieldnames or not any(f.strip() for f in reader.fieldnames):
                 raise DetectorError("index.csv is empty", root)
             twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
@@ -150,7 +152,9 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     except UnicodeDecodeError as exc:
         raise DetectorError("index.csv is not UTF-8 text", root) from exc
     except csv.Error as exc:
-        raise DetectorError(f"index.csv is not valid CSV ({exc})", root) from exc
+        # the row that fails starts on the line after those read whole
+        where = f" line {reader.line_num + 1}" if reader is not None else ""
+        raise DetectorError(f"index.csv{where}: not valid CSV ({exc})", root) from exc
     except OSError as exc:
         raise DetectorError(f"cannot read index.csv ({exc.strerror})", root) from exc
     if not out:

@@ -353,8 +353,10 @@ def mixed_report(
     With ``detail``, ``clips`` lists each clip's truth and its segments as
     ``(start, end, score, label, source)``.
     """
-    if not hosts or not inserts or n <= 0:
+    if n <= 0:
         return {"n": 0}
+    if not hosts or not inserts:
+        return {"n": 0, "note": f"none made: no {'camera host' if not hosts else 'insert'} clip"}
     rng = np.random.default_rng(seed)
     truths, dets, ious, top_ious, labels, clips, any_ai = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="vidprov-mixed-") as tmp:
@@ -393,6 +395,8 @@ def mixed_report(
         "labelled_mixed": float(np.mean([lab == "mixed" for lab in labels])) if labels else 0.0,
         "with_ai_segment": float(np.mean(any_ai)) if any_ai else 0.0,
     }
+    if not truths:  # every draw failed (each is named in a warning)
+        out = {"n": 0, "note": f"none of the {n} could be made (see the warnings)"}
     if detail:
         out["clips"] = clips
     return out

@@ -109,11 +109,12 @@ class Verdict:
 class ScanFailure:
     """A file a batch scan could not read (see :func:`vidprov.detector.scan.scan_many`): the
     batch goes on, and this record says which file and why, in the shape of
-    :meth:`vidprov.errors.VidprovError.to_dict` (``error`` is the error's code)."""
+    :meth:`vidprov.errors.VidprovError.to_dict` (``error`` is the error's code; ``path`` the
+    file, as in the API's 4xx bodies) with ``file`` beside it, as a verdict's."""
 
     file: str
     error: str
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "error": self.error, "message": self.message}
+        return {"file": self.file, "error": self.error, "message": self.message, "path": self.file}

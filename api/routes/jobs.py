@@ -139,6 +139,10 @@ async def job_file(
     request: Request, ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID
 ) -> FileResponse:
     job = _job(ctx, job_id, who)
+    if job.kind != "generate":  # a scan, verify or detect job's result is its JSON, never a file
+        raise ApiError(
+            404, "no_file", f"job {job_id} is a {job.kind} job: only generate jobs have a file"
+        )
     if job.status == FAILED:  # no file will ever come: not a "try again later"
         reason = (job.error or {}).get("message", "no reason recorded")
         raise ApiError(410, "job_failed", f"job {job_id} failed, so it has no file: {reason}")

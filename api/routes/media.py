@@ -23,7 +23,7 @@ from vidprov.api.jobs import Progress, TaskResult
 from vidprov.api.schemas import JobOut, VerdictOut, VerifyOut, WatermarkOut, errors
 from vidprov.api.settings import ApiSettings
 from vidprov.api.uploads import FIELD, Upload, receive_upload
-from vidprov.errors import VidprovError
+from vidprov.errors import MediaError, VidprovError
 
 router = APIRouter(prefix="/v1", tags=["analyse"])
 
@@ -98,6 +98,13 @@ async def run_upload(
     upload = await receive_upload(request, ctx.settings)
     try:
         frames = await run_in_threadpool(check_clip, upload, ctx.settings)
+    except MediaError as exc:
+        # a damaged clip (truncated, say) is what verify is for: it reports the manifest as
+        # `vidprov verify` does, and refuses what is no video at all itself
+        if kind != "verify":
+            upload.cleanup()
+            raise _renamed(exc, upload, ctx.engine) from exc
+        frames = 0
     except VidprovError as exc:
         upload.cleanup()
         raise _renamed(exc, upload, ctx.engine) from exc

@@ -20,7 +20,9 @@ C2PA_MIME = "application/c2pa"
 MAX_RESULTS = Query(10, ge=1, le=100, alias="maxResults", description="At most this many")
 
 
-def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]]:
+def _matches(
+    alg: str, value: str, limit: int, in_query: bool = False
+) -> dict[str, list[dict[str, str]]]:
     """Manifest ids bound to ``(alg, value)``, oldest first (the order ``verify`` breaks ties in).
 
     Raises:
@@ -37,7 +39,10 @@ def _matches(alg: str, value: str, limit: int) -> dict[str, list[dict[str, str]]
     try:
         value = payload_to_value(value_to_payload(value))  # also accepts 16 hex digits
     except ProvenanceError as exc:
-        raise ApiError(400, "bad_value", exc.message) from exc
+        hint = ""
+        if in_query and " " in value:  # base64 has no space: a '+' decoded as one
+            hint = " (in a query string, send base64's '+' as %2B: a bare '+' reads as a space)"
+        raise ApiError(400, "bad_value", exc.message + hint) from exc
     store = ManifestStore.lookup()  # read-only; none yet: nothing signed here
     ids = store.find(alg, value)[:limit] if store is not None else []
     return {"matches": [{"manifestId": i} for i in ids]}
@@ -71,7 +76,7 @@ async def matches_get(
     value: str = Query(min_length=1, max_length=4096),
     max_results: int = MAX_RESULTS,
 ) -> SafeJSONResponse:
-    body = await run_in_threadpool(_matches, alg, value, max_results)
+    body = await run_in_threadpool(_matches, alg, value, max_results, True)
     return SafeJSONResponse(body)
 
 

@@ -105,6 +105,24 @@ def test_verify_scan_and_detect_the_generated_clip(
         assert d["detected"] and d["payload"] == headers["x-vidprov-payload"]
 
 
+def test_verify_reports_a_truncated_signed_clip_as_the_cli_does(
+    live: LiveServer, generated: dict[str, object], tmp_path: Path
+) -> None:
+    """The upload check refused it (422 "truncated"), where `vidprov verify` reports the
+    manifest invalid: a damaged signed file is what verify is for."""
+    path = generated["path"]
+    assert isinstance(path, Path)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    with live.client("reader") as c:
+        v = upload(c, "/v1/verify", cut)
+        assert v.status_code == 200, v.text
+        rep = v.json()
+        assert rep["file"] == "cut.mp4" and rep["c2pa"]["state"] == "invalid"
+        assert rep["established"] is False and "truncated" in rep["watermark"]["note"]
+        assert upload(c, "/v1/scan", cut).status_code == 422  # other work still refuses it
+
+
 def test_scan_of_a_half_marked_clip_has_a_timeline(live: LiveServer, marked_clip: Path) -> None:
     with live.client("reader") as c:
         r = upload(c, "/v1/scan?mode=job", marked_clip)
@@ -184,8 +202,9 @@ def test_oversize_and_garbage_over_http(live: LiveServer, tmp_path: Path) -> Non
     with live.client("reader") as c:
         r = upload(c, "/v1/scan", big)
         assert r.status_code == 413 and r.json()["error"] == "too_large"
-        r = upload(c, "/v1/scan", garbage)
-        assert r.status_code == 422 and r.json()["path"] == "garbage.mp4"
+        for route in ("/v1/scan", "/v1/verify"):  # verify takes a damaged clip, not this
+            r = upload(c, route, garbage)
+            assert r.status_code == 422 and r.json()["path"] == "garbage.mp4", r.text
 
 
 def test_no_secret_in_any_response_or_log(

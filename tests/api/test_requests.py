@@ -136,6 +136,11 @@ def test_soft_binding_queries_refuse_what_they_cannot_resolve(make_client: Clien
         assert r.status_code == 400 and r.json()["error"] == "unsupported_alg"
     r = c.get("/v1/matches/byBinding", params={"alg": ALG, "value": value})
     assert r.status_code == 200 and r.json() == {"matches": []}
+    # a '+' not sent as %2B reads as a space: the message says so
+    r = c.get(f"/v1/matches/byBinding?alg={ALG}&value=vGgy+FpODv4=")
+    assert r.status_code == 400 and "%2B" in r.json()["message"]
+    r = c.get(f"/v1/matches/byBinding?alg={ALG}&value=vGgy%2BFpODv4=")
+    assert r.status_code == 200
     r = c.post("/v1/matches/byBinding", json={"alg": ALG, "value": value, "maxResults": 0})
     assert r.status_code == 422 and "maxResults" in r.json()["message"]
 
@@ -170,19 +175,35 @@ def test_an_unknown_query_parameter_is_422_naming_it(
     assert leftovers(settings) == []
 
 
-def test_a_failed_jobs_file_is_410_with_its_reason(
+def test_a_failed_jobs_file_is_410_and_a_scan_jobs_is_404(
     make_client: Client, clips: dict[str, Path]
 ) -> None:
     def refuses(path: Path, progress: object) -> Verdict:
         raise MediaError("only 1 frame(s): nothing to scan", path)
 
     c = make_client(scan=refuses)
+    store = c.app.state.vidprov.jobs  # type: ignore[attr-defined]
+    job_id = store.create("generate", "anonymous")
+    store.fail(job_id, 422, {"error": "bad_prompt", "message": "the prompt is blank"})
+    r = c.get(f"/v1/jobs/{job_id}/file")
+    assert r.status_code == 410 and r.json()["error"] == "job_failed"
+    assert "the prompt is blank" in r.json()["message"]
+    # a scan job never has a file: said at once (it was 409 "running", then 410 "failed")
     with clips["plain"].open("rb") as f:
         job = c.post("/v1/scan?mode=job", files={"file": ("a.mp4", f, "video/mp4")}).json()
-    assert wait_job(c, job["id"])["status"] == "failed"
-    r = c.get(f"/v1/jobs/{job['id']}/file")
-    assert r.status_code == 410 and r.json()["error"] == "job_failed"
-    assert "only 1 frame" in r.json()["message"]
+    for _ in range(2):
+        r = c.get(f"/v1/jobs/{job['id']}/file")
+        assert r.status_code == 404 and r.json()["error"] == "no_file", r.text
+        assert "only generate jobs" in r.json()["message"]
+        assert wait_job(c, job["id"])["status"] == "failed"
+
+
+def test_a_trailing_slash_is_404_not_a_redirect(make_client: Client) -> None:
+    """Starlette answered an empty 307 to a URL built from the client's Host header."""
+    c = make_client()
+    r = c.post("/v1/scan/", headers={"host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 404 and "location" not in r.headers
+    assert r.json()["error"] == "not_found"
 
 
 def test_a_files_range_is_served_or_refused_in_json(make_client: Client) -> None:

@@ -266,4 +266,16 @@ def test_only_whole_server_paths_are_replaced() -> None:
         "in <tmp>.",
         'at "<tmp>"',
     ]
+    # a manifest's own fields are returned as signed, whatever they hold (a title of
+    # "/tmp/clip.mp4" read "<tmp>/clip.mp4"); the server's text around them is not
+    report = {
+        "file": "/tmp/up/x.mp4",
+        "c2pa": {"signer": "/tmp/s", "actions": [{"softwareAgent": {"name": "/tmp/m"}}]},
+        "recovered": {"manifest": {"title": "/tmp/clip.mp4"}, "note": "see /tmp/up"},
+    }
+    assert replace_text(report, names) == {
+        "file": "<tmp>/up/x.mp4",
+        "c2pa": {"signer": "/tmp/s", "actions": [{"softwareAgent": {"name": "/tmp/m"}}]},
+        "recovered": {"manifest": {"title": "/tmp/clip.mp4"}, "note": "see <tmp>/up"},
+    }
     assert display_name("a\x85b\u2028c\u202egnp.exe") == "abcgnp.exe"

@@ -143,3 +143,25 @@ def test_with_jsonl_a_setup_error_is_one_record_line_on_stdout(tmp_path: Path, c
     [line] = p.stdout.splitlines()
     record = json.loads(line)
     assert record["path"] == str(missing) and record["error"] and record["message"]
+
+
+def test_an_interrupted_json_scan_prints_the_files_finished(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--json printed one document at the end, so Ctrl-C lost every finished verdict."""
+    from click.testing import CliRunner
+
+    import vidprov.detector
+    from vidprov.cli.main import cli
+    from vidprov.detector.verdict import Verdict
+
+    def scans(items: list[Path], **_: object) -> object:
+        yield Verdict(str(items[0]), "real", 0.1, (), 2.0, {}, "classifier")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vidprov.detector, "scan_many", scans)
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    r = CliRunner().invoke(cli, ["scan", str(a), str(b), "--json"])
+    assert r.exit_code == 130 and "interrupted" in r.stderr
+    (record,) = json.loads(r.stdout)
+    assert record["file"] == str(a) and record["label"] == "real"

@@ -212,6 +212,8 @@ def test_scan_cli_fails_early_and_reports_every_failure(
     bad.write_text("garbage")
     p = _cli("scan", str(bad), "--json", env_home=keyed_home)  # one file: its failure record
     assert p.returncode == 2 and json.loads(p.stdout)["error"] == "media_error"
+    # the API's 4xx body's fields (error, message, path) and a verdict's file
+    assert json.loads(p.stdout)["path"] == json.loads(p.stdout)["file"] == str(bad)
     missing = tmp_path / "no" / "t.png"  # the plot cannot be written: nothing is scanned
     p = _cli(
         "scan", clip, "--model", str(toy_model_file), "--plot", str(missing), env_home=keyed_home

@@ -244,7 +244,10 @@ def test_camera_controls_never_splice_a_clip_into_its_own_group(
     reals = [e for e in read_index(toy_data) if e.label == "real"]
     # every camera clip in one group: no pair may be spliced, so no control is made
     one = [ClipEntry(e.file, "real", "", "same", "same") for e in reals]
-    assert mixed_report(load(toy_model_file), one, one, 3, 0)["n"] == 0
+    # ... and the report says why, where `eval` left the line out
+    none = mixed_report(load(toy_model_file), one, one, 3, 0)
+    assert none == {"n": 0, "note": "none of the 3 could be made (see the warnings)"}
+    assert "no insert clip" in mixed_report(load(toy_model_file), one, [], 3, 0)["note"]
 
 
 def test_logo_folds_never_share_a_group(toy_data: Path) -> None:
@@ -327,12 +330,16 @@ def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
         (b"file,label\na.mp4\n", "line 2: label must be ai or real"),
         (b"label,file\nreal\n", "line 2: no file named"),
         (b"file,label,generator\na.mp4,ai,g\xe9n\n", "is not UTF-8 text"),
+        # a quote left open read the rest of the file as one field: "label must be ai or real"
+        (b'file,label\na.mp4,ai\n"b.mp4,real\nc.mp4,ai\n', "line 3: not valid CSV"),
+        (b'file,label\na.mp4,ai\n"b.mp4"x,real\n', "line 3: not valid CSV"),
     ],
 )
 def test_malformed_index_names_the_dataset_and_the_problem(
     tmp_path: Path, text: bytes, match: str
 ) -> None:
     (tmp_path / "index.csv").write_bytes(text)
+    (tmp_path / "a.mp4").write_bytes(b"x")  # a row before the problem that is fine
     with pytest.raises(DetectorError, match=match) as ei:
         read_index(tmp_path)
     assert str(tmp_path) in str(ei.value)
