@@ -350,13 +350,14 @@ def frame_step(fps: Fraction, time_base: Fraction | None) -> int:
 
 
 class Restarts:
-    """Timestamps that run on across a restart: a stream whose decoding timestamps go back
-    (MPEG-TS files joined with ``cat``, a wrapped 33-bit clock; within one stream they only
-    ever go forward) continues one frame after the latest presentation time before it, as
-    players do, instead of folding its frames back onto the start (the sampler skipped them,
-    they stopped the watermark's read, and a re-encode failed on the audio). Any step back
-    counts: pieces shorter than a second used to go back by less than a 1 s threshold and
-    fold. One instance per stream, fed every packet in demuxing order."""
+    """Timestamps that run on across a restart: a stream whose decoding timestamps go back by
+    a frame or more while its presentation time goes back too (MPEG-TS files joined with
+    ``cat``, a wrapped 33-bit clock) continues one frame after the latest presentation time
+    before it, as players do, instead of folding its frames back onto the start (the sampler
+    skipped them, they stopped the watermark's read, and a re-encode failed on the audio).
+    Pieces shorter than a second used to go back by less than a 1 s threshold and fold; a
+    decoding time a tick or two out of order (a muxer's glitch) is no restart. One instance
+    per stream, fed every packet in demuxing order."""
 
     def __init__(self, step: int) -> None:
         self.step, self.shift, self.count = step, 0, 0
@@ -371,7 +372,8 @@ class Restarts:
             return None
         if packet.dts is not None:
             last, top = self.last_dts, self.top
-            if last is not None and top is not None and packet.dts < last:
+            back = last is not None and packet.dts <= last - self.step
+            if back and top is not None and ts + self.shift < top:
                 self.shift = top + self.step - ts
                 self.count += 1
             self.last_dts = packet.dts

@@ -52,8 +52,10 @@ class VideoReader:
         self._used = False
         self._last_t: float | None = None
         self._restarts = Restarts(frame_step(self.info.fps, self._stream.time_base))
+        # AVI times are slots in decoding order: out of order from the start with B-frames
         avi = self._container.format.name.split(",")[0] == "avi"
-        self._slots = _Slots(self.path, avi, self._stream.start_time or 0)
+        reorders = avi and bool(self._stream.codec_context.has_b_frames)
+        self._slots = _Slots(self.path, reorders, self._stream.start_time or 0)
         self._size: tuple[int, int] | None = None  # every frame's size, where one is required
 
     @property
@@ -230,8 +232,10 @@ class _Slots:
     wrote decoding times as presentation times; AVI, which stores no presentation times at all,
     always), and with B-frames they came out repeated and going back (an AVI at 24 fps read
     0.042, 0.083, 0.167, 0.167, ..., and a trim took the wrong frames). From the first frame
-    that goes back on (AVI: from the start, counted from its first slot, as the demuxer starts
-    B-frame AVIs at slot 1), each frame takes its slot instead.
+    that goes back on (an AVI with B-frames: from the start, counted from its first slot, as
+    the demuxer starts them at slot 1), each frame takes its slot instead. An AVI without
+    B-frames keeps its own times: its placeholder packets for dropped frames (N-VOPs) decode
+    to nothing, and would leave their slots to the frames after them.
     """
 
     def __init__(self, path: Path, avi: bool, start: int) -> None:

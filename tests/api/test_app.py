@@ -158,7 +158,8 @@ def test_jobs_are_private_to_their_key(make_client: Client, clips: dict[str, Pat
     job = wait_job(c, job_id, auth("reader"))
     assert job["status"] == "done" and job["result"]["c2pa"]["state"] == "absent"
     assert job["result"]["file"] == "plain.mp4"
-    assert c.get(f"/v1/jobs/{job_id}/file", headers=auth("reader")).status_code == 410
+    r = c.get(f"/v1/jobs/{job_id}/file", headers=auth("reader"))  # a verify job: no file
+    assert r.status_code == 404 and r.json()["error"] == "no_file"
     assert c.get("/v1/jobs/not-a-job", headers=auth("reader")).status_code == 422
 
 

@@ -149,6 +149,55 @@ def test_an_avi_with_b_frames_reads_in_order_at_its_frame_rate(tmp_path: Path) -
     assert probe(path).duration == pytest.approx(2.0)
 
 
+def test_an_avi_frame_that_decodes_to_nothing_keeps_the_times_after_it(tmp_path: Path) -> None:
+    """Xvid/DivX write a placeholder (a "not coded" VOP) for a dropped frame: it decodes to
+    nothing. The frames after it kept their own times; taking time slots in order (as an AVI
+    with B-frames needs) moved each one a slot early."""
+    src, path = tmp_path / "src.avi", tmp_path / "nvop.avi"
+    with av.open(str(src), "w") as o:
+        v = o.add_stream("mpeg4", rate=24)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
+            for p in v.encode(frame):
+                o.mux(p)
+        for p in v.encode():
+            o.mux(p)
+    with av.open(str(src)) as i, av.open(str(path), "w") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        for k, p in enumerate(p for p in i.demux(video=0) if p.size):
+            if k in (5, 6, 12):  # a VOP start code, "not coded"
+                q = av.Packet(bytes([0, 0, 1, 0xB6, 0x50, 0x4F]))
+                q.pts, q.dts, q.time_base = p.pts, p.dts, p.time_base
+                p = q
+            p.stream = out
+            o.mux(p)
+    times = [round(f.time * 24, 6) for f in iter_frames(path)]
+    assert times == [k for k in range(24) if k not in (5, 6, 12)]
+
+
+def test_a_decoding_time_a_tick_out_of_order_is_no_restart() -> None:
+    """Any step back in decoding time was taken for a restart: a muxer's one-tick glitch moved
+    the rest of the clip by several frames, either way."""
+    from vidprov.media.info import Restarts
+
+    def times(packets: list[tuple[int, int]]) -> tuple[list[int | None], int]:
+        r = Restarts(step=3600)
+        out = []
+        for dts, pts in packets:
+            p = av.Packet(b"x")
+            p.dts, p.pts = dts, pts
+            out.append(r.apply(p))
+        return out, r.count
+
+    # B-frames (I P B B at 3600 ticks a frame), the first B's decoding time a tick early
+    glitch = [(0, 7200), (3600, 18000), (3599, 10800), (10800, 14400)]
+    assert times(glitch) == ([7200, 18000, 10800, 14400], 0)
+    # a P-frame's, and then a real restart: a second piece of two frames joined on
+    glitch = [(0, 0), (3600, 3600), (3599, 7200), (10800, 10800), (0, 0), (3600, 3600)]
+    assert times(glitch) == ([0, 3600, 7200, 10800, 14400, 18000], 1)
+
+
 def test_a_thumbnail_track_stored_first_is_not_the_clip(src: Path, tmp_path: Path) -> None:
     """The first video stream was always taken: a 1-frame cover picture before the clip made
     it "only 1 frame(s): nothing to scan"."""
