@@ -203,8 +203,20 @@ def watermark() -> None:
 @click.argument("dst", type=PATH)
 @click.option("--payload", help="64-bit payload as 16 hex characters (random when omitted).")
 @click.option("--key-file", type=PATH, help="Watermark key (default: home).")
-@click.option("--strength", type=float, default=1.0, show_default=True, help="Amplitude factor.")
-@click.option("--crf", type=int, default=18, show_default=True, help="H.264 CRF of the output.")
+@click.option(
+    "--strength",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Amplitude factor.",
+)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=18,
+    show_default=True,
+    help="H.264 CRF of the output.",
+)
 @click.option("--preset", default="veryfast", show_default=True, help="x264 preset.")
 @click.option(
     "--no-read-back",

@@ -25,6 +25,8 @@ _STORED = {
     "mp4": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
     "mov": {"aac", "mp3", "alac", "ac3", "eac3", *_PCM},
     "avi": {"aac", "mp3", "ac3", "pcm_s16le", "pcm_u8"},
+    # PCM and FLAC went in as an unreadable data stream: the sound was lost, with no warning
+    "mpegts": {"aac", "mp3", "mp2", "ac3", "eac3", "opus"},
 }
 
 

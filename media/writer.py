@@ -230,6 +230,15 @@ class VideoWriter:
         d = self.display
         if d.rotation:
             vs.set_display_rotation(d.rotation)
+            muxer = self._out.format.name if self._out is not None else ""
+            if muxer in ("mpegts", "avi"):  # they carry no display rotation: it is lost
+                log.warning(
+                    "%s: %s keeps no rotation tag, so the clip will show turned %d degrees "
+                    "from its source (.mp4, .mov or .mkv keep it)",
+                    shown_as(self.path),
+                    "MPEG-TS" if muxer == "mpegts" else "AVI",
+                    d.rotation,
+                )
         if d.sample_aspect_ratio is not None:
             vs.codec_context.sample_aspect_ratio = d.sample_aspect_ratio
         if d.full_range:

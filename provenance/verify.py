@@ -71,6 +71,9 @@ class C2paReport:
     failures: tuple[str, ...] = ()
     #: every manifest id in the file's manifest store: the active one and its ingredients'
     lineage: tuple[str, ...] = ()
+    #: whether a manifest in that store recorded an ingredient whose signer its own signer's
+    #: trust anchors did not vouch for (``signingCredential.untrusted``), at any depth
+    unvouched_lineage: bool = False
 
     @property
     def tampered(self) -> tuple[str, ...]:
@@ -139,11 +142,14 @@ class VerifyReport:
         """Whether the clip's origin is vouched for, with no conflict: its own manifest is
         ``trusted``, or it has none and a *trusted* stored manifest was recovered through the
         watermark. An ``invalid`` manifest (altered after signing), a ``valid`` one from an
-        untrusted signer, or one the watermark contradicts is not enough."""
+        untrusted signer, one whose lineage holds a source from an untrusted signer, or one
+        the watermark contradicts is not enough."""
         if self.conflicts:
             return False
         if self.c2pa.state == "trusted":
-            return True
+            # a trusted edit of a clip from an unvouched signer vouches for the edit, not for
+            # the origin it inherits (a self-signed camera claim, trimmed here, read as one)
+            return not self.c2pa.unvouched_lineage
         return self.c2pa.state == "absent" and self.recovered is not None and self.recovered.trusted
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,14 +248,8 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
                 "relationship": ing.get("relationship"),
                 "manifest_id": ing.get("active_manifest"),
                 "digital_source_type": lineage_source_type(store, ing.get("active_manifest")),
-                # what the signer's c2pa found wrong with the ingredient when it was added,
                 # against the signer's trust anchors (signingCredential.untrusted: none of them)
-                "failures": [
-                    f.get("code")
-                    for f in (
-                        (ing.get("validation_results") or {}).get("activeManifest") or {}
-                    ).get("failure", [])
-                ],
+                "failures": _added_failures(ing),
             }
         )
     signed_at, when = sig.get("time"), "timestamp" if sig.get("time") else None
@@ -269,7 +269,18 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
         codes=tuple(dict.fromkeys(codes)),
         note=None if when == "timestamp" else NO_TSA_NOTE,
         lineage=tuple(store.get("manifests") or ()),
+        unvouched_lineage=any(
+            "signingCredential.untrusted" in _added_failures(ing)
+            for manifest in (store.get("manifests") or {}).values()
+            for ing in manifest.get("ingredients", [])
+        ),
     )
+
+
+def _added_failures(ingredient: dict[str, Any]) -> list[str]:
+    """What the signer's c2pa found wrong with an ingredient's manifest when it was added."""
+    results = (ingredient.get("validation_results") or {}).get("activeManifest") or {}
+    return [f.get("code") for f in results.get("failure", [])]
 
 
 def _not_read(path: Path, container: Container | None) -> C2paReport:

@@ -165,3 +165,17 @@ def test_an_interrupted_json_scan_prints_the_files_finished(
     assert r.exit_code == 130 and "interrupted" in r.stderr
     (record,) = json.loads(r.stdout)
     assert record["file"] == str(a) and record["label"] == "real"
+
+
+@pytest.mark.parametrize(("option", "value"), [("--crf", "52"), ("--strength", "0")])
+def test_embed_ranges_are_checked_as_options_with_the_help_hint(option: str, value: str) -> None:
+    """They were the library's "crf must be in 0..51", with no hint, and -h gave no range."""
+    from click.testing import CliRunner
+
+    from vidprov.cli.main import cli
+
+    r = CliRunner().invoke(
+        cli, ["watermark", "embed", "a.mp4", "b.mp4", option, value], prog_name="vidprov"
+    )
+    assert r.exit_code == 2 and "(try 'vidprov watermark embed -h')" in r.stderr
+    assert "0<=x<=51" in CliRunner().invoke(cli, ["watermark", "embed", "-h"]).stdout

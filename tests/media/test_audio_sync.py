@@ -83,6 +83,8 @@ def _clicks(path: Path) -> tuple[list[float], float]:
         ("a.mp4", "libmp3lame", 44100, 0.0, "o.mp4", "copy", "mp3"),  # was re-encoded
         ("a.mkv", "libopus", 48000, 0.0, "o.mov", "aac", "aac"),  # MOV takes no Opus: refused
         ("a.mkv", "libopus", 48000, 0.0, "o.mkv", "copy", "opus"),
+        # MPEG-TS takes no PCM: it went in as an unreadable data stream (the sound was lost)
+        ("a.mov", "pcm_s16le", 48000, 0.0, "o.ts", "aac", "aac"),
     ],
 )
 def test_audio_stays_in_sync_copied_or_reencoded(

@@ -11,6 +11,7 @@ import pytest
 
 from vidprov.errors import MediaError
 from vidprov.media import (
+    Display,
     EncodeOptions,
     VideoReader,
     VideoWriter,
@@ -239,6 +240,20 @@ def test_reencodes_keep_rotation_pixel_shape_and_full_range(tmp_path: Path) -> N
         assert after[:3] == before[:3], name
         assert after[3] == pytest.approx(before[3], abs=2.0)  # no contrast shift
     assert probe(tmp_path / "same.mp4").rotation == 90
+
+
+def test_a_container_without_rotation_says_it_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MPEG-TS and AVI carry no display rotation: it was dropped without a word."""
+    with VideoWriter(tmp_path / "turned.mp4", 64, 48, 25, display=Display(rotation=90)) as w:
+        for rgb in synth_frames(3, 64, 48):
+            w.write(rgb)
+    for name in ("same.ts", "same.avi", "same.mkv"):
+        caplog.clear()
+        transcode(tmp_path / "turned.mp4", tmp_path / name)
+        lost = "keeps no rotation tag" in caplog.text
+        assert lost == (probe(tmp_path / name).rotation == 0) == (name != "same.mkv"), name
 
 
 def test_probe_names_the_format_not_the_decoder(tmp_path: Path) -> None:

@@ -164,6 +164,10 @@ def test_edit_records_an_untrusted_source(
     assert r.c2pa.state == "trusted"  # we signed the trim
     (ing,) = r.c2pa.ingredients
     assert ing["failures"] == ["signingCredential.untrusted"]
+    # ... which vouches for the trim, not for the origin it inherits (it was established),
+    # nor does a trim of the trim
+    again = trim_file(trim.output, tmp_path / "again.mp4", 0.0, 1.0)
+    assert not r.established and not verify_file(again.output, watermark=False).established
     assert "not vouched for" in caplog.text
     from vidprov.cli.provenance import verify_human
 
@@ -171,8 +175,9 @@ def test_edit_records_an_untrusted_source(
     assert "its signer was not vouched for when it was added: signingCredential.untrusted" in text
     assert "its manifest failed" not in text
     ours = trim_file(signed.output, tmp_path / "ours.mp4", 0.0, 1.5)
-    (ing,) = verify_file(ours.output, watermark=False).c2pa.ingredients
-    assert ing["failures"] == []
+    r = verify_file(ours.output, watermark=False)
+    (ing,) = r.c2pa.ingredients
+    assert ing["failures"] == [] and r.established
 
 
 @pytest.mark.parametrize("damage", ["dangling", "indented"])
