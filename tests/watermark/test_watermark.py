@@ -290,3 +290,32 @@ def test_a_mark_is_read_across_joined_streams(host: Path, tmp_path: Path, key: b
     assert r.detected and r.payload == PAYLOAD and r.duration == pytest.approx(6.0, abs=0.1)
     assert [s.payload for s in r.segments] == [PAYLOAD]
     assert r.segments[0].start < 0.5 and r.segments[0].end == pytest.approx(3.0, abs=0.5)
+
+
+def test_a_clip_marked_end_to_end_is_one_segment_end_to_end(tmp_path: Path) -> None:
+    """Its last window's own pilot was weak (z under the run threshold), so the only run of
+    hot windows ended at 1.6 s and the whole clip, far more significant (p 1e-21 against
+    1e-12), was left out: the last 0.4 s read as unmarked."""
+    import av
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(1)  # smooth blocks drifting sideways, light noise
+    base = np.kron(rng.integers(0, 255, (10, 42, 3)), np.ones((8, 8, 1)))
+    base = ((gaussian_filter(base, (2, 2, 0)) - base.mean()) * 3 + 128).clip(0, 255)
+    src = tmp_path / "wide.mp4"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 320, 64, "yuv420p"
+        for i in range(60):
+            img = np.roll(base.astype(np.uint8), i, axis=1)[:64, :320].astype(np.int16)
+            img = (img + rng.normal(0, 2, img.shape)).clip(0, 255).astype(np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    key = bytes.fromhex("3b8f782bf5b0837bc728459e67ec6ab2b5f9bbcddb91ca563a870383c24bf7e2")
+    embed_file(src, tmp_path / "m.mp4", key, "0123456789abcdef")
+    r = detect_file(tmp_path / "m.mp4", key)
+    assert r.payload == "0123456789abcdef"
+    (seg,) = r.segments
+    assert (seg.start, seg.end) == (0.0, pytest.approx(2.0)) and seg.p_value == r.p_value
