@@ -11,7 +11,7 @@ from vidprov.cli._util import PATH, dumps, echo, emit, progress_bar
 from vidprov.errors import printable
 
 if TYPE_CHECKING:
-    from vidprov.detector.verdict import ScanFailure, Verdict
+    from vidprov.detector.verdict import Verdict
 
 
 @click.command()

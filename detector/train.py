@@ -386,17 +386,17 @@ def mixed_report(
             mc.path.unlink()
             if progress:
                 progress(1)
-    out: dict[str, Any] = {
-        "n": len(truths),
-        "ap50": segment_ap(dets, truths, 0.5),
-        "ap75": segment_ap(dets, truths, 0.75),
-        "mean_tiou": float(np.mean(ious)) if ious else 0.0,
-        "mean_tiou_top_segment": float(np.mean(top_ious)) if top_ious else 0.0,
-        "labelled_mixed": float(np.mean([lab == "mixed" for lab in labels])) if labels else 0.0,
-        "with_ai_segment": float(np.mean(any_ai)) if any_ai else 0.0,
-    }
-    if not truths:  # every draw failed (each is named in a warning)
-        out = {"n": 0, "note": f"none of the {n} could be made (see the warnings)"}
+    out: dict[str, Any] = {"n": 0, "note": f"none of the {n} could be made (see the warnings)"}
+    if truths:  # else every draw failed (each is named in a warning)
+        out = {
+            "n": len(truths),
+            "ap50": segment_ap(dets, truths, 0.5),
+            "ap75": segment_ap(dets, truths, 0.75),
+            "mean_tiou": float(np.mean(ious)),
+            "mean_tiou_top_segment": float(np.mean(top_ious)),
+            "labelled_mixed": float(np.mean([lab == "mixed" for lab in labels])),
+            "with_ai_segment": float(np.mean(any_ai)),
+        }
     if detail:
         out["clips"] = clips
     return out

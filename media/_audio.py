@@ -254,9 +254,10 @@ class AudioCopier:
             return p
 
     def _run_on(self, p: av.Packet) -> None:
-        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files: its decoding
-        time goes back), as the video reader does (:class:`~vidprov.media.info.Restarts`): the
-        muxer refuses time going back."""
+        """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), on from where
+        the sound so far ends: the muxer refuses time going back. A sound packet's decoding time
+        goes back only there (unlike video's, which can glitch by a tick:
+        :class:`~vidprov.media.info.Restarts`), so any step back counts."""
         if self._last_dts is not None and self._end is not None and p.dts < self._last_dts:
             self._shift = self._end - p.dts  # on from where the sound so far ends
         self._last_dts = p.dts

@@ -223,6 +223,9 @@ def iter_frames(
     return gen()
 
 
+_MAX_SLOTS = 1024  # slots held for frames to come (a decoder dropping frames: memory flat)
+
+
 class _Slots:
     """Presentation times for frames whose own go back as they leave the decoder.
 
@@ -238,9 +241,9 @@ class _Slots:
     to nothing, and would leave their slots to the frames after them.
     """
 
-    def __init__(self, path: Path, avi: bool, start: int) -> None:
-        self.path, self.avi, self.start = path, avi, start
-        self.on = avi
+    def __init__(self, path: Path, avi_reordered: bool, start: int) -> None:
+        self.path, self.avi, self.start = path, avi_reordered, start
+        self.on = avi_reordered  # on from the start (an AVI with B-frames), else once needed
         self.heap: list[int] = []
         self.last: int | None = None  # the decoder's last time
         self.origin: int | None = None  # ticks taken off a slot (AVI: to start at the start)
@@ -248,7 +251,7 @@ class _Slots:
     def feed(self, ts: int) -> None:
         """Note a packet's time as it goes into the decoder."""
         heapq.heappush(self.heap, ts)
-        if len(self.heap) > _MAX_SLOTS:  # a decoder dropping frames: keep the memory flat
+        if len(self.heap) > _MAX_SLOTS:
             heapq.heappop(self.heap)
 
     def fix(self, frame: av.VideoFrame) -> None:
@@ -264,6 +267,3 @@ class _Slots:
             if self.origin is None:
                 self.origin = slot - self.start if self.avi else 0
             frame.pts = slot - self.origin
-
-
-_MAX_SLOTS = 1024

@@ -316,11 +316,18 @@ def _shape(d: Display) -> tuple[int, Fraction]:
     return d.rotation, d.sample_aspect_ratio or Fraction(1)
 
 
-def _upright_size(w: int, h: int, d: Display) -> tuple[int, int]:
-    """The size ``w`` x ``h`` frames shown with ``d`` have upright with square pixels (even)."""
+def _shown(w: int, h: int, d: Display | None) -> tuple[float, float]:
+    """The size ``w`` x ``h`` stored frames are shown at with ``d``: upright, square pixels
+    (``None``: as stored)."""
+    if d is None:
+        return float(w), float(h)
     dw, dh = w * float(_shape(d)[1]), float(h)
-    if d.rotation % 180:
-        dw, dh = dh, dw
+    return (dh, dw) if d.rotation % 180 else (dw, dh)
+
+
+def _upright_size(w: int, h: int, d: Display) -> tuple[int, int]:
+    """:func:`_shown`, in even whole pixels (the encoder's 4:2:0)."""
+    dw, dh = _shown(w, h, d)
     return max(2, round(dw / 2) * 2), max(2, round(dh / 2) * 2)
 
 
@@ -329,19 +336,14 @@ def _fitted(frames: Iterator[Frame], w: int, h: int, d: Display | None) -> Itera
     first turned upright with square pixels as ``d`` shows them."""
     for f in frames:
         rgb = f.rgb
+        sw, sh = _shown(rgb.shape[1], rgb.shape[0], d)
         if d is not None and d.rotation % 360:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=(d.rotation // 90) % 4))
-        sar = float(_shape(d)[1]) if d is not None else 1.0
-        fh, fw = rgb.shape[:2]
-        if d is not None and d.rotation % 180:  # the pixels' stretch is across, once turned
-            fw_shown, fh_shown = fw, fh * sar
-        else:
-            fw_shown, fh_shown = fw * sar, fh
-        scale = min(w / fw_shown, h / fh_shown)
-        nw, nh = round(fw_shown * scale), round(fh_shown * scale)
+        scale = min(w / sw, h / sh)
+        nw, nh = round(sw * scale), round(sh * scale)
         if abs(nw - w) <= 1 and abs(nh - h) <= 1:  # the same shape: no one-pixel bar
             nw, nh = w, h
-        if (nw, nh) != (fw, fh):
+        if (nw, nh) != (rgb.shape[1], rgb.shape[0]):
             rgb = cv2.resize(rgb, (max(1, nw), max(1, nh)), interpolation=cv2.INTER_AREA)
         if (nw, nh) != (w, h):
             canvas = np.zeros((h, w, 3), np.uint8)
