@@ -38,12 +38,18 @@ def generate(
     as_json: bool,
 ) -> None:
     """Generate clips for PROMPT: each watermarked, signed (C2PA) and stored."""
+    from vidprov.errors import OptionError
     from vidprov.generator import SignedGenerator, get_preset, plan_request
 
     options = {"frames": frames, "height": height, "width": width, "steps": steps}
     options |= {"seed": seed, "fps": fps, "num_videos": num_videos}
     # mistakes fail now, not after the model has loaded
-    plan = plan_request(get_preset(model), prompt, out, **options)
+    preset = get_preset(model)
+    try:
+        plan = plan_request(preset, prompt, out, **options)
+    except OptionError as exc:  # a flag's value: a usage error, with the help hint
+        hint = f"'--{exc.option.replace('_', '-')}'"
+        raise click.BadParameter(exc.message, param_hint=hint) from None
     gen = SignedGenerator(model, device=device)
     with progress_bar(plan.steps, "denoising") as bar:
         r = gen.generate(prompt, out, progress=bar, **options)

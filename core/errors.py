@@ -76,6 +76,19 @@ class GeneratorError(VidprovError):
     code = "generator_error"
 
 
+class OptionError(GeneratorError):
+    """A generation option out of its limits or one the preset cannot make; ``option`` names
+    it as the library does (``frames``, ``num_videos``), so a front end can name its own flag.
+    The JSON code stays ``generator_error``."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+    def __reduce__(self) -> tuple[type[OptionError], tuple[str, str]]:
+        return (type(self), (self.option, self.message))  # pickles across processes
+
+
 class ModelUnavailableError(GeneratorError):
     """A known model whose weights are not on this machine (nothing is downloaded unless
     allowed), or fail to load: the machine's setup, not the request, is at fault."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidprov.atomic import check_writable
-from vidprov.errors import GeneratorError
+from vidprov.errors import GeneratorError, OptionError
 from vidprov.generator.presets import Preset
 from vidprov.watermark.config import WatermarkConfig
 
@@ -65,7 +65,8 @@ def check_options(
     API can check a request with it before queueing a job).
 
     Raises:
-        GeneratorError: an option out of its :data:`LIMITS`, or one the preset cannot make.
+        OptionError: an option out of its :data:`LIMITS`, or one the preset cannot make (a
+            :class:`GeneratorError` naming the option).
     """
     given = {"frames": frames, "height": height, "width": width, "steps": steps, "fps": fps}
     values = {k: getattr(preset, k) if v is None else v for k, v in given.items()}
@@ -80,16 +81,19 @@ def check_options(
                 if name in ("height", "width") and value is not None and 0 < value < lo
                 else ""
             )
-            raise GeneratorError(f"{name} must be an integer in {lo}..{hi}{why}, got {shown}")
+            raise OptionError(name, f"{name} must be an integer in {lo}..{hi}{why}, got {shown}")
         values[name] = value
     n = values["frames"]
     if (n - 1) % preset.frame_multiple:
-        raise GeneratorError(
+        raise OptionError(
+            "frames",
             f"{preset.name} needs frames = k*{preset.frame_multiple}+1 (e.g. "
-            f"{(n - 1) // preset.frame_multiple * preset.frame_multiple + 1}), got {n}"
+            f"{(n - 1) // preset.frame_multiple * preset.frame_multiple + 1}), got {n}",
         )
     if preset.max_frames is not None and n > preset.max_frames:
-        raise GeneratorError(f"{preset.name} needs frames at most {preset.max_frames}, got {n}")
+        raise OptionError(
+            "frames", f"{preset.name} needs frames at most {preset.max_frames}, got {n}"
+        )
     for name in ("height", "width"):
         _check_side(preset, name, values[name])
     return values
@@ -110,20 +114,20 @@ def _check_side(preset: Preset, name: str, value: int) -> None:
     """Check a height or width (``name``) against ``preset``'s sides.
 
     Raises:
-        GeneratorError: ``value`` is out of the preset's sides or not a multiple of its
+        OptionError: ``value`` is out of the preset's sides or not a multiple of its
             ``size_multiple``.
     """
     m = preset.size_multiple
     lo = max(preset.min_side or 0, LIMITS[name][0])
     hi = min(preset.max_side or LIMITS[name][1], LIMITS[name][1])
     if value < lo:
-        raise GeneratorError(f"{preset.name} needs {name} at least {lo}, got {value}")
+        raise OptionError(name, f"{preset.name} needs {name} at least {lo}, got {value}")
     if value > hi:
-        raise GeneratorError(f"{preset.name} needs {name} at most {hi}, got {value}")
+        raise OptionError(name, f"{preset.name} needs {name} at most {hi}, got {value}")
     if value % m:
         near = [k for k in (value // m * m, value // m * m + m) if lo <= k <= hi]
         hint = f" (e.g. {' or '.join(map(str, near))})" if near else ""
-        raise GeneratorError(f"{preset.name} needs {name} divisible by {m}{hint}, got {value}")
+        raise OptionError(name, f"{preset.name} needs {name} divisible by {m}{hint}, got {value}")
 
 
 def plan_request(

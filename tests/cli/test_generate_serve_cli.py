@@ -31,7 +31,8 @@ def test_generate_refuses_a_size_the_preset_cannot_make(env_home: Path, tmp_path
     )
     assert p.returncode == 2
     assert p.stderr == (
-        "vidprov: error: tiny-wan needs height divisible by 16 (e.g. 96 or 112), got 100\n"
+        "vidprov: error: Invalid value for '--height': tiny-wan needs height divisible by 16 "
+        "(e.g. 96 or 112), got 100 (try 'vidprov generate -h')\n"
     )
     assert p.stdout == "" and not out.exists()
 
@@ -42,6 +43,9 @@ def test_generate_refuses_a_size_the_preset_cannot_make(env_home: Path, tmp_path
         (["--height", "100"], "tiny-wan needs height divisible by 16 (e.g. 96 or 112), got 100"),
         (["--width", "528"], "tiny-wan needs width at most 512, got 528"),
         (["--frames", "129"], "tiny-wan needs frames at most 125, got 129"),
+        (["--frames", "0"], "frames must be an integer in 1..4097, got 0"),
+        (["--num-videos", "65"], "num_videos must be an integer in 1..64, got 65"),
+        (["--seed", "-1"], "seed must be an integer in"),
         (["--model", "tiny-ltx", "--width", "112"], "tiny-ltx needs width divisible by 32"),
         (
             ["--model", "tiny-ltx2", "--height", "32"],
@@ -66,7 +70,9 @@ def test_generate_checks_each_presets_rules_before_building_it(
     monkeypatch.setattr("vidprov.generator.run.create", create)
     r = CliRunner().invoke(cli, ["generate", "a cat", "--out", str(tmp_path / "g.mp4"), *args])
     assert built == [] and r.exit_code == 2, r.output
-    assert r.stderr.startswith(f"vidprov: error: {message}") and r.stderr.count("\n") == 1
+    flag = next(a for a in args if a.startswith("--") and a != "--model")
+    assert r.stderr.startswith(f"vidprov: error: Invalid value for '{flag}': {message}")
+    assert r.stderr.endswith(" generate -h')\n") and r.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
 
 
