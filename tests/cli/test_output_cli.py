@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,34 @@ def test_embed_ranges_are_checked_as_options_with_the_help_hint(option: str, val
     )
     assert r.exit_code == 2 and "(try 'vidprov watermark embed -h')" in r.stderr
     assert "0<=x<=51" in CliRunner().invoke(cli, ["watermark", "embed", "-h"]).stdout
+
+
+INTERRUPT_WHILE_LOADING = """
+import os, signal, sys
+from vidprov.cli.entry import main
+
+class Interrupt:  # a real SIGINT, delivered while the command line's modules load
+    @staticmethod
+    def find_spec(name, *args):
+        if name == "vidprov.cli.main":
+            os.kill(os.getpid(), signal.SIGINT)
+
+sys.meta_path.insert(0, Interrupt)
+sys.argv = ["vidprov", "--version"]
+main()
+"""
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line_exit_130() -> None:
+    """The imports take a second or more; a Ctrl-C then printed a KeyboardInterrupt traceback."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="vidprov")
+    assert script.value == "vidprov.cli.entry:main"  # the console script runs the guard
+    p = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_WHILE_LOADING],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (p.returncode, p.stderr, p.stdout) == (130, "vidprov: interrupted\n", "")
