@@ -11,6 +11,7 @@ import click
 
 from vidprov.cli._util import PATH, emit
 from vidprov.errors import printable
+from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.verify import is_credential_failure
 
 _key_file = click.option("--key-file", type=PATH, help="Watermark key (default: home).")
@@ -20,6 +21,14 @@ _tsa = click.option(
     "--tsa-url", envvar="VIDPROV_TSA_URL", help="RFC 3161 timestamp authority (off by default)."
 )
 _json = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _signer(cert: Path | None, key: Path | None) -> CallbackSigner | None:
+    """The signer given by --cert/--key; None (the home signer, loaded by the library once the
+    input has been checked, so a missing clip is reported before missing keys) without them."""
+    from vidprov.provenance import load_signer
+
+    return load_signer(cert, key) if cert is not None or key is not None else None
 
 
 def _wm_key(key_file: Path | None) -> bytes | None:
@@ -85,7 +94,7 @@ def sign(
     as_json: bool,
 ) -> None:
     """Write DST: SRC with a signed C2PA manifest (stored in the manifest store)."""
-    from vidprov.provenance import SignOptions, load_signer, sign_file
+    from vidprov.provenance import SignOptions, sign_file
 
     if prompt is not None and prompt_hash is not None:  # one would be silently dropped
         raise click.UsageError("--prompt and --prompt-hash are alternatives: give one")
@@ -99,7 +108,7 @@ def sign(
         soft_binding="none" if no_soft_binding else "detect",
         tsa_url=tsa_url or None,
     )
-    r = sign_file(src, dst, options, load_signer(cert, key), key=_wm_key(key_file))
+    r = sign_file(src, dst, options, _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))
 
 
@@ -219,9 +228,9 @@ def edit_trim(
     as_json: bool,
 ) -> None:
     """Write DST: SRC from START to END, signed with SRC as its parent."""
-    from vidprov.provenance import load_signer, trim_file
+    from vidprov.provenance import trim_file
 
-    r = trim_file(src, dst, start, end, load_signer(cert, key), key=_wm_key(key_file))
+    r = trim_file(src, dst, start, end, _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))
 
 
@@ -239,10 +248,10 @@ def edit_concat(
     as_json: bool,
 ) -> None:
     """Concatenate SOURCES… into the last path, signed with each source as a component."""
-    from vidprov.provenance import concat_files, load_signer
+    from vidprov.provenance import concat_files
 
     if len(paths) < 3:
         raise click.UsageError("concat needs at least two sources and an output: A B [...] OUT")
     *srcs, dst = paths
-    r = concat_files(srcs, dst, load_signer(cert, key), key=_wm_key(key_file))
+    r = concat_files(srcs, dst, _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))

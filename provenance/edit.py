@@ -33,7 +33,7 @@ from vidprov.provenance.manifest import (
     mime_of,
 )
 from vidprov.provenance.sign import Ingredient, SignResult, read_back_blocks, sign_file
-from vidprov.provenance.signer import CallbackSigner
+from vidprov.provenance.signer import CallbackSigner, load_signer
 from vidprov.provenance.softbinding import (
     SoftBindingBlock,
     blocks_from_reading,
@@ -173,6 +173,7 @@ def trim_file(
     if not (0 <= start < end):
         raise ConfigError(f"bad trim range {start}..{end} s (need 0 <= start < end)", src)
     _, reading = _check_source(src, load_trust_anchors(None), key, store)
+    signer = signer or load_signer()  # the home signer: refused before the re-encode
     tmp = AtomicFile(dst)
     try:
         with VideoReader(src) as r:
@@ -256,6 +257,7 @@ def concat_files(
         raise ConfigError("concat needs at least two sources")
     anchors = load_trust_anchors(None)
     readings = [_check_source(p, anchors, key, store)[1] for p in paths]
+    signer = signer or load_signer()  # the home signer: refused before the re-encode
     shows = [read_display(p) for p in paths]
     with VideoReader(paths[0]) as r0:
         w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
