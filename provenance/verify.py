@@ -96,6 +96,7 @@ class C2paReport:
             "ingredients": list(self.ingredients),
             "codes": list(self.codes),
             "note": self.note,
+            "unvouched_lineage": self.unvouched_lineage,
         }
 
 
@@ -112,6 +113,8 @@ class Recovered:
     #: its signer chains to the trust anchors and its credential holds (its hash binding
     #: aside: that is ``content_matches``)
     trusted: bool = False
+    #: as :attr:`C2paReport.unvouched_lineage`, for the stored manifest's own store
+    unvouched_lineage: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +122,7 @@ class Recovered:
             "manifest": self.manifest,
             "content_matches": self.content_matches,
             "trusted": self.trusted,
+            "unvouched_lineage": self.unvouched_lineage,
             "via": {"alg": ALG, "payload": self.payload, "value": payload_to_value(self.payload)},
             "candidates": list(self.candidates),
         }
@@ -142,15 +146,21 @@ class VerifyReport:
         """Whether the clip's origin is vouched for, with no conflict: its own manifest is
         ``trusted``, or it has none and a *trusted* stored manifest was recovered through the
         watermark. An ``invalid`` manifest (altered after signing), a ``valid`` one from an
-        untrusted signer, one whose lineage holds a source from an untrusted signer, or one
-        the watermark contradicts is not enough."""
+        untrusted signer, one (embedded or recovered) whose lineage holds a source from an
+        untrusted signer, or one the watermark contradicts is not enough."""
         if self.conflicts:
             return False
         if self.c2pa.state == "trusted":
             # a trusted edit of a clip from an unvouched signer vouches for the edit, not for
             # the origin it inherits (a self-signed camera claim, trimmed here, read as one)
             return not self.c2pa.unvouched_lineage
-        return self.c2pa.state == "absent" and self.recovered is not None and self.recovered.trusted
+        rec = self.recovered
+        return (
+            self.c2pa.state == "absent"
+            and rec is not None
+            and rec.trusted
+            and not rec.unvouched_lineage
+        )
 
     def to_dict(self) -> dict[str, Any]:
         wm: dict[str, Any] | None = self.watermark.to_dict() if self.watermark else None
@@ -269,11 +279,17 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
         codes=tuple(dict.fromkeys(codes)),
         note=None if when == "timestamp" else NO_TSA_NOTE,
         lineage=tuple(store.get("manifests") or ()),
-        unvouched_lineage=any(
-            "signingCredential.untrusted" in _added_failures(ing)
-            for manifest in (store.get("manifests") or {}).values()
-            for ing in manifest.get("ingredients", [])
-        ),
+        unvouched_lineage=_unvouched(store),
+    )
+
+
+def _unvouched(store: dict[str, Any]) -> bool:
+    """Whether any manifest in c2pa's reader JSON recorded an ingredient whose signer its own
+    signer's trust anchors did not vouch for (``signingCredential.untrusted``)."""
+    return any(
+        "signingCredential.untrusted" in _added_failures(ing)
+        for manifest in (store.get("manifests") or {}).values()
+        for ing in manifest.get("ingredients", [])
     )
 
 
@@ -462,8 +478,10 @@ def _recover(
         ranked = sorted(ids, key=fit.__getitem__)  # stable: ``find`` lists oldest first
         best = store.get(ranked[0])
         assert best is not None
-        matches, trusted = _check_stored(path, best.manifest_store, anchors)
-        return Recovered(best.manifest_id, best.manifest, matches, payload, tuple(ranked), trusted)
+        matches, trusted, unvouched = _check_stored(path, best.manifest_store, anchors)
+        return Recovered(
+            best.manifest_id, best.manifest, matches, payload, tuple(ranked), trusted, unvouched
+        )
     return None
 
 
@@ -490,9 +508,12 @@ def _binding_code(code: str) -> bool:
     return code.startswith("assertion.") and "Hash." in code
 
 
-def _check_stored(path: Path, manifest_store: bytes, anchors: str | None) -> tuple[bool, bool]:
+def _check_stored(
+    path: Path, manifest_store: bytes, anchors: str | None
+) -> tuple[bool, bool, bool]:
     """Validate a stored manifest against ``path`` as a sidecar: whether its hash binding
-    holds for these bytes, and whether it is otherwise sound with a trusted signer. For a
+    holds for these bytes, whether it is otherwise sound with a trusted signer, and whether
+    its lineage recorded a source from a signer not vouched for (:func:`_unvouched`). For a
     container C2PA does not read (our clip re-wrapped as Matroska), the manifest is validated
     on its own: its binding cannot match, its signer can still be trusted."""
     import c2pa
@@ -505,12 +526,14 @@ def _check_stored(path: Path, manifest_store: bytes, anchors: str | None) -> tup
             with open(path, "rb") as f:
                 reader = c2pa.Reader(container.mime, f, manifest_data=manifest_store, context=ctx)
                 results = reader.get_validation_results()
+                store = json.loads(reader.json())
         else:
-            blob = io.BytesIO(manifest_store)
-            results = c2pa.Reader("application/c2pa", blob, context=ctx).get_validation_results()
+            reader = c2pa.Reader("application/c2pa", io.BytesIO(manifest_store), context=ctx)
+            results = reader.get_validation_results()
+            store = json.loads(reader.json())
     except c2pa.C2paError:
-        return False, False
+        return False, False, False
     failures, _ = _codes(results)
     matches = readable and not _integrity_failures(failures)
     trusted = anchors is not None and all(_binding_code(c) for c in failures)
-    return matches, trusted
+    return matches, trusted, _unvouched(store)

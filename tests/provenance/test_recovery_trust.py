@@ -180,6 +180,27 @@ def test_edit_records_an_untrusted_source(
     assert ing["failures"] == [] and r.established
 
 
+def test_a_recovered_edit_of_an_untrusted_source_does_not_establish(
+    env_home: Path, stripped: Path, other_pki: PkiPaths, tmp_path: Path
+) -> None:
+    """The lineage rule held for an embedded manifest only: with the trim's manifest stripped,
+    recovering it through the watermark established the origin its source's signer claimed."""
+    theirs = sign_file(
+        stripped,
+        tmp_path / "theirs.mp4",
+        signer=load_signer(other_pki.signer_chain, other_pki.signer_key),
+    )
+    trim = trim_file(theirs.output, tmp_path / "trim.mp4", 0.5, 2.5)  # 2 s: no other's length
+    r = verify_file(_reencode(trim.output, tmp_path / "trim-stripped.mp4"))
+    assert r.c2pa.state == "absent" and r.recovered is not None
+    assert r.recovered.manifest_id == trim.manifest_id and r.recovered.trusted
+    assert r.recovered.unvouched_lineage and not r.established
+    assert r.to_dict()["recovered"]["unvouched_lineage"] is True
+    from vidprov.cli.provenance import verify_human
+
+    assert "signed by a signer not vouched for" in verify_human(r)
+
+
 @pytest.mark.parametrize("damage", ["dangling", "indented"])
 def test_anchors_c2pa_cannot_parse_are_refused(
     env_home: Path, signed: SignResult, tmp_path: Path, damage: str
