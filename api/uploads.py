@@ -110,6 +110,17 @@ def display_name(raw: str | None) -> str:
     return name or "upload"
 
 
+#: what browsers (the HTML standard's multipart encoding) and curl write for ``"``, LF and CR
+#: in a part's file name
+_FORM_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
+
+
+def form_unescape(name: str) -> str:
+    """A multipart file name as the client's file was named: ``a %22q%22.mp4`` is ``a "q".mp4``
+    (other ``%`` sequences are left as they are: a browser does not escape ``%`` itself)."""
+    return re.sub("%22|%0A|%0D", lambda m: _FORM_ESCAPES[m.group()], name)
+
+
 def sniff_suffix(head: bytes, client_name: str) -> str:
     """The suffix the saved file gets: from its first bytes, else the client's known suffix."""
     container = sniff_container(head)
@@ -162,7 +173,8 @@ class _Sink:
         if self.found:
             raise ApiError(400, "bad_multipart", f"more than one form field '{FIELD}': send one")
         self.found = self.current = True
-        self.filename = display_name(params.get(b"filename", b"").decode("utf-8", "replace"))
+        raw = params.get(b"filename", b"").decode("utf-8", "replace")
+        self.filename = display_name(form_unescape(raw))
         self.out = self.raw.open("wb")
 
     def part_data(self, data: bytes, start: int, end: int) -> None:

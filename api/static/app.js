@@ -4,10 +4,17 @@
 
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "vidprov.apikey";
+const RETRIES = [500, 1000, 2000, 4000, 8000]; // polling: waits (ms) after a network error
 let objectUrl = null;
+let current = 0; // the latest scan: an earlier one still running must not draw over it
+let uploading = null; // that scan's upload, aborted when another file is chosen
 
 function headers() {
   const key = $("apikey").value.trim();
+  if (/[^\x21-\x7e]/.test(key)) {
+    throw new Error("the API key holds a character an HTTP header cannot carry (keys are " +
+      "printable ASCII): check what was pasted");
+  }
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
@@ -20,18 +27,27 @@ function setStatus(text, fraction) {
   else $("progress").value = fraction;
 }
 
-function fail(message) {
+function fail(message, status) {
   show("status", false);
   show("error", true);
   $("error").textContent = message;
+  if (status === 401 || status === 403) { // say where the key goes
+    $("keybox").hidden = false;
+    $("keybox").open = true;
+    $("apikey").focus();
+  }
 }
 
-function errorText(status, body) {
-  if (body && body.message) return `${status}: ${body.message}`;
-  return `request failed with status ${status}`;
+class RequestError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? `${status}: ${body.message}` : `request failed with status ${status}`);
+    this.status = status;
+  }
 }
 
-function upload(file) {
+const Superseded = Symbol("superseded"); // thrown out of a scan another file replaced
+
+function upload(file, run) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     form.append("file", file, file.name);
@@ -39,42 +55,73 @@ function upload(file) {
     xhr.open("POST", "/v1/scan?mode=job");
     for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) setStatus(`uploading ${file.name}`, e.loaded / e.total);
+      if (e.lengthComputable && run === current) setStatus(`uploading ${file.name}`, e.loaded / e.total);
     };
     xhr.onload = () => {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
       if (xhr.status === 202 && body) resolve(body);
-      else reject(new Error(errorText(xhr.status, body)));
+      else reject(new RequestError(xhr.status, body));
     };
     xhr.onerror = () => reject(new Error("network error during upload"));
+    xhr.onabort = () => reject(Superseded);
+    uploading = xhr;
     xhr.send(form);
   });
 }
 
-async function poll(job) {
-  for (;;) {
-    const r = await fetch(`/v1/jobs/${job.id}`, { headers: headers() });
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+async function jobState(job) {
+  // one poll, tried again after a network error (a proxy's blip, a server restarting)
+  const auth = headers();
+  for (let i = 0; ; i++) {
+    let r;
+    try {
+      r = await fetch(`/v1/jobs/${job.id}`, { headers: auth });
+    } catch (err) {
+      if (i >= RETRIES.length) {
+        throw new Error(`lost contact with the server while scanning (job ${job.id}): ${err.message}`);
+      }
+      await sleep(RETRIES[i]);
+      continue;
+    }
     const body = await r.json().catch(() => null);
-    if (!r.ok) throw new Error(errorText(r.status, body));
-    if (body.status === "done") return body.result;
-    if (body.status === "failed") throw new Error(errorText(body.http_status, body.error));
-    setStatus(`scanning (${body.status})`, body.status === "running" ? body.progress : null);
-    await new Promise((ok) => setTimeout(ok, 400));
+    if (!r.ok) throw new RequestError(r.status, body);
+    if (!body || typeof body.status !== "string") {
+      throw new Error(`the server's answer about job ${job.id} is not the API's JSON (a proxy in between?)`);
+    }
+    return body;
   }
 }
 
-async function scan(file) {
+async function poll(job, run) {
+  for (;;) {
+    const body = await jobState(job);
+    if (run !== current) throw Superseded;
+    if (body.status === "done") return body.result;
+    if (body.status === "failed") throw new RequestError(body.http_status, body.error);
+    setStatus(`scanning (${body.status})`, body.status === "running" ? body.progress : null);
+    await sleep(400);
+  }
+}
+
+async function scan(file, others = 0) {
+  const run = ++current;
+  if (uploading) uploading.abort(); // the earlier file's upload, if still going
   show("error", false);
   show("result", false);
+  document.body.dataset.state = "busy";
+  $("announce").textContent = "";
   try {
-    const job = await upload(file);
-    setStatus("scanning", null);
-    const verdict = await poll(job);
+    const job = await upload(file, run);
+    if (run !== current) return;
+    setStatus(others ? `scanning ${file.name} (only the first of ${others + 1} files)` : "scanning", null);
+    const verdict = await poll(job, run);
     show("status", false);
     render(verdict, file);
   } catch (err) {
-    fail(err.message);
+    if (err !== Superseded && run === current) fail(err.message, err.status);
   }
 }
 
@@ -82,7 +129,7 @@ function fmt(x, digits = 2) {
   return typeof x === "number" ? x.toFixed(digits) : "-";
 }
 
-function lane(name, segments, duration, testid) {
+function lane(name, segments, duration, testid) { // each segment a button: it seeks the preview
   const row = document.createElement("div");
   row.className = "lane";
   row.dataset.testid = testid;
@@ -92,12 +139,14 @@ function lane(name, segments, duration, testid) {
   const track = document.createElement("div");
   track.className = "track";
   for (const s of segments) {
-    const el = document.createElement("div");
+    const el = document.createElement("button");
+    el.type = "button";
     el.className = `seg ${s.label || "ai"}`;
     el.style.left = `${(100 * s.start) / duration}%`;
     el.style.width = `${Math.max(0.4, (100 * (s.end - s.start)) / duration)}%`;
     const extra = s.payload ? ` payload ${s.payload}` : s.score !== undefined ? ` score ${fmt(s.score)}` : "";
-    el.title = `${fmt(s.start)}-${fmt(s.end)} s: ${s.label || "marked"}${extra}`;
+    el.title = `${name} ${fmt(s.start)}-${fmt(s.end)} s: ${s.label || "marked"}${extra}`;
+    el.setAttribute("aria-label", el.title);
     el.addEventListener("click", () => { $("preview").currentTime = s.start; });
     track.appendChild(el);
   }
@@ -147,6 +196,10 @@ function axis(duration) {
   return row;
 }
 
+function pValue(p) { // one that underflowed to 0 is smaller than a double can say
+  return Number(p) > 0 ? `= ${Number(p).toExponential(2)}` : "< 1e-300";
+}
+
 function evidenceRows(v) {
   const e = v.evidence || {};
   const rows = [];
@@ -160,7 +213,7 @@ function evidenceRows(v) {
   const w = e.watermark;
   if (w) {
     if (w.detected === null || w.detected === undefined) rows.push(["watermark", w.note || "not checked"]);
-    else rows.push(["watermark", w.detected ? `detected, payload ${w.payload || "?"}, p = ${Number(w.p_value).toExponential(2)}` : "not detected"]);
+    else rows.push(["watermark", w.detected ? `detected, payload ${w.payload || "?"}, p ${pValue(w.p_value)}` : "not detected"]);
   }
   const r = e.recovered;
   if (r) rows.push(["recovered manifest", `${r.manifest_id} (content ${r.content_matches ? "matches" : "differs"}; signer ${r.trusted ? "trusted" : "not trusted"})`]);
@@ -197,7 +250,10 @@ function render(v, file) {
   body.replaceChildren();
   for (const [k, val] of evidenceRows(v)) {
     const tr = body.insertRow();
-    tr.insertCell().textContent = k;
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = k;
+    tr.append(th);
     tr.insertCell().textContent = val;
   }
   const conflicts = $("conflicts");
@@ -209,6 +265,7 @@ function render(v, file) {
   }
   $("raw").textContent = JSON.stringify(v, null, 2);
   show("result", true);
+  $("announce").textContent = `${v.file}: ${v.label}, score ${fmt(v.score)}, decided by ${v.decided_by}`;
   document.body.dataset.state = "done";
 }
 
@@ -217,15 +274,31 @@ function init() {
   key.value = localStorage.getItem(KEY_STORE) || "";
   key.addEventListener("change", () => localStorage.setItem(KEY_STORE, key.value.trim()));
   const drop = $("drop");
+  // a file dropped beside the box must not make the browser open it and leave the page
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
     drop.classList.remove("over");
-    if (e.dataTransfer.files.length) scan(e.dataTransfer.files[0]);
+    const files = e.dataTransfer.files;
+    if (files.length) scan(files[0], files.length - 1);
+  });
+  // the keyboard's way to the file chooser, as a button: Enter on key down, Space on key up
+  // (a browser grants a Space press the right to open a chooser only when the key comes up)
+  drop.addEventListener("keydown", (e) => {
+    if (e.target !== drop || (e.key !== "Enter" && e.key !== " ")) return;
+    e.preventDefault();
+    if (e.key === "Enter") $("file").click();
+  });
+  drop.addEventListener("keyup", (e) => {
+    if (e.target === drop && e.key === " ") $("file").click();
   });
   $("file").addEventListener("change", (e) => {
-    if (e.target.files.length) scan(e.target.files[0]);
+    const file = e.target.files[0];
+    e.target.value = ""; // choosing the same file again (after an error) is a new choice
+    if (file) scan(file);
   });
   fetch("/healthz").then((r) => r.json()).then((h) => {
     if (h.auth === "open") $("keybox").hidden = true;

@@ -74,3 +74,60 @@ def test_a_bad_upload_shows_the_error(page: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#error:not([hidden])", timeout=60_000)
     text = page.text_content("#error")
     assert text.startswith("422:") and "notes.mp4" in text and "not a readable video" in text
+
+
+def test_the_keyboard_opens_the_chooser_and_the_same_file_can_be_chosen_again(
+    page: Any, tmp_path: Path
+) -> None:
+    """The hidden input could not be focused and Enter on the drop box did nothing; choosing
+    the same file again after an error sent nothing (the input's value had not changed)."""
+    bad = tmp_path / "notes.mp4"
+    bad.write_bytes(b"not a video " * 500)
+    for key in ("Enter", "Space"):  # the same file each time: each a new choice, a new scan
+        page.focus("#drop")
+        with page.expect_file_chooser(timeout=10_000) as chooser:
+            page.keyboard.press(key)
+        with page.expect_response(lambda r: "/v1/scan" in r.url, timeout=30_000):
+            chooser.value.set_files(str(bad))
+        page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+        assert "not a readable video" in page.text_content("#error")
+
+
+def test_a_later_choice_is_not_replaced_by_an_earlier_scan(
+    browser: Any, live: LiveServer, marked_clip: Path, tmp_path: Path
+) -> None:
+    """An earlier scan still polling drew its verdict over the later one when it finished. In
+    a phone-sized window, long names and source types wrap instead of widening the page."""
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    pg = context.new_page()
+    pg.goto(live.url + "/")
+    pg.wait_for_selector("body[data-state=ready]")
+    pg.evaluate(f"localStorage.setItem('vidprov.apikey', {TOKENS['reader']!r})")
+    pg.reload()
+    pg.wait_for_selector("body[data-state=ready]")
+    held: dict[str, Any] = {"first": None, "hold": True}
+
+    def jobs(route: Any) -> None:  # hold the first job's polls at "running"
+        job = route.request.url.rsplit("/", 1)[-1]
+        held["first"] = held["first"] or job
+        if job == held["first"] and held["hold"]:
+            body = {"id": job, "kind": "scan", "status": "running", "progress": 0.5}
+            route.fulfill(status=200, json=body)
+        else:
+            route.continue_()
+
+    pg.route("**/v1/jobs/*", jobs)
+    later = tmp_path / ("a-clip-with-a-very-long-name-" * 5 + ".mp4")
+    later.write_bytes(marked_clip.read_bytes())
+    pg.set_input_files("#file", str(marked_clip))
+    pg.wait_for_function("() => document.getElementById('status-text').textContent"
+                         ".startsWith('scanning')", timeout=120_000)  # fmt: skip
+    pg.set_input_files("#file", str(later))
+    pg.wait_for_selector("body[data-state=done]", timeout=300_000)
+    assert pg.text_content("#fname") == later.name
+    assert "half-marked" not in pg.text_content("#announce")
+    held["hold"] = False  # the earlier job, done on the server by now, may answer
+    pg.wait_for_timeout(2_000)  # several of the page's 0.4 s polls
+    assert pg.text_content("#fname") == later.name and pg.is_hidden("#status")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()

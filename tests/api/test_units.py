@@ -10,7 +10,7 @@ import pytest
 from vidprov.api.auth import KeyRing, add_key, digest_of, load_keyring, parse_keys
 from vidprov.api.errors import ApiError, error_body, status_for
 from vidprov.api.settings import ApiSettings
-from vidprov.api.uploads import Upload, display_name, replace_text, sniff_suffix
+from vidprov.api.uploads import Upload, display_name, form_unescape, replace_text, sniff_suffix
 from vidprov.cli.serve import is_loopback
 from vidprov.errors import (
     ConfigError,
@@ -125,6 +125,11 @@ def test_sniffing_and_display_names() -> None:
     assert display_name("../../etc/passwd") == "passwd"
     assert display_name("C:\\Users\\me\\clip.mp4") == "clip.mp4"
     assert display_name("a\x00b\nc.mp4") == "abc.mp4"
+    # browsers and curl send '"', LF and CR in a file name as %22, %0A and %0D (it read so)
+    assert display_name(form_unescape("My clip %22quotes%22 100%25.mp4")) == (
+        'My clip "quotes" 100%25.mp4'
+    )
+    assert display_name(form_unescape("line%0Abreak%0D.mp4")) == "linebreak.mp4"
     assert display_name("") == display_name(None) == "upload"
 
 
