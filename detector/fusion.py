@@ -5,7 +5,9 @@ Rules, strongest first:
 1. A *trusted* manifest whose ``c2pa.created`` action says ``trainedAlgorithmicMedia`` decides
    ``ai`` for the whole clip; a trusted one recovered through the watermark (the clip's own
    is gone, or does not name it) vouches for the time the mark covers, the rest labelled as
-   in rule 2. A composite-with-AI claim decides ``mixed``.
+   in rule 2. A composite-with-AI claim decides ``mixed``, when it is the clip's own (embedded,
+   or recovered with a hash binding that holds for these bytes): a concatenation's claim,
+   recovered for one of its marked sources, says nothing about that source.
 2. A detected watermark is certain for the time it covers: segments the mark covers are ``ai``;
    if it covers (nearly) the whole clip the clip is ``ai``, otherwise ``mixed``.
 3. Otherwise the classifier's segments decide: ``mixed`` when they hold both labels, else
@@ -173,10 +175,14 @@ def _decide(
                 f"classifier scored {classifier.clip_score:.2f} (below {classifier.threshold:.2f}) "
                 f"but the manifest claims {used}"
             )
-        if label == "mixed":
-            segs = _fill(_wm_spans(watermark), classifier, duration)
-        elif claim is None:  # recovered: it vouches for the marked time only
+        # a recovered manifest describes the clip the mark was minted for, or an edit of it
+        # (a concatenation's composite claim is about the concatenation): it vouches for the
+        # marked time only, unless its hash binding holds for these very bytes
+        own = claim is not None or bool(recovered and recovered.get("content_matches"))
+        if not own:
             label, segs = _marked(_wm_spans(watermark), classifier, duration, source)
+        elif label == "mixed":
+            segs = _fill(_wm_spans(watermark), classifier, duration)
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]
         return Verdict(file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts))

@@ -82,6 +82,27 @@ def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
     assert [(s.start, s.end, s.label) for s in v.segments] == [(0, 4, "ai"), (4, 10, "real")]
 
 
+def test_a_recovered_composite_claim_is_about_the_composite() -> None:
+    """A marked clip later concatenated with camera footage led to the concatenation's
+    manifest, whose composite claim made the clip itself read "mixed" though marked end to end."""
+    composite = IPTC + "compositeWithTrainedAlgorithmicMedia"
+    raw = {
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": composite}]},
+            }
+        ]
+    }
+    rec = {"manifest": raw, "trusted": True, "content_matches": False}
+    v = fuse("f", 3.0, c2pa("absent", None), rec, wm((0, 3)), REAL_CLS)
+    assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
+    assert [(s.start, s.end, s.label) for s in v.segments] == [(0, 3, "ai")]
+    # the composite itself, its manifest stripped but its bytes the ones signed: mixed
+    v = fuse("f", 5.0, c2pa("absent", None), {**rec, "content_matches": True}, wm((2, 5)), None)
+    assert (v.label, v.decided_by) == ("mixed", "recovered-c2pa")
+
+
 def test_full_watermark_wins_over_classifier() -> None:
     v = fuse("f", 10.0, c2pa("absent", None), None, wm((0.0, 9.8)), REAL_CLS)
     assert (v.label, v.decided_by) == ("ai", "watermark")
