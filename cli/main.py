@@ -221,7 +221,8 @@ def watermark() -> None:
 @click.option(
     "--no-read-back",
     is_flag=True,
-    help="Write the clip even if its payload does not read back (default: refuse).",
+    help="Skip the checks that the clip carries no mark under this key yet and that the new "
+    "payload reads back (default: refuse either).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def watermark_embed(
@@ -235,7 +236,7 @@ def watermark_embed(
     no_read_back: bool,
     as_json: bool,
 ) -> None:
-    """Write DST: SRC with an invisible watermark carrying PAYLOAD (audio copied)."""
+    """Write DST: SRC with an invisible watermark carrying a 64-bit payload (audio copied)."""
     from vidprov.keys import load_watermark_key
     from vidprov.media import EncodeOptions, probe
     from vidprov.watermark import WatermarkConfig, embed_file

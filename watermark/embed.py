@@ -217,14 +217,16 @@ def embed_file(
     A ``src`` that carries a C2PA manifest (whatever its state) is refused before anything is
     written: the re-encoded output would carry none, dropping the clip's provenance (and, once
     signed again, relabelling it). Watermark before signing; an edit that keeps the manifest
-    as an ingredient is ``vidprov edit``.
+    as an ingredient is ``vidprov edit``. With ``read_back``, so is a ``src`` that already
+    carries a mark under ``key``: a second payload would replace the first (cutting the clip's
+    link to the manifest stored for it), or leave neither readable.
 
     Raises:
         MediaError: unreadable input or unwritable output.
         ProvenanceError: ``src`` carries a C2PA manifest.
-        WatermarkError: bad payload or key, frames too small, or (``read_back``) the payload
-            does not read back: the clip already carries a mark, or is too short or too small
-            for this strength and CRF.
+        WatermarkError: bad payload or key, frames too small, or (``read_back``) ``src``
+            already carries a mark under ``key``, or the payload does not read back: the clip
+            is too short or too small for this strength and CRF.
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
@@ -241,6 +243,8 @@ def embed_file(
         "its manifest is broken (tampered?), so nothing can carry it over: watermark the "
         "original, unsigned clip",
     )
+    if read_back:  # before the encode: a clip marked before is refused at once
+        _refuse_marked(src, key, config)
     psnrs: list[float] = []
     out = AtomicFile(dst)
     try:
@@ -275,6 +279,25 @@ def embed_file(
 FAINT_PSNR = 60.0
 
 
+def _refuse_marked(src: str | Path, key: bytes, config: WatermarkConfig) -> None:
+    """Refuse a clip that already carries our mark under ``key``.
+
+    Raises:
+        WatermarkError: it does (its payload named).
+    """
+    from vidprov.watermark.detect import detect_file
+
+    before = detect_file(src, key, config)
+    if before.detected:
+        raise WatermarkError(
+            f"already carries a watermark under this key (payload "
+            f"{before.payload or 'not decoded'}); a second mark would replace it, cutting the "
+            "clip's link to the manifest stored for it, or leave neither readable: mark the "
+            "unmarked original instead",
+            src,
+        )
+
+
 def _check_read_back(
     src: str | Path,
     marked: Path,
@@ -288,13 +311,6 @@ def _check_read_back(
     reading = detect_file(marked, key, config)
     if reading.payload == payload:
         return
-    before = detect_file(src, key, config)
-    if before.detected:
-        raise WatermarkError(
-            f"already carries a watermark (payload {before.payload or 'not decoded'}); a "
-            "second mark does not read back: mark the unmarked original instead",
-            src,
-        )
     if psnr >= FAINT_PSNR and config.strength >= 1.0:  # weak: not flat
         raise WatermarkError(
             f"the mark does not read back from the encoded clip (p = {reading.p_value:.2g}): "
