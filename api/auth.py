@@ -183,6 +183,12 @@ def add_key(path: Path, name: str, scopes: tuple[str, ...]) -> str:
     token = new_token()
     line = f"{name} {','.join(scopes)} {digest_of(token)}\n"
     existing = _read_keys(path) if path.is_file() else ""
+    if any(k.name == name for k in parse_keys(existing, str(path))):
+        raise ConfigError(
+            f"a key named {name!r} is already there: remove it first (`vidprov keys "
+            "api-remove`) or choose another name",
+            path,
+        )
     if existing and not existing.endswith("\n"):  # a last entry with no newline: not glued on
         line = "\n" + line
     parse_keys(existing + line, str(path))  # validates name, scopes and uniqueness

@@ -46,8 +46,9 @@ class ApiSettings:
         job_ttl_s: how long finished jobs and generated files are kept.
         shutdown_grace_s: how long a stopping server lets running jobs finish before it stops
             them at their next progress report (then as long again for them to end). A stop
-            takes at most uvicorn's 10 s for open requests plus twice this: 20 s by default,
-            so a container's stop timeout should be longer (``docker stop -t 30``).
+            takes uvicorn's 10 s for open requests plus twice this, plus the time a running
+            job takes to reach its next report: most of a scan, whose two stages each report
+            once (docs/api.md), so a container's stop timeout should exceed the longest scan.
         generate_models: preset names clients may generate with (empty: every registered one).
         max_frames, max_side, max_steps: generation limits.
     """

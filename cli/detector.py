@@ -106,7 +106,7 @@ def detector() -> None:
 
 
 @detector.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 def detector_list(as_json: bool) -> None:
     """Registered model names and the shipped default."""
     from vidprov.detector.models import default_card, list_models

@@ -12,15 +12,27 @@ from vidprov.errors import printable
 
 @click.command()
 @click.argument("prompt")
-@click.option("--out", type=PATH, required=True, help="Output MP4.")
+@click.option(
+    "--out",
+    type=PATH,
+    required=True,
+    help="Output clip (.mp4, .mov, .m4v or .avi); with --num-videos above 1, the name "
+    "each clip's index is added to (OUT_0.mp4, OUT_1.mp4, ...).",
+)
 @click.option("--model", default="tiny-wan", show_default=True, help="Preset name or folder.")
 @click.option("--frames", type=int, help="Frames (preset default).")
 @click.option("--height", type=int, help="Height (preset default).")
 @click.option("--width", type=int, help="Width (preset default).")
 @click.option("--steps", type=int, help="Denoising steps (preset default).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--fps", type=int, help="Frame rate of the MP4 (preset default).")
-@click.option("--num-videos", type=int, default=1, show_default=True)
+@click.option(
+    "--num-videos",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Clips to make in one batch (one seed for the batch).",
+)
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def generate(

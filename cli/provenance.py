@@ -53,12 +53,13 @@ def _sign_human(r: Any) -> str:
         f"manifest {_p(r.manifest_id)} (signer {_p(r.signer)}, {r.alg})",
     ]
     lines.append(
-        f"soft binding: {len(r.soft_binding)} one-second blocks, payloads {', '.join(r.payloads)}"
+        f"soft binding: {len(r.soft_binding)} marked time block(s), "
+        f"payloads {', '.join(r.payloads)}"
         if r.soft_binding
         else f"soft binding: none ({_NOTE_SHOWN.get(r.soft_binding_note, r.soft_binding_note)})"
     )
     if not r.timestamped:
-        lines.append("no timestamp authority: certificate validity is checked at verification")
+        lines.append("no timestamp authority: certificate validity is checked at verification time")
     return "\n".join(lines)
 
 
@@ -250,7 +251,8 @@ def edit_concat(
     key_file: Path | None,
     as_json: bool,
 ) -> None:
-    """Concatenate SOURCES… into the last path, signed with each source as a component."""
+    """Concatenate the clips in PATHS (two or more) into the last of them, signed with each
+    source as a component."""
     from vidprov.provenance import concat_files
 
     if len(paths) < 3:

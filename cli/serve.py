@@ -67,8 +67,20 @@ def _log_config(level: str) -> dict[str, object]:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (each runs its own jobs; they share the job store).",
+)
 @click.option(
     "--api-keys",
     "api_keys_file",
@@ -161,7 +173,8 @@ def _stopped(signum: int, frame: Any) -> None:
     type=click.Choice(["read", "generate"]),
     multiple=True,
     required=True,
-    help="read (scan/verify/detect/manifests) and/or generate; repeatable.",
+    help="read (scan, verify, watermark detect, manifests and their lookups) and/or "
+    "generate; repeatable.",
 )
 @click.option(
     "--file",

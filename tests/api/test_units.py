@@ -80,8 +80,10 @@ def test_add_key_keeps_only_the_hash(tmp_path: Path) -> None:
     ring = load_keyring(path, None)
     key = ring.lookup(token)
     assert key is not None and key.name == "ingest"
-    with pytest.raises(ConfigError, match="repeated"):
+    # named as the argument it is (it read "entry 2: key name 'ingest' repeated")
+    with pytest.raises(ConfigError, match="a key named 'ingest' is already there") as err:
         add_key(path, "ingest", ("generate",))
+    assert err.value.path == str(path)
 
 
 def test_keys_file_not_utf8_or_without_last_newline(tmp_path: Path) -> None:
