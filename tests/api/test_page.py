@@ -131,3 +131,42 @@ def test_a_later_choice_is_not_replaced_by_an_earlier_scan(
     assert pg.text_content("#fname") == later.name and pg.is_hidden("#status")
     assert pg.evaluate("document.documentElement.scrollWidth") <= 375
     context.close()
+
+
+def test_polling_rides_out_network_errors_and_names_a_foreign_answer(
+    page: Any, marked_clip: Path
+) -> None:
+    """The first failed poll ended the scan with the browser's bare "Failed to fetch"; an
+    HTML answer (a proxy's page) gave "Cannot read properties of null"."""
+    failures = {"left": 2}
+
+    def flaky(route: Any) -> None:  # the first two polls never reach the server
+        if failures["left"]:
+            failures["left"] -= 1
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/v1/jobs/*", flaky)
+    page.set_input_files("#file", str(marked_clip))
+    page.wait_for_selector("body[data-state=done]", timeout=300_000)
+    assert failures["left"] == 0 and page.is_hidden("#error")
+    assert page.text_content("#label") == "mixed"
+    assert "half-marked.mp4: mixed" in page.text_content("#announce")
+    page.unroute("**/v1/jobs/*")
+    page.route(
+        "**/v1/jobs/*",
+        lambda route: route.fulfill(status=200, content_type="text/html", body="<p>portal</p>"),
+    )
+    page.set_input_files("#file", str(marked_clip))
+    page.wait_for_selector("#error:not([hidden])", timeout=120_000)
+    assert "is not the API's JSON" in page.text_content("#error")
+
+
+def test_a_key_a_header_cannot_carry_is_refused_with_a_reason(page: Any, tmp_path: Path) -> None:
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(b"x" * 100)
+    page.fill("#apikey", "vp_secret日本")
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "an HTTP header cannot carry" in page.text_content("#error")
