@@ -255,6 +255,8 @@ def rr_threshold(camera_max: np.ndarray, rr_fpr: float) -> float:
         return 0.5
     c = np.sort(camera_max)
     k = int(np.floor(rr_fpr * len(c) + 1e-9))  # clips allowed above the threshold
+    if k >= len(c):  # all of them may be flagged: the lowest one's score flags them all
+        return float(c[0])  # (indexing on would wrap round to the highest: flag none)
     return float(np.nextafter(c[len(c) - k - 1], np.inf))
 
 
@@ -281,8 +283,8 @@ def fit_splice(
     kept within 0.3..0.95.
 
     Raises:
-        DetectorError: no multi-shot samples, fewer than two host groups among them, or no AI
-            shot or no camera shot among them.
+        DetectorError: no multi-shot samples, fewer than two host groups among them, no AI
+            shot or no camera shot among them, or no fold left with both to train on.
     """
     parts = [shots(s.enc) for s in samples]
     keep = [k for k, p in enumerate(parts) if len(p) > 1]
@@ -308,7 +310,7 @@ def fit_splice(
     if n_groups < 2:
         raise DetectorError("splice training needs hosts from two or more groups")
     oof = np.zeros(len(y))
-    kept = []
+    kept, fitted = [], 0
     for tr_all, te in GroupKFold(n_splits=n_groups).split(x, y, groups):
         # no camera group of the held-out clips (host or insert) on the training side
         held = list((set(groups[te]) | set(camera_inserts[te])) - {""})
@@ -318,6 +320,12 @@ def fit_splice(
             oof[te] = y[tr].mean() if len(tr) else 0.5
             continue
         oof[te] = _model(contrast).fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+        fitted += 1
+    if not fitted:  # every out-of-fold score a placeholder: a threshold from no evidence
+        raise DetectorError(
+            "no fold has shots of both kinds left to train on once its clips' camera groups "
+            "are held out (clips from too few sources)"
+        )
     clip_max = np.array([oof[owner == k].max() for k in range(len(samples))])
     camera = np.array([not s.ai for s in samples])
     if not camera.any() or camera.all():

@@ -201,3 +201,18 @@ def test_a_mark_ending_at_the_rounded_duration_leaves_no_sliver() -> None:
         v = fuse("f", 5.958333, c2pa("absent", None), None, wm((3.042, 5.958)), classifier)
         assert v.segments[-1].end == 5.958333 and v.segments[-1].label == "ai"
         assert all(s.end - s.start > 0.5 for s in v.segments)
+
+
+def test_conflict_lines_tell_the_score_from_the_threshold_and_spare_a_composite() -> None:
+    """ "classifier scored 0.85 (below 0.85)"; and a composite claim (mixed) was in conflict
+    with a clip score under the threshold even when the classifier found the AI part."""
+    v = fuse("f", 10.0, c2pa("trusted", "trainedAlgorithmicMedia"), None, wm(), cls(0.8469, [],
+             thr=0.8527))  # fmt: skip
+    assert v.conflicts == (
+        "classifier scored 0.847 (below 0.853) but the manifest claims trainedAlgorithmicMedia",
+    )
+    composite = c2pa("trusted", "compositeWithTrainedAlgorithmicMedia")
+    found = cls(0.4, [(0, 4, "ai", 0.9), (4, 10, "real", 0.1)])
+    assert fuse("f", 10.0, composite, None, wm(), found).conflicts == ()
+    v = fuse("f", 10.0, composite, None, wm(), REAL_CLS)  # nothing of it looks AI: a conflict
+    assert v.label == "mixed" and "below 0.50" in v.conflicts[0]

@@ -128,6 +128,8 @@ def test_threshold_flags_at_most_the_allowed_share_and_no_lower_one_does() -> No
     assert 0.85 < t <= 0.9
     assert (scores >= rr_threshold(scores, 0.0)).sum() == 0
     assert rr_threshold(np.array([]), 0.1) == 0.5
+    # every clip allowed: all flagged (the index wrapped round to the highest: none were)
+    assert (scores >= rr_threshold(scores, 1.0)).sum() == 20
 
 
 def test_held_out_logits_never_come_from_a_model_that_saw_the_sources(
@@ -254,3 +256,17 @@ def test_the_forest_computes_a_clips_window_features_once(toy_model: Detector) -
     assert vb is not va and not np.array_equal(vb, va)
     again = toy_model.splice_vectors(a)  # recomputed for the earlier clip, same values
     assert again is not va and np.array_equal(again, va)
+
+
+def test_a_splice_model_no_fold_could_train_is_an_error(toy_model: Detector) -> None:
+    """Each host's camera pieces come from the other host's group, so holding a fold's camera
+    groups out leaves nothing to train on: its threshold came from 0.5 placeholders, saved."""
+    samples = [
+        SpliceSample(encoded(16, [8]), (1.0, 2.0), False, "a", "b"),
+        SpliceSample(encoded(16, [8]), (1.0, 2.0), False, "b", "a"),
+        SpliceSample(encoded(16, [8]), (1.0, 2.0), True, "a", "gen"),
+        SpliceSample(encoded(16, [8]), (1.0, 2.0), True, "b", "gen"),
+    ]
+    logits = [np.full(16, float(i)) for i in range(4)]
+    with pytest.raises(DetectorError, match="no fold has shots of both kinds"):
+        fit_splice(toy_model, samples, logits, contrast=False)
