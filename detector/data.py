@@ -114,7 +114,10 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
         with open(index, newline="", encoding="utf-8-sig") as fh:
             # strict: a quote left open is an error, not the rest of the file read as one field
             reader = csv.DictReader(fh, strict=True)
-            if not reader.fieldnames or not any(f.strip() for f in reader.fieldnames):
+            # blank lines before the header are skipped, as they are between rows
+            while reader.fieldnames is not None and not any(f.strip() for f in reader.fieldnames):
+                reader.fieldnames = next(reader.reader, None)  # type: ignore[assignment]
+            if not reader.fieldnames:
                 raise DetectorError("index.csv is empty", root)
             twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
             if twice:

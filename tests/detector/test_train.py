@@ -326,6 +326,9 @@ def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
     ("text", "match"),
     [
         (b"", r"index\.csv is empty"),
+        (b"\n \n", r"index\.csv is empty"),
+        # blank lines before the header are skipped (it read as "empty"); lines still count
+        (b"\n\nfile,label\na.mp4,ai\nb.mp4,ai\n", "line 5: missing clip b.mp4"),
         (b"label,generator\nai,g\n", r"needs a file column \(it has: label, generator\)"),
         (b"file,label\na.mp4\n", "line 2: label must be ai or real"),
         (b"label,file\nreal\n", "line 2: no file named"),
