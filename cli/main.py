@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import signal
 import sys
@@ -324,6 +325,9 @@ def main() -> None:
     exception, so temp files and folders are removed (exit codes 143 and 129); a SIGHUP that
     is ignored (``nohup``) stays ignored."""
     signal.signal(signal.SIGTERM, _terminated)
+    for stream in (sys.stdout, sys.stderr):  # a character the terminal's encoding lacks:
+        if isinstance(stream, io.TextIOWrapper):  # an escape such as \u2026, not a traceback
+            stream.reconfigure(errors="backslashreplace")
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signal.signal(signal.SIGHUP, _terminated)
     try:

@@ -211,3 +211,15 @@ def test_ctrl_c_while_the_cli_loads_is_one_line_exit_130() -> None:
         timeout=120,
     )
     assert (p.returncode, p.stderr, p.stdout) == (130, "vidprov: interrupted\n", "")
+
+
+def test_text_the_terminals_encoding_lacks_is_escaped_not_a_traceback() -> None:
+    """A Latin-1 terminal and the list's "…" ended in a UnicodeEncodeError traceback."""
+    p = subprocess.run(
+        [str(VIDPROV), "detector", "list"],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+    )
+    assert p.returncode == 0 and p.stderr == b"", p.stderr
+    assert b"\\u2026" in p.stdout and "…".encode() not in p.stdout
