@@ -109,11 +109,17 @@ def read_display(path: str | Path) -> Display:
     return Display(rotation, None if square else Fraction(sar), full, colour)
 
 
+#: no camera or generator plays back faster: a header rate above it is a time base's
+MAX_HEADER_FPS = 1000
+
+
 def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:
-    for rate in (vs.average_rate, vs.guessed_rate, vs.base_rate):
-        if rate:
-            return Fraction(rate)
-    return Fraction(25)
+    """The header's frame rate: the average, else FFmpeg's guess, else the base rate, passing
+    over one above :data:`MAX_HEADER_FPS` when another is below it (a stream copy of an H.264
+    stream whose timing info gives its time base, 1/14336 s, gets "14336 fps" in Matroska)."""
+    rates = [Fraction(r) for r in (vs.average_rate, vs.guessed_rate, vs.base_rate) if r]
+    plausible = [r for r in rates if r <= MAX_HEADER_FPS]
+    return (plausible or rates or [Fraction(25)])[0]
 
 
 def _first_frame_rotation(container: av.container.InputContainer, path: Path) -> int:
@@ -187,6 +193,7 @@ def probe(path: str | Path) -> VideoInfo:
         info = header_info(p, container)
         vs = main_video(container)
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
+        rates = [Fraction(r) for r in (vs.average_rate, vs.guessed_rate, vs.base_rate) if r]
         # a container-wide duration (Matroska) also spans an audio track that outlasts the video
         audio_tail = vs.duration is None and info.has_audio
         step = frame_step(info.fps, time_base)
@@ -250,9 +257,16 @@ def probe(path: str | Path) -> VideoInfo:
             )
         duration = span  # the frames' own timing: not an audio tail, a start offset, nor
         # the frames an edit list drops
-    fps = (
-        info.fps if not vfr or duration <= 0 else Fraction(count / duration).limit_denominator(1001)
-    )
+    fps = info.fps
+    if duration > 0 and count > 1:
+        measured = Fraction(count / duration).limit_denominator(1001)
+        if vfr:
+            fps = measured
+        elif measured > 0 and not 0.75 < float(fps / measured) < 1.33:
+            # a header rate far from the frames' own (an H.264 stream whose timing info gives
+            # its time base, 14336 "fps", carried into a Matroska header by a stream copy):
+            # another of the header's rates that agrees with the frames, else the frames'
+            fps = next((r for r in rates if 0.99 < float(r / measured) < 1.01), measured)
     return replace(
         info,
         frames=count,

@@ -14,6 +14,7 @@ import pytest
 
 from vidprov.media import (
     Frame,
+    VideoReader,
     VideoWriter,
     iter_frames,
     make_clip,
@@ -292,3 +293,33 @@ def test_a_variable_rate_clip_with_b_frames_ends_one_short_gap_after_its_last_fr
     info, times = probe(path), _times(path)
     assert info.frames == 59 and times[-1] == pytest.approx(pts[-1] / 24)
     assert info.duration == pytest.approx((pts[-1] + 1) / 24)
+
+
+def test_a_header_rate_that_is_a_time_base_is_not_the_frame_rate(tmp_path: Path) -> None:
+    """x264 writes its time base (here 1/14336 s, as our writer keeps a source's) as the
+    stream's timing info; a stream copy into Matroska then heads the clip "14336 fps", which
+    ``probe`` and the reader took as the rate (the sampler's times then differed from the
+    MP4's, and so did the classifier's score)."""
+    mp4, mkv = tmp_path / "t.mp4", tmp_path / "t.mkv"
+    tb = Fraction(1, 14336)
+    with av.open(str(mp4), "w") as o:
+        s = o.add_stream("libx264", rate=28)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        s.codec_context.time_base = s.time_base = tb
+        for i, rgb in enumerate(synth_frames(56, 64, 64)):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = i * 512, tb
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    _remux(mp4, mkv, 0.0)
+    with av.open(str(mkv)) as c:
+        assert c.streams.video[0].average_rate == 14336  # the header as written
+    for path in (mp4, mkv):
+        info = probe(path)
+        assert (info.fps, info.frames, info.duration) == (28, 56, pytest.approx(2.0, abs=2e-3))
+    times = [[f.time for f in iter_frames(p)] for p in (mp4, mkv)]
+    assert times[0] == pytest.approx(times[1], abs=1e-3)
+    with VideoReader(mkv) as r:
+        assert r.info.fps == 28
