@@ -46,6 +46,8 @@ def scan(
 
     if as_json and jsonl:
         raise ConfigError("--json and --jsonl are alternatives: give one")
+    if model_file is not None and no_classifier:  # the model would be loaded, then not used
+        raise click.UsageError("--model and --no-classifier are alternatives: give one")
     items = list(iter_inputs(files))
     if plot is not None:
         if len(items) != 1:

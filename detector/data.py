@@ -76,7 +76,7 @@ def data_dir(path: str | Path | None) -> Path:
     """The dataset folder: ``path``, else ``$VIDPROV_DATA``.
 
     Raises:
-        DetectorError: neither given, or the folder has no ``index.csv``.
+        DetectorError: neither given, no such folder, or the folder has no ``index.csv``.
     """
     p = path if path is not None else os.environ.get(DATA_ENV, "").strip()
     if not p:
@@ -85,8 +85,11 @@ def data_dir(path: str | Path | None) -> Path:
     try:
         found = (d / "index.csv").is_file()
         is_file = not found and d.is_file()
+        missing = not found and not is_file and not d.exists()
     except OSError as exc:  # a name too long, a folder that cannot be searched
         raise DetectorError(f"cannot read the dataset folder ({exc.strerror})", d) from exc
+    if missing:
+        raise DetectorError("no such dataset folder", d)
     if is_file:
         raise DetectorError("is a file: give the folder that holds index.csv", d)
     if not found:

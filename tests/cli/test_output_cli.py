@@ -223,3 +223,13 @@ def test_text_the_terminals_encoding_lacks_is_escaped_not_a_traceback() -> None:
     )
     assert p.returncode == 0 and p.stderr == b"", p.stderr
     assert b"\\u2026" in p.stdout and "…".encode() not in p.stdout
+
+
+def test_scan_refuses_a_model_it_is_told_not_to_use(clip: Path, tmp_path: Path) -> None:
+    """--model with --no-classifier loaded the model (and failed on a bad one) for nothing."""
+    p = run("scan", str(clip), "--no-classifier", "--model", str(tmp_path / "missing.joblib"))
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == (
+        "vidprov: error: --model and --no-classifier are alternatives: give one"
+        " (try 'vidprov scan -h')\n"
+    )

@@ -314,6 +314,8 @@ def test_window_bitrate_follows_the_draw_not_the_content(toy_data: Path, tmp_pat
 def test_bad_index_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(DetectorError, match=r"no index\.csv"):
         read_index(tmp_path)
+    with pytest.raises(DetectorError, match="no such dataset folder"):  # was "no index.csv"
+        read_index(tmp_path / "nope")
     with open(tmp_path / "index.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(
             [["file", "label", "generator", "source_repo"], ["a.mp4", "x", "", "r"]]
