@@ -184,6 +184,8 @@ def test_embed_ranges_are_checked_as_options_with_the_help_hint(option: str, val
 
 INTERRUPT_WHILE_LOADING = """
 import os, signal, sys
+# as at a terminal: a shell starts a background job (a CI step, say) with SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from vidprov.cli.entry import main
 
 class Interrupt:  # a real SIGINT, delivered while the command line's modules load
