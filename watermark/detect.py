@@ -287,6 +287,45 @@ def _reading(acc: _Accumulator, frame_duration: float | None) -> WatermarkReadin
     )
 
 
+class FrameDetector:
+    """:func:`detect` one frame at a time: :meth:`add` each frame in presentation order, then
+    :meth:`reading`; for a pass over the frames that also does other work (``embed_file``
+    checks its source for an earlier mark while it marks it: one decode, not two).
+
+    Raises:
+        WatermarkError: (on creation) a bad key.
+    """
+
+    def __init__(self, key: bytes, config: WatermarkConfig | None = None) -> None:
+        config = config or WatermarkConfig()
+        self._acc = _Accumulator(keyed_pattern(key, config.grid, config.pilot_fraction), config)
+
+    def add(self, f: YUVFrame) -> None:
+        """Take the next frame.
+
+        Raises:
+            WatermarkError: frames smaller than ``config.min_side``, or a frame earlier than
+                the one before it.
+            MediaError: not a ``uint8`` 4:2:0 :class:`YUVFrame` with a finite time.
+        """
+        acc = self._acc
+        check_yuv(f)
+        check_size(f.y.shape[1], f.y.shape[0], acc.config)
+        if acc.times and f.time < acc.times[-1]:
+            raise WatermarkError(
+                f"frame {f.index} at {f.time:.3f} s comes before the one before it "
+                f"({acc.times[-1]:.3f} s): frames must be in presentation order"
+            )
+        acc.add(float(f.time), f.y)
+
+    def reading(self, frame_duration: float | None = None) -> WatermarkReading:
+        """The reading of the frames added so far (none: not detected); one frame lasts
+        ``frame_duration`` seconds (default: one window)."""
+        if not self._acc.times:
+            return WatermarkReading(False, None, 1.0, 0.0, (), 0, 0.0)
+        return _reading(self._acc, frame_duration)
+
+
 def detect(
     frames: Iterable[YUVFrame],
     key: bytes,
@@ -305,25 +344,14 @@ def detect(
         MediaError: an item that is not a ``uint8`` 4:2:0 :class:`YUVFrame` with a finite time
             (:func:`vidprov.media.frames.check_yuv`).
     """
-    config = config or WatermarkConfig()
-    pattern = keyed_pattern(key, config.grid, config.pilot_fraction)
+    detector = FrameDetector(key, config)
     if frame_duration is not None and not (0 < frame_duration < math.inf):
         raise WatermarkError(f"frame_duration must be a positive number, got {frame_duration}")
-    acc = _Accumulator(pattern, config)
     for f in frames:
-        check_yuv(f)
-        check_size(f.y.shape[1], f.y.shape[0], config)
-        if acc.times and f.time < acc.times[-1]:
-            raise WatermarkError(
-                f"frame {f.index} at {f.time:.3f} s comes before the one before it "
-                f"({acc.times[-1]:.3f} s): frames must be in presentation order"
-            )
-        acc.add(float(f.time), f.y)
+        detector.add(f)
         if progress is not None:
             progress(1)
-    if not acc.times:
-        return WatermarkReading(False, None, 1.0, 0.0, (), 0, 0.0)
-    return _reading(acc, frame_duration)
+    return detector.reading(frame_duration)
 
 
 def detect_file(

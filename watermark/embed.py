@@ -22,7 +22,7 @@ from vidprov.media._open import check_file
 from vidprov.media.frames import check_yuv
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import WatermarkConfig, keyed_pattern
-from vidprov.watermark.results import EmbedResult
+from vidprov.watermark.results import EmbedResult, WatermarkReading
 from vidprov.watermark.signal import (
     MOVING_FLAT,
     NORMAL,
@@ -243,8 +243,11 @@ def embed_file(
         "its manifest is broken (tampered?), so nothing can carry it over: watermark the "
         "original, unsigned clip",
     )
-    if read_back:  # before the encode: a clip marked before is refused at once
-        _refuse_marked(src, key, config)
+    from vidprov.watermark.detect import FrameDetector
+
+    # with read_back, the source is checked for an earlier mark in the same pass (no second
+    # decode): its reading is ready once the output is encoded, and refusing leaves nothing
+    before = FrameDetector(key, config) if read_back else None
     psnrs: list[float] = []
     out = AtomicFile(dst)
     try:
@@ -254,12 +257,16 @@ def embed_file(
         ):
             marked_frames = _marked(reader.frames("yuv420p"), payload_hex, key, config)
             for original, marked in marked_frames:
+                if before is not None:
+                    before.add(original)
                 psnrs.append(_psnr(original.y, marked.y))
                 writer.write(marked)
                 if progress is not None:
                     progress(1)
+            frame = 1 / float(reader.info.fps) if reader.info.fps else None
         psnr_mean = float(np.mean(psnrs))  # the reader raised before a clip with no frames
-        if read_back:
+        if before is not None:
+            _refuse_marked(src, before.reading(frame))
             _check_read_back(src, out.tmp, key, payload_hex, config, psnr_mean)
         out.commit()
     finally:
@@ -279,15 +286,12 @@ def embed_file(
 FAINT_PSNR = 60.0
 
 
-def _refuse_marked(src: str | Path, key: bytes, config: WatermarkConfig) -> None:
-    """Refuse a clip that already carries our mark under ``key``.
+def _refuse_marked(src: str | Path, before: WatermarkReading) -> None:
+    """Refuse a clip whose own frames (``before``: their reading) already carry our mark.
 
     Raises:
-        WatermarkError: it does (its payload named).
+        WatermarkError: they do (its payload named).
     """
-    from vidprov.watermark.detect import detect_file
-
-    before = detect_file(src, key, config)
     if before.detected:
         raise WatermarkError(
             f"already carries a watermark under this key (payload "
