@@ -191,7 +191,7 @@ def add_key(path: Path, name: str, scopes: tuple[str, ...]) -> str:
         )
     if existing and not existing.endswith("\n"):  # a last entry with no newline: not glued on
         line = "\n" + line
-    parse_keys(existing + line, str(path))  # validates name, scopes and uniqueness
+    parse_keys(existing + line, str(path))  # validates the new entry's scopes
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with path.open("a", encoding="utf-8") as f:

@@ -166,10 +166,7 @@ def verify_human(r: Any) -> str:
         )
     lines += [f"conflict: {_p(x)}" for x in r.conflicts]
     lines.append(f"origin established: {'yes' if r.established else 'no'}")
-    rec = r.recovered
-    if (r.c2pa.state == "trusted" and r.c2pa.unvouched_lineage) or (
-        r.c2pa.state == "absent" and rec is not None and rec.trusted and rec.unvouched_lineage
-    ):
+    if r.unvouched_origin:
         lines.append("  (a source in its lineage was signed by a signer not vouched for)")
     return "\n".join(lines)
 

@@ -113,11 +113,16 @@ def read_display(path: str | Path) -> Display:
 MAX_HEADER_FPS = 1000
 
 
+def _header_rates(vs: av.video.stream.VideoStream) -> list[Fraction]:
+    """The frame rates a stream's header gives: the average, FFmpeg's guess, the base rate."""
+    return [Fraction(r) for r in (vs.average_rate, vs.guessed_rate, vs.base_rate) if r]
+
+
 def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:
     """The header's frame rate: the average, else FFmpeg's guess, else the base rate, passing
     over one above :data:`MAX_HEADER_FPS` when another is below it (a stream copy of an H.264
     stream whose timing info gives its time base, 1/14336 s, gets "14336 fps" in Matroska)."""
-    rates = [Fraction(r) for r in (vs.average_rate, vs.guessed_rate, vs.base_rate) if r]
+    rates = _header_rates(vs)
     plausible = [r for r in rates if r <= MAX_HEADER_FPS]
     return (plausible or rates or [Fraction(25)])[0]
 
@@ -193,7 +198,7 @@ def probe(path: str | Path) -> VideoInfo:
         info = header_info(p, container)
         vs = main_video(container)
         time_base = vs.time_base  # read now: the stream's memory is freed with the container
-        rates = [Fraction(r) for r in (vs.average_rate, vs.guessed_rate, vs.base_rate) if r]
+        rates = _header_rates(vs)
         # a container-wide duration (Matroska) also spans an audio track that outlasts the video
         audio_tail = vs.duration is None and info.has_audio
         step = frame_step(info.fps, time_base)

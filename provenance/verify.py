@@ -142,25 +142,31 @@ class VerifyReport:
     conflicts: tuple[str, ...] = ()
 
     @property
+    def _vouching(self) -> C2paReport | Recovered | None:
+        """The manifest that would vouch for the origin: the clip's own when ``trusted``, or,
+        when it has none, a *trusted* one recovered through the watermark."""
+        if self.c2pa.state == "trusted":
+            return self.c2pa
+        rec = self.recovered
+        return rec if self.c2pa.state == "absent" and rec is not None and rec.trusted else None
+
+    @property
+    def unvouched_origin(self) -> bool:
+        """Whether that manifest's lineage holds a source from a signer not vouched for: it
+        vouches for its own step (a trim, say), not for the origin it inherits (a trusted trim
+        of a self-signed camera claim read as established)."""
+        vouching = self._vouching
+        return vouching is not None and vouching.unvouched_lineage
+
+    @property
     def established(self) -> bool:
         """Whether the clip's origin is vouched for, with no conflict: its own manifest is
         ``trusted``, or it has none and a *trusted* stored manifest was recovered through the
         watermark. An ``invalid`` manifest (altered after signing), a ``valid`` one from an
         untrusted signer, one (embedded or recovered) whose lineage holds a source from an
-        untrusted signer, or one the watermark contradicts is not enough."""
-        if self.conflicts:
-            return False
-        if self.c2pa.state == "trusted":
-            # a trusted edit of a clip from an unvouched signer vouches for the edit, not for
-            # the origin it inherits (a self-signed camera claim, trimmed here, read as one)
-            return not self.c2pa.unvouched_lineage
-        rec = self.recovered
-        return (
-            self.c2pa.state == "absent"
-            and rec is not None
-            and rec.trusted
-            and not rec.unvouched_lineage
-        )
+        untrusted signer (:attr:`unvouched_origin`), or one the watermark contradicts is not
+        enough."""
+        return not self.conflicts and self._vouching is not None and not self.unvouched_origin
 
     def to_dict(self) -> dict[str, Any]:
         wm: dict[str, Any] | None = self.watermark.to_dict() if self.watermark else None
@@ -522,13 +528,11 @@ def _check_stored(
     readable = container is not None and container.mime is not None
     try:
         ctx = trust_context(anchors)
-        if readable:
-            with open(path, "rb") as f:
+        with open(path, "rb") if readable else io.BytesIO(manifest_store) as f:
+            if readable:
                 reader = c2pa.Reader(container.mime, f, manifest_data=manifest_store, context=ctx)
-                results = reader.get_validation_results()
-                store = json.loads(reader.json())
-        else:
-            reader = c2pa.Reader("application/c2pa", io.BytesIO(manifest_store), context=ctx)
+            else:
+                reader = c2pa.Reader("application/c2pa", f, context=ctx)
             results = reader.get_validation_results()
             store = json.loads(reader.json())
     except c2pa.C2paError:

@@ -103,17 +103,12 @@ def test_the_keyboard_opens_the_chooser_and_the_same_file_can_be_chosen_again(
 
 
 def test_a_later_choice_is_not_replaced_by_an_earlier_scan(
-    browser: Any, live: LiveServer, marked_clip: Path, tmp_path: Path
+    page: Any, marked_clip: Path, tmp_path: Path
 ) -> None:
     """An earlier scan still polling drew its verdict over the later one when it finished. In
     a phone-sized window, long names and source types wrap instead of widening the page."""
-    context = browser.new_context(viewport={"width": 375, "height": 667})
-    pg = context.new_page()
-    pg.goto(live.url + "/")
-    pg.wait_for_selector("body[data-state=ready]")
-    pg.evaluate(f"localStorage.setItem('vidprov.apikey', {TOKENS['reader']!r})")
-    pg.reload()
-    pg.wait_for_selector("body[data-state=ready]")
+    pg = page
+    pg.set_viewport_size({"width": 375, "height": 667})
     held: dict[str, Any] = {"first": None, "hold": True}
 
     def jobs(route: Any) -> None:  # hold the first job's polls at "running"
@@ -139,7 +134,6 @@ def test_a_later_choice_is_not_replaced_by_an_earlier_scan(
     pg.wait_for_timeout(2_000)  # several of the page's 0.4 s polls
     assert pg.text_content("#fname") == later.name and pg.is_hidden("#status")
     assert pg.evaluate("document.documentElement.scrollWidth") <= 375
-    context.close()
 
 
 def test_polling_rides_out_network_errors_and_names_a_foreign_answer(
