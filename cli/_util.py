@@ -71,6 +71,12 @@ def dumps(value: Any, indent: int | None = 2) -> str:
     return json.dumps(json_safe(value), indent=indent, default=str, allow_nan=False)
 
 
+def p_text(p: float) -> str:
+    """A p-value for people: ``= 3.2e-09``, or ``< 1e-300`` for one that underflowed to 0 (the
+    JSON keeps the 0.0 a double holds)."""
+    return f"= {p:.3g}" if p > 0 else "< 1e-300"
+
+
 def emit(result: Any, as_json: bool, human: str | None = None) -> None:
     """Print a result: its ``to_dict()`` as JSON, or the human text."""
     if as_json or human is None:

@@ -15,7 +15,16 @@ from typing import Any
 import click
 
 from vidprov import __version__
-from vidprov.cli._util import PATH, OutputError, discard_stdout, dumps, echo, emit, progress_bar
+from vidprov.cli._util import (
+    PATH,
+    OutputError,
+    discard_stdout,
+    dumps,
+    echo,
+    emit,
+    p_text,
+    progress_bar,
+)
 from vidprov.errors import VidprovError, printable
 
 
@@ -115,7 +124,7 @@ def info(file: Path, as_json: bool) -> None:
             f"file:      {printable(str(r.path))}",
             f"container: {r.container}   size: {r.size_bytes} bytes",
             f"video:     {r.video_codec} {r.pix_fmt} {r.width}x{r.height}, rotation {r.rotation}",
-            f"fps:       {r.fps} ({float(r.fps):.3f}){'  variable frame rate' if r.vfr else ''}",
+            f"fps:       {r.fps} ({float(r.fps):.4g}){'  variable frame rate' if r.vfr else ''}",
             f"frames:    {r.frames}   duration: {r.duration:.3f} s",
             f"audio:     {audio}",
         ]
@@ -274,10 +283,10 @@ def watermark_detect(src: Path, key_file: Path | None, as_json: bool) -> None:
         r = detect_file(src, key, progress=bar)
     lines = [
         f"detected: {'yes' if r.detected else 'no'}   payload: {r.payload or '-'}   "
-        f"p-value: {r.p_value:.3g}"
+        f"p-value {p_text(r.p_value)}"
     ]
     lines += [
-        f"  {s.start:8.2f}s - {s.end:8.2f}s  payload {s.payload or '?'}  p {s.p_value:.3g}"
+        f"  {s.start:8.2f}s - {s.end:8.2f}s  payload {s.payload or '?'}  p {p_text(s.p_value)}"
         for s in r.segments
     ]
     emit(r, as_json, "\n".join(lines))

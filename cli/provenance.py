@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vidprov.cli._util import PATH, emit
+from vidprov.cli._util import PATH, emit, p_text
 from vidprov.errors import printable
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.verify import is_credential_failure
@@ -155,7 +155,7 @@ def verify_human(r: Any) -> str:
     else:
         lines.append(
             f"watermark: {'yes' if w.detected else 'no'}  payload {w.payload or '-'}  "
-            f"p {w.p_value:.3g}"
+            f"p {p_text(w.p_value)}"
         )
     if r.recovered:
         rec = r.recovered

@@ -235,3 +235,10 @@ def test_scan_refuses_a_model_it_is_told_not_to_use(clip: Path, tmp_path: Path) 
         "vidprov: error: --model and --no-classifier are alternatives: give one"
         " (try 'vidprov scan -h')\n"
     )
+
+
+def test_a_p_value_that_underflowed_is_not_printed_as_zero() -> None:
+    from vidprov.cli._util import p_text
+
+    assert p_text(3.2e-9) == "= 3.2e-09"
+    assert p_text(0.0) == "< 1e-300"  # a Chernoff bound past the smallest double is not 0

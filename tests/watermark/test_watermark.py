@@ -233,6 +233,9 @@ def test_cli_embed_detect(host: Path, tmp_path: Path) -> None:
     d = json.loads(p.stdout)
     assert d["detected"] and d["payload"] == payload and d["p_value"] < 1e-6
     assert {"start", "end", "payload"} <= set(d["segments"][0])
+    text = run("watermark", "detect", str(out)).stdout
+    p_text = f"= {d['p_value']:.3g}" if d["p_value"] else "< 1e-300"  # underflowed to 0
+    assert f"payload: {payload}   p-value {p_text}" in text, text
     p = run("watermark", "embed", str(host), str(tmp_path / "x.mp4"), "--payload", "zz")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.mp4").exists()
