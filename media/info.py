@@ -17,6 +17,9 @@ from vidprov.media._open import ffmpeg_reason, main_video, open_input
 log = logging.getLogger(__name__)
 _WARNED: set[str] = set()  # files whose short frames or restarts were reported (once per process)
 MAX_FRAME_GAP_S = 86400.0  # frames a day apart: corrupt timestamps, not a slow time-lapse
+#: codecs whose decoders show nothing before the first keyframe (a transport stream cut
+#: mid-GOP starts with frames that cannot be shown, and FFmpeg's decoders drop them)
+KEYFRAME_FIRST = frozenset({"h264", "hevc", "vp8", "vp9", "av1"})
 
 
 def corrupt_gap(index: int, gap: float) -> str:
@@ -207,11 +210,18 @@ def probe(path: str | Path) -> VideoInfo:
         gaps = _GapCheck(p, time_base)
         index = IndexCheck(p, vs, container.format.name)
         restarts = Restarts(step)
+        leading = 0 if vs.codec_context.name in KEYFRAME_FIRST else None
         try:
             for packet in container.demux(vs):
                 index.add(packet)
+                if leading is not None and packet.is_keyframe and packet.size:
+                    _report_leading(p, leading)  # decoding starts here (shown or not)
+                    leading = None
                 # is_discard: before an edit list's start, never shown
                 if packet.size == 0 or packet.is_discard:
+                    continue
+                if leading is not None:  # before the first keyframe: does not decode
+                    leading += 1
                     continue
                 ts = restarts.apply(packet)
                 if ts is None:
@@ -225,6 +235,10 @@ def probe(path: str | Path) -> VideoInfo:
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"truncated or corrupt video data ({ffmpeg_reason(exc)})", p) from exc
         if count == 0:
+            if leading:
+                raise MediaError(
+                    f"video stream holds no keyframe ({leading} frames, none shown)", p
+                )
             raise MediaError("video stream holds no frames", p)
         gaps.finish()
         if count > 1 and first == last:
@@ -264,7 +278,8 @@ def probe(path: str | Path) -> VideoInfo:
         # the frames an edit list drops
     fps = info.fps
     if duration > 0 and count > 1:
-        measured = Fraction(count / duration).limit_denominator(1001)
+        rate = count / duration  # a slow time-lapse's (a frame an hour) must not round to 0
+        measured = Fraction(rate).limit_denominator(max(1001, round(1001 / rate)))
         if vfr:
             fps = measured
         elif measured > 0 and not 0.75 < float(fps / measured) < 1.33:
@@ -281,6 +296,14 @@ def probe(path: str | Path) -> VideoInfo:
         duration=duration,
         fps=fps,
     )
+
+
+def _report_leading(p: Path, count: int) -> None:
+    if count and f"leading:{p}" not in _WARNED:
+        _WARNED.add(f"leading:{p}")
+        log.warning(
+            "%s: %d frame(s) before the first keyframe cannot be shown (cut mid-GOP?)", p, count
+        )
 
 
 class IndexCheck:

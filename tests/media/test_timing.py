@@ -323,3 +323,31 @@ def test_a_header_rate_that_is_a_time_base_is_not_the_frame_rate(tmp_path: Path)
     assert times[0] == pytest.approx(times[1], abs=1e-3)
     with VideoReader(mkv) as r:
         assert r.info.fps == 28
+
+
+def test_a_transport_stream_cut_mid_gop_counts_the_frames_that_show(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    full = tmp_path / "full.ts"
+    rng = np.random.default_rng(0)
+    with av.open(str(full), "w", format="mpegts") as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        s.codec_context.gop_size = 10
+        for _ in range(60):
+            img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)  # big packets
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.ts"  # a recording that starts mid-GOP, on a 188-byte packet
+    cut.write_bytes(data[len(data) // 188 * 188 // 2 + 188 * 7 :])
+    with av.open(str(cut)) as c:
+        flags = [p.is_keyframe for p in c.demux(c.streams.video[0]) if p.size]
+    assert not flags[0] and flags.count(False) > flags.index(True) > 0
+    with caplog.at_level(logging.WARNING, logger="vidprov.media.info"):
+        info, times = probe(cut), _times(cut)
+    assert info.frames == len(times) < len(flags)  # it counted the undecodable frames too
+    assert info.duration == pytest.approx(len(times) / 25, abs=0.01)
+    assert f"{flags.index(True)} frame(s) before the first keyframe" in caplog.text
