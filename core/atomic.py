@@ -41,7 +41,9 @@ def shown_as(path: str | Path) -> Path:
 
 class AtomicFile:
     """A temp file beside ``target`` (same suffix, so formats are still guessed from it) that
-    becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`.
+    becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`. A symbolic link is
+    written through, as a shell's ``>`` would: the file it points to is replaced, the link kept
+    (even one that points to no file yet).
 
     Raises:
         MediaError: the target folder does not exist or is not writable, or the target is a
@@ -49,19 +51,22 @@ class AtomicFile:
     """
 
     def __init__(self, target: str | Path) -> None:
-        self.target = Path(target)
-        folder = self.target.parent
+        self.target = self.dest = Path(target)
         try:
+            if self.target.is_symlink():  # the file goes where the link points
+                self.dest = Path(os.path.realpath(target))
+            folder = self.dest.parent
             if not folder.is_dir():
                 what = "is a file, not a folder" if folder.exists() else "does not exist"
-                raise MediaError(f"output folder {what}", self.target)
+                link = f" (the link points to {self.dest})" if self.dest != self.target else ""
+                raise MediaError(f"output folder {what}{link}", self.target)
             if self.target.is_dir():
                 raise MediaError("is a folder, not a file", self.target)
         except OSError as exc:  # a name too long, a folder on the way that cannot be searched
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{self.target.name}.", suffix=self.target.suffix, dir=folder
+                prefix=f".{self.dest.name}.", suffix=self.target.suffix, dir=folder
             )
         except OSError as exc:
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
@@ -81,7 +86,7 @@ class AtomicFile:
             except OSError:
                 mode = 0o666 & ~_umask()
         os.chmod(self.tmp, mode)
-        os.replace(self.tmp, self.target)
+        os.replace(self.tmp, self.dest)
         _TARGETS.pop(self.tmp, None)
 
     def discard(self) -> None:

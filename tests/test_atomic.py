@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vidprov.atomic import atomic_path
+from vidprov.atomic import atomic_path, check_writable
 
 
 def test_new_file_gets_the_umask_not_the_temp_files_0600(tmp_path: Path) -> None:
@@ -53,6 +53,28 @@ def test_a_folder_or_a_missing_folder_is_refused_before_any_work(tmp_path: Path)
         check_writable(tmp_path / "no" / "x.bin")
     assert check_writable(tmp_path / "x.bin") == tmp_path / "x.bin"
     assert list(tmp_path.iterdir()) == []  # no temp file left behind
+
+
+def test_a_link_is_written_through_and_kept(tmp_path: Path) -> None:
+    from vidprov.errors import MediaError
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "plot.png").write_text("old")
+    link, dangling = tmp_path / "plot.png", tmp_path / "new.png"
+    link.symlink_to(store / "plot.png")
+    dangling.symlink_to(store / "new.png")  # points to no file yet, as `>` would create
+    for name in (link, dangling):
+        with atomic_path(name) as tmp:
+            tmp.write_text(f"written via {name.name}")
+        assert name.is_symlink()  # the link was replaced by a plain file
+    assert (store / "plot.png").read_text() == "written via plot.png"
+    assert (store / "new.png").read_text() == "written via new.png"
+    assert sorted(p.name for p in store.iterdir()) == ["new.png", "plot.png"]  # no temp left
+    nowhere = tmp_path / "nowhere.png"
+    nowhere.symlink_to(tmp_path / "gone" / "x.png")
+    with pytest.raises(MediaError, match=r"does not exist \(the link points to .*gone/x\.png\)"):
+        check_writable(nowhere)
 
 
 def test_signals_held_take_effect_when_the_block_ends() -> None:
