@@ -26,6 +26,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _hangup_default() -> None:
+    """SIGHUP as a terminal's server gets it: a suite run under ``nohup`` passes it on
+    ignored, and a server rightly keeps ignoring it then."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _started(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     """``vidprov serve`` answering ``/healthz``: the process and its URL (killed if it never
     answers)."""
@@ -36,6 +42,7 @@ def _started(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_hangup_default,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -208,7 +208,10 @@ def test_hang_up_unwinds_unless_ignored(tmp_path: Path, ignored: bool) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignored else None,
+        # set either way: a suite run under nohup passes SIGHUP on ignored
+        preexec_fn=lambda: signal.signal(
+            signal.SIGHUP, signal.SIG_IGN if ignored else signal.SIG_DFL
+        ),
     )
     if ignored:
         assert p.returncode == 0, p.stderr
