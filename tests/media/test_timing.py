@@ -325,6 +325,20 @@ def test_a_header_rate_that_is_a_time_base_is_not_the_frame_rate(tmp_path: Path)
         assert r.info.fps == 28
 
 
+@pytest.mark.parametrize("vfr", [False, True])
+def test_our_h264_states_its_frame_rate_not_its_time_base(tmp_path: Path, vfr: bool) -> None:
+    """The writer keeps a source's time base (1/14336 s here); other tools read the rate of
+    a stream copy into Matroska from the H.264 timing info, which must then be the rate."""
+    mp4, mkv, tb = tmp_path / "w.mp4", tmp_path / "w.mkv", Fraction(1, 14336)
+    with VideoWriter(mp4, 64, 64, 28, time_base=tb, vfr=vfr) as w:
+        for i, rgb in enumerate(synth_frames(28, 64, 64)):
+            w.write(Frame(i, i / 28, i * 512, tb, rgb))
+    _remux(mp4, mkv, 0.0)
+    with av.open(str(mkv)) as c:  # a variable rate keeps the time base as its timing
+        assert c.streams.video[0].average_rate == (14336 if vfr else 28)
+    assert [f.pts for f in iter_frames(mp4)] == [i * 512 for i in range(28)]
+
+
 def test_a_transport_stream_cut_mid_gop_counts_the_frames_that_show(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
