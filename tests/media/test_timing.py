@@ -365,3 +365,22 @@ def test_a_transport_stream_cut_mid_gop_counts_the_frames_that_show(
     assert info.frames == len(times) < len(flags)  # it counted the undecodable frames too
     assert info.duration == pytest.approx(len(times) / 25, abs=0.01)
     assert f"{flags.index(True)} frame(s) before the first keyframe" in caplog.text
+
+
+def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
+    path, tb = tmp_path / "slow.mkv", Fraction(1, 1000)
+    seconds = [0, 1, 2, 3 * 3600, 6 * 3600, 9 * 3600]  # frames hours apart
+    with av.open(str(path), "w") as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = tb
+        for t, rgb in zip(seconds, synth_frames(6, 64, 48), strict=True):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = t * 1000, tb
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    info = probe(path)
+    assert info.vfr and info.duration == pytest.approx(32401)
+    assert info.fps == Fraction(6, 32401)  # it rounded to 0
