@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int], None] | None
+ProgressFn = Callable[[float], None] | None
 
 
 class Scanner(Protocol):
@@ -139,7 +139,9 @@ class Engine:
     def verify(self, path: Path, progress: ProgressFn) -> dict[str, Any]:
         from vidprov.provenance.verify import verify_file
 
-        report = verify_file(path, self.settings.trust_anchors, key=self.keys.get())
+        report = verify_file(
+            path, self.settings.trust_anchors, key=self.keys.get(), progress=progress
+        )
         return report.to_dict()
 
     def detect(self, path: Path, progress: ProgressFn) -> dict[str, Any]:

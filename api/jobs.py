@@ -36,10 +36,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL,
     progress REAL NOT NULL DEFAULT 0, created REAL NOT NULL, started REAL, finished REAL,
     pid INTEGER NOT NULL, result TEXT, error TEXT, http_status INTEGER,
-    file_path TEXT, file_name TEXT, headers TEXT
+    file_path TEXT, file_name TEXT, headers TEXT, cancel INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished);
 """
+CANCELLED = {"error": "cancelled", "message": "the job was cancelled by request"}
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class JobStore:
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA)
+            columns = {row[1] for row in c.execute("PRAGMA table_info(jobs)")}
+            if "cancel" not in columns:  # a state folder from before cancelling
+                c.execute("ALTER TABLE jobs ADD COLUMN cancel INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -175,6 +179,20 @@ class JobStore:
         self.update(
             job_id, status=FAILED, finished=time.time(), error=json.dumps(body), http_status=status
         )
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Mark a queued or running job to be cancelled; whether it was one."""
+        with self._conn() as c:
+            cur = c.execute(
+                "UPDATE jobs SET cancel = 1 WHERE id = ? AND status IN (?, ?)",
+                (job_id, QUEUED, RUNNING),
+            )
+            return cur.rowcount > 0
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._conn() as c:
+            row = c.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         """The job, or None if unknown, expired or (with ``owner``) someone else's."""
@@ -244,23 +262,40 @@ class JobStopped(BaseException):
     for a failure of the clip; the ``finally`` blocks on the way out remove its files."""
 
 
+class JobCancelled(BaseException):
+    """Raised in a running job at its next progress report once a client has cancelled it
+    (``DELETE /v1/jobs/{id}``, from any worker process: the flag is in the job database).
+    A ``BaseException`` as :class:`JobStopped` is, for the same reasons."""
+
+
 class Progress:
-    """A ``progress(n)`` callback that records ``done / total`` at most twice a second; it
-    also tells the task its ``job_id``, and stops it (:class:`JobStopped`) when ``stop`` is
-    set."""
+    """A ``progress(n)`` callback (from any thread) that records ``done / total`` at most
+    twice a second; it also tells the task its ``job_id``, and stops it at a call
+    (:class:`JobStopped`) once ``stop`` is set, or (:class:`JobCancelled`) once the job is
+    cancelled: the database is read with each record, so within about half a second."""
 
     def __init__(self, store: JobStore, job_id: str, total: float, stop: threading.Event) -> None:
         self.store, self.job_id, self.total = store, job_id, max(total, 1.0)
         self.done, self._last = 0.0, 0.0
         self.stop = stop
+        self.cancelled = False
+        self._lock = threading.Lock()
 
     def __call__(self, n: float = 1) -> None:
         if self.stop.is_set():
             raise JobStopped("the server is stopping")
-        self.done += n
-        now = time.monotonic()
-        if now - self._last >= PROGRESS_EVERY_S:
-            self._last = now
+        if self.cancelled:
+            raise JobCancelled(self.job_id)
+        with self._lock:
+            self.done += n
+            now = time.monotonic()
+            due = now - self._last >= PROGRESS_EVERY_S
+            if due:
+                self._last = now
+        if due:
+            if self.store.cancel_requested(self.job_id):
+                self.cancelled = True
+                raise JobCancelled(self.job_id)
             self.store.update(self.job_id, progress=min(self.done / self.total, 0.99))
 
 
@@ -292,7 +327,7 @@ class Runner:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._stop = threading.Event()  # running jobs stop at their next progress report
-        self._futures: set[Future[TaskResult]] = set()
+        self._futures: dict[str, Future[TaskResult]] = {}  # by job id
         self.pending = 0
 
     def check_room(self) -> None:
@@ -338,23 +373,36 @@ class Runner:
         except RuntimeError as exc:  # the pool is shut: the server is stopping
             self._cancelled(job_id, cleanup)
             raise _stopping() from exc
-        # A job cancelled at shutdown never runs: release its slot and files here instead.
+        # A job cancelled before it ran (at shutdown, or by its client) never runs: release
+        # its slot and files here instead.
         future.add_done_callback(lambda f: f.cancelled() and self._cancelled(job_id, cleanup))
         with self._lock:
-            self._futures.add(future)
-        future.add_done_callback(self._forget)
+            self._futures[job_id] = future
+        future.add_done_callback(lambda f: self._forget(job_id))
         return job_id, future
 
-    def _forget(self, future: Future[TaskResult]) -> None:
+    def _forget(self, job_id: str) -> None:
         with self._lock:
-            self._futures.discard(future)
+            self._futures.pop(job_id, None)
+
+    def cancel(self, job_id: str) -> None:
+        """End a job of this process's that is still queued at once (its client cancelled
+        it: :meth:`JobStore.request_cancel` first); a running one stops at its next progress
+        report, and a queued one of another process as it would start."""
+        with self._lock:
+            future = self._futures.get(job_id)
+        if future is not None:
+            future.cancel()
 
     def _cancelled(self, job_id: str, cleanup: Callable[[], None] | None) -> None:
-        """A queued job dropped at shutdown: its slot and files go, and it reads failed now
-        (not only once another process notices that this one is gone)."""
+        """A queued job dropped, by its client or at shutdown: its slot and files go, and it
+        reads failed now (not only once another process notices that this one is gone)."""
         self._release(cleanup)
         with suppress(ApiError):
-            self.store.fail(job_id, 500, WORKER_EXITED)
+            if self.store.cancel_requested(job_id):
+                self.store.fail(job_id, 409, CANCELLED)
+            else:
+                self.store.fail(job_id, 500, WORKER_EXITED)
 
     def _release(self, cleanup: Callable[[], None] | None) -> None:
         with self._lock:
@@ -368,6 +416,8 @@ class Runner:
         t0 = time.monotonic()
         try:
             try:
+                if self.store.cancel_requested(job_id):  # by a client of another worker
+                    raise JobCancelled(job_id)
                 self.store.update(job_id, status=RUNNING, started=time.time())
                 result = task(Progress(self.store, job_id, total, self._stop))
             finally:
@@ -379,7 +429,10 @@ class Runner:
             return result
         except BaseException as exc:
             status, body = error_body(exc)
-            if self._closing.is_set():
+            if isinstance(exc, JobCancelled):
+                log.info("job %s cancelled", job_id)
+                status, body = 409, CANCELLED
+            elif self._closing.is_set():
                 # e.g. "cannot schedule new futures after interpreter shutdown": the stop's
                 # doing, neither the request's (a 4xx) nor a bug (a traceback)
                 log.warning("job %s cut off by the server's shutdown (%r)", job_id, exc)
@@ -399,15 +452,21 @@ class Runner:
             ApiError: 504 when it takes longer than ``timeout`` (the job carries on; the body
                 names it so the client can poll); 503 when the request is cancelled (uvicorn
                 does that to requests still open when its stop's grace ends): a JSON answer,
-                not uvicorn's plain-text 500.
+                not uvicorn's plain-text 500; 409 ``cancelled`` when a client cancelled the
+                job.
         """
+        cancelled = ApiError(409, "cancelled", f"job {job_id} was cancelled", {"job_id": job_id})
         waited = asyncio.wrap_future(future)
         # the job's outcome is recorded by the runner; a wait given up on (below) must still
         # retrieve it, or asyncio logs "Future exception was never retrieved"
         waited.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             return await asyncio.wait_for(asyncio.shield(waited), timeout)
+        except JobCancelled as exc:  # it was running
+            raise cancelled from exc
         except asyncio.CancelledError as exc:  # the server stopping cut the request off
+            if future.cancelled() and not self._closing.is_set():  # it was queued
+                raise cancelled from exc
             why = f"the server is stopping before job {job_id} finished"
             raise _stopping(why, {"job_id": job_id}) from exc
         except TimeoutError as exc:
@@ -432,7 +491,7 @@ class Runner:
         self._closing.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            running = set(self._futures)
+            running = set(self._futures.values())
         _, left = wait(running, grace)
         if left:
             log.warning("stopping %d running job(s) at their next progress report", len(left))

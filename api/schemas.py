@@ -88,7 +88,8 @@ class WatermarkOut(BaseModel):
 
 class JobOut(BaseModel):
     """A job. ``result`` holds the endpoint's normal answer once ``status`` is ``done``;
-    ``error`` (with ``http_status``) the error body once ``failed``."""
+    ``error`` (with ``http_status``) the error body once ``failed`` (``cancelled`` for a job
+    its client cancelled)."""
 
     model_config = Open
     id: str
@@ -178,7 +179,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "The key lacks the scope",
         404: "Not found",
         408: "Upload or request body too slow",
-        409: "Not ready",
+        409: "Not ready, already finished, or cancelled",
         410: "Gone",
         413: "Upload, request body, clip or frame over the limit",
         415: "Wrong media type (multipart/form-data or application/json expected)",

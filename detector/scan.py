@@ -4,6 +4,7 @@ fused into one :class:`Verdict` per file."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidprov.detector.fusion import fuse
-from vidprov.detector.sampling import check_classifiable
+from vidprov.detector.sampling import SAMPLE_FPS, check_classifiable
 from vidprov.detector.verdict import ClassifierSkipped, ScanFailure, Verdict
 from vidprov.errors import DetectorError, MediaError, VidprovError
 from vidprov.media import VIDEO_SUFFIXES, probe
@@ -29,7 +30,7 @@ def scan_file(
     classifier: bool = True,
     trust_anchors: str | Path | None = None,
     key: bytes | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Verdict:
     """Scan one clip and return its fused :class:`Verdict`.
 
@@ -44,7 +45,9 @@ def scan_file(
         classifier: run the classifier at all (``False``: manifest + watermark only).
         trust_anchors: PEM roots for the C2PA check (default: the home anchors).
         key: watermark key (default: the home key; without one the watermark is skipped).
-        progress: called with the number of units done (a unit per stage).
+        progress: called as the work goes on with the share done since the last call: the
+            watermark pass and the classifier's each add up to 1 (2 in all). Whatever it
+            raises stops the scan (both passes, at their next frame).
 
     Raises:
         MediaError: the file is missing, empty, not a video, or has fewer than 2 frames; or
@@ -77,14 +80,22 @@ def scan_file(
     run_classifier = classifier and detector is not None and unclassifiable is None
     # manifest + watermark and the classifier decode the clip independently; FFmpeg, OpenCV
     # and numpy release the GIL, so on two cores the two passes overlap
+    marks = _Shares(progress, info.frames or 1)
+    samples = _Shares(
+        progress, min(info.frames or 1, math.ceil((info.duration or 0.0) * SAMPLE_FPS) + 1)
+    )
     with ThreadPoolExecutor(max_workers=2) as pool:
-        pending = pool.submit(verify_file, path, trust_anchors, key=key)
-        result = detector.score_file(path, info.duration) if run_classifier else None
-        if progress:
-            progress(1)
+        pending = pool.submit(verify_file, path, trust_anchors, key=key, progress=marks)
+        try:
+            result = None
+            if run_classifier:
+                result = detector.score_file(path, info.duration, progress=samples)
+            samples.finish()
+        except BaseException:  # the other pass stops at its next frame too (a stopped job)
+            marks.stopped = True
+            raise
         report = pending.result()
-    if progress:
-        progress(1)
+    marks.finish()
     rep = report.to_dict()
     duration = info.duration or (result.duration if result else 0.0)
     cls = ClassifierSkipped(unclassifiable.message) if unclassifiable else result
@@ -100,6 +111,32 @@ def scan_file(
     if unclassifiable is not None and verdict.decided_by == "none":
         raise unclassifiable  # nothing else decides: no verdict is invented
     return verdict
+
+
+class _Shares:
+    """A per-frame ``progress(n)`` for one pass of ``total`` frames, passed on to ``scan_file``'s
+    callback as shares adding up to 1."""
+
+    def __init__(self, progress: Callable[[float], None] | None, total: int) -> None:
+        self.progress, self.share, self.left = progress, 1.0 / max(total, 1), 1.0
+        self.stopped = False
+
+    def __call__(self, n: int) -> None:
+        if self.stopped:
+            raise ScanStopped("the other pass failed")
+        if self.progress is not None:
+            done = min(n * self.share, self.left)
+            self.left -= done
+            self.progress(done)
+
+    def finish(self) -> None:
+        if self.progress is not None and self.left > 0:
+            self.progress(self.left)
+        self.left = 0.0
+
+
+class ScanStopped(Exception):
+    """Internal: a pass stopped because the other one failed."""
 
 
 def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | MediaError]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,7 @@ def verify_file(
     watermark: bool = True,
     key: bytes | None = None,
     store: ManifestStore | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Verify ``path``'s C2PA manifest against trust anchors, detect its watermark, and
     recover the original manifest through the watermark.
@@ -384,6 +386,8 @@ def verify_file(
         key: watermark key (default: the home key; without one the watermark is skipped).
         store: manifest store for recovery (default: the home store, opened read-only;
             none there means nothing to recover).
+        progress: called with the number of frames the watermark pass has decoded since
+            the last call; whatever it raises stops the verification.
 
     Raises:
         MediaError: the file is missing, empty, or not a readable video and carries no
@@ -409,7 +413,9 @@ def verify_file(
             # is still there: its manifest is broken, which is the verdict
             if report.state == "absent" or not has_manifest_box(path):
                 raise
-    return mark_evidence(path, report, anchors, key if watermark else None, store, watermark)
+    return mark_evidence(
+        path, report, anchors, key if watermark else None, store, watermark, progress
+    )
 
 
 def mark_evidence(
@@ -419,17 +425,19 @@ def mark_evidence(
     key: bytes | None,
     store: ManifestStore | None,
     watermark: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """The rest of :func:`verify_file` for a manifest already read (``report``, against
     ``anchors``): the watermark read with ``key`` (None: not checked, and the report says
     why when ``watermark``), the manifest recovered through it and the conflict rule.
+    ``progress`` as :func:`verify_file`'s.
 
     Raises:
         ProvenanceError: a home manifest store that cannot be read.
     """
     reading, note = None, None
     if watermark:
-        reading, note = _watermark(path, key)
+        reading, note = _watermark(path, key, progress)
     recovered, conflicts = None, ()
     if reading is not None and reading.detected:
         named = report.lineage if report.state in ("valid", "trusted") else ()
@@ -447,13 +455,15 @@ def mark_evidence(
     return VerifyReport(str(path), report, reading, note, recovered, conflicts)
 
 
-def _watermark(path: Path, key: bytes | None) -> tuple[WatermarkReading | None, str | None]:
+def _watermark(
+    path: Path, key: bytes | None, progress: Callable[[int], None] | None = None
+) -> tuple[WatermarkReading | None, str | None]:
     from vidprov.watermark import detect_file
 
     if key is None:  # none at home (a broken one was an error: skipping it would mislead)
         return None, "not checked: no watermark key (run `vidprov keys init`)"
     try:
-        return detect_file(path, key), None
+        return detect_file(path, key, progress=progress), None
     except (MediaError, WatermarkError) as exc:
         return None, f"not checked: {exc}"
 

@@ -125,6 +125,33 @@ async def job_status(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> SafeJSON
     return SafeJSONResponse(_job(ctx, job_id, who).to_dict())
 
 
+@router.delete(
+    "/jobs/{job_id}",
+    summary="Cancel a queued or running job",
+    description=(
+        "A queued job ends at once; a running one stops at its next progress report (within "
+        "a second or two), its upload or output removed. It then reads `failed` with the error "
+        "`cancelled` (409), and so does a synchronous request waiting on it. Cancelling a job "
+        "already cancelled answers it again; one already done or failed is a 409."
+    ),
+    status_code=202,
+    response_model=JobOut,
+    responses={
+        **errors(401, 404, 409, 422),
+        200: {"model": JobOut, "description": "Already cancelled"},
+    },
+)
+async def cancel_job(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> SafeJSONResponse:
+    job = _job(ctx, job_id, who)
+    if job.status not in (DONE, FAILED) and ctx.jobs.request_cancel(job_id):
+        ctx.runner.cancel(job_id)  # a queued job of this process ends now
+        return SafeJSONResponse(_job(ctx, job_id, who).to_dict(), 202)
+    job = _job(ctx, job_id, who)  # it may have finished meanwhile
+    if (job.error or {}).get("error") == "cancelled":
+        return SafeJSONResponse(job.to_dict())
+    raise ApiError(409, "finished", f"job {job_id} has already finished ({job.status})")
+
+
 @router.get(
     "/jobs/{job_id}/file",
     summary="The file a generate job made",

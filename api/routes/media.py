@@ -92,7 +92,8 @@ async def run_upload(
 ) -> Response:
     """Receive, check, and run ``work(path, progress)`` as a job of ``kind``.
 
-    ``units``: what ``work`` reports progress in, ``"stages"`` (2 per scan) or ``"frames"``.
+    ``units``: what ``work`` reports progress in, ``"stages"`` (2 per scan: its two passes,
+    each reported as it goes) or ``"frames"``.
     """
     ctx.runner.check_room()  # a full queue answers before the clip is sent, not after
     upload = await receive_upload(request, ctx.settings)
@@ -118,7 +119,7 @@ async def run_upload(
         except VidprovError as exc:
             raise _renamed(exc, upload, ctx.engine) from exc
 
-    total = {"stages": 2, "frames": frames, "one": 1}[units]
+    total = {"stages": 2, "frames": frames}[units]
     job_id, future = ctx.runner.submit(kind, who.owner, task, total, upload.cleanup)
     if mode == "job":
         job = ctx.jobs.get(job_id)
@@ -163,7 +164,7 @@ async def verify(
     who: Reader,
     mode: Mode = MODE,
 ) -> Response:
-    return await run_upload(request, ctx, who, "verify", ctx.engine.verify, mode, "one")
+    return await run_upload(request, ctx, who, "verify", ctx.engine.verify, mode, "frames")
 
 
 @router.post(

@@ -8,6 +8,7 @@ const RETRIES = [500, 1000, 2000, 4000, 8000]; // polling: waits (ms) after a ne
 let objectUrl = null;
 let current = 0; // the latest scan: an earlier one still running must not draw over it
 let uploading = null; // that scan's upload, aborted when another file is chosen
+let running = null; // that scan's job, cancelled on the server when another file is chosen
 
 function headers() {
   const key = $("apikey").value.trim();
@@ -72,6 +73,10 @@ function upload(file, run) {
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
+function cancel(job) { // the server stops a superseded scan instead of finishing it for nobody
+  fetch(`/v1/jobs/${job.id}`, { method: "DELETE", headers: headers() }).catch(() => {});
+}
+
 async function jobState(job) {
   // one poll, tried again after a network error (a proxy's blip, a server restarting)
   const auth = headers();
@@ -109,19 +114,26 @@ async function poll(job, run) {
 async function scan(file, others = 0) {
   const run = ++current;
   if (uploading) uploading.abort(); // the earlier file's upload, if still going
+  if (running) cancel(running); // or its job, if the upload was done
+  running = null;
   show("error", false);
   show("result", false);
   document.body.dataset.state = "busy";
   $("announce").textContent = "";
   try {
     const job = await upload(file, run);
-    if (run !== current) return;
+    if (run !== current) return cancel(job); // replaced as its upload ended
+    running = job;
     setStatus(others ? `scanning ${file.name} (only the first of ${others + 1} files)` : "scanning", null);
     const verdict = await poll(job, run);
+    running = null;
     show("status", false);
     render(verdict, file);
   } catch (err) {
-    if (err !== Superseded && run === current) fail(err.message, err.status);
+    if (err !== Superseded && run === current) {
+      running = null;
+      fail(err.message, err.status);
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import hashlib
 import io
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -119,8 +119,15 @@ class Detector(ABC):
         dur = duration if duration and duration > last else last + 1.0 / SAMPLE_FPS
         return Encoded(t, np.concatenate(xs), np.stack(hists), dur)
 
-    def encode_file(self, path: str | Path, duration: float | None = None) -> Encoded:
-        """Sample and encode a clip file (``duration`` in seconds, probed when not given).
+    def encode_file(
+        self,
+        path: str | Path,
+        duration: float | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Encoded:
+        """Sample and encode a clip file (``duration`` in seconds, probed when not given);
+        ``progress`` is called with 1 for each frame sampled (whatever it raises stops the
+        work).
 
         Raises:
             MediaError: unreadable video.
@@ -129,7 +136,10 @@ class Detector(ABC):
             from vidprov.media import probe
 
             duration = probe(path).duration
-        return self.encode(sample_frames(path), duration)
+        samples = sample_frames(path)
+        if progress is not None:
+            samples = _counted(samples, progress)
+        return self.encode(samples, duration)
 
     def frame_probs(self, enc: Encoded, raw: np.ndarray | None = None) -> np.ndarray:
         a, b = self.calib
@@ -167,13 +177,18 @@ class Detector(ABC):
             enc.duration,
         )
 
-    def score_file(self, path: str | Path, duration: float | None = None) -> ClassifierResult:
-        """Score a clip file (``duration`` as :meth:`encode_file`).
+    def score_file(
+        self,
+        path: str | Path,
+        duration: float | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ClassifierResult:
+        """Score a clip file (``duration`` and ``progress`` as :meth:`encode_file`).
 
         Raises:
             MediaError: unreadable video.
         """
-        return self.result(self.encode_file(path, duration))
+        return self.result(self.encode_file(path, duration, progress))
 
     def calibrate(self, raw: np.ndarray, y: np.ndarray, real_fpr: float = 0.02) -> None:
         """Fit the Platt map on out-of-fold clip-mean raw logits and pick the default threshold:
@@ -256,6 +271,14 @@ class Detector(ABC):
             model.discard()
             side.discard()
         return digest
+
+
+def _counted(
+    samples: Iterator[tuple[float, np.ndarray]], progress: Callable[[int], None]
+) -> Iterator[tuple[float, np.ndarray]]:
+    for item in samples:
+        yield item
+        progress(1)
 
 
 def sha256_file(path: Path) -> str:

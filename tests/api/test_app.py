@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -203,6 +206,74 @@ def test_full_queue_is_503(
     slow.release.set()
     assert wait_job(c, first.json()["id"])["status"] == "done"
     assert leftovers(settings) == []
+
+
+class SpinningScanner:
+    """Reports progress every 20 ms until released (or stopped by what progress raises)."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        self.stopped_by: list[str] = []
+
+    def __call__(self, path: Path, progress: Callable[[float], None]) -> Verdict:
+        self.started.set()
+        try:
+            while not self.release.wait(0.02):
+                progress(0.001)
+        except BaseException as exc:
+            self.stopped_by.append(type(exc).__name__)
+            raise
+        return Verdict(str(path), "real", 0.1, (), 2.0, {}, "classifier")
+
+
+def test_a_job_is_cancelled_queued_or_running(
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+) -> None:
+    spin = SpinningScanner()
+    c = make_client(scan=spin, max_concurrent=1)
+    running = c.post("/v1/scan?mode=job", files=up(clips["plain"])).json()["id"]
+    assert spin.started.wait(30)
+    queued = c.post("/v1/scan?mode=job", files=up(clips["plain"])).json()["id"]
+    r = c.delete(f"/v1/jobs/{queued}")  # ends at once: it never ran
+    assert r.status_code == 202 and r.json()["status"] == "failed"
+    assert r.json()["error"]["error"] == "cancelled" and r.json()["http_status"] == 409
+    r = c.delete(f"/v1/jobs/{running}")
+    assert r.status_code == 202 and r.json()["status"] in ("running", "failed")  # a race
+    job = wait_job(c, running)  # stopped at a progress report, not by the release
+    assert job["status"] == "failed" and job["error"]["error"] == "cancelled"
+    assert spin.stopped_by == ["JobCancelled"] and not spin.release.is_set()
+    assert leftovers(settings) == []  # both uploads removed
+    r = c.delete(f"/v1/jobs/{running}")  # again: the same answer, not an error
+    assert r.status_code == 200 and r.json() == job
+    spin.release.set()
+    done = c.post("/v1/scan?mode=job", files=up(clips["plain"])).json()["id"]
+    assert wait_job(c, done)["status"] == "done"
+    r = c.delete(f"/v1/jobs/{done}")
+    assert r.status_code == 409 and r.json()["error"] == "finished"
+    assert c.delete("/v1/jobs/" + "0" * 32).status_code == 404
+
+
+def test_a_request_waiting_on_a_cancelled_job_gets_409(
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+) -> None:
+    spin = SpinningScanner()
+    c = make_client(scan=spin)
+    answer: list[httpx.Response] = []
+    waiting = threading.Thread(
+        target=lambda: answer.append(c.post("/v1/scan", files=up(clips["plain"])))
+    )
+    waiting.start()
+    assert spin.started.wait(30)
+    with sqlite3.connect(settings.state_path / "jobs.sqlite") as db:  # its id is not out yet
+        (job_id,) = db.execute("SELECT id FROM jobs WHERE status = 'running'").fetchone()
+    assert c.delete(f"/v1/jobs/{job_id}").status_code == 202
+    waiting.join(30)
+    assert answer[0].status_code == 409
+    assert answer[0].json() == {
+        "error": "cancelled",
+        "message": f"job {job_id} was cancelled",
+        "job_id": job_id,
+    }
 
 
 def test_a_crash_is_a_bare_500(make_client: Client, clips: dict[str, Path], all_logs) -> None:

@@ -105,16 +105,21 @@ def test_the_keyboard_opens_the_chooser_and_the_same_file_can_be_chosen_again(
 def test_a_later_choice_is_not_replaced_by_an_earlier_scan(
     page: Any, marked_clip: Path, tmp_path: Path
 ) -> None:
-    """An earlier scan still polling drew its verdict over the later one when it finished. In
-    a phone-sized window, long names and source types wrap instead of widening the page."""
+    """An earlier scan still polling drew its verdict over the later one when it finished; it
+    is now cancelled on the server. In a phone-sized window, long names and source types wrap
+    instead of widening the page."""
     pg = page
     pg.set_viewport_size({"width": 375, "height": 667})
-    held: dict[str, Any] = {"first": None, "hold": True}
+    held: dict[str, Any] = {"first": None, "hold": True, "cancelled": []}
 
     def jobs(route: Any) -> None:  # hold the first job's polls at "running"
         job = route.request.url.rsplit("/", 1)[-1]
         held["first"] = held["first"] or job
-        if job == held["first"] and held["hold"]:
+        if route.request.method == "DELETE":  # the page cancels the job it gave up on
+            answer = route.fetch()
+            held["cancelled"].append((job, answer.status))
+            route.fulfill(response=answer)
+        elif job == held["first"] and held["hold"]:
             body = {"id": job, "kind": "scan", "status": "running", "progress": 0.5}
             route.fulfill(status=200, json=body)
         else:
@@ -130,6 +135,8 @@ def test_a_later_choice_is_not_replaced_by_an_earlier_scan(
     pg.wait_for_selector("body[data-state=done]", timeout=300_000)
     assert pg.text_content("#fname") == later.name
     assert "half-marked" not in pg.text_content("#announce")
+    # cancelled on the server (202), unless it had finished there already (409)
+    assert [(j, s in (202, 409)) for j, s in held["cancelled"]] == [(held["first"], True)]
     held["hold"] = False  # the earlier job, done on the server by now, may answer
     pg.wait_for_timeout(2_000)  # several of the page's 0.4 s polls
     assert pg.text_content("#fname") == later.name and pg.is_hidden("#status")

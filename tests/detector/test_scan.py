@@ -428,3 +428,28 @@ def test_a_clip_that_breaks_something_unexpected_does_not_end_the_batch(
     out = list(scan_mod.scan_many(clips, classifier=False, key=b"\0" * 32))
     assert out[0] == "a.mp4" and out[2] == "c.mp4"
     assert out[1].error == "scan_failed" and "AttributeError" in out[1].message
+
+
+class _Halt(BaseException):
+    pass
+
+
+def test_progress_comes_as_each_pass_goes_and_what_it_raises_stops_both(
+    toy_model: Detector, tmp_path: Path
+) -> None:
+    """Both passes report per frame, adding up to 2; what the callback raises stops the scan
+    (the API cancels and stops jobs this way), the other pass at its next frame."""
+    clip = write(tmp_path / "c.mp4", toy_frames("real", 72, seed=7))  # 3 s at 24 fps
+    shares: list[float] = []
+    scan_file(clip, detector=toy_model, key=b"\0" * 32, progress=shares.append)
+    assert sum(shares) == pytest.approx(2.0) and len(shares) > 72  # it was 2 calls of 1
+    calls: list[float] = []
+
+    def halt(share: float) -> None:
+        calls.append(share)
+        if len(calls) >= 5:
+            raise _Halt
+
+    with pytest.raises(_Halt):
+        scan_file(clip, detector=toy_model, key=b"\0" * 32, progress=halt)
+    assert len(calls) <= 7  # the call that raised, and at most one more per pass
