@@ -286,3 +286,24 @@ def test_only_whole_server_paths_are_replaced() -> None:
         "recovered": {"manifest": {"title": "/tmp/clip.mp4"}, "note": "see <tmp>/up"},
     }
     assert display_name("a\x85b\u2028c\u202egnp.exe") == "abcgnp.exe"
+
+
+def test_a_job_database_from_before_cancelling_gains_the_flag(tmp_path: Path) -> None:
+    import sqlite3
+
+    from vidprov.api.jobs import JobStore
+
+    old = (  # the table as the last version made it, with a job in it
+        "CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, "
+        "status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, created REAL NOT NULL, "
+        "started REAL, finished REAL, pid INTEGER NOT NULL, result TEXT, error TEXT, "
+        "http_status INTEGER, file_path TEXT, file_name TEXT, headers TEXT)"
+    )
+    with sqlite3.connect(tmp_path / "jobs.sqlite") as db:
+        db.execute(old)
+        db.execute("INSERT INTO jobs (id, kind, owner, status, created, pid) "
+                   "VALUES ('a', 'scan', 'o', 'done', 0, 1)")  # fmt: skip
+    store = JobStore(tmp_path, 60.0)
+    assert not store.cancel_requested("a") and not store.request_cancel("a")  # it is done
+    job_id = store.create("scan", "o")
+    assert store.request_cancel(job_id) and store.cancel_requested(job_id)
