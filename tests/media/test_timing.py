@@ -45,6 +45,23 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
 
 
+def _encoded(path: Path, pts: list[int], tb: Fraction, rate: int = 25) -> Path:
+    """64x64 frames at ``pts`` (in ``tb``) encoded by PyAV itself, time base kept as given."""
+    size = (64, 64)
+    with av.open(str(path), "w") as o:
+        s = o.add_stream("libx264", rate=rate)
+        (s.width, s.height), s.pix_fmt = size, "yuv420p"
+        s.codec_context.time_base = s.time_base = tb
+        for t, rgb in zip(pts, synth_frames(len(pts), *size), strict=True):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = t, tb
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    return path
+
+
 def _times(path: Path) -> list[float]:
     return [f.time for f in iter_frames(path)]
 
@@ -300,19 +317,8 @@ def test_a_header_rate_that_is_a_time_base_is_not_the_frame_rate(tmp_path: Path)
     stream's timing info; a stream copy into Matroska then heads the clip "14336 fps", which
     ``probe`` and the reader took as the rate (the sampler's times then differed from the
     MP4's, and so did the classifier's score)."""
-    mp4, mkv = tmp_path / "t.mp4", tmp_path / "t.mkv"
-    tb = Fraction(1, 14336)
-    with av.open(str(mp4), "w") as o:
-        s = o.add_stream("libx264", rate=28)
-        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
-        s.codec_context.time_base = s.time_base = tb
-        for i, rgb in enumerate(synth_frames(56, 64, 64)):
-            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            f.pts, f.time_base = i * 512, tb
-            for p in s.encode(f):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
+    mkv = tmp_path / "t.mkv"
+    mp4 = _encoded(tmp_path / "t.mp4", [i * 512 for i in range(56)], Fraction(1, 14336), 28)
     _remux(mp4, mkv, 0.0)
     with av.open(str(mkv)) as c:
         assert c.streams.video[0].average_rate == 14336  # the header as written
@@ -368,19 +374,8 @@ def test_a_transport_stream_cut_mid_gop_counts_the_frames_that_show(
 
 
 def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
-    path, tb = tmp_path / "slow.mkv", Fraction(1, 1000)
     seconds = [0, 1, 2, 3 * 3600, 6 * 3600, 9 * 3600]  # frames hours apart
-    with av.open(str(path), "w") as o:
-        s = o.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        s.codec_context.time_base = tb
-        for t, rgb in zip(seconds, synth_frames(6, 64, 48), strict=True):
-            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            f.pts, f.time_base = t * 1000, tb
-            for p in s.encode(f):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
+    path = _encoded(tmp_path / "slow.mkv", [t * 1000 for t in seconds], Fraction(1, 1000))
     info = probe(path)
     assert info.vfr and info.duration == pytest.approx(32401)
     assert info.fps == Fraction(6, 32401)  # it rounded to 0
