@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 SWEEP_EVERY_S = 60.0
-PROGRESS_EVERY_S = 0.5
+PROGRESS_EVERY_S = 0.5  # also how often a worker looks for its queued jobs' cancels
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -71,6 +71,7 @@ class Job:
     file_path: str | None
     file_name: str | None
     headers: dict[str, str]
+    cancel_requested: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The public view: no owner, no server paths."""
@@ -92,6 +93,8 @@ class Job:
         }
         if self.error is not None:
             out["http_status"] = self.http_status
+        elif self.cancel_requested:  # it ends at its next progress report
+            out["cancel_requested"] = True
         if self.file_path is not None and self.status == DONE:
             out["download_url"] = f"/v1/jobs/{self.id}/file"
         return out
@@ -190,16 +193,24 @@ class JobStore:
             return cur.rowcount > 0
 
     def cancel_requested(self, job_id: str) -> bool:
+        return bool(self.cancelled_among([job_id]))
+
+    def cancelled_among(self, job_ids: list[str]) -> set[str]:
+        """Those of ``job_ids`` whose cancel has been requested."""
+        marks = ",".join("?" * len(job_ids))
         with self._conn() as c:
-            row = c.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return bool(row and row[0])
+            rows = c.execute(
+                f"SELECT id FROM jobs WHERE cancel = 1 AND id IN ({marks})", job_ids
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         """The job, or None if unknown, expired or (with ``owner``) someone else's."""
         with self._conn() as c:
             row = c.execute(
                 "SELECT id, kind, owner, status, progress, created, started, finished, pid, "
-                "result, error, http_status, file_path, file_name, headers FROM jobs WHERE id = ?",
+                "result, error, http_status, file_path, file_name, headers, cancel "
+                "FROM jobs WHERE id = ?",
                 (job_id,),
             ).fetchone()
         if row is None or (owner is not None and row[2] != owner):
@@ -227,6 +238,7 @@ class JobStore:
             row[12],
             row[13],
             json.loads(row[14]) if row[14] else {},
+            bool(row[15]),
         )
 
     def sweep(self, force: bool = False) -> int:
@@ -329,6 +341,17 @@ class Runner:
         self._stop = threading.Event()  # running jobs stop at their next progress report
         self._futures: dict[str, Future[TaskResult]] = {}  # by job id
         self.pending = 0
+        # a cancel that another worker process received: its queued jobs end here
+        threading.Thread(target=self._watch, name="vidprov-cancels", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._closing.wait(PROGRESS_EVERY_S):
+            with self._lock:
+                queued = [j for j, f in self._futures.items() if not (f.running() or f.done())]
+            if queued:
+                with suppress(ApiError):
+                    for job_id in self.store.cancelled_among(queued):
+                        self.cancel(job_id)
 
     def check_room(self) -> None:
         """Refuse early, before an upload is received, when the queue is full now (the
@@ -388,7 +411,7 @@ class Runner:
     def cancel(self, job_id: str) -> None:
         """End a job of this process's that is still queued at once (its client cancelled
         it: :meth:`JobStore.request_cancel` first); a running one stops at its next progress
-        report, and a queued one of another process as it would start."""
+        report, and another process's queued one within :data:`PROGRESS_EVERY_S`."""
         with self._lock:
             future = self._futures.get(job_id)
         if future is not None:

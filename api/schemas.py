@@ -104,6 +104,7 @@ class JobOut(BaseModel):
     error: dict[str, Any] | None
     http_status: int | None = None
     download_url: str | None = None
+    cancel_requested: bool | None = None
 
 
 class GenerateIn(BaseModel):

@@ -55,6 +55,8 @@ class AtomicFile:
         try:
             if self.target.is_symlink():  # the file goes where the link points
                 self.dest = Path(os.path.realpath(target))
+                if self.dest.is_symlink():  # still a link: they point round in a loop
+                    raise MediaError("symbolic link loop", self.target)
             folder = self.dest.parent
             if not folder.is_dir():
                 what = "is a file, not a folder" if folder.exists() else "does not exist"

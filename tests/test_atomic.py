@@ -71,6 +71,12 @@ def test_a_link_is_written_through_and_kept(tmp_path: Path) -> None:
     assert (store / "plot.png").read_text() == "written via plot.png"
     assert (store / "new.png").read_text() == "written via new.png"
     assert sorted(p.name for p in store.iterdir()) == ["new.png", "plot.png"]  # no temp left
+    loop, back = tmp_path / "loop.png", tmp_path / "back.png"
+    loop.symlink_to(back)
+    back.symlink_to(loop)
+    with pytest.raises(MediaError, match="symbolic link loop"):
+        check_writable(loop)  # a shell's > fails too; it became a plain file
+    assert loop.is_symlink() and back.is_symlink()
     nowhere = tmp_path / "nowhere.png"
     nowhere.symlink_to(tmp_path / "gone" / "x.png")
     with pytest.raises(MediaError, match=r"does not exist \(the link points to .*gone/x\.png\)"):

@@ -15,6 +15,7 @@ import stat
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from vidprov.api.auth import Caller
@@ -142,6 +143,10 @@ async def job_status(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> SafeJSON
     },
 )
 async def cancel_job(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> SafeJSONResponse:
+    return await run_in_threadpool(_cancel, ctx, who, job_id)  # database and file work
+
+
+def _cancel(ctx: Context, who: Caller, job_id: str) -> SafeJSONResponse:
     job = _job(ctx, job_id, who)
     if job.status not in (DONE, FAILED) and ctx.jobs.request_cancel(job_id):
         ctx.runner.cancel(job_id)  # a queued job of this process ends now

@@ -307,3 +307,30 @@ def test_a_job_database_from_before_cancelling_gains_the_flag(tmp_path: Path) ->
     assert not store.cancel_requested("a") and not store.request_cancel("a")  # it is done
     job_id = store.create("scan", "o")
     assert store.request_cancel(job_id) and store.cancel_requested(job_id)
+
+
+def test_a_queued_job_cancelled_through_another_worker_ends_there(tmp_path: Path) -> None:
+    """With ``--workers 2`` a DELETE may reach the worker that does not hold the job: the flag
+    is in the shared database, and the holder ends its queued job within half a second (it
+    stayed queued, upload and all, until its turn came)."""
+    import threading
+    import time
+
+    from vidprov.api.jobs import JobStore, Runner, TaskResult
+
+    release, cleaned = threading.Event(), threading.Event()
+    holder = Runner(JobStore(tmp_path, 60.0), max_concurrent=1, max_queue=4)
+    other = JobStore(tmp_path, 60.0)  # the other worker's view of the same database
+    holder.submit("scan", "me", lambda progress: TaskResult({"ok": release.wait(30)}))
+    queued, done = holder.submit("scan", "me", lambda p: TaskResult({}), cleanup=cleaned.set)
+    assert other.request_cancel(queued) and other.get(queued).to_dict()["cancel_requested"]
+    assert cleaned.wait(5) and done.cancelled()  # its upload went while the first job runs
+    for _ in range(50):
+        job = other.get(queued)
+        if job.status != "queued":
+            break
+        time.sleep(0.1)
+    assert job.status == "failed" and job.error["error"] == "cancelled" and job.started is None
+    assert holder.pending == 1 and not release.is_set()
+    release.set()
+    holder.shutdown(grace=5)
