@@ -83,9 +83,6 @@ class VideoWriter:
             the output (the source's, for a re-encode). With ``full_range``, YUV frames are
             taken as full range and RGB frames are converted to it; RGB frames are converted
             to YUV by the colour description's matrix.
-        vfr: the frames' timing varies. Otherwise H.264 streams state ``fps`` as their fixed
-            rate: x264 would write the timestamp unit as the stream's timing (a source's
-            1/14336 s became "14336 fps" in other tools once copied into another container).
 
     Raises:
         MediaError: bad size or rate, an encoder failure, a frame of the wrong size, the
@@ -104,10 +101,8 @@ class VideoWriter:
         audio_window: tuple[float, float] | None = None,
         audio: PCMAudio | None = None,
         display: Display | None = None,
-        vfr: bool = False,
     ) -> None:
         self.path = Path(path)
-        self.vfr = vfr
         self.display = display or Display()
         try:
             self.width, self.height = int(width), int(height)
@@ -158,7 +153,6 @@ class VideoWriter:
             audio_from=reader.path,
             time_base=reader.time_base,
             display=read_display(reader.path),
-            vfr=info.vfr,
         )
 
     def __enter__(self) -> VideoWriter:
@@ -219,8 +213,11 @@ class VideoWriter:
             vs.bit_rate = int(self.options.bitrate)
         if self.options.codec in ("libx264", "libx265"):
             codec_opts["preset"] = self.options.preset
-        if self.options.codec == "libx264" and not self.vfr:  # timing info: the rate, not
-            codec_opts["x264-params"] = "force-cfr=1"  # the time base (same pictures)
+        if self.options.codec == "libx264":
+            # H.264 timing info: the nominal rate, not the time base x264 writes otherwise (a
+            # source's 1/14336 s read "14336 fps" in other tools once copied into another
+            # container); the frames' own timestamps, variable or not, are kept as they are
+            codec_opts["x264-params"] = "force-cfr=1"
         if self.options.codec == "libx265":
             codec_opts["x265-params"] = "log-level=error"
         vs.options = codec_opts

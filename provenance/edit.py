@@ -19,7 +19,7 @@ from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError, printable
 from vidprov.keys import check_watermark_key, optional_watermark_key
 from vidprov.media.frames import Frame
-from vidprov.media.info import Display, probe, read_display
+from vidprov.media.info import Display, read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
 from vidprov.provenance.manifest import (
@@ -193,7 +193,6 @@ def trim_file(
                 time_base=_TB,
                 audio_window=(start, end),
                 display=read_display(src),
-                vfr=info.vfr,
             ) as w:
                 for f in r.frames("rgb24"):
                     if start - 1e-6 <= f.time < end - 1e-6:
@@ -260,9 +259,8 @@ def concat_files(
     readings = [_check_source(p, anchors, key, store)[1] for p in paths]
     signer = signer or load_signer()  # the home signer: refused before the re-encode
     shows = [read_display(p) for p in paths]
-    infos = [probe(p) for p in paths]
-    w0, h0, fps0 = infos[0].width, infos[0].height, infos[0].fps
-    vfr = any(i.vfr or i.fps != fps0 for i in infos)  # the joined clip's rate changes
+    with VideoReader(paths[0]) as r0:
+        w0, h0, fps0 = r0.info.width, r0.info.height, r0.info.fps
     # sources shown alike keep the first's tags; otherwise each is turned upright
     upright = any(_shape(d) != _shape(shows[0]) for d in shows)
     shown = shows[0]
@@ -275,8 +273,7 @@ def concat_files(
         blocks: list[SoftBindingBlock] = []
         ai = False
         offset = 0.0
-        writer = VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown, vfr=vfr)
-        with writer as w:
+        with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown) as w:
             for p, reading, d in zip(paths, readings, shows, strict=True):
                 with VideoReader(p) as r:
                     dur, fps = r.info.duration, r.info.fps
