@@ -213,16 +213,22 @@ def _scan(
             continue
         inner = (times >= windows[a].start) & (times <= windows[b].end)
         level = float(fz[inner].mean()) if inner.any() else 0.0
+        # a boundary is looked for from the window before the run to the run's middle (and
+        # from there to the window after it): unmarked windows next to the mark read above
+        # _RUN_Z now and then (their pilot z is about standard normal, and a run bridges a
+        # gap), and a boundary kept to the run's first window then went up to 1.5 s into
+        # the unmarked footage
+        inner_a = inner_b = (a + b) // 2
         if a == 0:
             start = windows[a].start
         elif refine:
-            start = _refine(times, fz, windows[a - 1].start, windows[a].end, level, True)
+            start = _refine(times, fz, windows[a - 1].start, windows[inner_a].end, level, True)
         else:
             start = windows[a].start
         if b == n_w - 1:
             end = windows[b].end + dt
         elif refine:
-            end = _refine(times, fz, windows[b].start, windows[b + 1].end, level, False) + dt
+            end = _refine(times, fz, windows[inner_b].start, windows[b + 1].end, level, False) + dt
         else:
             end = windows[b].end + dt
         found.append(WatermarkSegment(start - times[0], end - times[0], hex_payload, p, z))

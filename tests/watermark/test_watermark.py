@@ -17,6 +17,7 @@ from vidprov.media import (
     EncodeOptions,
     VideoReader,
     VideoWriter,
+    YUVFrame,
     make_clip,
     probe,
     synth_frames,
@@ -320,3 +321,22 @@ def test_a_clip_marked_end_to_end_is_one_segment_end_to_end(tmp_path: Path) -> N
     assert r.payload == "0123456789abcdef"
     (seg,) = r.segments
     assert (seg.start, seg.end) == (0.0, pytest.approx(2.0)) and seg.p_value == r.p_value
+
+
+def test_an_unmarked_window_next_to_the_mark_does_not_pull_the_boundary_in() -> None:
+    """With this key the unmarked windows before the mark read above the run threshold (their
+    pilot z is about standard normal): the boundary, looked for only up to the run's first
+    window, came out at 1.28 s for a mark from 2.0 s. Uncompressed frames: no encoder in it."""
+    import av
+
+    from vidprov.media.frames import to_yuv_planes
+
+    def yuv(i: int, rgb: np.ndarray) -> YUVFrame:
+        f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        return YUVFrame(i, i / 25, None, None, *to_yuv_planes(f))
+
+    key = bytes.fromhex("41e8ca4b2277727fbf04c292e8a32b491a87f388a396149b26b321ac34af3d9a")
+    frames = [yuv(i, f) for i, f in enumerate(synth_frames(125, 640, 360, seed=5))]
+    r = detect(iter(frames[:50] + list(embed(iter(frames[50:]), PAYLOAD, key))), key)
+    (seg,) = r.segments
+    assert seg.start == pytest.approx(2.0, abs=0.1) and seg.end == pytest.approx(5.0)
