@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from vidprov.errors import MediaError
 from vidprov.media import (
     Frame,
     VideoReader,
@@ -45,11 +46,15 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
 
 
-def _encoded(path: Path, pts: list[int], tb: Fraction, rate: int = 25) -> Path:
+def _encoded(
+    path: Path, pts: list[int], tb: Fraction, rate: int = 25, gop: int | None = None
+) -> Path:
     """64x64 frames at ``pts`` (in ``tb``) encoded by PyAV itself, time base kept as given."""
     size = (64, 64)
     with av.open(str(path), "w") as o:
         s = o.add_stream("libx264", rate=rate)
+        if gop is not None:
+            s.codec_context.gop_size = gop
         (s.width, s.height), s.pix_fmt = size, "yuv420p"
         s.codec_context.time_base = s.time_base = tb
         for t, rgb in zip(pts, synth_frames(len(pts), *size), strict=True):
@@ -376,6 +381,23 @@ def test_a_transport_stream_cut_mid_gop_counts_the_frames_that_show(
     assert info.frames == len(times) < len(flags)  # it counted the undecodable frames too
     assert info.duration == pytest.approx(len(times) / 25, abs=0.01)
     assert f"{flags.index(True)} frame(s) before the first keyframe" in caplog.text
+
+
+def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
+    """Only the frames between two keyframes, stream-copied (its header still gives the size):
+    no frame of it can be shown, and the error says why."""
+    gop = _encoded(tmp_path / "gop.mkv", list(range(0, 1200, 40)), Fraction(1, 1000), gop=10)
+    cut = tmp_path / "cut.mkv"
+    with av.open(str(gop)) as i, av.open(str(cut), "w") as o:
+        vs = i.streams.video[0]
+        out, keys = o.add_stream_from_template(vs), 0
+        for p in i.demux(vs):
+            keys += p.dts is not None and p.is_keyframe
+            if p.dts is not None and keys == 1 and not p.is_keyframe:
+                p.stream = out
+                o.mux(p)
+    with pytest.raises(MediaError, match=r"holds no keyframe \(9 frames, none shown\)"):
+        probe(cut)
 
 
 def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
