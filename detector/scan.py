@@ -123,7 +123,7 @@ class _Shares:
 
     def __call__(self, n: int) -> None:
         if self.stopped:
-            raise ScanStopped("the other pass failed")
+            raise _ScanStopped("the other pass failed")
         if self.progress is not None:
             done = min(n * self.share, self.left)
             self.left -= done
@@ -135,7 +135,7 @@ class _Shares:
         self.left = 0.0
 
 
-class ScanStopped(Exception):
+class _ScanStopped(Exception):
     """Internal: a pass stopped because the other one failed."""
 
 
