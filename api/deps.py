@@ -41,6 +41,13 @@ def context(request: Request) -> Context:
     return ctx
 
 
+async def client_gone(request: Request) -> None:
+    """Returns once the client has hung up. Only for after the request's body has been read:
+    all the server then has left to hear from the connection is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def caller_for(keyring: KeyRing, token: str | None) -> Caller:
     """The caller presenting bearer ``token``: the anonymous full-scope caller when the server
     is open, else the key's.

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -468,23 +468,54 @@ class Runner:
                 self.store.fail(job_id, status, body)
             raise
 
-    async def wait(self, job_id: str, future: Future[TaskResult], timeout: float) -> TaskResult:
+    async def wait(
+        self,
+        job_id: str,
+        future: Future[TaskResult],
+        timeout: float,
+        gone: Awaitable[object] | None = None,
+    ) -> TaskResult:
         """The task's result, or its exception re-raised.
+
+        ``gone`` returns when the client has hung up (:func:`vidprov.api.deps.client_gone`):
+        the job is then cancelled, since no one is left to take its result (nor its id, which
+        a synchronous request names only in its answer). Before, an abandoned request's scan
+        or generation ran on to the end, holding a worker.
 
         Raises:
             ApiError: 504 when it takes longer than ``timeout`` (the job carries on; the body
                 names it so the client can poll); 503 when the request is cancelled (uvicorn
                 does that to requests still open when its stop's grace ends): a JSON answer,
                 not uvicorn's plain-text 500; 409 ``cancelled`` when a client cancelled the
-                job.
+                job; 400 ``client_disconnected`` when ``gone`` returned first (the job
+                cancelled; no one reads the answer).
         """
         cancelled = ApiError(409, "cancelled", f"job {job_id} was cancelled", {"job_id": job_id})
         waited = asyncio.wrap_future(future)
         # the job's outcome is recorded by the runner; a wait given up on (below) must still
         # retrieve it, or asyncio logs "Future exception was never retrieved"
         waited.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            return await asyncio.wait_for(asyncio.shield(waited), timeout)
+        watch = asyncio.ensure_future(gone) if gone is not None else None
+        if watch is not None:
+            watch.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:  # asyncio.wait leaves the job's future alone when this request is cancelled
+            done, _ = await asyncio.wait(
+                [f for f in (waited, watch) if f is not None],
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if waited in done:
+                return waited.result()
+            if watch is not None and watch in done:
+                log.info("the client waiting on job %s went away: cancelling it", job_id)
+                await asyncio.to_thread(self._abandon, job_id)
+                raise ApiError(
+                    400,
+                    "client_disconnected",
+                    f"the client went away before job {job_id} finished; it was cancelled",
+                    {"job_id": job_id},
+                )
+            raise TimeoutError
         except JobCancelled as exc:  # it was running
             raise cancelled from exc
         except asyncio.CancelledError as exc:  # the server stopping cut the request off
@@ -499,6 +530,14 @@ class Runner:
                 f"not finished within {timeout:g} s; the work continues as job {job_id}",
                 {"job_id": job_id, "status_url": f"/v1/jobs/{job_id}"},
             ) from exc
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    def _abandon(self, job_id: str) -> None:
+        with suppress(ApiError):
+            if self.store.request_cancel(job_id):
+                self.cancel(job_id)
 
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop taking work (the server is stopping): queued jobs are dropped and read

@@ -12,11 +12,11 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from vidprov.api.deps import JSON_BODY, Context, Ctx, Maker, SafeJSONResponse
+from vidprov.api.deps import JSON_BODY, Context, Ctx, Maker, SafeJSONResponse, client_gone
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import Progress, TaskResult
 from vidprov.api.routes.media import MODE, Mode
@@ -96,6 +96,7 @@ def _options(req: GenerateIn, ctx: Context) -> tuple[dict[str, Any], int]:
     dependencies=[JSON_BODY],
 )
 async def generate(
+    request: Request,
     req: GenerateIn,
     ctx: Ctx,
     who: Maker,
@@ -138,7 +139,7 @@ async def generate(
         assert job is not None
         return SafeJSONResponse(job.to_dict(), 202, headers={"Location": f"/v1/jobs/{job_id}"})
     left = max(timeout - (time.monotonic() - t0), 0.001)
-    result = await ctx.runner.wait(job_id, future, left)
+    result = await ctx.runner.wait(job_id, future, left, client_gone(request))
     assert result.file is not None
 
     # The file stays as long as the job (``job_ttl_s``): a download cut short can be fetched

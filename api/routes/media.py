@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from vidprov.api.auth import Caller
-from vidprov.api.deps import Context, Ctx, Reader, SafeJSONResponse
+from vidprov.api.deps import Context, Ctx, Reader, SafeJSONResponse, client_gone
 from vidprov.api.engine import Engine
 from vidprov.api.errors import ApiError
 from vidprov.api.jobs import Progress, TaskResult
@@ -125,7 +125,8 @@ async def run_upload(
         job = ctx.jobs.get(job_id)
         assert job is not None
         return SafeJSONResponse(job.to_dict(), 202, headers={"Location": f"/v1/jobs/{job_id}"})
-    result = await ctx.runner.wait(job_id, future, ctx.settings.request_timeout_s)
+    timeout = ctx.settings.request_timeout_s
+    result = await ctx.runner.wait(job_id, future, timeout, client_gone(request))
     return SafeJSONResponse(result.body)
 
 

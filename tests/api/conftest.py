@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from vidprov.api import ApiSettings, create_app
 from vidprov.api.engine import Scanner
+from vidprov.detector.verdict import Verdict
 from vidprov.keys import load_watermark_key
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, make_clip
 from vidprov.watermark import embed
@@ -122,6 +123,24 @@ def half_marked(path: Path, key: bytes, seconds: float = 4.0) -> Path:
 def marked_clip(keyed_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     key = load_watermark_key(keyed_home / "watermark.key")
     return half_marked(tmp_path_factory.mktemp("marked") / "half-marked.mp4", key)
+
+
+class SpinningScanner:
+    """Reports progress every 20 ms until released (or stopped by what progress raises)."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        self.stopped_by: list[str] = []
+
+    def __call__(self, path: Path, progress: Callable[[float], None]) -> Verdict:
+        self.started.set()
+        try:
+            while not self.release.wait(0.02):
+                progress(0.001)
+        except BaseException as exc:
+            self.stopped_by.append(type(exc).__name__)
+            raise
+        return Verdict(str(path), "real", 0.1, (), 2.0, {}, "classifier")
 
 
 @dataclass

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import KEYS, Client, auth, leftovers, wait_job
+from tests.api.conftest import KEYS, Client, SpinningScanner, auth, leftovers, wait_job
 from vidprov.api import ApiSettings, create_app
 from vidprov.detector.verdict import Verdict
 from vidprov.errors import MediaError
@@ -206,24 +205,6 @@ def test_full_queue_is_503(
     slow.release.set()
     assert wait_job(c, first.json()["id"])["status"] == "done"
     assert leftovers(settings) == []
-
-
-class SpinningScanner:
-    """Reports progress every 20 ms until released (or stopped by what progress raises)."""
-
-    def __init__(self) -> None:
-        self.started, self.release = threading.Event(), threading.Event()
-        self.stopped_by: list[str] = []
-
-    def __call__(self, path: Path, progress: Callable[[float], None]) -> Verdict:
-        self.started.set()
-        try:
-            while not self.release.wait(0.02):
-                progress(0.001)
-        except BaseException as exc:
-            self.stopped_by.append(type(exc).__name__)
-            raise
-        return Verdict(str(path), "real", 0.1, (), 2.0, {}, "classifier")
 
 
 def test_a_job_is_cancelled_queued_or_running(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import KEYS, PAYLOAD, SMALL_GEN, TOKENS, LiveServer
+from tests.api.conftest import KEYS, PAYLOAD, SMALL_GEN, TOKENS, LiveServer, SpinningScanner
 from vidprov.api import ApiSettings, create_app
 from vidprov.detector.verdict import Verdict
 from vidprov.provenance import ALG, PkiPaths
@@ -285,6 +286,58 @@ def test_a_client_that_goes_away_mid_upload_is_no_crash(
         assert "crashed" not in all_logs.text and "Traceback" not in all_logs.text
         assert list((tmp_path / "up").iterdir()) == []
     finally:
+        server.stop()
+
+
+def test_a_sync_request_whose_client_hangs_up_cancels_its_job(
+    env_home: Path, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """No one is left to take the answer (nor the job id, which only the answer names): the
+    scan stops at its next progress report. Before, it ran on to the end, holding a worker."""
+    spin = SpinningScanner()
+    settings = ApiSettings(state_dir=tmp_path / "s", tmp_dir=tmp_path / "up")
+    server = LiveServer(create_app(settings, scanner=spin)).start()
+    try:
+        data = clips["plain"].read_bytes()
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+            + data
+            + b"\r\n--b--\r\n"
+        )
+        head = (
+            f"POST /v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+        )
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(head.encode() + body)
+            assert spin.started.wait(30)
+            time.sleep(0.3)  # the job runs while the client waits
+        for _ in range(200):
+            if spin.stopped_by:
+                break
+            time.sleep(0.05)
+        assert spin.stopped_by == ["JobCancelled"] and not spin.release.is_set()
+        with sqlite3.connect(tmp_path / "s" / "jobs.sqlite") as db:
+            rows = db.execute("SELECT status, error, http_status FROM jobs").fetchall()
+        assert [(r[0], '"cancelled"' in r[1], r[2]) for r in rows] == [("failed", True, 409)]
+        assert list((tmp_path / "up").iterdir()) == []  # its upload went with it
+        # a client that stays is answered, however long it waits
+        spin.started.clear()
+        answer: list[httpx.Response] = []
+        with server.client() as c, clips["plain"].open("rb") as f:
+            waiting = threading.Thread(
+                target=lambda: answer.append(c.post("/v1/scan", files={"file": ("b.mp4", f)}))
+            )
+            waiting.start()
+            assert spin.started.wait(30)
+            time.sleep(1.0)
+            spin.release.set()
+            waiting.join(30)
+        assert answer[0].status_code == 200 and answer[0].json()["file"] == "b.mp4"
+        assert spin.stopped_by == ["JobCancelled"]
+    finally:
+        spin.release.set()
         server.stop()
 
 
