@@ -175,13 +175,12 @@ class AudioCopier:
         inp: av.container.InputContainer,
         out: av.container.OutputContainer,
         window: tuple[float, float] | None = None,
+        track: int = 0,
     ) -> None:
         self.src = src
         self.window = window
         self._in = inp
-        self._in_stream = inp.streams.audio[0]
-        if len(inp.streams.audio) > 1:
-            log.warning("%s: %d audio tracks; only the first is kept", src, len(inp.streams.audio))
+        self._in_stream = inp.streams.audio[track]
         cc = self._in_stream.codec_context
         name = cc.codec.canonical_name if cc.codec else cc.name  # "mp3", not its decoder
         self.mode = "copy" if _copies(name, out.format.name) else "aac"
@@ -197,6 +196,7 @@ class AudioCopier:
                 out, cc.sample_rate, cc.channels
             )
             self._next_pts: int | None = None  # the next encoded sample, in 1/rate ticks
+        _label(self._out_stream, self._in_stream)
         self._out = out
         self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))
         self._pending: av.Packet | None = None
@@ -204,29 +204,6 @@ class AudioCopier:
         self._shift = 0  # ticks added after the source's clock restarts
         self._last_dts: int | None = None  # as demuxed, unshifted
         self._end: int | None = None  # where the latest packet so far ends (shifted)
-
-    @classmethod
-    def open(
-        cls,
-        src: Path,
-        out: av.container.OutputContainer,
-        window: tuple[float, float] | None = None,
-    ) -> AudioCopier | None:
-        """An audio copier for ``src``, or None when it has no audio.
-
-        ``window`` = ``(start, end)`` seconds copies only that stretch, moved to time 0.
-
-        Raises:
-            MediaError: the source cannot be opened.
-        """
-        try:
-            inp = av.open(str(src), metadata_errors="ignore")
-        except (av.error.FFmpegError, OSError) as exc:
-            raise MediaError(f"cannot read audio ({ffmpeg_reason(exc)})", src) from exc
-        if not inp.streams.audio:
-            inp.close()
-            return None
-        return cls(src, inp, out, window)
 
     def _next(self) -> av.Packet | None:
         while True:
@@ -321,3 +298,82 @@ class AudioCopier:
 
     def close(self) -> None:
         self._in.close()
+
+
+#: most audio tracks copied from one source (each is read through a demuxer of its own)
+MAX_TRACKS = 16
+_LABELS = ("language", "title", "handler_name")  # what tells tracks apart in a player
+
+
+def _label(dst: av.stream.Stream, src: av.stream.Stream) -> None:
+    """Give ``dst`` the language, title and default/dub/commentary flags of ``src``: a film
+    with two languages must still say which track is which."""
+    for key in _LABELS:
+        if key in src.metadata:
+            dst.metadata[key] = src.metadata[key]
+    dst.disposition = src.disposition
+
+
+class AudioTracks:
+    """Every audio track of a source, each fed by an :class:`AudioCopier` (until this version
+    only the first was kept, with a warning: the second language of a film was lost)."""
+
+    def __init__(self, copiers: list[AudioCopier]) -> None:
+        self.copiers = copiers
+        #: ``"copy"`` when every track is stored as it is, else ``"aac"`` (one or more re-encoded)
+        self.mode = "copy" if all(c.mode == "copy" for c in copiers) else "aac"
+
+    @classmethod
+    def open(
+        cls,
+        src: Path,
+        out: av.container.OutputContainer,
+        window: tuple[float, float] | None = None,
+    ) -> AudioTracks | None:
+        """The audio tracks of ``src`` (at most :data:`MAX_TRACKS`), or None when it has none.
+
+        ``window`` = ``(start, end)`` seconds copies only that stretch, moved to time 0.
+
+        Raises:
+            MediaError: the source cannot be opened.
+        """
+        copiers: list[AudioCopier] = []
+        try:
+            count = 1
+            while len(copiers) < count:
+                try:
+                    inp = av.open(str(src), metadata_errors="ignore")
+                except (av.error.FFmpegError, OSError) as exc:
+                    raise MediaError(f"cannot read audio ({ffmpeg_reason(exc)})", src) from exc
+                count = len(inp.streams.audio)
+                if count == 0:
+                    inp.close()
+                    return None
+                if count > MAX_TRACKS and not copiers:
+                    log.warning(
+                        "%s: %d audio tracks; the first %d are kept", src, count, MAX_TRACKS
+                    )
+                count = min(count, MAX_TRACKS)
+                try:
+                    copiers.append(AudioCopier(src, inp, out, window, len(copiers)))
+                except BaseException:
+                    inp.close()
+                    raise
+        except BaseException:
+            for c in copiers:
+                c.close()
+            raise
+        return cls(copiers)
+
+    def pump(self, until: float | None) -> None:
+        """Mux each track's packets whose time is at most ``until`` seconds (all when None)."""
+        for c in self.copiers:
+            c.pump(until)
+
+    def finish(self) -> None:
+        for c in self.copiers:
+            c.finish()
+
+    def close(self) -> None:
+        for c in self.copiers:
+            c.close()

@@ -18,7 +18,7 @@ from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidprov.atomic import AtomicFile, shown_as
 from vidprov.errors import MediaError
-from vidprov.media._audio import AudioCopier, AudioEncoder, PCMAudio
+from vidprov.media._audio import AudioEncoder, AudioTracks, PCMAudio
 from vidprov.media._open import ffmpeg_reason
 from vidprov.media.frames import Frame, YUVFrame, check_yuv, from_yuv_planes
 from vidprov.media.info import Display, read_display
@@ -72,8 +72,9 @@ class VideoWriter:
         path: output file; the container follows its suffix (``.mp4``, ``.mov``, ``.mkv``).
         width, height, fps: the stream's size and nominal rate.
         options: encoder settings.
-        audio_from: copy the first audio stream of this file into the output (unchanged when the
-            container accepts its codec, else re-encoded to AAC).
+        audio_from: copy the audio tracks of this file (up to 16, with their language and
+            title) into the output (each unchanged when the container accepts its codec, else
+            re-encoded to AAC).
         time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any. AVI
             stores one frame per slot of ``1 / fps``: there frames are timed by their index.
         audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0.
@@ -129,7 +130,7 @@ class VideoWriter:
             raise MediaError(f"bad audio window {audio_window} (want 0 <= start <= end)", path)
         self._file: AtomicFile | None = None
         self._out: av.container.OutputContainer | None = None
-        self._audio: AudioCopier | AudioEncoder | None = None
+        self._audio: AudioTracks | AudioEncoder | None = None
 
     @classmethod
     def like(
@@ -225,7 +226,7 @@ class VideoWriter:
         self._stream = vs
         self._pix_fmt = pix_fmt
         if self.audio_from is not None:
-            self._audio = AudioCopier.open(self.audio_from, out, self.audio_window)
+            self._audio = AudioTracks.open(self.audio_from, out, self.audio_window)
             self.audio_mode = self._audio.mode if self._audio else None
         elif self.audio is not None:
             self._audio = AudioEncoder(self.audio, out)

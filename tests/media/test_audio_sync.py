@@ -4,7 +4,6 @@ at known times must land at the same times after the first video frame)."""
 
 from __future__ import annotations
 
-import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,21 +11,26 @@ import av
 import numpy as np
 import pytest
 
-from vidprov.media import probe
+from vidprov.media import VideoReader, VideoWriter
 from vidprov.media.transcode import transcode
 
 CLICKS = (0.5, 1.0, 1.5)
 
 
-def _clip(path: Path, codec: str, rate: int, start: float = 0.0, tracks: int = 1) -> None:
-    """A 2 s 64x64 H.264 clip at 30 fps from ``start`` s, with ``tracks`` stereo audio tracks
-    (``codec`` at ``rate``) holding a 2 ms click at each of :data:`CLICKS` after its first frame."""
+def _clip(
+    path: Path, codec: str, rate: int, start: float = 0.0, languages: tuple[str, ...] = ("",)
+) -> None:
+    """A 2 s 64x64 H.264 clip at 30 fps from ``start`` s, with a stereo audio track per entry
+    of ``languages`` (``codec`` at ``rate``, tagged with the language when one is given)
+    holding a 2 ms click at each of :data:`CLICKS` after its first frame."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
-        audio = [out.add_stream(codec, rate=rate) for _ in range(tracks)]
-        for a in audio:
+        audio = [out.add_stream(codec, rate=rate) for _ in languages]
+        for a, language in zip(audio, languages, strict=True):
             a.layout = "stereo"
+            if language:
+                a.metadata["language"] = language
         fmt = audio[0].codec_context.format.name
         resampler = av.AudioResampler(format=fmt, layout="stereo", rate=rate)
         size, pos = audio[0].codec_context.frame_size or 1024, 0
@@ -52,13 +56,14 @@ def _clip(path: Path, codec: str, rate: int, start: float = 0.0, tracks: int = 1
                 out.mux(p)
 
 
-def _clicks(path: Path) -> tuple[list[float], float]:
-    """The clicks' times after the first video frame, and the seconds of audio decoded."""
+def _clicks(path: Path, track: int = 0) -> tuple[list[float], float]:
+    """The clicks' times after the first video frame, and the seconds of audio decoded, in
+    audio track ``track``."""
     with av.open(str(path)) as c:
         first = next(c.decode(video=0))
         v0 = float(first.pts * first.time_base)
         c.seek(0)
-        a = c.streams.audio[0]
+        a = c.streams.audio[track]
         rate, t0, parts = a.codec_context.sample_rate, None, []
         for f in c.decode(a):
             t0 = float(f.pts * f.time_base) if t0 is None else t0
@@ -107,13 +112,38 @@ def test_audio_stays_in_sync_copied_or_reencoded(
     assert kept == pytest.approx(heard, abs=0.05)
 
 
-def test_tracks_after_the_first_are_dropped_with_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("src", "codec", "dst", "mode"),
+    [("a.mp4", "aac", "o.mkv", "copy"), ("a.mov", "pcm_s16le", "o.mp4", "aac")],
+)
+def test_every_audio_track_is_kept_with_its_language(
+    tmp_path: Path, src: str, codec: str, dst: str, mode: str
 ) -> None:
-    _clip(tmp_path / "two.mp4", "aac", 48000, tracks=2)
-    with caplog.at_level(logging.WARNING):
-        transcode(tmp_path / "two.mp4", tmp_path / "o.mp4")
-    assert "2 audio tracks; only the first is kept" in caplog.text
-    with av.open(str(tmp_path / "o.mp4")) as c:
-        assert len(c.streams.audio) == 1
-    assert probe(tmp_path / "o.mp4").has_audio
+    """Only the first track was kept, with a warning: a film's second language was lost."""
+    _clip(tmp_path / src, codec, 48000, languages=("eng", "fra"))
+    r = transcode(tmp_path / src, tmp_path / dst)
+    assert r.audio == mode and r.output.audio_codec == "aac"
+    with av.open(str(tmp_path / dst)) as c:
+        assert [s.metadata.get("language") for s in c.streams.audio] == ["eng", "fra"]
+    for track in (0, 1):
+        after, kept = _clicks(tmp_path / dst, track)
+        assert after == pytest.approx(CLICKS, abs=2e-3)
+        assert kept == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_window_of_the_audio_is_cut_from_every_track(tmp_path: Path) -> None:
+    """What ``edit trim`` does: the video from 0.75 s, the audio window moved to time 0."""
+    _clip(tmp_path / "a.mp4", "aac", 48000, languages=("eng", "fra"))
+    with (
+        VideoReader(tmp_path / "a.mp4") as r,
+        VideoWriter(
+            tmp_path / "o.mp4", 64, 64, 30, audio_from=tmp_path / "a.mp4", audio_window=(0.75, 2.0)
+        ) as w,
+    ):
+        for f in r.frames("rgb24"):
+            if f.time >= 0.75 - 1e-6:
+                w.write(f.rgb)
+    for track in (0, 1):
+        after, kept = _clicks(tmp_path / "o.mp4", track)
+        assert after == pytest.approx([0.25, 0.75], abs=0.03)
+        assert kept == pytest.approx(1.25, abs=0.05)
