@@ -107,7 +107,7 @@ def read_display(path: str | Path) -> Display:
         full = cc.color_range == 2 or (cc.pix_fmt or "").startswith("yuvj")
         matrix = cc.colorspace if cc.colorspace in MATRICES else 2  # RGB (0) is converted
         colour = (int(cc.color_primaries or 2), int(cc.color_trc or 2), int(matrix))
-        rotation = _first_frame_rotation(container, p)
+        rotation = _first_frames(container, p, _LeadIn())[0]
     square = not sar or Fraction(sar) == 1
     return Display(rotation, None if square else Fraction(sar), full, colour)
 
@@ -128,21 +128,6 @@ def _stream_fps(vs: av.video.stream.VideoStream) -> Fraction:
     rates = _header_rates(vs)
     plausible = [r for r in rates if r <= MAX_HEADER_FPS]
     return (plausible or rates or [Fraction(25)])[0]
-
-
-def _first_frame_rotation(container: av.container.InputContainer, path: Path) -> int:
-    """The display rotation the first frame carries (decoding it proves the stream decodes).
-
-    Raises:
-        MediaError: the stream does not decode.
-    """
-    vs = main_video(container)
-    try:
-        for frame in container.decode(vs):
-            return int(getattr(frame, "rotation", 0) or 0) % 360
-    except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", path) from exc
-    return 0
 
 
 def _codec_name(cc: av.CodecContext) -> str:
@@ -211,11 +196,12 @@ def probe(path: str | Path) -> VideoInfo:
         index = IndexCheck(p, vs, container.format.name)
         restarts = Restarts(step)
         leading = 0 if vs.codec_context.name in KEYFRAME_FIRST else None
+        lead = _LeadIn()
         try:
             for packet in container.demux(vs):
                 index.add(packet)
                 if leading is not None and packet.is_keyframe and packet.size:
-                    _report_leading(p, leading)  # decoding starts here (shown or not)
+                    lead.start(packet, leading)  # decoding starts here (shown or not)
                     leading = None
                 # is_discard: before an edit list's start, never shown
                 if packet.size == 0 or packet.is_discard:
@@ -223,6 +209,7 @@ def probe(path: str | Path) -> VideoInfo:
                 if leading is not None:  # before the first keyframe: does not decode
                     leading += 1
                     continue
+                lead.add(packet)
                 ts = restarts.apply(packet)
                 if ts is None:
                     continue
@@ -255,7 +242,11 @@ def probe(path: str | Path) -> VideoInfo:
             container.seek(0)
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", p) from exc
-        rotation = _first_frame_rotation(container, p)
+        rotation, shown_early, first_shown = _first_frames(container, p, lead)
+        if shown_early < lead.early:  # pictures led by the first keyframe that need the frames
+            count -= lead.early - shown_early  # before it (open GOP): the decoder drops them
+            first = first_shown
+        _report_leading(p, lead.before + lead.early - shown_early)
     vfr = _is_vfr(gaps.min_delta, gaps.max_delta)
     duration = info.duration
     if first is not None and last is not None and time_base is not None and count > 1:
@@ -296,6 +287,57 @@ def probe(path: str | Path) -> VideoInfo:
         duration=duration,
         fps=fps,
     )
+
+
+class _LeadIn:
+    """What comes before and just after the first keyframe of a stream that must start at one
+    (:data:`KEYFRAME_FIRST`): the packets before it (``before``: never shown) and those after it
+    in decoding order that are shown before it (``early``), up to the next keyframe. A stream
+    cut at an open GOP's keyframe (an HEVC CRA, an x264 open-GOP I frame) starts with pictures
+    that refer to frames before the cut; the decoder drops them (it showed 150 frames where 154
+    were counted), but leading pictures that refer to nothing before the keyframe decode, so
+    :func:`_first_frames` asks the decoder how many of them it shows."""
+
+    def __init__(self) -> None:
+        self.before, self.early = 0, 0
+        self.key_pts: int | None = None
+        self._open = False
+
+    def start(self, key: av.Packet, before: int) -> None:
+        self.before, self.key_pts, self._open = before, key.pts, key.pts is not None
+
+    def add(self, packet: av.Packet) -> None:
+        if not self._open or packet.pts is None or packet.pts == self.key_pts:
+            return
+        if packet.is_keyframe:
+            self._open = False
+        elif self.key_pts is not None and packet.pts < self.key_pts:
+            self.early += 1
+
+
+def _first_frames(
+    container: av.container.InputContainer, path: Path, lead: _LeadIn
+) -> tuple[int, int, int | None]:
+    """The first frame's display rotation (decoding it proves the stream decodes), how many of
+    ``lead.early`` pictures the decoder shows, and the first shown frame's time.
+
+    Raises:
+        MediaError: the stream does not decode.
+    """
+    vs = main_video(container)
+    rotation, shown, first = 0, 0, None
+    try:
+        for frame in container.decode(vs):
+            if first is None:
+                rotation, first = int(getattr(frame, "rotation", 0) or 0) % 360, frame.pts
+            if lead.early == 0 or frame.pts is None or lead.key_pts is None:
+                break
+            if frame.pts >= lead.key_pts:
+                break
+            shown += 1
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", path) from exc
+    return rotation, (lead.early if first is None or shown > lead.early else shown), first
 
 
 def _report_leading(p: Path, count: int) -> None:

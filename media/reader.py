@@ -51,6 +51,7 @@ class VideoReader:
         self.info: VideoInfo = header_info(self.path, self._container)
         self._used = False
         self._last_t: float | None = None
+        self._origin: int | None = None  # the stream time of time 0
         self._restarts = Restarts(frame_step(self.info.fps, self._stream.time_base))
         # AVI times are slots in decoding order: out of order from the start with B-frames
         avi = self._container.format.name.split(",")[0] == "avi"
@@ -146,7 +147,11 @@ class VideoReader:
     def _time(self, frame: av.VideoFrame, index: int) -> float:
         if frame.pts is None or frame.time_base is None:
             return index / float(self.info.fps)
-        t = float((frame.pts - (self._stream.start_time or 0)) * frame.time_base)
+        if self._origin is None:
+            # the first frame shown, not the stream's start when that is a frame never shown
+            # (a stream cut mid-GOP: its times ran from 1.6 s, past the probed 4 s length)
+            self._origin = max(self._stream.start_time or 0, frame.pts)
+        t = float((frame.pts - self._origin) * frame.time_base)
         if self._last_t is not None and t <= self._last_t:
             # out of order (where :class:`_Slots` took over, the frames before it were late):
             # one nominal frame on, never back nor twice the same time

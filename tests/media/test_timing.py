@@ -381,6 +381,53 @@ def test_a_transport_stream_cut_mid_gop_counts_the_frames_that_show(
     assert info.frames == len(times) < len(flags)  # it counted the undecodable frames too
     assert info.duration == pytest.approx(len(times) / 25, abs=0.01)
     assert f"{flags.index(True)} frame(s) before the first keyframe" in caplog.text
+    # time 0 is the first frame shown: times ran from the cut frames' start, past the length
+    assert times[0] == 0.0 and times[-1] < info.duration
+
+
+@pytest.mark.parametrize(
+    ("codec", "params"),
+    [
+        ("libx265", {"x265-params": "open-gop=1:bframes=4:b-adapt=0:log-level=error"}),
+        ("libx264", {"x264-params": "open-gop=1:bframes=3:b-adapt=0"}),
+    ],
+)
+def test_a_stream_cut_at_an_open_gop_keyframe_counts_the_frames_that_show(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, codec: str, params: dict
+) -> None:
+    """Cut at an open GOP's keyframe (an HEVC CRA), a stream starts with pictures that refer
+    to frames before the cut, shown before the keyframe: the decoder drops them. They were
+    counted (154 frames and 6.16 s where 150 show), in Matroska, which has no edit list to
+    hide them."""
+    src, cut = tmp_path / "open.mp4", tmp_path / "cut.mkv"
+    with av.open(str(src), "w") as o:
+        s = o.add_stream(codec, rate=25, options={"g": "20", "keyint_min": "20", **params})
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        for i, rgb in enumerate(synth_frames(60, 160, 120)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for p in s.encode(frame):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    with av.open(str(src)) as i, av.open(str(cut), "w") as o:
+        vs = i.streams.video[0]
+        out, keys = o.add_stream_from_template(vs), 0
+        for p in i.demux(vs):
+            keys += p.dts is not None and p.is_keyframe
+            if p.dts is not None and keys >= 2:  # from the second keyframe on
+                p.stream = out
+                o.mux(p)
+    with av.open(str(cut)) as c:
+        packets = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+    with caplog.at_level(logging.WARNING, logger="vidprov.media.info"):
+        info, times = probe(cut), _times(cut)
+    leading = packets - len(times)
+    assert leading > 0  # the clip is what the test needs
+    assert info.frames == len(times) == 40
+    assert info.duration == pytest.approx(40 / 25, abs=1e-3)
+    assert times[0] == 0.0 and times[-1] == pytest.approx(39 / 25)
+    assert f"{leading} frame(s) before the first keyframe" in caplog.text
 
 
 def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
