@@ -63,6 +63,21 @@ class VideoReader:
     def time_base(self) -> Fraction | None:
         return self._stream.time_base
 
+    @classmethod
+    def first_time(cls, path: str | Path) -> float:
+        """Where time 0 of the frame times lies on the file's own clock, in seconds (the first
+        shown frame's time: the clock of an MPEG-TS recording starts anywhere, and that of a
+        MOV whose video starts late at 2 s, say), the clock its audio is timed by.
+
+        Raises:
+            MediaError: as :meth:`av_frames`.
+        """
+        with cls(path) as reader:
+            for _ in reader.timed_av_frames():
+                break
+            tb = reader.time_base
+            return float(reader._origin * tb) if reader._origin is not None and tb else 0.0
+
     def __enter__(self) -> VideoReader:
         return self
 

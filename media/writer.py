@@ -77,7 +77,9 @@ class VideoWriter:
             re-encoded to AAC).
         time_base: timestamp unit of the frames' ``pts`` (the source stream's), if any. AVI
             stores one frame per slot of ``1 / fps``: there frames are timed by their index.
-        audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0.
+        audio_window: copy only ``(start, end)`` seconds of the audio, moved to time 0; the
+            seconds of ``audio_from``'s frame times (:class:`VideoReader`: 0 is its first
+            shown frame, wherever its clock starts).
         audio: raw samples to encode as the audio track (AAC), interleaved with the video;
             not together with ``audio_from``.
         display: rotation, pixel aspect ratio, sample range and colour description to give
@@ -226,7 +228,11 @@ class VideoWriter:
         self._stream = vs
         self._pix_fmt = pix_fmt
         if self.audio_from is not None:
-            self._audio = AudioTracks.open(self.audio_from, out, self.audio_window)
+            window = self.audio_window
+            if window is not None:  # on the file's clock: a recording's starts at 1.4 s, say
+                t0 = VideoReader.first_time(self.audio_from)
+                window = (window[0] + t0, window[1] + t0)
+            self._audio = AudioTracks.open(self.audio_from, out, window)
             self.audio_mode = self._audio.mode if self._audio else None
         elif self.audio is not None:
             self._audio = AudioEncoder(self.audio, out)

@@ -131,13 +131,22 @@ def test_every_audio_track_is_kept_with_its_language(
         assert kept == pytest.approx(2.0, abs=0.05)
 
 
-def test_a_window_of_the_audio_is_cut_from_every_track(tmp_path: Path) -> None:
-    """What ``edit trim`` does: the video from 0.75 s, the audio window moved to time 0."""
-    _clip(tmp_path / "a.mp4", "aac", 48000, languages=("eng", "fra"))
+@pytest.mark.parametrize(
+    ("src", "codec", "start"),
+    [("a.mp4", "aac", 0.0), ("a.mov", "pcm_s16le", 2.0), ("a.ts", "aac", 0.0)],
+)
+def test_a_window_of_the_audio_is_cut_from_every_track(
+    tmp_path: Path, src: str, codec: str, start: float
+) -> None:
+    """What ``edit trim`` does: the video from 0.75 s, the audio window moved to time 0. The
+    window is in the frames' times: it was taken on the file's clock, so a trim of a MOV whose
+    streams start at 2 s lost its audio, and one of an MPEG-TS file (whose clock starts at
+    1.4 s) kept 0.02 s of it."""
+    _clip(tmp_path / src, codec, 48000, start, languages=("eng", "fra"))
     with (
-        VideoReader(tmp_path / "a.mp4") as r,
+        VideoReader(tmp_path / src) as r,
         VideoWriter(
-            tmp_path / "o.mp4", 64, 64, 30, audio_from=tmp_path / "a.mp4", audio_window=(0.75, 2.0)
+            tmp_path / "o.mp4", 64, 64, 30, audio_from=tmp_path / src, audio_window=(0.75, 2.0)
         ) as w,
     ):
         for f in r.frames("rgb24"):
