@@ -19,6 +19,7 @@ from av.video.reformatter import ColorRange, VideoReformatter
 from vidprov.atomic import AtomicFile, shown_as
 from vidprov.errors import MediaError
 from vidprov.media._audio import AudioEncoder, AudioTracks, PCMAudio
+from vidprov.media._join import AudioJoin
 from vidprov.media._open import ffmpeg_reason
 from vidprov.media.frames import Frame, YUVFrame, check_yuv, from_yuv_planes
 from vidprov.media.info import Display, read_display
@@ -82,6 +83,8 @@ class VideoWriter:
             shown frame, wherever its clock starts).
         audio: raw samples to encode as the audio track (AAC), interleaved with the video;
             not together with ``audio_from``.
+        joined_audio: one AAC track that :attr:`audio_join` fills with several sources' sound
+            in turn (a concatenation's); not together with ``audio`` or ``audio_from``.
         display: rotation, pixel aspect ratio, sample range and colour description to give
             the output (the source's, for a re-encode). With ``full_range``, YUV frames are
             taken as full range and RGB frames are converted to it; RGB frames are converted
@@ -89,7 +92,8 @@ class VideoWriter:
 
     Raises:
         MediaError: bad size or rate, an encoder failure, a frame of the wrong size, the
-            output cannot be written, or both ``audio`` and ``audio_from`` given.
+            output cannot be written, or more than one of ``audio``, ``audio_from`` and
+            ``joined_audio`` given.
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class VideoWriter:
         audio_window: tuple[float, float] | None = None,
         audio: PCMAudio | None = None,
         display: Display | None = None,
+        joined_audio: bool = False,
     ) -> None:
         self.path = Path(path)
         self.display = display or Display()
@@ -126,13 +131,21 @@ class VideoWriter:
             raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
         if self.fps <= 0:
             raise MediaError(f"bad frame rate {fps}", self.path)
-        if audio is not None and audio_from is not None:
-            raise MediaError("give either audio or audio_from, not both", self.path)
+        self.joined_audio = joined_audio
+        if sum((audio is not None, audio_from is not None, joined_audio)) > 1:
+            raise MediaError("give one of audio, audio_from and joined_audio", self.path)
         if audio_window is not None and not 0 <= audio_window[0] <= audio_window[1]:
             raise MediaError(f"bad audio window {audio_window} (want 0 <= start <= end)", path)
         self._file: AtomicFile | None = None
         self._out: av.container.OutputContainer | None = None
-        self._audio: AudioTracks | AudioEncoder | None = None
+        self._audio: AudioTracks | AudioEncoder | AudioJoin | None = None
+
+    @property
+    def audio_join(self) -> AudioJoin:
+        """The joined track (``joined_audio``), once the writer is open."""
+        if not isinstance(self._audio, AudioJoin):
+            raise MediaError("the writer has no joined audio track open", self.path)
+        return self._audio
 
     @classmethod
     def like(
@@ -236,6 +249,9 @@ class VideoWriter:
             self.audio_mode = self._audio.mode if self._audio else None
         elif self.audio is not None:
             self._audio = AudioEncoder(self.audio, out)
+            self.audio_mode = self._audio.mode
+        elif self.joined_audio:
+            self._audio = AudioJoin(out)
             self.audio_mode = self._audio.mode
 
     def _show(self, vs: av.video.stream.VideoStream) -> None:

@@ -238,8 +238,9 @@ def concat_files(
     every source as a ``componentOf`` ingredient. Each source is fitted into the first's
     picture, keeping its shape (black bars where it differs). When the sources are not all
     shown the same way (rotation, pixel shape), each is turned upright with square pixels
-    first, and the output carries no rotation. Audio is not carried across a concatenation
-    (a warning names the sources whose sound is left out).
+    first, and the output carries no rotation. The sources' sound (each one's first audio
+    track) is joined into one AAC track, each at its source's place; a source without sound,
+    or whose sound ends early, is silence there (when none has sound, there is no track).
 
     Raises:
         ConfigError: fewer than two sources.
@@ -267,18 +268,20 @@ def concat_files(
     if upright:
         shown = replace(shown, rotation=0, sample_aspect_ratio=None)
         w0, h0 = _upright_size(w0, h0, shows[0])
-    silent: list[str] = []  # sources whose sound is left out
+    sound = any(_has_audio(p) for p in paths)
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
         ai = False
         offset = 0.0
-        with VideoWriter(tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown) as w:
+        with VideoWriter(
+            tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown, joined_audio=sound
+        ) as w:
             for p, reading, d in zip(paths, readings, shows, strict=True):
+                if sound:
+                    w.audio_join.add(p, offset, VideoReader.first_time(p))
                 with VideoReader(p) as r:
                     dur, fps = r.info.duration, r.info.fps
-                    if r.info.has_audio:
-                        silent.append(str(p))
                     last = -1.0
                     for f in _fitted(r.frames("rgb24"), w0, h0, d if upright else None):
                         w.write(_retime(f, offset + f.time))
@@ -287,8 +290,8 @@ def concat_files(
                 blocks += remap(src_blocks, 0.0, dur, offset)
                 ai = ai or src_ai
                 offset += max(dur, last + 1 / float(fps))  # its own last frame's length
-        if silent:
-            log.warning("concat carries no audio: the sound of %s is left out", ", ".join(silent))
+                if sound:
+                    w.audio_join.cut(offset)
         action: dict[str, Any] = {
             "action": "c2pa.created",
             "description": "concatenation",
@@ -311,6 +314,11 @@ def concat_files(
         return replace(signed, input=" + ".join(map(str, paths)))  # each one: `ingredients`
     finally:
         tmp.discard()
+
+
+def _has_audio(path: Path) -> bool:
+    with VideoReader(path) as r:
+        return r.info.has_audio
 
 
 def _shape(d: Display) -> tuple[int, Fraction]:

@@ -57,8 +57,10 @@ def test_bad_audio_is_a_typed_error(samples: np.ndarray, rate: int, match: str) 
 
 
 def test_audio_and_audio_from_are_exclusive(tmp_path: Path, clip: Path) -> None:
-    with pytest.raises(MediaError, match="not both"):
+    with pytest.raises(MediaError, match="one of audio, audio_from and joined_audio"):
         VideoWriter(tmp_path / "a.mp4", 64, 64, 24, audio_from=clip, audio=PCMAudio([0.0], 8000))
+    with pytest.raises(MediaError, match="one of audio, audio_from and joined_audio"):
+        VideoWriter(tmp_path / "a.mp4", 64, 64, 24, audio_from=clip, joined_audio=True)
 
 
 def test_integer_pcm_is_scaled_from_its_full_range() -> None:

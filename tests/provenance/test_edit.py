@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.clicks import CLICKS, click_clip, click_times
 from tests.provenance.conftest import PAYLOAD
 from vidprov.errors import ConfigError
 from vidprov.media import (
@@ -63,6 +64,22 @@ def test_concat_chain(env_home: Path, signed: SignResult, clip_factory, tmp_path
     (seg,) = [s for s in r.watermark.segments if s.payload]
     assert seg.payload == PAYLOAD
     assert abs(seg.start - 2.0) <= 0.5 and abs(seg.end - 5.0) <= 0.5
+
+
+def test_concat_joins_the_sources_sound_each_at_its_place(env_home: Path, tmp_path: Path) -> None:
+    """Concat left the sound out (with a warning). A source without sound is silence; one
+    whose clock starts at 2 s, at 44.1 kHz, lands at its place all the same."""
+    click_clip(first := tmp_path / "a.mp4", "aac", 48000)  # 2 s, clicks at 0.5, 1.0, 1.5
+    with VideoWriter(silent := tmp_path / "b.mp4", 64, 64, 30) as w:  # 1 s
+        for rgb in synth_frames(30, 64, 64):
+            w.write(rgb)
+    click_clip(late := tmp_path / "c.mov", "pcm_s16le", 44100, start=2.0)
+    out = concat_files([first, silent, late], tmp_path / "cat.mp4")
+    clicks, heard = click_times(out.output)
+    assert clicks == pytest.approx([*CLICKS, *(3 + c for c in CLICKS)], abs=2e-3)
+    assert heard == pytest.approx(5.0, abs=0.03) and probe(out.output).duration == 5.0
+    out = concat_files([silent, silent], tmp_path / "quiet.mp4")
+    assert not probe(out.output).has_audio  # no sound to join: no track
 
 
 def test_trim_bad_range(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
