@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from vidprov.api.errors import ApiError
 from vidprov.api.jobs import JobStore, Runner
 from vidprov.api.settings import ApiSettings
 from vidprov.errors import json_safe, printable
+
+log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -43,9 +47,14 @@ def context(request: Request) -> Context:
 
 async def client_gone(request: Request) -> None:
     """Returns once the client has hung up. Only for after the request's body has been read:
-    all the server then has left to hear from the connection is the disconnect."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+    all the server then has left to hear from the connection is the disconnect. A receive
+    that fails says nothing about the client: then this never returns."""
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:
+        log.debug("cannot watch the connection", exc_info=True)
+        await asyncio.Event().wait()
 
 
 def caller_for(keyring: KeyRing, token: str | None) -> Caller:

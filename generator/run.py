@@ -196,6 +196,10 @@ class SignedGenerator:
         """Generate ``num_videos`` clips for ``prompt``; write them signed to ``out`` (or
         ``out_0``, ``out_1``, … when several).
 
+        ``progress(1)`` is called after each denoising step, and ``progress(0)`` along the
+        marking, reading back, re-upload check and signing of each clip; what it raises stops
+        the work, leaving no output.
+
         Raises:
             GeneratorError: latent or other non-frame output requested, a blank prompt, an
                 option out of range (:func:`plan_request`).
@@ -229,8 +233,12 @@ class SignedGenerator:
         )
         timings = {"generate": time.perf_counter() - t0, "watermark_encode": 0.0, "sign": 0.0}
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
+        # marking, checking and signing count no steps, but call in: a chance to stop there
+        tick = (lambda n: progress(0)) if progress is not None else None
         clips = tuple(
-            self._finish(batch[i], audio[i], paths[i], prompt_hash, seed, steps, fps, i, timings)
+            self._finish(
+                batch[i], audio[i], paths[i], prompt_hash, seed, steps, fps, i, timings, tick
+            )
             for i in range(num_videos)
         )
         return GenerationResult(
@@ -349,6 +357,7 @@ class SignedGenerator:
         fps: int,
         index: int,
         timings: dict[str, float],
+        tick: Callable[[int], None] | None = None,
     ) -> GeneratedClip:
         payload = random_payload()
         h, w = clip.shape[1:3]
@@ -366,10 +375,12 @@ class SignedGenerator:
                 with VideoWriter(tmp.tmp, w, h, fps, opts, audio=audio) as wr:
                     for f in embed(_yuv(rgb, fps), payload, self.key, WatermarkConfig(strength)):
                         wr.write(f)
-                reading = detect_file(tmp.tmp, self.key)
+                        if tick is not None:
+                            tick(1)
+                reading = detect_file(tmp.tmp, self.key, progress=tick)
                 blocks = blocks_from_reading(reading, clip.shape[0] / fps)
                 durable = reading.payload == payload and _survives_reupload(
-                    tmp.tmp, self.key, payload
+                    tmp.tmp, self.key, payload, tick
                 )
                 timings["watermark_encode"] += time.perf_counter() - t0
                 if blocks and durable:
@@ -393,6 +404,8 @@ class SignedGenerator:
                 parameters=params,
                 soft_binding=blocks,
             )
+            if tick is not None:
+                tick(0)
             signed = sign_file(tmp.tmp, path, options, self.signer, key=self.key, store=self.store)
             timings["sign"] += time.perf_counter() - t1
         finally:
@@ -423,13 +436,16 @@ class SignedGenerator:
 REUPLOAD_MARGIN = 1e-10
 
 
-def _survives_reupload(path: Path, key: bytes, payload: str) -> bool:
+def _survives_reupload(
+    path: Path, key: bytes, payload: str, progress: Callable[[int], None] | None = None
+) -> bool:
     """Whether ``payload`` still reads, with margin and over the whole clip, after a typical
     re-upload (H.264 CRF 28)."""
     probe = AtomicFile(path)
     try:
-        transcode(path, probe.tmp, EncodeOptions(crf=REUPLOAD_CRF, preset="medium"))
-        r = detect_file(probe.tmp, key)
+        options = EncodeOptions(crf=REUPLOAD_CRF, preset="medium")
+        transcode(path, probe.tmp, options, progress)
+        r = detect_file(probe.tmp, key, progress=progress)
         spans = [(s.start, s.end) for s in r.segments if s.payload == payload]
         return (
             r.payload == payload

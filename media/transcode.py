@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,14 @@ class TranscodeResult:
 
 
 def transcode(
-    src: str | Path, dst: str | Path, options: EncodeOptions | None = None
+    src: str | Path,
+    dst: str | Path,
+    options: EncodeOptions | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> TranscodeResult:
-    """Decode ``src`` frame by frame and encode it to ``dst`` (atomic), copying its audio.
+    """Decode ``src`` frame by frame and encode it to ``dst`` (atomic), copying its audio;
+    ``progress(1)`` is called per frame written (what it raises stops the work, leaving no
+    output).
 
     Raises:
         MediaError: unreadable input or unwritable output.
@@ -48,6 +54,8 @@ def transcode(
     with VideoReader(src) as reader, VideoWriter.like(reader, dst, options) as writer:
         for frame in reader.av_frames():
             writer.write(frame)
+            if progress is not None:
+                progress(1)
         audio = writer.audio_mode
     return TranscodeResult(source=probe(src), output=probe(dst), audio=audio)
 
