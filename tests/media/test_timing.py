@@ -47,12 +47,18 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _encoded(
-    path: Path, pts: list[int], tb: Fraction, rate: int = 25, gop: int | None = None
+    path: Path,
+    pts: list[int],
+    tb: Fraction,
+    rate: int = 25,
+    gop: int | None = None,
+    codec: str = "libx264",
+    options: dict[str, str] | None = None,
 ) -> Path:
     """64x64 frames at ``pts`` (in ``tb``) encoded by PyAV itself, time base kept as given."""
     size = (64, 64)
     with av.open(str(path), "w") as o:
-        s = o.add_stream("libx264", rate=rate)
+        s = o.add_stream(codec, rate=rate, options=options or {})
         if gop is not None:
             s.codec_context.gop_size = gop
         (s.width, s.height), s.pix_fmt = size, "yuv420p"
@@ -399,17 +405,11 @@ def test_a_stream_cut_at_an_open_gop_keyframe_counts_the_frames_that_show(
     to frames before the cut, shown before the keyframe: the decoder drops them. They were
     counted (154 frames and 6.16 s where 150 show), in Matroska, which has no edit list to
     hide them."""
-    src, cut = tmp_path / "open.mp4", tmp_path / "cut.mkv"
-    with av.open(str(src), "w") as o:
-        s = o.add_stream(codec, rate=25, options={"g": "20", "keyint_min": "20", **params})
-        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
-        for i, rgb in enumerate(synth_frames(60, 160, 120)):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for p in s.encode(frame):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
+    options = {"g": "20", "keyint_min": "20", **params}
+    src = _encoded(
+        tmp_path / "open.mp4", list(range(60)), Fraction(1, 25), codec=codec, options=options
+    )
+    cut = tmp_path / "cut.mkv"
     with av.open(str(src)) as i, av.open(str(cut), "w") as o:
         vs = i.streams.video[0]
         out, keys = o.add_stream_from_template(vs), 0
