@@ -119,6 +119,8 @@ def info(file: Path, as_json: bool) -> None:
     audio = (
         f"{r.audio_codec} {r.audio_sample_rate} Hz {r.audio_channels} ch" if r.has_audio else "none"
     )
+    if r.audio_tracks > 1:
+        audio += f" (first of {r.audio_tracks} tracks)"
     human = "\n".join(
         [
             f"file:      {printable(str(r.path))}",

@@ -39,6 +39,9 @@ def _copies(codec: str, fmt: str) -> bool:
 # Sample rates AAC stores; audio at any other rate is resampled to 48 kHz.
 AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000}
 AAC_BITRATE = 128_000
+#: a gap in a source's sound this long or longer is kept (shorter: its timestamps' rounding,
+#: a millisecond in Matroska)
+GAP_S = 0.005
 
 
 def aac_rate(rate: int) -> int:
@@ -273,12 +276,14 @@ class AudioCopier:
     def _encode(self, rf: av.AudioFrame, source: av.AudioFrame | None) -> None:
         """Encode ``rf`` at the source's time (kept across the re-encode: a source that starts
         at 2 s kept its video there while its audio, numbered from 0 by the encoder, ran 2 s
-        early), counting samples on from there; a gap of a tenth of a second or more in the
-        source is kept too. The encoder's priming then comes out before that time, where the
-        muxer's edit list hides it (it used to delay the audio by 1024 samples)."""
+        early), counting samples on from there; a gap of :data:`GAP_S` or more in the source is
+        kept too (until this version a gap under a tenth of a second was closed, so the sound
+        after it ran early by the gap's length). The encoder's priming then comes out before
+        that time, where the muxer's edit list hides it (it used to delay the audio by 1024
+        samples)."""
         if source is not None and source.pts is not None and source.time_base is not None:
             t = round(float(source.pts * source.time_base) * self._rate)
-            if self._next_pts is None or t - self._next_pts >= self._rate // 10:
+            if self._next_pts is None or t - self._next_pts >= round(GAP_S * self._rate):
                 self._next_pts = t
         if self._next_pts is None:
             self._next_pts = 0
@@ -302,16 +307,24 @@ class AudioCopier:
 
 #: most audio tracks copied from one source (each is read through a demuxer of its own)
 MAX_TRACKS = 16
-_LABELS = ("language", "title", "handler_name")  # what tells tracks apart in a player
+_LABELS = ("language", "handler_name")  # with the title: what tells tracks apart
 
 
 def _label(dst: av.stream.Stream, src: av.stream.Stream) -> None:
     """Give ``dst`` the language, title and default/dub/commentary flags of ``src``: a film
-    with two languages must still say which track is which."""
+    with two languages must still say which track is which. FFmpeg reads an MP4 or MOV track's
+    title as ``name`` (it was lost) and writes ``title`` to every container."""
     for key in _LABELS:
         if key in src.metadata:
             dst.metadata[key] = src.metadata[key]
+    title = src.metadata.get("title") or src.metadata.get("name")
+    if title:
+        dst.metadata["title"] = title
     dst.disposition = src.disposition
+
+
+def _first(n: int, out: av.container.OutputContainer) -> str:
+    return f"the first {n} are" if n > 1 else f"only the first is ({out.format.name} output)"
 
 
 class AudioTracks:
@@ -349,11 +362,12 @@ class AudioTracks:
                 if count == 0:
                     inp.close()
                     return None
-                if count > MAX_TRACKS and not copiers:
-                    log.warning(
-                        "%s: %d audio tracks; the first %d are kept", src, count, MAX_TRACKS
-                    )
-                count = min(count, MAX_TRACKS)
+                # AVI places sound by its byte count from the start: tracks whose encoders
+                # prime differently shifted each other (-79 ms beside an 8 kHz AAC track)
+                most = 1 if out.format.name == "avi" else MAX_TRACKS
+                if count > most and not copiers:
+                    log.warning("%s: %d audio tracks; %s kept", src, count, _first(most, out))
+                count = min(count, most)
                 try:
                     copiers.append(AudioCopier(src, inp, out, window, len(copiers)))
                 except BaseException:

@@ -13,7 +13,7 @@ import av.error
 import numpy as np
 
 from vidprov.errors import MediaError
-from vidprov.media._audio import _aac_track
+from vidprov.media._audio import GAP_S, _aac_track
 from vidprov.media._open import ffmpeg_reason
 
 log = logging.getLogger(__name__)
@@ -35,18 +35,31 @@ class _Part:
         self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
         tracks = len(self._in.streams.audio)
         if tracks > 1:
-            log.info("%s: %d audio tracks; the first is joined", path, tracks)
+            log.warning("%s: %d audio tracks; only the first is joined", path, tracks)
         self._frames: Iterator[av.AudioFrame] = iter(())
         if tracks:
             self._frames = self._decoded(self._in.streams.audio[0])
 
     def _decoded(self, stream: av.audio.stream.AudioStream) -> Iterator[av.AudioFrame]:
-        try:
-            for frame in self._in.decode(stream):
+        """The track's sound, resampled; a packet that does not decode is a gap (it silenced
+        the rest of the source), a file that cannot be read on the end of it."""
+        packets = self._in.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except (av.error.FFmpegError, OSError) as exc:
+                log.warning("%s: audio ends early (%s)", self.path, ffmpeg_reason(exc))
+                break
+            try:
+                frames = packet.decode()
+            except (av.error.FFmpegError, ValueError) as exc:
+                reason = ffmpeg_reason(exc)
+                log.warning("%s: an audio packet does not decode (%s)", self.path, reason)
+                continue
+            for frame in frames:
                 yield from self._resampler.resample(frame)
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
-            log.warning("%s: audio ends early (%s)", self.path, ffmpeg_reason(exc))
-            return
         yield from self._resampler.resample(None)
 
     def blocks(self) -> Iterator[tuple[float | None, np.ndarray]]:
@@ -107,7 +120,7 @@ class AudioJoin:
             first = self._start + round(t * RATE) if t is not None else self._next
             fresh, self._next = self._next == self._start, first + x.shape[1]
             # the source's sound starting after its first frame, or a gap in it: kept
-            if first > self._pos and (fresh or first - self._pos >= RATE // 10):
+            if first > self._pos and (fresh or first - self._pos >= round(GAP_S * RATE)):
                 self._silence(first if self._end is None else min(first, self._end))
             elif first < self._pos:  # before its first frame, or overlapping: left out
                 x = x[:, min(self._pos - first, x.shape[1]) :]

@@ -61,6 +61,7 @@ class VideoInfo:
     audio_channels: int | None
     bit_rate: int | None
     size_bytes: int
+    audio_tracks: int = 0  # how many; the ``audio_*`` fields describe the first
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -166,6 +167,7 @@ def header_info(path: Path, container: av.container.InputContainer) -> VideoInfo
         audio_codec=_codec_name(audio.codec_context) if audio is not None else None,
         audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
         audio_channels=audio.codec_context.channels if audio is not None else None,
+        audio_tracks=len(container.streams.audio),
         bit_rate=container.bit_rate or None,
         size_bytes=path.stat().st_size,
     )

@@ -19,7 +19,7 @@ from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError, printable
 from vidprov.keys import check_watermark_key, optional_watermark_key
 from vidprov.media.frames import Frame
-from vidprov.media.info import Display, read_display
+from vidprov.media.info import Display, probe, read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
 from vidprov.provenance.manifest import (
@@ -280,8 +280,9 @@ def concat_files(
             for p, reading, d in zip(paths, readings, shows, strict=True):
                 if sound:
                     w.audio_join.add(p, offset, VideoReader.first_time(p))
+                info = probe(p)  # the frames' own length: a header's can hold unshown ones
+                dur, fps = info.duration, info.fps
                 with VideoReader(p) as r:
-                    dur, fps = r.info.duration, r.info.fps
                     last = -1.0
                     for f in _fitted(r.frames("rgb24"), w0, h0, d if upright else None):
                         w.write(_retime(f, offset + f.time))

@@ -13,19 +13,28 @@ CLICKS = (0.5, 1.0, 1.5)
 
 
 def click_clip(
-    path: Path, codec: str, rate: int, start: float = 0.0, languages: tuple[str, ...] = ("",)
+    path: Path,
+    codec: str,
+    rate: int,
+    start: float = 0.0,
+    languages: tuple[str, ...] = ("",),
+    titles: tuple[str, ...] = (),
+    gap: tuple[float, float] | None = None,
 ) -> None:
     """A 2 s 64x64 H.264 clip at 30 fps from ``start`` s, with a stereo audio track per entry
-    of ``languages`` (``codec`` at ``rate``, tagged with the language when one is given)
-    holding a 2 ms click at each of :data:`CLICKS` after its first frame."""
+    of ``languages`` (``codec`` at ``rate``, tagged with the language and the title of
+    ``titles`` when given) holding a 2 ms click at each of :data:`CLICKS` after its first
+    frame; audio frames that start within ``gap`` (seconds) are left out, their time too."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
         audio = [out.add_stream(codec, rate=rate) for _ in languages]
-        for a, language in zip(audio, languages, strict=True):
+        for k, (a, language) in enumerate(zip(audio, languages, strict=True)):
             a.layout = "stereo"
             if language:
                 a.metadata["language"] = language
+            if k < len(titles):
+                a.metadata["title"] = titles[k]
         fmt = audio[0].codec_context.format.name
         resampler = av.AudioResampler(format=fmt, layout="stereo", rate=rate)
         size, pos = audio[0].codec_context.frame_size or 1024, 0
@@ -41,31 +50,34 @@ def click_clip(
                 af = av.AudioFrame.from_ndarray(np.stack([x, x]), format="fltp", layout="stereo")
                 af.sample_rate, af.time_base = rate, Fraction(1, rate)
                 af.pts = pos + round(start * rate)
+                pos += size
+                if gap is not None and gap[0] <= t[0] < gap[1]:
+                    continue
                 for rf in resampler.resample(af):
                     for a in audio:
                         for p in a.encode(rf):
                             out.mux(p)
-                pos += size
         for s in (video, *audio):
             for p in s.encode(None):
                 out.mux(p)
 
 
 def click_times(path: Path, track: int = 0) -> tuple[list[float], float]:
-    """The clicks' times after the first video frame, and the seconds of audio decoded, in
-    audio track ``track``."""
+    """The clicks' times after the first video frame (each decoded block placed at its own
+    time, so a gap in the sound counts), and the seconds of audio decoded, in audio track
+    ``track``."""
     with av.open(str(path)) as c:
         first = next(c.decode(video=0))
         v0 = float(first.pts * first.time_base)
         c.seek(0)
         a = c.streams.audio[track]
-        rate, t0, parts = a.codec_context.sample_rate, None, []
+        rate, peak, heard, blocks = a.codec_context.sample_rate, 0.0, 0, []
         for f in c.decode(a):
-            t0 = float(f.pts * f.time_base) if t0 is None else t0
             x = np.abs(f.to_ndarray().astype(float))
             # planar: (channels, samples); packed: (1, samples x channels), interleaved
-            parts.append(x.max(axis=0) if f.format.is_planar else x.reshape(f.samples, -1)[:, 0])
-    x = np.concatenate(parts).astype(float)
-    loud = np.nonzero(x > 0.3 * x.max())[0]
-    onsets = [i for k, i in enumerate(loud) if k == 0 or i - loud[k - 1] > rate // 10]
-    return [t0 + i / rate - v0 for i in onsets], len(x) / rate
+            x = x.max(axis=0) if f.format.is_planar else x.reshape(f.samples, -1)[:, 0]
+            blocks.append((float(f.pts * f.time_base) - v0, x))
+            peak, heard = max(peak, float(x.max(initial=0.0))), heard + len(x)
+    loud = [t + i / rate for t, x in blocks for i in np.nonzero(x > 0.3 * peak)[0]]
+    onsets = [t for k, t in enumerate(loud) if k == 0 or t - loud[k - 1] > 0.1]
+    return onsets, heard / rate

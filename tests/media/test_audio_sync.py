@@ -57,12 +57,16 @@ def test_audio_stays_in_sync_copied_or_reencoded(
 def test_every_audio_track_is_kept_with_its_language(
     tmp_path: Path, src: str, codec: str, dst: str, mode: str
 ) -> None:
-    """Only the first track was kept, with a warning: a film's second language was lost."""
-    click_clip(tmp_path / src, codec, 48000, languages=("eng", "fra"))
+    """Only the first track was kept, with a warning: a film's second language was lost. An
+    MP4 or MOV track's title, which FFmpeg reads as ``name``, was lost too."""
+    click_clip(tmp_path / src, codec, 48000, languages=("eng", "eng"), titles=("Main", "Notes"))
     r = transcode(tmp_path / src, tmp_path / dst)
-    assert r.audio == mode and r.output.audio_codec == "aac"
+    assert r.audio == mode and r.output.audio_codec == "aac" and r.output.audio_tracks == 2
     with av.open(str(tmp_path / dst)) as c:
-        assert [s.metadata.get("language") for s in c.streams.audio] == ["eng", "fra"]
+        labels = [
+            (s.language, s.metadata.get("title") or s.metadata.get("name")) for s in c.streams.audio
+        ]
+    assert labels == [("eng", "Main"), ("eng", "Notes")]
     for track in (0, 1):
         after, kept = click_times(tmp_path / dst, track)
         assert after == pytest.approx(CLICKS, abs=2e-3)
@@ -94,3 +98,24 @@ def test_a_window_of_the_audio_is_cut_from_every_track(
         after, kept = click_times(tmp_path / "o.mp4", track)
         assert after == pytest.approx([0.25, 0.75], abs=0.03)
         assert kept == pytest.approx(1.25, abs=0.05)
+
+
+def test_a_short_gap_in_the_sound_is_kept(tmp_path: Path) -> None:
+    """A gap under a tenth of a second was closed: the sound after it ran early by its length
+    (64 ms here)."""
+    click_clip(src := tmp_path / "a.mkv", "pcm_s16le", 48000, gap=(0.70, 0.77))
+    assert click_times(src)[0] == pytest.approx(CLICKS, abs=1e-3)
+    r = transcode(src, tmp_path / "o.mp4")
+    assert r.audio == "aac"
+    assert click_times(tmp_path / "o.mp4")[0] == pytest.approx(CLICKS, abs=2e-3)
+
+
+def test_avi_output_keeps_one_track(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """AVI places sound by its byte count from the start: beside an 8 kHz AAC track, whose
+    encoder primes longer, the first track's clicks came 79 ms early."""
+    click_clip(tmp_path / "a.mkv", "aac", 48000, languages=("eng", "fra"))
+    with caplog.at_level("WARNING"):
+        transcode(tmp_path / "a.mkv", tmp_path / "o.avi")
+    assert "2 audio tracks; only the first is (avi output) kept" in caplog.text
+    with av.open(str(tmp_path / "o.avi")) as c:
+        assert len(c.streams.audio) == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -80,6 +82,51 @@ def test_concat_joins_the_sources_sound_each_at_its_place(env_home: Path, tmp_pa
     assert heard == pytest.approx(5.0, abs=0.03) and probe(out.output).duration == 5.0
     out = concat_files([silent, silent], tmp_path / "quiet.mp4")
     assert not probe(out.output).has_audio  # no sound to join: no track
+
+
+def test_concat_keeps_a_gap_and_gets_past_a_bad_packet(env_home: Path, tmp_path: Path) -> None:
+    """A gap under a tenth of a second was closed (the sound after it ran early by its length),
+    and an audio packet that did not decode silenced the rest of its source."""
+    click_clip(gap := tmp_path / "gap.mp4", "aac", 48000, gap=(0.70, 0.77))
+    click_clip(bad := tmp_path / "bad.mp4", "aac", 48000)
+    data = bytearray(bad.read_bytes())
+    with av.open(str(bad)) as c:  # garbage in place of the packet at 0.7 s
+        for p in c.demux(c.streams.audio[0]):
+            if p.size and p.pts is not None and 0.69 < float(p.pts * p.time_base) < 0.71:
+                data[p.pos : p.pos + p.size] = b"\xff" * p.size
+    bad.write_bytes(bytes(data))
+    out = concat_files([gap, bad], tmp_path / "cat.mp4")
+    clicks, _ = click_times(out.output)
+    assert clicks == pytest.approx([*CLICKS, *(2 + c for c in CLICKS)], abs=2e-3)
+
+
+def test_concat_places_a_source_cut_mid_gop_by_the_frames_it_shows(
+    env_home: Path, tmp_path: Path
+) -> None:
+    """A stream copy cut mid-GOP: its header's 3.2 s counts frames never shown; the next
+    source came 1.2 s late, after the last frame held that long."""
+    full, cut = tmp_path / "full.mp4", tmp_path / "cut.mp4"
+    with av.open(str(full), "w") as o:
+        s = o.add_stream("libx264", rate=25, options={"g": "50", "keyint_min": "50"})
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for i, rgb in enumerate(synth_frames(100, 64, 64)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for p in s.encode(frame):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    with av.open(str(full)) as i, av.open(str(cut), "w") as o:
+        vs = i.streams.video[0]
+        out = o.add_stream_from_template(vs)
+        for k, p in enumerate(p for p in i.demux(vs) if p.dts is not None):
+            if k >= 20:  # from inside the first GOP: 30 frames never shown, 50 shown
+                p.stream = out
+                o.mux(p)
+    assert probe(cut).duration == pytest.approx(2.0)
+    out = concat_files([cut, full], tmp_path / "cat.mp4")
+    info = probe(out.output)
+    assert info.frames == 150 and info.duration == pytest.approx(6.0)
 
 
 def test_trim_bad_range(env_home: Path, signed: SignResult, tmp_path: Path) -> None:
