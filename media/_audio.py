@@ -50,17 +50,27 @@ def aac_rate(rate: int) -> int:
     return rate if rate in AAC_RATES else 48000
 
 
+#: the channel layouts FFmpeg's AAC encoder takes; others go by their channel count
+_AAC_LAYOUTS = {"mono", "stereo", "2.1", "3.0", "4.0", "quad", "5.0", "5.1"}
+_AAC_LAYOUTS |= {"5.0(side)", "5.1(side)"}
+_BY_COUNT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1"}
+
+
 def _aac_track(
-    out: av.container.OutputContainer, rate: int, channels: int
+    out: av.container.OutputContainer, rate: int, channels: int, layout: str | None = None
 ) -> tuple[av.audio.stream.AudioStream, av.AudioResampler, int]:
-    """An AAC track in ``out`` for audio at ``rate`` Hz (mono, or stereo for 2 or more
-    channels), the resampler that feeds it, and the track's rate."""
+    """An AAC track in ``out`` for audio at ``rate`` Hz with ``channels`` (in ``layout``,
+    when it has one AAC takes; else by the count, up to 5.1: more are mixed down to stereo,
+    as every re-encode was until this version), the resampler that feeds it, and the
+    track's rate."""
     stored = aac_rate(rate)
-    layout = "mono" if channels == 1 else "stereo"
+    name = layout if layout in _AAC_LAYOUTS else _BY_COUNT.get(channels, "stereo")
+    if channels > 6 and name == "stereo":
+        log.info("%d audio channels are mixed down to stereo for AAC", channels)
     stream = out.add_stream("aac", rate=stored)
-    stream.layout = layout
-    stream.bit_rate = AAC_BITRATE
-    return stream, av.AudioResampler(format="fltp", layout=layout, rate=stored), stored
+    stream.layout = name
+    stream.bit_rate = max(AAC_BITRATE, 64_000 * av.AudioLayout(name).nb_channels)
+    return stream, av.AudioResampler(format="fltp", layout=name, rate=stored), stored
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,9 +204,10 @@ class AudioCopier:
                 self.mode = "aac"
         if self.mode == "aac":
             log.info("%s: audio codec %s is not storable here; re-encoding to AAC", src, name)
-            # by channel count: PCM in MKV/AVI has no layout, which the AAC encoder refused
+            # PCM in MKV/AVI has no layout (a channel count), which the AAC encoder refused
+            layout = cc.layout.name if cc.layout and cc.layout.nb_channels == cc.channels else None
             self._out_stream, self._resampler, self._rate = _aac_track(
-                out, cc.sample_rate, cc.channels
+                out, cc.sample_rate, cc.channels, layout
             )
             self._next_pts: int | None = None  # the next encoded sample, in 1/rate ticks
         _label(self._out_stream, self._in_stream)

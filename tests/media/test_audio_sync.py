@@ -4,9 +4,11 @@ at known times must land at the same times after the first video frame)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from tests.clicks import CLICKS, click_clip, click_times
@@ -119,3 +121,38 @@ def test_avi_output_keeps_one_track(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert "2 audio tracks; only the first is (avi output) kept" in caplog.text
     with av.open(str(tmp_path / "o.avi")) as c:
         assert len(c.streams.audio) == 1
+
+
+def test_a_re_encoded_surround_track_keeps_its_channels(tmp_path: Path) -> None:
+    """Every re-encoded track was mixed down to stereo: a 5.1 film lost its surround."""
+    src = tmp_path / "a.mkv"
+    with av.open(str(src), "w") as o:
+        v = o.add_stream("libx264", rate=30)
+        v.width, v.height, v.pix_fmt = 64, 64, "yuv420p"
+        a = o.add_stream("pcm_s16le", rate=48000)
+        a.layout = "5.1"
+        for i in range(30):
+            vf = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 8 * i, np.uint8), format="rgb24")
+            vf.pts, vf.time_base = i, Fraction(1, 30)
+            for p in v.encode(vf):
+                o.mux(p)
+        packed = av.AudioResampler(format="s16", layout="5.1", rate=48000)
+        for k in range(46):  # each block of 1024 samples sounds in one channel, in turn
+            x = np.zeros((6, 1024), np.float32)
+            x[k % 6] = 0.5
+            af = av.AudioFrame.from_ndarray(x, format="fltp", layout="5.1")
+            af.sample_rate, af.time_base, af.pts = 48000, Fraction(1, 48000), k * 1024
+            for rf in packed.resample(af):
+                for p in a.encode(rf):
+                    o.mux(p)
+        for s in (v, a):
+            for p in s.encode(None):
+                o.mux(p)
+    r = transcode(src, tmp_path / "o.mp4")
+    assert (r.audio, r.output.audio_codec, r.output.audio_channels) == ("aac", "aac", 6)
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        x = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    loudest = [
+        int(np.abs(x[:, k * 1024 + 200 : k * 1024 + 800]).mean(axis=1).argmax()) for k in range(12)
+    ]
+    assert loudest == [k % 6 for k in range(12)]
