@@ -193,9 +193,9 @@ def _decide(
         # marked time only, unless its hash binding holds for these very bytes
         own = claim is not None or bool(recovered and recovered.get("content_matches"))
         if not own:
-            label, segs = _marked(_wm_spans(watermark), classifier, duration, source)
+            label, segs = _marked(_wm_spans(watermark, duration), classifier, duration, source)
         elif label == "mixed":
-            segs = _fill(_wm_spans(watermark), classifier, duration)
+            segs = _fill(_wm_spans(watermark, duration), classifier, duration)
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]
         return Verdict(file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts))
@@ -204,7 +204,7 @@ def _decide(
         conflicts.append(f"trusted manifest claims {claim} but our watermark is present")
 
     if wm_on:
-        spans = _wm_spans(watermark)
+        spans = _wm_spans(watermark, duration)
         label, segs = _marked(spans, classifier, duration, "watermark")
         if classifier is not None and not cls_ai and covers_clip(spans, duration):
             conflicts.append(
@@ -244,7 +244,12 @@ def _decide(
     )
 
 
-def _wm_spans(watermark: dict[str, Any] | None) -> list[tuple[float, float]]:
+def _wm_spans(watermark: dict[str, Any] | None, duration: float) -> list[tuple[float, float]]:
+    """The marked spans; one that runs to the end of the reading's frames runs to the clip's
+    end (``duration``). The reading gives its last frame the usual frame gap, the clip its own
+    length: a clip marked to its last frame, shown 3 s, read ``mixed``, its end ``real``."""
     if not watermark:
         return []
-    return [(float(s["start"]), float(s["end"])) for s in watermark.get("segments", ())]
+    last = float(watermark.get("duration") or 0.0)
+    spans = [(float(s["start"]), float(s["end"])) for s in watermark.get("segments", ())]
+    return [(a, duration if last and b >= last - SNAP_S else b) for a, b in spans]

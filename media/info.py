@@ -272,6 +272,15 @@ def probe(path: str | Path) -> VideoInfo:
     fps = info.fps
     if duration > 0 and count > 1:
         rate = count / duration  # a slow time-lapse's (a frame an hour) must not round to 0
+        if (
+            not vfr
+            and time_base is not None
+            and first is not None
+            and last is not None
+            and last > first
+        ):
+            # a steady rate is the frames' spacing: a last frame shown 3 s made 30 fps 17.2
+            rate = (count - 1) / float((last - first) * time_base)
         measured = Fraction(rate).limit_denominator(max(1001, round(1001 / rate)))
         if vfr:
             fps = measured

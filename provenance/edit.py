@@ -42,7 +42,7 @@ from vidprov.provenance.softbinding import (
 )
 from vidprov.provenance.store import ManifestStore
 from vidprov.provenance.verify import C2paReport, load_trust_anchors, mark_evidence, read_c2pa
-from vidprov.watermark.results import WatermarkReading
+from vidprov.watermark.results import WatermarkReading, covers_clip
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,25 @@ def _source(
     return blocks, declared or bool(blocks), declared
 
 
-def _opened(ai: bool, declared: bool) -> dict[str, Any]:
+def _opened(
+    ai: bool, declared: bool, blocks: tuple[SoftBindingBlock, ...], length: float
+) -> dict[str, Any]:
     """The trim's ``c2pa.opened`` action; it declares generated content itself only when the
     source's manifest does not already (none: a re-upload that kept our watermark; or one
-    whose claim our mark contradicts, signed where our manifest store is not)."""
+    whose claim our mark contradicts, signed where our manifest store is not): by where our
+    mark lies in the trim (``blocks``, over ``length`` seconds), generated from end to end, in
+    part (a composite), or not at all (until this version a trim of a clip marked in part
+    declared it generated from end to end, so a scan read its camera footage ``ai``)."""
     action: dict[str, Any] = {
         "action": "c2pa.opened",
         "parameters": {"ingredientIds": ["ingredient0"]},
     }
     if ai and not declared:
-        action["digitalSourceType"] = TRAINED
+        spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in blocks]
+        if covers_clip(spans, length):
+            action["digitalSourceType"] = TRAINED
+        elif spans:
+            action["digitalSourceType"] = COMPOSITE_TRAINED
     return action
 
 
@@ -203,7 +212,7 @@ def trim_file(
         blocks = remap(src_blocks, start, end)
         options = SignOptions(title=dst.name, soft_binding=blocks)
         actions = [
-            _opened(src_ai, declared),
+            _opened(src_ai, declared, blocks, end - start),
             {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
         ]
         signed = sign_file(

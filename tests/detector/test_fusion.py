@@ -203,6 +203,17 @@ def test_a_mark_ending_at_the_rounded_duration_leaves_no_sliver() -> None:
         assert all(s.end - s.start > 0.5 for s in v.segments)
 
 
+def test_a_mark_to_the_last_frame_covers_a_last_frame_shown_long() -> None:
+    """The reading gives its last frame the usual frame gap (its frames end at 4.0 s); the
+    clip's last frame is shown 3 s more. That time read ``real``, and the clip ``mixed``."""
+    held = {**wm((0.0, 4.0)), "duration": 4.0}
+    v = fuse("f", 6.967, c2pa("absent", None), None, held, REAL_CLS)
+    assert v.label == "ai" and [(s.start, s.end) for s in v.segments] == [(0.0, 6.967)]
+    early = {**wm((0.0, 2.0)), "duration": 4.0}  # a mark that ends before the last frame
+    v = fuse("f", 6.967, c2pa("absent", None), None, early, REAL_CLS)
+    assert v.label == "mixed" and v.segments[0].end == 2.0
+
+
 def test_conflict_lines_tell_the_score_from_the_threshold_and_spare_a_composite() -> None:
     """ "classifier scored 0.85 (below 0.85)"; and a composite claim (mixed) was in conflict
     with a clip score under the threshold even when the classifier found the AI part."""

@@ -447,6 +447,28 @@ def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
         probe(cut)
 
 
+def test_a_last_frame_shown_long_keeps_the_rate(tmp_path: Path) -> None:
+    """120 frames at 30 fps, the last one shown 3 s: the clip lasts 6.967 s, and its rate is
+    still 30 fps (it read 120 / 6.967 s: 17.2 fps)."""
+    path, tb = tmp_path / "held.mp4", Fraction(1, 1000)
+    with av.open(str(path), "w") as o:
+        s = o.add_stream("libx264", rate=30, options={"bf": "0"})
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        s.codec_context.time_base = s.time_base = tb
+        packets = []
+        for i, rgb in enumerate(synth_frames(120, 64, 64)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = round(i * 1000 / 30), tb
+            packets += s.encode(frame)
+        packets += s.encode()
+        packets[-1].duration = 3000
+        for p in packets:
+            o.mux(p)
+    info = probe(path)
+    assert info.frames == 120 and info.duration == pytest.approx(6.967)
+    assert info.fps == 30 and not info.vfr
+
+
 def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
     seconds = [0, 1, 2, 3 * 3600, 6 * 3600, 9 * 3600]  # frames hours apart
     path = _encoded(tmp_path / "slow.mkv", [t * 1000 for t in seconds], Fraction(1, 1000))

@@ -68,6 +68,22 @@ def test_concat_chain(env_home: Path, signed: SignResult, clip_factory, tmp_path
     assert abs(seg.start - 2.0) <= 0.5 and abs(seg.end - 5.0) <= 0.5
 
 
+def test_a_trim_of_a_stripped_clip_marked_in_part_declares_only_that(
+    env_home: Path, signed: SignResult, clip_factory, tmp_path: Path
+) -> None:
+    """A trim of a clip whose manifest was stripped declares what our mark shows of the trim:
+    it declared the whole trim generated, so a scan read the camera footage in it ``ai``."""
+    camera = clip_factory("cam3.mp4", seconds=2.0, width=640, height=360, fps=25, seed=13)
+    cat = concat_files([signed.output, camera], tmp_path / "cat.mp4")  # marked 0-3 s, then 2 s
+    stripped = tmp_path / "stripped.mp4"
+    transcode(cat.output, stripped, EncodeOptions(crf=23))
+    kinds = {}
+    for name, a, b in (("part", 2.0, 4.5), ("camera", 3.5, 5.0)):  # whole: the test below
+        out = trim_file(stripped, tmp_path / f"{name}.mp4", a, b)
+        kinds[name] = verify_file(out.output).c2pa.digital_source_type
+    assert kinds == {"part": COMPOSITE_TRAINED, "camera": None}
+
+
 def test_concat_joins_the_sources_sound_each_at_its_place(env_home: Path, tmp_path: Path) -> None:
     """Concat left the sound out (with a warning). A source without sound is silence; one
     whose clock starts at 2 s, at 44.1 kHz, lands at its place all the same."""
