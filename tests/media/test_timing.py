@@ -4,6 +4,7 @@ timestamps that restart (joined MPEG-TS files) agree between ``probe`` and the r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -71,6 +72,19 @@ def _encoded(
         for p in s.encode():
             o.mux(p)
     return path
+
+
+def _copied(src: Path, dst: Path, keep: Callable[[int, bool], bool]) -> Path:
+    """A stream copy of ``src``'s video packets for which ``keep(keyframes so far, is key)``."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        vs = i.streams.video[0]
+        out, keys = o.add_stream_from_template(vs), 0
+        for p in i.demux(vs):
+            keys += p.dts is not None and p.is_keyframe
+            if p.dts is not None and keep(keys, p.is_keyframe):
+                p.stream = out
+                o.mux(p)
+    return dst
 
 
 def _times(path: Path) -> list[float]:
@@ -409,15 +423,7 @@ def test_a_stream_cut_at_an_open_gop_keyframe_counts_the_frames_that_show(
     src = _encoded(
         tmp_path / "open.mp4", list(range(60)), Fraction(1, 25), codec=codec, options=options
     )
-    cut = tmp_path / "cut.mkv"
-    with av.open(str(src)) as i, av.open(str(cut), "w") as o:
-        vs = i.streams.video[0]
-        out, keys = o.add_stream_from_template(vs), 0
-        for p in i.demux(vs):
-            keys += p.dts is not None and p.is_keyframe
-            if p.dts is not None and keys >= 2:  # from the second keyframe on
-                p.stream = out
-                o.mux(p)
+    cut = _copied(src, tmp_path / "cut.mkv", lambda keys, key: keys >= 2)  # from the 2nd key
     with av.open(str(cut)) as c:
         packets = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
     with caplog.at_level(logging.WARNING, logger="vidprov.media.info"):
@@ -434,15 +440,7 @@ def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
     """Only the frames between two keyframes, stream-copied (its header still gives the size):
     no frame of it can be shown, and the error says why."""
     gop = _encoded(tmp_path / "gop.mkv", list(range(0, 1200, 40)), Fraction(1, 1000), gop=10)
-    cut = tmp_path / "cut.mkv"
-    with av.open(str(gop)) as i, av.open(str(cut), "w") as o:
-        vs = i.streams.video[0]
-        out, keys = o.add_stream_from_template(vs), 0
-        for p in i.demux(vs):
-            keys += p.dts is not None and p.is_keyframe
-            if p.dts is not None and keys == 1 and not p.is_keyframe:
-                p.stream = out
-                o.mux(p)
+    cut = _copied(gop, tmp_path / "cut.mkv", lambda keys, key: keys == 1 and not key)
     with pytest.raises(MediaError, match=r"holds no keyframe \(9 frames, none shown\)"):
         probe(cut)
 
