@@ -334,10 +334,6 @@ def _label(dst: av.stream.Stream, src: av.stream.Stream) -> None:
     dst.disposition = src.disposition
 
 
-def _first(n: int, out: av.container.OutputContainer) -> str:
-    return f"the first {n} are" if n > 1 else f"only the first is ({out.format.name} output)"
-
-
 class AudioTracks:
     """Every audio track of a source, each fed by an :class:`AudioCopier` (until this version
     only the first was kept, with a warning: the second language of a film was lost)."""
@@ -377,7 +373,9 @@ class AudioTracks:
                 # prime differently shifted each other (-79 ms beside an 8 kHz AAC track)
                 most = 1 if out.format.name == "avi" else MAX_TRACKS
                 if count > most and not copiers:
-                    log.warning("%s: %d audio tracks; %s kept", src, count, _first(most, out))
+                    kept = f"the first {most} are kept"
+                    kept = "AVI output keeps the first" if most == 1 else kept
+                    log.warning("%s: %d audio tracks; %s", src, count, kept)
                 count = min(count, most)
                 try:
                     copiers.append(AudioCopier(src, inp, out, window, len(copiers)))
