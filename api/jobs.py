@@ -351,7 +351,7 @@ class Runner:
             if queued:
                 with suppress(ApiError):
                     for job_id in self.store.cancelled_among(queued):
-                        self.cancel(job_id)
+                        self._drop_queued(job_id)
 
     def check_room(self) -> None:
         """Refuse early, before an upload is received, when the queue is full now (the
@@ -408,10 +408,21 @@ class Runner:
         with self._lock:
             self._futures.pop(job_id, None)
 
-    def cancel(self, job_id: str) -> None:
-        """End a job of this process's that is still queued at once (its client cancelled
-        it: :meth:`JobStore.request_cancel` first); a running one stops at its next progress
-        report, and another process's queued one within :data:`PROGRESS_EVERY_S`."""
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job (its client asked, or went away): flag it in the job
+        database, which every worker reads, and end it at once if this process holds it
+        queued; a running one stops at its next progress report, and another process's queued
+        one within :data:`PROGRESS_EVERY_S`. Whether it was queued or running.
+
+        Raises:
+            ApiError: the job database cannot be written.
+        """
+        if not self.store.request_cancel(job_id):
+            return False
+        self._drop_queued(job_id)
+        return True
+
+    def _drop_queued(self, job_id: str) -> None:
         with self._lock:
             future = self._futures.get(job_id)
         if future is not None:
@@ -508,7 +519,8 @@ class Runner:
                 return waited.result()
             if watch is not None and watch in done:
                 log.info("the client waiting on job %s went away: cancelling it", job_id)
-                await asyncio.to_thread(self._abandon, job_id)
+                with suppress(ApiError):  # the database: the answer goes to no one anyway
+                    await asyncio.to_thread(self.cancel, job_id)
                 raise ApiError(
                     400,
                     "client_disconnected",
@@ -533,11 +545,6 @@ class Runner:
         finally:
             if watch is not None:
                 watch.cancel()
-
-    def _abandon(self, job_id: str) -> None:
-        with suppress(ApiError):
-            if self.store.request_cancel(job_id):
-                self.cancel(job_id)
 
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop taking work (the server is stopping): queued jobs are dropped and read

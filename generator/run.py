@@ -233,8 +233,12 @@ class SignedGenerator:
         )
         timings = {"generate": time.perf_counter() - t0, "watermark_encode": 0.0, "sign": 0.0}
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
+
         # marking, checking and signing count no steps, but call in: a chance to stop there
-        tick = (lambda n: progress(0)) if progress is not None else None
+        def tick(n: int) -> None:
+            if progress is not None:
+                progress(0)
+
         clips = tuple(
             self._finish(
                 batch[i], audio[i], paths[i], prompt_hash, seed, steps, fps, i, timings, tick
@@ -357,7 +361,7 @@ class SignedGenerator:
         fps: int,
         index: int,
         timings: dict[str, float],
-        tick: Callable[[int], None] | None = None,
+        tick: Callable[[int], None],
     ) -> GeneratedClip:
         payload = random_payload()
         h, w = clip.shape[1:3]
@@ -375,8 +379,7 @@ class SignedGenerator:
                 with VideoWriter(tmp.tmp, w, h, fps, opts, audio=audio) as wr:
                     for f in embed(_yuv(rgb, fps), payload, self.key, WatermarkConfig(strength)):
                         wr.write(f)
-                        if tick is not None:
-                            tick(1)
+                        tick(1)
                 reading = detect_file(tmp.tmp, self.key, progress=tick)
                 blocks = blocks_from_reading(reading, clip.shape[0] / fps)
                 durable = reading.payload == payload and _survives_reupload(
@@ -404,8 +407,7 @@ class SignedGenerator:
                 parameters=params,
                 soft_binding=blocks,
             )
-            if tick is not None:
-                tick(0)
+            tick(0)
             signed = sign_file(tmp.tmp, path, options, self.signer, key=self.key, store=self.store)
             timings["sign"] += time.perf_counter() - t1
         finally:

@@ -334,6 +334,18 @@ def _label(dst: av.stream.Stream, src: av.stream.Stream) -> None:
     dst.disposition = src.disposition
 
 
+def open_audio(src: Path) -> av.container.InputContainer:
+    """``src`` opened to read its sound.
+
+    Raises:
+        MediaError: it cannot be opened.
+    """
+    try:
+        return av.open(str(src), metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"cannot read audio ({ffmpeg_reason(exc)})", src) from exc
+
+
 class AudioTracks:
     """Every audio track of a source, each fed by an :class:`AudioCopier` (until this version
     only the first was kept, with a warning: the second language of a film was lost)."""
@@ -357,30 +369,25 @@ class AudioTracks:
         Raises:
             MediaError: the source cannot be opened.
         """
+        first = open_audio(src)
+        count = len(first.streams.audio)
+        if count == 0:
+            first.close()
+            return None
+        # AVI places sound by its byte count from the start: tracks whose encoders prime
+        # differently shifted each other (-79 ms beside an 8 kHz AAC track)
+        most = 1 if out.format.name == "avi" else MAX_TRACKS
+        if count > most:
+            kept = "AVI output keeps the first" if most == 1 else f"the first {most} are kept"
+            log.warning("%s: %d audio tracks; %s", src, count, kept)
         copiers: list[AudioCopier] = []
-        try:
-            count = 1
-            while len(copiers) < count:
+        try:  # each track through a demuxer of its own, to be read at its own pace
+            for track in range(min(count, most)):
+                inp = first if track == 0 else open_audio(src)
                 try:
-                    inp = av.open(str(src), metadata_errors="ignore")
-                except (av.error.FFmpegError, OSError) as exc:
-                    raise MediaError(f"cannot read audio ({ffmpeg_reason(exc)})", src) from exc
-                count = len(inp.streams.audio)
-                if count == 0:
-                    inp.close()
-                    return None
-                # AVI places sound by its byte count from the start: tracks whose encoders
-                # prime differently shifted each other (-79 ms beside an 8 kHz AAC track)
-                most = 1 if out.format.name == "avi" else MAX_TRACKS
-                if count > most and not copiers:
-                    kept = f"the first {most} are kept"
-                    kept = "AVI output keeps the first" if most == 1 else kept
-                    log.warning("%s: %d audio tracks; %s", src, count, kept)
-                count = min(count, most)
-                try:
-                    copiers.append(AudioCopier(src, inp, out, window, len(copiers)))
+                    copiers.append(AudioCopier(src, inp, out, window, track))
                 except BaseException:
-                    inp.close()
+                    inp.close()  # not yet a copier's
                     raise
         except BaseException:
             for c in copiers:

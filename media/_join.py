@@ -12,8 +12,7 @@ import av
 import av.error
 import numpy as np
 
-from vidprov.errors import MediaError
-from vidprov.media._audio import GAP_S, _aac_track
+from vidprov.media._audio import GAP_S, _aac_track, open_audio
 from vidprov.media._open import ffmpeg_reason
 
 log = logging.getLogger(__name__)
@@ -28,10 +27,7 @@ class _Part:
 
     def __init__(self, path: Path, origin: float) -> None:
         self.path, self.origin = path, origin
-        try:
-            self._in = av.open(str(path), metadata_errors="ignore")
-        except (av.error.FFmpegError, OSError) as exc:
-            raise MediaError(f"cannot read audio ({ffmpeg_reason(exc)})", path) from exc
+        self._in = open_audio(path)
         self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
         tracks = len(self._in.streams.audio)
         if tracks > 1:

@@ -108,7 +108,7 @@ def read_display(path: str | Path) -> Display:
         full = cc.color_range == 2 or (cc.pix_fmt or "").startswith("yuvj")
         matrix = cc.colorspace if cc.colorspace in MATRICES else 2  # RGB (0) is converted
         colour = (int(cc.color_primaries or 2), int(cc.color_trc or 2), int(matrix))
-        rotation = _first_frames(container, p, _LeadIn())[0]
+        rotation = _first_frames(container, p)[0]
     square = not sar or Fraction(sar) == 1
     return Display(rotation, None if square else Fraction(sar), full, colour)
 
@@ -327,28 +327,28 @@ class _LeadIn:
 
 
 def _first_frames(
-    container: av.container.InputContainer, path: Path, lead: _LeadIn
+    container: av.container.InputContainer, path: Path, lead: _LeadIn | None = None
 ) -> tuple[int, int, int | None]:
     """The first frame's display rotation (decoding it proves the stream decodes), how many of
-    ``lead.early`` pictures the decoder shows, and the first shown frame's time.
+    ``lead.early`` pictures the decoder shows (all of them when it shows no frame), and the
+    first shown frame's time.
 
     Raises:
         MediaError: the stream does not decode.
     """
-    vs = main_video(container)
+    key = lead.key_pts if lead is not None else None
+    early = lead.early if lead is not None and key is not None else 0
     rotation, shown, first = 0, 0, None
     try:
-        for frame in container.decode(vs):
+        for frame in container.decode(main_video(container)):
             if first is None:
                 rotation, first = int(getattr(frame, "rotation", 0) or 0) % 360, frame.pts
-            if lead.early == 0 or frame.pts is None or lead.key_pts is None:
-                break
-            if frame.pts >= lead.key_pts:
+            if key is None or not early or frame.pts is None or frame.pts >= key:
                 break
             shown += 1
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"video stream does not decode ({ffmpeg_reason(exc)})", path) from exc
-    return rotation, (lead.early if first is None or shown > lead.early else shown), first
+    return rotation, (min(shown, early) if first is not None else early), first
 
 
 def _report_leading(p: Path, count: int) -> None:

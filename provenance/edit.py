@@ -277,7 +277,8 @@ def concat_files(
     if upright:
         shown = replace(shown, rotation=0, sample_aspect_ratio=None)
         w0, h0 = _upright_size(w0, h0, shows[0])
-    sound = any(_has_audio(p) for p in paths)
+    infos = [probe(p) for p in paths]  # the frames' own lengths: a header's can hold unshown
+    sound = any(i.has_audio for i in infos)
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
@@ -286,10 +287,9 @@ def concat_files(
         with VideoWriter(
             tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown, joined_audio=sound
         ) as w:
-            for p, reading, d in zip(paths, readings, shows, strict=True):
+            for p, reading, d, info in zip(paths, readings, shows, infos, strict=True):
                 if sound:
                     w.audio_join.add(p, offset, VideoReader.first_time(p))
-                info = probe(p)  # the frames' own length: a header's can hold unshown ones
                 dur, fps = info.duration, info.fps
                 with VideoReader(p) as r:
                     last = -1.0
@@ -324,11 +324,6 @@ def concat_files(
         return replace(signed, input=" + ".join(map(str, paths)))  # each one: `ingredients`
     finally:
         tmp.discard()
-
-
-def _has_audio(path: Path) -> bool:
-    with VideoReader(path) as r:
-        return r.info.has_audio
 
 
 def _shape(d: Display) -> tuple[int, Fraction]:

@@ -218,17 +218,17 @@ def _scan(
         # _RUN_Z now and then (their pilot z is about standard normal, and a run bridges a
         # gap), and a boundary kept to the run's first window then went up to 1.5 s into
         # the unmarked footage
-        inner_a = inner_b = (a + b) // 2
+        mid = (a + b) // 2
         if a == 0:
             start = windows[a].start
         elif refine:
-            start = _refine(times, fz, windows[a - 1].start, windows[inner_a].end, level, True)
+            start = _refine(times, fz, windows[a - 1].start, windows[mid].end, level, True)
         else:
             start = windows[a].start
         if b == n_w - 1:
             end = windows[b].end + dt
         elif refine:
-            end = _refine(times, fz, windows[inner_b].start, windows[b + 1].end, level, False) + dt
+            end = _refine(times, fz, windows[mid].start, windows[b + 1].end, level, False) + dt
         else:
             end = windows[b].end + dt
         found.append(WatermarkSegment(start - times[0], end - times[0], hex_payload, p, z))

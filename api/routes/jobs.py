@@ -148,8 +148,7 @@ async def cancel_job(ctx: Ctx, who: AnyCaller, job_id: str = JOB_ID) -> SafeJSON
 
 def _cancel(ctx: Context, who: Caller, job_id: str) -> SafeJSONResponse:
     job = _job(ctx, job_id, who)
-    if job.status not in (DONE, FAILED) and ctx.jobs.request_cancel(job_id):
-        ctx.runner.cancel(job_id)  # a queued job of this process ends now
+    if job.status not in (DONE, FAILED) and ctx.runner.cancel(job_id):
         return SafeJSONResponse(_job(ctx, job_id, who).to_dict(), 202)
     job = _job(ctx, job_id, who)  # it may have finished meanwhile
     if (job.error or {}).get("error") == "cancelled":

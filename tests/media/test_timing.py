@@ -4,7 +4,6 @@ timestamps that restart (joined MPEG-TS files) agree between ``probe`` and the r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from fractions import Fraction
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -13,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.streams import encoded, stream_copy
 from vidprov.errors import MediaError
 from vidprov.media import (
     Frame,
@@ -45,46 +45,6 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 s at 25 fps, with B-frames (x264's default)."""
     folder = tmp_path_factory.mktemp("t")
     return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
-
-
-def _encoded(
-    path: Path,
-    pts: list[int],
-    tb: Fraction,
-    rate: int = 25,
-    gop: int | None = None,
-    codec: str = "libx264",
-    options: dict[str, str] | None = None,
-) -> Path:
-    """64x64 frames at ``pts`` (in ``tb``) encoded by PyAV itself, time base kept as given."""
-    size = (64, 64)
-    with av.open(str(path), "w") as o:
-        s = o.add_stream(codec, rate=rate, options=options or {})
-        if gop is not None:
-            s.codec_context.gop_size = gop
-        (s.width, s.height), s.pix_fmt = size, "yuv420p"
-        s.codec_context.time_base = s.time_base = tb
-        for t, rgb in zip(pts, synth_frames(len(pts), *size), strict=True):
-            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            f.pts, f.time_base = t, tb
-            for p in s.encode(f):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
-    return path
-
-
-def _copied(src: Path, dst: Path, keep: Callable[[int, bool], bool]) -> Path:
-    """A stream copy of ``src``'s video packets for which ``keep(keyframes so far, is key)``."""
-    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
-        vs = i.streams.video[0]
-        out, keys = o.add_stream_from_template(vs), 0
-        for p in i.demux(vs):
-            keys += p.dts is not None and p.is_keyframe
-            if p.dts is not None and keep(keys, p.is_keyframe):
-                p.stream = out
-                o.mux(p)
-    return dst
 
 
 def _times(path: Path) -> list[float]:
@@ -343,7 +303,7 @@ def test_a_header_rate_that_is_a_time_base_is_not_the_frame_rate(tmp_path: Path)
     ``probe`` and the reader took as the rate (the sampler's times then differed from the
     MP4's, and so did the classifier's score)."""
     mkv = tmp_path / "t.mkv"
-    mp4 = _encoded(tmp_path / "t.mp4", [i * 512 for i in range(56)], Fraction(1, 14336), 28)
+    mp4 = encoded(tmp_path / "t.mp4", [i * 512 for i in range(56)], Fraction(1, 14336), 28)
     _remux(mp4, mkv, 0.0)
     with av.open(str(mkv)) as c:
         assert c.streams.video[0].average_rate == 14336  # the header as written
@@ -420,10 +380,10 @@ def test_a_stream_cut_at_an_open_gop_keyframe_counts_the_frames_that_show(
     counted (154 frames and 6.16 s where 150 show), in Matroska, which has no edit list to
     hide them."""
     options = {"g": "20", "keyint_min": "20", **params}
-    src = _encoded(
+    src = encoded(
         tmp_path / "open.mp4", list(range(60)), Fraction(1, 25), codec=codec, options=options
     )
-    cut = _copied(src, tmp_path / "cut.mkv", lambda keys, key: keys >= 2)  # from the 2nd key
+    cut = stream_copy(src, tmp_path / "cut.mkv", lambda i, keys, key: keys >= 2)  # from the 2nd key
     with av.open(str(cut)) as c:
         packets = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
     with caplog.at_level(logging.WARNING, logger="vidprov.media.info"):
@@ -439,8 +399,8 @@ def test_a_stream_cut_at_an_open_gop_keyframe_counts_the_frames_that_show(
 def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
     """Only the frames between two keyframes, stream-copied (its header still gives the size):
     no frame of it can be shown, and the error says why."""
-    gop = _encoded(tmp_path / "gop.mkv", list(range(0, 1200, 40)), Fraction(1, 1000), gop=10)
-    cut = _copied(gop, tmp_path / "cut.mkv", lambda keys, key: keys == 1 and not key)
+    gop = encoded(tmp_path / "gop.mkv", list(range(0, 1200, 40)), Fraction(1, 1000), gop=10)
+    cut = stream_copy(gop, tmp_path / "cut.mkv", lambda i, keys, key: keys == 1 and not key)
     with pytest.raises(MediaError, match=r"holds no keyframe \(9 frames, none shown\)"):
         probe(cut)
 
@@ -469,7 +429,7 @@ def test_a_last_frame_shown_long_keeps_the_rate(tmp_path: Path) -> None:
 
 def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
     seconds = [0, 1, 2, 3 * 3600, 6 * 3600, 9 * 3600]  # frames hours apart
-    path = _encoded(tmp_path / "slow.mkv", [t * 1000 for t in seconds], Fraction(1, 1000))
+    path = encoded(tmp_path / "slow.mkv", [t * 1000 for t in seconds], Fraction(1, 1000))
     info = probe(path)
     assert info.vfr and info.duration == pytest.approx(32401)
     assert info.fps == Fraction(6, 32401)  # it rounded to 0

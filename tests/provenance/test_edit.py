@@ -11,6 +11,7 @@ import pytest
 
 from tests.clicks import CLICKS, click_clip, click_times
 from tests.provenance.conftest import PAYLOAD
+from tests.streams import encoded, stream_copy
 from vidprov.errors import ConfigError
 from vidprov.media import (
     Display,
@@ -121,24 +122,10 @@ def test_concat_places_a_source_cut_mid_gop_by_the_frames_it_shows(
 ) -> None:
     """A stream copy cut mid-GOP: its header's 3.2 s counts frames never shown; the next
     source came 1.2 s late, after the last frame held that long."""
-    full, cut = tmp_path / "full.mp4", tmp_path / "cut.mp4"
-    with av.open(str(full), "w") as o:
-        s = o.add_stream("libx264", rate=25, options={"g": "50", "keyint_min": "50"})
-        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
-        for i, rgb in enumerate(synth_frames(100, 64, 64)):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for p in s.encode(frame):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
-    with av.open(str(full)) as i, av.open(str(cut), "w") as o:
-        vs = i.streams.video[0]
-        out = o.add_stream_from_template(vs)
-        for k, p in enumerate(p for p in i.demux(vs) if p.dts is not None):
-            if k >= 20:  # from inside the first GOP: 30 frames never shown, 50 shown
-                p.stream = out
-                o.mux(p)
+    options = {"g": "50", "keyint_min": "50"}
+    full = encoded(tmp_path / "full.mp4", list(range(100)), Fraction(1, 25), options=options)
+    # from inside the first GOP: 30 frames never shown, 50 shown
+    cut = stream_copy(full, tmp_path / "cut.mp4", lambda i, keys, key: i >= 20)
     assert probe(cut).duration == pytest.approx(2.0)
     out = concat_files([cut, full], tmp_path / "cat.mp4")
     info = probe(out.output)
