@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -191,6 +192,12 @@ def probe(path: str | Path) -> VideoInfo:
         rates = _header_rates(vs)
         # a container-wide duration (Matroska) also spans an audio track that outlasts the video
         audio_tail = vs.duration is None and info.has_audio
+        fmt = container.format.name.split(",")[0]
+        # with B-frames an MP4/MOV packet's duration is its gap in decoding order, while a
+        # Matroska block's is how long it is shown; an MP4 track's own end (its first shown
+        # time plus its length) says how long the last frame is (a held last frame read 4 s
+        # of a 6.97 s clip)
+        track_end = (vs.start_time or 0) + vs.duration if fmt == "mov" and vs.duration else None
         step = frame_step(info.fps, time_base)
         count, first, last, last_duration = 0, None, None, 0
         reordered = False  # B-frames: a packet's duration is then its gap in decoding order
@@ -200,7 +207,7 @@ def probe(path: str | Path) -> VideoInfo:
         leading = 0 if vs.codec_context.name in KEYFRAME_FIRST else None
         lead = _LeadIn()
         try:
-            for packet in container.demux(vs):
+            for packet in whole_packets(container.demux(vs), p):
                 index.add(packet)
                 if leading is not None and packet.is_keyframe and packet.size:
                     lead.start(packet, leading)  # decoding starts here (shown or not)
@@ -253,9 +260,13 @@ def probe(path: str | Path) -> VideoInfo:
     duration = info.duration
     if first is not None and last is not None and time_base is not None and count > 1:
         # the last frame lasts its packet's duration, or else the shortest gap between frames:
-        # the mean gap doubled a sparse clip's length (frames at 0 and 10 s: 20 s); with
-        # B-frames the packet's duration is a gap in decoding order, not how long it is shown
-        tail = (0 if reordered else last_duration) or gaps.min_delta or step
+        # the mean gap doubled a sparse clip's length (frames at 0 and 10 s: 20 s)
+        if reordered and fmt != "matroska":
+            # only a hold clearly longer than a frame: an edit list that starts inside a
+            # frame leaves a track a fraction of a frame longer than its whole frames
+            held = track_end - last if track_end is not None and not restarts.count else 0
+            last_duration = held if held >= 2 * (gaps.min_delta or step) else 0
+        tail = last_duration or gaps.min_delta or step
         span = float((last - first + tail) * time_base)
         end = float((last + tail) * time_base)  # headers measure from 0, whatever the start
         truncated = not audio_tail and duration > max(span, end) + max(1.0, 0.5 * span)
@@ -357,6 +368,33 @@ def _report_leading(p: Path, count: int) -> None:
         log.warning(
             "%s: %d frame(s) before the first keyframe cannot be shown (cut mid-GOP?)", p, count
         )
+
+
+def whole_packets(packets: Iterable[av.Packet], path: Path) -> Iterator[av.Packet]:
+    """``packets`` without a last one the demuxer flags as cut short (a file that ends inside
+    a frame: a fragmented MP4 has no index to say so). Fed to a threaded decoder, that packet
+    lost the frames still in flight with it, silently (a cut fragmented MP4 read 102 of its 104
+    whole frames); one flagged inside the stream, with data after it, is kept."""
+    held: av.Packet | None = None
+    for packet in packets:
+        if held is not None:
+            if packet.size:
+                yield held
+            else:
+                _cut_short(path)
+            held = None
+        if packet.size and packet.is_corrupt:
+            held = packet
+            continue
+        yield packet
+    if held is not None:
+        _cut_short(path)
+
+
+def _cut_short(path: Path) -> None:
+    if f"cut:{path}" not in _WARNED:  # scan probes and reads a file
+        _WARNED.add(f"cut:{path}")
+        log.warning("%s: the file ends inside a frame (cut short?): that frame is left out", path)
 
 
 class IndexCheck:

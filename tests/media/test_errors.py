@@ -221,3 +221,28 @@ def test_a_picture_size_that_changes_is_refused_naming_the_source(tmp_path: Path
     assert "picture size changes at frame 15, from 96x64 to 64x48" in str(ei.value)
     assert not (tmp_path / "out.mp4").exists()
     assert sum(1 for _ in iter_frames(joined)) == 30  # reading alone takes both sizes
+
+
+def test_a_fragmented_mp4_cut_inside_a_frame_reads_its_whole_frames(
+    tmp_path: Path, clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # no index says how many frames there were: the reader and probe must agree on the frames
+    # the file holds whole, and say it was cut (a threaded decoder lost frames silently)
+    frag, fragmented = tmp_path / "frag.mp4", {"movflags": "frag_keyframe+empty_moov"}
+    with av.open(str(clip)) as i, av.open(str(frag), "w", format="mp4", options=fragmented) as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        for p in i.demux(i.streams.video[0]):
+            if p.dts is not None:
+                p.stream = out
+                o.mux(p)
+    with av.open(str(frag)) as c:
+        spans = [(p.pos, p.pos + p.size) for p in c.demux(video=0) if p.size]
+    start, end = spans[-6]
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(frag.read_bytes()[: (start + end) // 2])
+    whole = sum(1 for _, stop in spans if stop <= (start + end) // 2)
+    assert whole == len(spans) - 6
+    assert probe(cut).frames == whole
+    with VideoReader(cut) as reader:
+        assert sum(1 for _ in reader.av_frames()) == whole
+    assert "ends inside a frame" in caplog.text and str(cut) in caplog.text

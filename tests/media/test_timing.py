@@ -405,12 +405,14 @@ def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
         probe(cut)
 
 
-def test_a_last_frame_shown_long_keeps_the_rate(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "bframes"), [("held.mp4", 0), ("held.mp4", 3), ("held.mkv", 3)])
+def test_a_last_frame_shown_long_keeps_the_rate(tmp_path: Path, name: str, bframes: int) -> None:
     """120 frames at 30 fps, the last one shown 3 s: the clip lasts 6.967 s, and its rate is
-    still 30 fps (it read 120 / 6.967 s: 17.2 fps)."""
-    path, tb = tmp_path / "held.mp4", Fraction(1, 1000)
+    still 30 fps (it read 120 / 6.967 s: 17.2 fps). With B-frames an MP4 packet's duration is
+    its gap in decoding order, so the track's end says it (it read 4 s, 'truncated?')."""
+    path, tb = tmp_path / name, Fraction(1, 1000)
     with av.open(str(path), "w") as o:
-        s = o.add_stream("libx264", rate=30, options={"bf": "0"})
+        s = o.add_stream("libx264", rate=30, options={"bf": str(bframes)})
         s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
         s.codec_context.time_base = s.time_base = tb
         packets = []
@@ -419,6 +421,7 @@ def test_a_last_frame_shown_long_keeps_the_rate(tmp_path: Path) -> None:
             frame.pts, frame.time_base = round(i * 1000 / 30), tb
             packets += s.encode(frame)
         packets += s.encode()
+        assert max(p.pts for p in packets) == packets[-1].pts  # last decoded, last shown
         packets[-1].duration = 3000
         for p in packets:
             o.mux(p)
@@ -431,5 +434,5 @@ def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
     seconds = [0, 1, 2, 3 * 3600, 6 * 3600, 9 * 3600]  # frames hours apart
     path = encoded(tmp_path / "slow.mkv", [t * 1000 for t in seconds], Fraction(1, 1000))
     info = probe(path)
-    assert info.vfr and info.duration == pytest.approx(32401)
-    assert info.fps == Fraction(6, 32401)  # it rounded to 0
+    assert info.vfr and info.duration == pytest.approx(32400.04)  # its last frame's 40 ms
+    assert info.fps == Fraction(600, 3240004)  # 6 frames in 32400.04 s; it rounded to 0
