@@ -27,11 +27,15 @@ from vidprov.cli._util import (
 )
 from vidprov.errors import VidprovError, printable
 
+ARGV = "vidprov.argv"  # the root context's note of the command line as given
+
 
 @contextlib.contextmanager
-def _usage_in_one_line() -> Iterator[None]:
+def _usage_in_one_line(argv: list[str]) -> Iterator[None]:
     """A malformed command line as one line on stderr and exit code 2 (no arguments at all
-    still print the help)."""
+    still print the help); with ``--json``/``--jsonl`` asked of a command that takes it, as a
+    record on stdout too (``{"error": "usage_error", "message", "path": null}``: a pipeline
+    reading stdout got nothing)."""
     try:
         yield
     except click.exceptions.NoArgsIsHelpError:
@@ -40,7 +44,21 @@ def _usage_in_one_line() -> Iterator[None]:
         path = exc.ctx.command_path if exc.ctx is not None else "vidprov"
         message = " ".join(exc.format_message().split()).rstrip(".")  # Choice lists: 1 line
         click.echo(f"vidprov: error: {message} (try '{path} -h')", err=True)
+        exc.json_record = _json_asked(exc.ctx, argv)  # type: ignore[attr-defined]
+        _record(exc, {"error": "usage_error", "message": message, "path": None})
         raise click.exceptions.Exit(2) from None
+
+
+def _json_asked(ctx: click.Context | None, argv: list[str]) -> str:
+    """``"jsonl"`` or ``"json"`` when the command ``ctx`` parses takes that option and the
+    command line gives it (before any ``--``), else ``""``."""
+    if ctx is None:
+        return ""
+    names = {p.name for p in ctx.command.params}
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    if "jsonl" in names and "--jsonl" in options:
+        return "jsonl"
+    return "json" if "as_json" in names and "--json" in options else ""
 
 
 class VidprovGroup(click.Group):
@@ -54,12 +72,15 @@ class VidprovGroup(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
-        with _usage_in_one_line():  # the top level's own options
-            return super().make_context(info_name, args, parent, **extra)
+        argv = list(args)
+        with _usage_in_one_line(argv):  # the top level's own options
+            ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta.setdefault(ARGV, argv)  # shared by the whole tree: the root's comes first
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with _usage_in_one_line():  # commands and their options
+            with _usage_in_one_line(ctx.meta.get(ARGV, [])):  # commands and their options
                 return super().invoke(ctx)
         except VidprovError as exc:
             click.echo(f"vidprov: error: {printable(str(exc))}", err=True)

@@ -162,6 +162,27 @@ def test_a_malformed_command_line_is_one_line_exit_2(args: list[str], message: s
     assert p.stderr == f"vidprov: error: {message}\n" and p.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "record"),
+    [
+        (["scan", "--jsonl", "--bogus", "x.mp4"], "jsonl"),
+        (["info", "--json"], "json"),  # the missing argument
+        (["detector", "eval", "--json", "--data", "d", "--mixed", "-1"], "json"),
+        (["scan", "--bogus", "x.mp4", "--", "--json"], ""),  # a file named --json
+        (["scna", "--json"], ""),  # no such command: nothing took the option
+    ],
+)
+def test_with_json_a_malformed_command_line_is_a_record_too(args: list[str], record: str) -> None:
+    p = run(*args)
+    assert p.returncode == 2 and p.stderr.startswith("vidprov: error: ")
+    if not record:
+        assert p.stdout == ""
+        return
+    assert p.stdout.count("\n") == (1 if record == "jsonl" else 5)
+    message = p.stderr.removeprefix("vidprov: error: ").rsplit(" (try ", 1)[0]
+    assert json.loads(p.stdout) == {"error": "usage_error", "message": message, "path": None}
+
+
 def test_control_characters_in_a_file_name_stay_on_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad\nname.mp4"
     bad.write_text("not a video")
