@@ -213,6 +213,7 @@ class AudioCopier:
             self._next_pts: int | None = None  # the next encoded sample, in 1/rate ticks
         _label(self._out_stream, self._in_stream)
         self._out = out
+        self.fed = 0  # packets passed on
         self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))
         self._pending: av.Packet | None = None
         self._done = False
@@ -274,6 +275,7 @@ class AudioCopier:
                 self._pending = p
                 break
             self._mux(p)
+            self.fed += 1
 
     def _mux(self, p: av.Packet) -> None:
         if self.mode == "copy":
@@ -406,8 +408,15 @@ class AudioTracks:
             c.pump(until)
 
     def finish(self) -> None:
-        for c in self.copiers:
+        for track, c in enumerate(self.copiers):
             c.finish()
+            if not c.fed:  # muxers leave out an empty track: say so, as track numbers shift
+                span = (
+                    ""
+                    if c.window is None
+                    else f" between {c.window[0]:.3g} and {c.window[1]:.3g} s"
+                )
+                log.warning("%s: audio track %d has no sound%s: left out", c.src, track, span)
 
     def close(self) -> None:
         for c in self.copiers:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.clicks import CLICKS, click_clip, click_times
-from vidprov.media import VideoReader, VideoWriter
+from vidprov.media import VideoReader, VideoWriter, iter_frames
 from vidprov.media.transcode import transcode
 
 
@@ -100,6 +100,22 @@ def test_a_window_of_the_audio_is_cut_from_every_track(
         after, kept = click_times(tmp_path / "o.mp4", track)
         assert after == pytest.approx([0.25, 0.75], abs=0.03)
         assert kept == pytest.approx(1.25, abs=0.05)
+
+
+def test_a_track_with_no_sound_in_the_window_is_said_to_be_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The MP4 muxer leaves out a track it got no packets for, so the tracks after it shift
+    their numbers: it went without a word."""
+    click_clip(src := tmp_path / "a.mkv", "aac", 48000, languages=("eng", "fra"), gap=(1.0, 3.0))
+    with VideoWriter(tmp_path / "o.mp4", 64, 64, 30, audio_from=src, audio_window=(1.25, 2.0)) as w:
+        for f in iter_frames(src):
+            if f.time >= 1.25 - 1e-6:
+                w.write(f.rgb)
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert not c.streams.audio
+    for track in (0, 1):
+        assert f"audio track {track} has no sound between 1.25 and 2 s: left out" in caplog.text
 
 
 def test_a_short_gap_in_the_sound_is_kept(tmp_path: Path) -> None:
