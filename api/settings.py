@@ -41,6 +41,10 @@ class ApiSettings:
             answer is 504 with the id of the job that carries on.
         upload_idle_timeout_s: longest pause while receiving an upload (408 beyond).
         upload_timeout_s: longest time to receive a whole upload (408 beyond).
+        header_timeout_s: longest time to receive a request's line and headers, from the
+            connection's start or the end of its last answer: past it the connection is closed
+            (with a 408 when part of a request came). uvicorn set no such limit: a client that
+            connected and sent nothing, or half a header, held its connection for ever.
         max_concurrent: scans/verifications/generations run at once per worker process.
         max_queue: jobs waiting or running per worker process before new ones get 503.
         job_ttl_s: how long finished jobs and generated files are kept.
@@ -65,6 +69,7 @@ class ApiSettings:
     request_timeout_s: float = 300.0
     upload_idle_timeout_s: float = 30.0
     upload_timeout_s: float = 900.0
+    header_timeout_s: float = 30.0
     max_concurrent: int = 2
     max_queue: int = 32
     job_ttl_s: float = 3600.0
@@ -82,6 +87,7 @@ class ApiSettings:
             "request_timeout_s",
             "upload_idle_timeout_s",
             "upload_timeout_s",
+            "header_timeout_s",
             "max_concurrent",
             "max_queue",
             "job_ttl_s",

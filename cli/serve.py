@@ -117,6 +117,7 @@ def serve(
     import uvicorn
 
     from vidprov.api.auth import load_keyring
+    from vidprov.api.protocol import HeaderDeadline
     from vidprov.api.settings import ApiSettings
 
     overrides = {
@@ -158,6 +159,7 @@ def serve(
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
         server_header=False,
+        http=HeaderDeadline,  # uvicorn waits for ever for a request's headers
     )
 
 

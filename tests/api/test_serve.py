@@ -204,3 +204,41 @@ def test_a_stop_while_the_app_loads_is_not_lost(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (10 s at most)."""
+    sock.settimeout(10)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def test_a_request_head_that_is_late_is_closed_but_a_slow_body_is_not(tmp_path: Path) -> None:
+    """uvicorn waited for ever for a request's line and headers: a client that connected and
+    sent nothing, or half a header, held its connection (slowloris)."""
+    env = {"VIDPROV_HOME": str(tmp_path / "home"), "VIDPROV_API_HEADER_TIMEOUT_S": "1"}
+    with serving([], env) as url:
+        address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        with socket.create_connection(address) as silent:
+            assert _answer(silent) == b""  # closed, nothing said: no request began
+        with socket.create_connection(address) as half:
+            half.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            head, _, body = _answer(half).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408 ") and b'"error": "timeout"' in body
+        with socket.create_connection(address) as slow:  # a body keeps the uploads' limits
+            body = b'{"value": "a", "alg": "vidprov.watermark.1"}'
+            slow.sendall(
+                b"POST /v1/matches/byBinding HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            )
+            for i in range(3):
+                time.sleep(0.7)
+                slow.sendall(body[i * 16 : (i + 1) * 16])
+            answer = _answer(slow)
+            assert answer.startswith(b"HTTP/1.1 ") and not answer.startswith(b"HTTP/1.1 408")
+        with socket.create_connection(address) as kept:  # the next request's head is due too
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n")
+            answer = _answer(kept)
+            assert answer.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 408 " in answer
