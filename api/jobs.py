@@ -320,7 +320,8 @@ def _busy() -> ApiError:
     )
 
 
-def _stopping(why: str = "the server is stopping", extra: dict | None = None) -> ApiError:
+def server_stopping(why: str = "the server is stopping", extra: dict | None = None) -> ApiError:
+    """The 503 for a request the stopping server cannot finish."""
     return ApiError(503, "unavailable", f"{why}; retry shortly", extra, {"Retry-After": "5"})
 
 
@@ -361,7 +362,7 @@ class Runner:
             ApiError: 503 ``busy``, or ``unavailable`` while the server stops.
         """
         if self._closing.is_set():
-            raise _stopping()
+            raise server_stopping()
         if self.pending >= self.max_queue:
             raise _busy()
 
@@ -395,7 +396,7 @@ class Runner:
             future = self.pool.submit(self._run, job_id, task, total, cleanup)
         except RuntimeError as exc:  # the pool is shut: the server is stopping
             self._cancelled(job_id, cleanup)
-            raise _stopping() from exc
+            raise server_stopping() from exc
         # A job cancelled before it ran (at shutdown, or by its client) never runs: release
         # its slot and files here instead.
         future.add_done_callback(lambda f: f.cancelled() and self._cancelled(job_id, cleanup))
@@ -534,7 +535,7 @@ class Runner:
             if future.cancelled() and not self._closing.is_set():  # it was queued
                 raise cancelled from exc
             why = f"the server is stopping before job {job_id} finished"
-            raise _stopping(why, {"job_id": job_id}) from exc
+            raise server_stopping(why, {"job_id": job_id}) from exc
         except TimeoutError as exc:
             raise ApiError(
                 504,

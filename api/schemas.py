@@ -179,6 +179,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or unknown API key",
         403: "The key lacks the scope",
         404: "Not found",
+        406: "The Accept header takes none of the forms offered",
         408: "Upload or request body too slow",
         409: "Not ready, already finished, or cancelled",
         410: "Gone",

@@ -6,6 +6,7 @@ builds the same settings (:func:`ApiSettings.from_env`).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -96,9 +97,10 @@ class ApiSettings:
             "max_side",
             "max_steps",
         )
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"API setting {name} must be positive, got {getattr(self, name)}")
+        for name in positive:  # inf passed, then every upload failed (500) on its int()
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"API setting {name} must be a positive number, got {value}")
 
     @property
     def max_upload_bytes(self) -> int:

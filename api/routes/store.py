@@ -80,18 +80,46 @@ async def matches_get(
     return SafeJSONResponse(body)
 
 
-def _accepts(accept: str, mime: str) -> bool:
-    """Whether an ``Accept`` header names ``mime`` with a quality above 0 (``q=0``: refused)."""
+def _quality(accept: str, mime: str) -> float:
+    """The quality an ``Accept`` header gives ``mime``: its most specific match's ``q``
+    (``type/sub`` over ``type/*`` over ``*/*``), 0 when nothing matches; an empty header
+    accepts anything."""
+    if not accept.strip():
+        return 1.0
+    kind, sub = mime.split("/")
+    best: tuple[int, float] = (-1, 0.0)  # (specificity, q)
     for item in accept.split(","):
-        kind, *params = (part.strip() for part in item.split(";"))
-        if kind.lower() != mime:
+        name, *params = (part.strip() for part in item.split(";"))
+        name = name.lower()
+        rank = {f"{kind}/{sub}": 2, f"{kind}/*": 1, "*/*": 0}.get(name)
+        if rank is None or rank <= best[0]:
             continue
         q = next((p.split("=", 1)[1] for p in params if p.lower().startswith("q=")), "1")
         try:
-            return float(q) > 0
+            best = (rank, min(max(float(q), 0.0), 1.0))
         except ValueError:
-            return False
-    return False
+            best = (rank, 0.0)
+    return best[1]
+
+
+def _wants_c2pa(accept: str) -> bool:
+    """Whether the manifest store, not JSON, best answers ``accept``: asked for by name, at
+    a quality no lower than JSON's (``application/c2pa;q=0.5, application/json``: JSON; it
+    was the store whenever the header named it).
+
+    Raises:
+        ApiError: 406 when the header accepts neither.
+    """
+    c2pa = _quality(accept, C2PA_MIME) if C2PA_MIME in accept.lower() else 0.0
+    json = _quality(accept, "application/json")
+    if c2pa <= 0 and json <= 0:
+        raise ApiError(
+            406,
+            "not_acceptable",
+            f"a manifest is sent as application/json or {C2PA_MIME}; the Accept header "
+            "takes neither",
+        )
+    return c2pa > 0 and c2pa >= json
 
 
 @router.get(
@@ -100,7 +128,7 @@ def _accepts(accept: str, mime: str) -> bool:
     response_model=ManifestOut,
     responses={
         200: {"content": {C2PA_MIME: {"schema": {"type": "string", "format": "binary"}}}},
-        **errors(401, 403, 404, 422),
+        **errors(401, 403, 404, 406, 422),
     },
 )
 async def manifest(
@@ -118,7 +146,7 @@ async def manifest(
     stored = await run_in_threadpool(get)
     if stored is None:
         raise ApiError(404, "not_found", f"no manifest {manifest_id!r} in the store")
-    if _accepts(request.headers.get("accept", ""), C2PA_MIME):
+    if _wants_c2pa(request.headers.get("accept", "")):
         return Response(stored.manifest_store, media_type=C2PA_MIME)
     return SafeJSONResponse(stored.to_dict())
 

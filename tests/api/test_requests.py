@@ -388,13 +388,25 @@ def test_only_the_generators_own_refusals_are_422(make_client: Client) -> None:
 
 
 def test_accept_headers_and_logged_paths() -> None:
-    from vidprov.api.routes.store import _accepts
+    from vidprov.api.errors import ApiError
+    from vidprov.api.routes.store import _wants_c2pa
     from vidprov.errors import printable
 
-    c2pa = "application/c2pa"
-    assert _accepts(c2pa, c2pa) and _accepts("application/json, Application/C2PA; q=0.5", c2pa)
-    assert not _accepts("application/c2pa;q=0, application/json", c2pa)  # q=0: refused
-    assert not _accepts("application/json", c2pa) and not _accepts("", c2pa)
+    for accept in ("application/c2pa", "*/*, Application/C2PA", "application/c2pa, */*;q=0.9"):
+        assert _wants_c2pa(accept), accept
+    for accept in (
+        "",
+        "application/json",
+        "*/*",
+        "application/c2pa;q=0, application/json",  # q=0: refused
+        "application/c2pa;q=0.5, application/json",  # JSON preferred: it was the store
+        "application/c2pa;q=0.5, application/*",
+    ):
+        assert not _wants_c2pa(accept), accept
+    for accept in ("application/json;q=0", "*/*;q=0", "text/html", "application/c2pa;q=0"):
+        with pytest.raises(ApiError) as err:  # it answered JSON
+            _wants_c2pa(accept)
+        assert (err.value.status, err.value.code) == (406, "not_acceptable")
     assert printable("/v1/manifests/\x00x\ny") == "/v1/manifests/\\x00x\\ny"
 
 

@@ -32,10 +32,15 @@ def test_settings_round_trip_through_env() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"VIDPROV_API_MAX_UPLOAD_MB": "lots"}, {"VIDPROV_API_MAX_QUEUE": "0"}],
+    [
+        {"VIDPROV_API_MAX_UPLOAD_MB": "lots"},
+        {"VIDPROV_API_MAX_QUEUE": "0"},
+        {"VIDPROV_API_MAX_UPLOAD_MB": "inf"},  # accepted, then every upload was a 500
+        {"VIDPROV_API_REQUEST_TIMEOUT_S": "nan"},
+    ],
 )
 def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
-    with pytest.raises(ConfigError, match=r"VIDPROV_API_MAX|max_queue"):
+    with pytest.raises(ConfigError, match=r"VIDPROV_API_MAX|max_queue|max_upload|request_time"):
         ApiSettings.from_env(env)
 
 
@@ -238,6 +243,32 @@ def test_a_request_cut_off_by_the_stop_gets_a_json_503(tmp_path: Path) -> None:
     assert err.value.body()["job_id"] == job_id and job_id in err.value.message
     release.set()
     runner.shutdown(grace=5)
+
+
+def test_a_body_cut_off_by_the_stop_gets_a_json_503() -> None:
+    """The same while a request's body (an upload, a JSON body) is still arriving: it was
+    uvicorn's plain-text 500 after a CancelledError traceback."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from vidprov.api.uploads import timed_chunks
+
+    async def trickle() -> dict:
+        await asyncio.sleep(3600)  # the rest of the body never comes
+        return {}
+
+    async def cut_off() -> None:
+        request = Request({"type": "http", "method": "POST", "headers": []}, trickle)
+        reading = asyncio.create_task(anext(timed_chunks(request, 60, 60, "upload", "x")))
+        await asyncio.sleep(0.1)
+        reading.cancel()
+        await reading
+
+    with pytest.raises(ApiError) as err:
+        asyncio.run(cut_off())
+    assert (err.value.status, err.value.code) == (503, "unavailable")
+    assert "stopping mid-upload" in err.value.message
 
 
 def test_upload_folders_of_dead_workers_are_swept_at_start(tmp_path: Path) -> None:
