@@ -29,6 +29,7 @@ function setStatus(text, fraction) {
 }
 
 function fail(message, status) {
+  document.body.dataset.state = "failed";
   show("status", false);
   show("error", true);
   $("error").textContent = message;
@@ -244,6 +245,7 @@ function render(v, file) {
   $("fname").textContent = v.file;
   if (objectUrl) URL.revokeObjectURL(objectUrl);
   objectUrl = URL.createObjectURL(file);
+  $("nopreview").hidden = true;
   $("preview").src = objectUrl;
 
   const tl = $("timeline");
@@ -307,6 +309,8 @@ function init() {
   drop.addEventListener("keyup", (e) => {
     if (e.target === drop && e.key === " ") $("file").click();
   });
+  // a format the browser cannot play (a GIF, HEVC in some browsers): say so, not a blank box
+  $("preview").addEventListener("error", () => { if ($("preview").src) $("nopreview").hidden = false; });
   $("file").addEventListener("change", (e) => {
     const file = e.target.files[0];
     e.target.value = ""; // choosing the same file again (after an error) is a new choice

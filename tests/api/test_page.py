@@ -74,6 +74,28 @@ def test_a_bad_upload_shows_the_error(page: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#error:not([hidden])", timeout=60_000)
     text = page.text_content("#error")
     assert text.startswith("422:") and "notes.mp4" in text and "not a readable video" in text
+    assert page.get_attribute("body", "data-state") == "failed"  # it stayed "busy"
+
+
+def test_a_clip_the_browser_cannot_play_says_so_beside_its_verdict(
+    page: Any, tmp_path: Path
+) -> None:
+    import av
+    import numpy as np
+
+    gif = tmp_path / "loop.gif"  # a <video> plays no GIF: the preview stayed a blank box
+    with av.open(str(gif), "w") as out:
+        s = out.add_stream("gif", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 64, "rgb8"
+        for i in range(10):
+            rgb = np.full((64, 64, 3), 20 * i, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    page.set_input_files("#file", str(gif))
+    page.wait_for_selector("body[data-state=done]", timeout=300_000)
+    page.wait_for_selector("#nopreview:not([hidden])", timeout=30_000)
 
 
 def test_the_keyboard_opens_the_chooser_and_the_same_file_can_be_chosen_again(
