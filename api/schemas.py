@@ -25,6 +25,7 @@ class LimitsOut(BaseModel):
     max_upload_mb: float
     max_duration_s: float
     max_pixels: int
+    max_fps: float
     request_timeout_s: float
 
 

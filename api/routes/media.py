@@ -55,7 +55,8 @@ def check_clip(upload: Upload, settings: ApiSettings) -> int:
     """Probe the upload against the limits; return its frame count.
 
     Raises:
-        MediaError: not a usable video. ApiError: 413 over the duration or frame-size limit.
+        MediaError: not a usable video. ApiError: 413 over the duration, frame-size or
+            frame-rate limit.
     """
     from vidprov.media import probe
 
@@ -74,6 +75,15 @@ def check_clip(upload: Upload, settings: ApiSettings) -> int:
             f"frames of {info.width}x{info.height} exceed the limit of "
             f"{settings.max_pixels} pixels",
             {"limit_pixels": settings.max_pixels},
+        )
+    most = settings.max_fps * max(info.duration or 0.0, 1.0)
+    if info.frames and info.frames > most:
+        raise ApiError(
+            413,
+            "too_many_frames",
+            f"the clip holds {info.frames} frames in {info.duration:.3g} s; at most "
+            f"{settings.max_fps:g} a second are accepted",
+            {"limit_fps": settings.max_fps, "frames": info.frames},
         )
     return info.frames or 0
 

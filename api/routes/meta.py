@@ -46,6 +46,7 @@ async def healthz(ctx: Ctx) -> SafeJSONResponse:
         "max_upload_mb": s.max_upload_mb,
         "max_duration_s": s.max_duration_s,
         "max_pixels": s.max_pixels,
+        "max_fps": s.max_fps,
         "request_timeout_s": s.request_timeout_s,
     }
     auth = "open" if ctx.keyring.open else "keys"

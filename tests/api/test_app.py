@@ -117,7 +117,7 @@ def test_oversize_is_413_with_a_clear_body(
     assert leftovers(settings) == []
 
 
-def test_duration_and_frame_size_limits_are_413(
+def test_duration_frame_size_and_frame_rate_limits_are_413(
     make_client: Client, clips: dict[str, Path], settings: ApiSettings
 ) -> None:
     r = make_client(max_duration_s=3).post("/v1/scan", files=up(clips["long"]))
@@ -125,6 +125,10 @@ def test_duration_and_frame_size_limits_are_413(
     assert r.json()["limit_s"] == 3 and r.json()["duration_s"] == pytest.approx(6, abs=0.2)
     r = make_client(max_pixels=320 * 100).post("/v1/verify", files=up(clips["plain"]))
     assert r.status_code == 413 and r.json()["error"] == "frames_too_large"
+    r = make_client(max_fps=20).post("/v1/scan", files=up(clips["plain"]))  # 30 fps
+    assert r.status_code == 413 and r.json()["error"] == "too_many_frames"
+    assert (r.json()["limit_fps"], r.json()["frames"]) == (20, 60)
+    assert make_client(max_fps=30).post("/v1/verify", files=up(clips["plain"])).status_code == 200
     assert leftovers(settings) == []
 
 
