@@ -6,6 +6,7 @@ builds the same settings (:func:`ApiSettings.from_env`).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, fields
@@ -15,7 +16,10 @@ from typing import Any
 from vidprov.config import home_dir
 from vidprov.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 ENV_PREFIX = "VIDPROV_API_"
+_UNKNOWN: set[str] = set()  # unknown variables already reported (they went unsaid)
 MB = 1024 * 1024
 
 
@@ -129,6 +133,11 @@ class ApiSettings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _parse(f.name, str(f.type), raw)
+        known = {ENV_PREFIX + f.name.upper() for f in fields(cls)}
+        for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known):
+            if name not in _UNKNOWN:  # once per process: serve and its app both read them
+                _UNKNOWN.add(name)
+                log.warning("%s is not a setting (a misspelling?); ignored", name)
         return cls(**values)
 
     def to_env(self) -> dict[str, str]:

@@ -44,6 +44,11 @@ def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
         ApiSettings.from_env(env)
 
 
+def test_a_misspelt_setting_is_said_to_be_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    assert ApiSettings.from_env({"VIDPROV_API_MAX_UPLOADS_MB": "3"}) == ApiSettings()
+    assert "VIDPROV_API_MAX_UPLOADS_MB is not a setting (a misspelling?); ignored" in caplog.text
+
+
 def test_keys_file_format() -> None:
     token = "a-long-enough-token-123"
     text = f"""
