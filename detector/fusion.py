@@ -32,6 +32,7 @@ from typing import Any
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
 from vidprov.provenance import manifest
 from vidprov.provenance.manifest import source_type
+from vidprov.provenance.softbinding import ALG, from_manifest, payload_to_value
 from vidprov.watermark import covers_clip
 
 SNAP_S = 2e-3  # span ends this close to the clip's ends are taken as the ends
@@ -193,7 +194,8 @@ def _decide(
         # marked time only, unless its hash binding holds for these very bytes
         own = claim is not None or bool(recovered and recovered.get("content_matches"))
         if not own:
-            label, segs = _marked(_wm_spans(watermark, duration), classifier, duration, source)
+            spans = _bridged(_wm_spans(watermark, duration), recovered, watermark)
+            label, segs = _marked(spans, classifier, duration, source)
         elif label == "mixed":
             segs = _fill(_wm_spans(watermark, duration), classifier, duration)
         else:
@@ -253,3 +255,39 @@ def _wm_spans(watermark: dict[str, Any] | None, duration: float) -> list[tuple[f
     last = float(watermark.get("duration") or 0.0)
     spans = [(float(s["start"]), float(s["end"])) for s in watermark.get("segments", ())]
     return [(a, duration if last and b >= last - SNAP_S else b) for a, b in spans]
+
+
+BRIDGE_SLACK_S = 0.5  # the marked spans' ends may each sit a quarter second off
+
+
+def _bridged(
+    spans: list[tuple[float, float]],
+    recovered: dict[str, Any] | None,
+    watermark: dict[str, Any] | None,
+) -> list[tuple[float, float]]:
+    """The marked spans, joined into one where the recovered manifest shows that nothing can
+    lie between them: its soft binding says how long the clip marked with this payload was,
+    and the spans run from first to last within that length (plus :data:`BRIDGE_SLACK_S`
+    and 5%). A stretch where a re-encode weakened the mark too far to read (HEVC CRF 28: a
+    p-value of 0.68 over 1.2 s in the middle of a 5 s clip) was labelled by the classifier
+    (``real``) inside the very clip the manifest says is generated. Spans of another payload,
+    or a longer hull (footage put between two pieces of the clip), are left as they are."""
+    if len(spans) < 2 or not recovered or not watermark:
+        return spans
+    payload = (recovered.get("via") or {}).get("payload")
+    payloads = {s.get("payload") for s in watermark.get("segments", ())} - {None}
+    if not payload or payloads - {payload}:
+        return spans
+    value = payload_to_value(payload)
+    blocks = [
+        b
+        for b in from_manifest(recovered.get("manifest") or {})
+        if (b.alg, b.value) == (ALG, value)
+    ]
+    if not blocks:
+        return spans
+    marked_s = (max(b.end_ms for b in blocks) - min(b.start_ms for b in blocks)) / 1000
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    if last - first > 1.05 * marked_s + BRIDGE_SLACK_S:
+        return spans
+    return [(first, last)]

@@ -82,6 +82,56 @@ def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
     assert [(s.start, s.end, s.label) for s in v.segments] == [(0, 4, "ai"), (4, 10, "real")]
 
 
+def test_a_weak_stretch_between_pieces_of_one_recovered_clip_is_part_of_it() -> None:
+    """A 5 s clip re-encoded (HEVC CRF 28) lost its mark's strength for a second in the middle:
+    the recovered manifest's soft binding says the clip marked with this payload lasted 5 s,
+    so nothing else fits between its pieces, and that second was labelled ``real`` by the
+    classifier (a helper's audit). Pieces of a 5 s clip 7 s apart have footage between them."""
+    from vidprov.provenance.softbinding import payload_to_value
+
+    value = payload_to_value("ab" * 8)
+    raw = {
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+                        }
+                    ]
+                },
+            },
+            {
+                "label": "c2pa.soft-binding",
+                "data": {
+                    "alg": "io.vidprov.watermark.ss64.v1",
+                    "blocks": [
+                        {"scope": {"timespan": {"start": k * 1000, "end": k * 1000 + 1000}},
+                         "value": value}
+                        for k in range(5)
+                    ],
+                },
+            },
+        ]
+    }  # fmt: skip
+    rec = {"manifest": raw, "trusted": True, "via": {"payload": "ab" * 8}}
+    weak = wm((0, 2.47), (3.6, 5.0))
+    weak["segments"][0]["payload"] = None  # too weak a piece to decode alone
+    v = fuse("f", 5.0, c2pa("absent", None), rec, weak, REAL_CLS)
+    assert (v.label, [(s.start, s.end, s.label) for s in v.segments]) == ("ai", [(0, 5, "ai")])
+    # appended camera footage stays the classifier's; so does a weak stretch, when nothing
+    # says how long the marked clip was
+    v = fuse("f", 9.0, c2pa("absent", None), rec, wm((0, 2.47), (3.47, 4.8)), REAL_CLS)
+    assert [(s.start, s.end, s.label) for s in v.segments] == [(0, 4.8, "ai"), (4.8, 9, "real")]
+    unbound = {**rec, "manifest": {"assertions": raw["assertions"][:1]}}
+    v = fuse("f", 5.0, c2pa("absent", None), unbound, weak, REAL_CLS)
+    assert v.label == "mixed"
+    v = fuse("f", 12.0, c2pa("absent", None), rec, wm((0, 2.5), (9.5, 12)), REAL_CLS)
+    assert [s.label for s in v.segments] == ["ai", "real", "ai"]
+
+
 def test_a_recovered_composite_claim_is_about_the_composite() -> None:
     """A marked clip later concatenated with camera footage led to the concatenation's
     manifest, whose composite claim made the clip itself read "mixed" though marked end to end."""
