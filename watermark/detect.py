@@ -196,7 +196,7 @@ def _scan(
     wz = np.array([_pilot_z(v, pattern) for v in vecs])
     candidates = [(0, n_w - 1), *_runs(wz)]
     found: list[WatermarkSegment] = []
-    best: _Best = (1.0, 0.0, None)
+    best: _Best | None = None  # the first test's own z, not a placeholder 0, when p is 1
     whole: _Best = (1.0, 0.0, None)
     for a, b in dict.fromkeys(candidates):
         total = sum(vecs[a + 1 : b + 1], vecs[a].copy())
@@ -205,7 +205,7 @@ def _scan(
         logp += math.log(factor) - (crc_credit(config.list_size) if payload is not None else 0.0)
         p = math.exp(min(0.0, logp))
         hex_payload = payload.hex() if payload is not None else None
-        if p < best[0]:
+        if best is None or p < best[0]:
             best = (p, z, hex_payload)
         if (a, b) == (0, n_w - 1):
             whole = (p, z, hex_payload)
@@ -248,6 +248,7 @@ def _scan(
         and sum(s.end - s.start for s in found) >= 0.75 * span
     ):
         found = [WatermarkSegment(0.0, span, payload, p, z)]
+    assert best is not None  # the whole clip is always tested
     return best, found
 
 

@@ -102,7 +102,7 @@ def test_unmarked_clips_not_detected_over_many_keys(tmp_path: Path) -> None:
         make_clip(tmp_path / f"u{i}.mp4", seconds=2, width=256, height=192, seed=i)
         for i in range(2)
     ]
-    ps = []
+    ps, zs = [], []
     for c in clips:
         with VideoReader(c) as r:
             frames = list(r.frames("yuv420p"))
@@ -111,7 +111,9 @@ def test_unmarked_clips_not_detected_over_many_keys(tmp_path: Path) -> None:
             reading = detect(iter(frames), key)
             assert not reading.detected
             ps.append(reading.p_value)
+            zs.append(reading.z)
     assert min(ps) > 1e-6
+    assert 0.0 not in zs and min(zs) < 1 < max(zs)  # a statistic (it read 0.0 where p was 1)
 
 
 def test_splice_is_located(tmp_path: Path, key: bytes) -> None:
