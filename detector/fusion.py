@@ -265,13 +265,15 @@ def _bridged(
     recovered: dict[str, Any] | None,
     watermark: dict[str, Any] | None,
 ) -> list[tuple[float, float]]:
-    """The marked spans, joined into one where the recovered manifest shows that nothing can
-    lie between them: its soft binding says how long the clip marked with this payload was,
-    and the spans run from first to last within that length (plus :data:`BRIDGE_SLACK_S`
-    and 5%). A stretch where a re-encode weakened the mark too far to read (HEVC CRF 28: a
-    p-value of 0.68 over 1.2 s in the middle of a 5 s clip) was labelled by the classifier
-    (``real``) inside the very clip the manifest says is generated. Spans of another payload,
-    or a longer hull (footage put between two pieces of the clip), are left as they are."""
+    """The marked spans, joined into one where they run from first to last over the whole
+    clip that was marked with this payload: its length, from the recovered manifest's soft
+    binding, within :data:`BRIDGE_SLACK_S`. The mark is the same in every frame, so it cannot
+    tell a stretch where a re-encode weakened it too far to read (HEVC CRF 28: a p-value of
+    0.68 over 1.2 s in the middle of a 5 s clip, which the classifier then labelled ``real``
+    inside the very clip the manifest says is generated) from footage put between two pieces
+    of the clip; only the length can. Footage that replaced a stretch of the same length is
+    the case this reads wrong. Spans of another payload, or a hull longer or shorter than the
+    marked clip (pieces of it with other footage between them), are left as they are."""
     if len(spans) < 2 or not recovered or not watermark:
         return spans
     payload = (recovered.get("via") or {}).get("payload")
@@ -288,6 +290,6 @@ def _bridged(
         return spans
     marked_s = (max(b.end_ms for b in blocks) - min(b.start_ms for b in blocks)) / 1000
     first, last = min(a for a, _ in spans), max(b for _, b in spans)
-    if last - first > 1.05 * marked_s + BRIDGE_SLACK_S:
+    if abs((last - first) - marked_s) > BRIDGE_SLACK_S:
         return spans
     return [(first, last)]
