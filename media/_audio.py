@@ -326,18 +326,28 @@ class AudioCopier:
 #: most audio tracks copied from one source (each is read through a demuxer of its own)
 MAX_TRACKS = 16
 _LABELS = ("language", "handler_name")  # with the title: what tells tracks apart
+# ISO 639-2 languages with two codes (B/T): QuickTime's table takes one of each, and FFmpeg's
+# MOV muxer wrote "und" for the other (German as "deu", French as "fre"); MP4 takes any code
+_MOV_LANGUAGE = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi"}
+_MOV_LANGUAGE |= {"cze": "ces", "nld": "dut", "fre": "fra", "kat": "geo", "deu": "ger"}
+_MOV_LANGUAGE |= {"ell": "gre", "isl": "ice", "mkd": "mac", "msa": "may", "fas": "per"}
+_MOV_LANGUAGE |= {"rum": "ron", "slo": "slk", "bod": "tib", "cym": "wel"}
 
 
 def _label(dst: av.stream.Stream, src: av.stream.Stream) -> None:
     """Give ``dst`` the language, title and default/dub/commentary flags of ``src``: a film
     with two languages must still say which track is which. FFmpeg reads an MP4 or MOV track's
-    title as ``name`` (it was lost) and writes ``title`` to every container."""
+    title as ``name`` (it was lost) and writes ``title`` to every container; a language with
+    two codes is written in the one QuickTime's table has, into MOV (:data:`_MOV_LANGUAGE`)."""
     for key in _LABELS:
         if key in src.metadata:
             dst.metadata[key] = src.metadata[key]
     title = src.metadata.get("title") or src.metadata.get("name")
     if title:
         dst.metadata["title"] = title
+    language = dst.metadata.get("language")
+    if language in _MOV_LANGUAGE and dst.container.format.name == "mov":
+        dst.metadata["language"] = _MOV_LANGUAGE[language]
     dst.disposition = src.disposition
 
 

@@ -75,6 +75,16 @@ def test_every_audio_track_is_kept_with_its_language(
         assert kept == pytest.approx(2.0, abs=0.05)
 
 
+def test_a_language_with_two_codes_survives_a_mov(tmp_path: Path) -> None:
+    """QuickTime's language table takes one code of each two (German "ger", French "fra"):
+    FFmpeg's MOV muxer wrote "und" for the other. MP4 keeps any code as given."""
+    click_clip(src := tmp_path / "a.mkv", "aac", 48000, languages=("deu", "fre", "eng"))
+    for dst, expected in (("o.mov", ["ger", "fra", "eng"]), ("o.mp4", ["deu", "fre", "eng"])):
+        transcode(src, tmp_path / dst)
+        with av.open(str(tmp_path / dst)) as c:
+            assert [s.language for s in c.streams.audio] == expected
+
+
 @pytest.mark.parametrize(
     ("src", "codec", "start"),
     [("a.mp4", "aac", 0.0), ("a.mov", "pcm_s16le", 2.0), ("a.ts", "aac", 0.0)],
