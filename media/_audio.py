@@ -15,7 +15,6 @@ import numpy as np
 
 from vidprov.errors import MediaError
 from vidprov.media._open import ffmpeg_reason
-from vidprov.media.info import jump_ticks
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +217,6 @@ class AudioCopier:
         self._pending: av.Packet | None = None
         self._done = False
         self._shift = 0  # ticks added after the source's clock restarts
-        self._jump = jump_ticks(inp, self._in_stream.time_base)
         self._last_dts: int | None = None  # as demuxed, unshifted
         self._end: int | None = None  # where the latest packet so far ends (shifted)
 
@@ -251,11 +249,8 @@ class AudioCopier:
         """Shift ``p`` past a restart of the source's clock (joined MPEG-TS files), on from where
         the sound so far ends: the muxer refuses time going back. A sound packet's decoding time
         goes back only there (unlike video's, which can glitch by a tick:
-        :class:`~vidprov.media.info.Restarts`), so any step back counts, as does a jump ahead
-        where the video's would (:func:`~vidprov.media.info.jump_ticks`)."""
-        last = self._last_dts
-        ahead = self._jump is not None and last is not None and p.dts > last + self._jump
-        if last is not None and self._end is not None and (p.dts < last or ahead):
+        :class:`~vidprov.media.info.Restarts`), so any step back counts."""
+        if self._last_dts is not None and self._end is not None and p.dts < self._last_dts:
             self._shift = self._end - p.dts  # on from where the sound so far ends
         self._last_dts = p.dts
         p.pts, p.dts = (p.pts + self._shift if p.pts is not None else None), p.dts + self._shift

@@ -203,7 +203,7 @@ def probe(path: str | Path) -> VideoInfo:
         reordered = False  # B-frames: a packet's duration is then its gap in decoding order
         gaps = _GapCheck(p, time_base)
         index = IndexCheck(p, vs, container.format.name)
-        restarts = Restarts(step, jump_ticks(container, time_base))
+        restarts = Restarts(step)
         leading = 0 if vs.codec_context.name in KEYFRAME_FIRST else None
         lead = _LeadIn()
         try:
@@ -269,11 +269,7 @@ def probe(path: str | Path) -> VideoInfo:
         tail = last_duration or gaps.min_delta or step
         span = float((last - first + tail) * time_base)
         end = float((last + tail) * time_base)  # headers measure from 0, whatever the start
-        truncated = (  # a header's length spans a restart's jump
-            not audio_tail
-            and not restarts.count
-            and duration > max(span, end) + max(1.0, 0.5 * span)
-        )
+        truncated = not audio_tail and duration > max(span, end) + max(1.0, 0.5 * span)
         if truncated and str(p) not in _WARNED:
             _WARNED.add(str(p))
             log.warning(
@@ -486,34 +482,18 @@ def frame_step(fps: Fraction, time_base: Fraction | None) -> int:
     return max(1, round(1 / (fps * time_base)))
 
 
-DISCONT_S = 10.0  # a jump ahead this long in an MPEG-TS/PS or Ogg stream is a restart
-
-
-def jump_ticks(container: av.container.InputContainer, time_base: Fraction | None) -> int | None:
-    """How far ahead, in ``time_base`` ticks, a decoding time may jump in ``container`` before
-    it counts as a restart of the clock: :data:`DISCONT_S` in formats whose timestamps may be
-    discontinuous (MPEG-TS and PS, Ogg: FFmpeg's own threshold for them), never elsewhere (a
-    time-lapse MKV's frames may be hours apart)."""
-    if time_base is None or not container.format.flags & av.format.Flags.ts_discont.value:
-        return None
-    return round(DISCONT_S / time_base)
-
-
 class Restarts:
     """Timestamps that run on across a restart: a stream whose decoding timestamps go back by
     a frame or more while its presentation time goes back too (MPEG-TS files joined with
-    ``cat``, a wrapped 33-bit clock), or jump ahead by :func:`jump_ticks` (joined files whose
-    clocks start far apart: a 4 s and a 4 s piece read 104 s), continues one frame after the
-    latest presentation time before it, as players do, instead of folding its frames back onto
-    the start (the sampler skipped them, they stopped the watermark's read, and a re-encode
-    failed on the audio).
+    ``cat``, a wrapped 33-bit clock) continues one frame after the latest presentation time
+    before it, as players do, instead of folding its frames back onto the start (the sampler
+    skipped them, they stopped the watermark's read, and a re-encode failed on the audio).
     Pieces shorter than a second used to go back by less than a 1 s threshold and fold; a
     decoding time a tick or two out of order (a muxer's glitch) is no restart. One instance
     per stream, fed every packet in demuxing order."""
 
-    def __init__(self, step: int, jump: int | None = None) -> None:
+    def __init__(self, step: int) -> None:
         self.step, self.shift, self.count = step, 0, 0
-        self.jump = jump  # a decoding time this far ahead is a restart too (see jump_ticks)
         self.last_dts: int | None = None  # as demuxed, unshifted
         self.top: int | None = None  # latest presentation time so far (shifted)
 
@@ -526,8 +506,7 @@ class Restarts:
         if packet.dts is not None:
             last, top = self.last_dts, self.top
             back = last is not None and packet.dts <= last - self.step
-            ahead = self.jump is not None and last is not None and packet.dts > last + self.jump
-            if top is not None and ((back and ts + self.shift < top) or ahead):
+            if back and top is not None and ts + self.shift < top:
                 self.shift = top + self.step - ts
                 self.count += 1
             self.last_dts = packet.dts

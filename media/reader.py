@@ -25,7 +25,6 @@ from vidprov.media.info import (
     corrupt_gap,
     frame_step,
     header_info,
-    jump_ticks,
     one_timestamp,
     whole_packets,
 )
@@ -54,8 +53,7 @@ class VideoReader:
         self._used = False
         self._last_t: float | None = None
         self._origin: int | None = None  # the stream time of time 0
-        tb = self._stream.time_base
-        self._restarts = Restarts(frame_step(self.info.fps, tb), jump_ticks(self._container, tb))
+        self._restarts = Restarts(frame_step(self.info.fps, self._stream.time_base))
         # AVI times are slots in decoding order: out of order from the start with B-frames
         avi = self._container.format.name.split(",")[0] == "avi"
         reorders = avi and bool(self._stream.codec_context.has_b_frames)

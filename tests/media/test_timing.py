@@ -95,34 +95,27 @@ def test_a_sparse_clip_lasts_to_its_last_frame_not_twice_as_long(tmp_path: Path)
     assert info.frames == 2 and info.duration == pytest.approx(10.04, abs=0.02)  # it said 20
 
 
-@pytest.mark.parametrize(
-    ("seconds", "pieces", "jump"), [(2.0, 2, 0.0), (0.48, 3, 0.0), (2.0, 2, 100.0)]
-)
+@pytest.mark.parametrize(("seconds", "pieces"), [(2.0, 2), (0.48, 3)])
 def test_joined_streams_with_sound_reencode_whole(
-    tmp_path: Path, seconds: float, pieces: int, jump: float, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, seconds: float, pieces: int
 ) -> None:
     """Both clocks restart: the reader, the writer and the audio copy run on too (the muxer
     refused time going back: "encoding failed"). Pieces under a second used to fold onto each
     other, as their clock went back by less than a 1 s threshold: three 0.48 s pieces read as
-    36 frames in 0.48 s, and the re-encode failed. Pieces whose clocks start ``jump`` s apart
-    (100 s: joined recordings) run on as well: two 2 s pieces read 102 s, and the re-encode's
-    sound had 98 s of silence in it."""
+    36 frames in 0.48 s, and the re-encode failed."""
     src = make_clip(tmp_path / "a.mp4", seconds=seconds, width=160, height=120, fps=25, audio=True)
-    parts = []
-    for k in range(pieces):
-        parts.append(tmp_path / f"a{k}.ts")
-        with av.open(str(src)) as i, av.open(str(parts[-1]), "w", format="mpegts") as o:
-            streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
-            for p in i.demux():
-                if p.dts is not None:
-                    shift = round(k * jump / p.time_base)
-                    p.pts, p.dts, p.stream = p.pts + shift, p.dts + shift, streams[p.stream.index]
-                    o.mux(p)
-    with av.open(str(parts[0])) as c:  # the sound of one piece, AAC's padding included
+    part = tmp_path / "a.ts"
+    with av.open(str(src)) as i, av.open(str(part), "w", format="mpegts") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for p in i.demux():
+            if p.dts is not None:
+                p.stream = streams[p.stream.index]
+                o.mux(p)
+    with av.open(str(part)) as c:  # the sound of one piece, AAC's padding included
         a = c.streams.audio[0]
         sound = float(sum(p.duration for p in c.demux(a) if p.size) * a.time_base)
     joined = tmp_path / "joined.ts"
-    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    joined.write_bytes(part.read_bytes() * pieces)
     frames, total = round(seconds * 25) * pieces, seconds * pieces
     times = _times(joined)
     assert probe(joined).frames == len(times) == frames
@@ -137,7 +130,6 @@ def test_joined_streams_with_sound_reencode_whole(
     with av.open(str(out)) as c:
         a = c.streams.audio[0]
         assert float(a.duration * a.time_base) == pytest.approx(sound * pieces, abs=0.01)
-    assert "truncated?" not in caplog.text  # the header's length spans the jump
 
 
 def test_an_avi_with_b_frames_reads_in_order_at_its_frame_rate(tmp_path: Path) -> None:
