@@ -193,10 +193,9 @@ def probe(path: str | Path) -> VideoInfo:
         # a container-wide duration (Matroska) also spans an audio track that outlasts the video
         audio_tail = vs.duration is None and info.has_audio
         fmt = container.format.name.split(",")[0]
-        # with B-frames an MP4/MOV packet's duration is its gap in decoding order, while a
-        # Matroska block's is how long it is shown; an MP4 track's own end (its first shown
-        # time plus its length) says how long the last frame is (a held last frame read 4 s
-        # of a 6.97 s clip)
+        # with B-frames a packet's duration is its gap in decoding order (a Matroska copy of
+        # an MP4 keeps it too); an MP4 track's own end (its first shown time plus its length)
+        # says how long the last frame is shown (a held last frame read 4 s of a 6.97 s clip)
         track_end = (vs.start_time or 0) + vs.duration if fmt == "mov" and vs.duration else None
         step = frame_step(info.fps, time_base)
         count, first, last, last_duration = 0, None, None, 0
@@ -207,7 +206,8 @@ def probe(path: str | Path) -> VideoInfo:
         leading = 0 if vs.codec_context.name in KEYFRAME_FIRST else None
         lead = _LeadIn()
         try:
-            for packet in whole_packets(container.demux(vs), p):
+            packets = WholePackets(container.demux(vs), p)
+            for packet in packets:
                 index.add(packet)
                 if leading is not None and packet.is_keyframe and packet.size:
                     lead.start(packet, leading)  # decoding starts here (shown or not)
@@ -261,10 +261,12 @@ def probe(path: str | Path) -> VideoInfo:
     if first is not None and last is not None and time_base is not None and count > 1:
         # the last frame lasts its packet's duration, or else the shortest gap between frames:
         # the mean gap doubled a sparse clip's length (frames at 0 and 10 s: 20 s)
-        if reordered and fmt != "matroska":
+        if reordered:
             # only a hold clearly longer than a frame: an edit list that starts inside a
-            # frame leaves a track a fraction of a frame longer than its whole frames
-            held = track_end - last if track_end is not None and not restarts.count else 0
+            # frame leaves a track a fraction of a frame longer than its whole frames; a cut
+            # fragmented MP4's last fragment still lists the frames it lost
+            whole = track_end is not None and not restarts.count and not packets.cut
+            held = track_end - last if whole else 0
             last_duration = held if held >= 2 * (gaps.min_delta or step) else 0
         tail = last_duration or gaps.min_delta or step
         span = float((last - first + tail) * time_base)
@@ -370,25 +372,35 @@ def _report_leading(p: Path, count: int) -> None:
         )
 
 
-def whole_packets(packets: Iterable[av.Packet], path: Path) -> Iterator[av.Packet]:
+class WholePackets:
     """``packets`` without a last one the demuxer flags as cut short (a file that ends inside
     a frame: a fragmented MP4 has no index to say so). Fed to a threaded decoder, that packet
     lost the frames still in flight with it, silently (a cut fragmented MP4 read 102 of its 104
-    whole frames); one flagged inside the stream, with data after it, is kept."""
-    held: av.Packet | None = None
-    for packet in packets:
+    whole frames); one flagged inside the stream, with data after it, is kept. ``cut`` tells,
+    once iterated, whether one was left out."""
+
+    def __init__(self, packets: Iterable[av.Packet], path: Path) -> None:
+        self.packets, self.path, self.cut = packets, path, False
+
+    def __iter__(self) -> Iterator[av.Packet]:
+        held: av.Packet | None = None
+        for packet in self.packets:
+            if held is not None:
+                if packet.size:
+                    yield held
+                else:
+                    self._cut()
+                held = None
+            if packet.size and packet.is_corrupt:
+                held = packet
+                continue
+            yield packet
         if held is not None:
-            if packet.size:
-                yield held
-            else:
-                _cut_short(path)
-            held = None
-        if packet.size and packet.is_corrupt:
-            held = packet
-            continue
-        yield packet
-    if held is not None:
-        _cut_short(path)
+            self._cut()
+
+    def _cut(self) -> None:
+        self.cut = True
+        _cut_short(self.path)
 
 
 def _cut_short(path: Path) -> None:

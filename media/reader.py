@@ -22,11 +22,11 @@ from vidprov.media.info import (
     IndexCheck,
     Restarts,
     VideoInfo,
+    WholePackets,
     corrupt_gap,
     frame_step,
     header_info,
     one_timestamp,
-    whole_packets,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class VideoReader:
         stamps: set[int] = set()  # up to two distinct timestamps: enough to see time advance
         whole = IndexCheck(self.path, self._stream, self._container.format.name)
         try:
-            for packet in whole_packets(self._container.demux(self._stream), self.path):
+            for packet in WholePackets(self._container.demux(self._stream), self.path):
                 whole.add(packet)
                 self._run_on(packet, index)
                 for frame in packet.decode():

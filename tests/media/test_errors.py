@@ -236,13 +236,17 @@ def test_a_fragmented_mp4_cut_inside_a_frame_reads_its_whole_frames(
                 p.stream = out
                 o.mux(p)
     with av.open(str(frag)) as c:
-        spans = [(p.pos, p.pos + p.size) for p in c.demux(video=0) if p.size]
-    start, end = spans[-6]
+        tb = c.streams.video[0].time_base
+        spans = [(p.pos, p.pos + p.size, p.pts) for p in c.demux(video=0) if p.size]
+    start, end, _ = spans[-6]
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(frag.read_bytes()[: (start + end) // 2])
-    whole = sum(1 for _, stop in spans if stop <= (start + end) // 2)
+    shown = [pts for _, stop, pts in spans if stop <= (start + end) // 2]
+    whole = len(shown)
     assert whole == len(spans) - 6
-    assert probe(cut).frames == whole
+    info = probe(cut)
+    assert info.frames == whole  # and the length of those (its last fragment lists them all)
+    assert info.duration == pytest.approx(float((max(shown) - min(shown)) * tb) + 1 / 30)
     with VideoReader(cut) as reader:
         assert sum(1 for _ in reader.av_frames()) == whole
     assert "ends inside a frame" in caplog.text and str(cut) in caplog.text

@@ -295,6 +295,9 @@ def test_a_variable_rate_clip_with_b_frames_ends_one_short_gap_after_its_last_fr
     info, times = probe(path), _times(path)
     assert info.frames == 59 and times[-1] == pytest.approx(pts[-1] / 24)
     assert info.duration == pytest.approx((pts[-1] + 1) / 24)
+    # a Matroska copy keeps those decoding-order durations as its blocks' (5.583 s, not 5.375)
+    copy = _remux(path, tmp_path / "vfr_b.mkv", 0.0)
+    assert probe(copy).duration == pytest.approx((pts[-1] + 1) / 24, abs=2e-3)  # ms ticks
 
 
 def test_a_header_rate_that_is_a_time_base_is_not_the_frame_rate(tmp_path: Path) -> None:
@@ -405,7 +408,7 @@ def test_a_stream_without_a_keyframe_says_so(tmp_path: Path) -> None:
         probe(cut)
 
 
-@pytest.mark.parametrize(("name", "bframes"), [("held.mp4", 0), ("held.mp4", 3), ("held.mkv", 3)])
+@pytest.mark.parametrize(("name", "bframes"), [("held.mp4", 0), ("held.mp4", 3)])
 def test_a_last_frame_shown_long_keeps_the_rate(tmp_path: Path, name: str, bframes: int) -> None:
     """120 frames at 30 fps, the last one shown 3 s: the clip lasts 6.967 s, and its rate is
     still 30 fps (it read 120 / 6.967 s: 17.2 fps). With B-frames an MP4 packet's duration is
@@ -434,5 +437,5 @@ def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
     seconds = [0, 1, 2, 3 * 3600, 6 * 3600, 9 * 3600]  # frames hours apart
     path = encoded(tmp_path / "slow.mkv", [t * 1000 for t in seconds], Fraction(1, 1000))
     info = probe(path)
-    assert info.vfr and info.duration == pytest.approx(32400.04)  # its last frame's 40 ms
-    assert info.fps == Fraction(600, 3240004)  # 6 frames in 32400.04 s; it rounded to 0
+    assert info.vfr and info.duration == pytest.approx(32401)
+    assert info.fps == Fraction(6, 32401)  # it rounded to 0
