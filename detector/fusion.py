@@ -27,6 +27,7 @@ disagrees with the verdict: it decides nothing, but a reader should know it is t
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
@@ -267,7 +268,8 @@ def _bridged(
 ) -> list[tuple[float, float]]:
     """The marked spans, joined into one where they run from first to last over the whole
     clip that was marked with this payload: its length, from the recovered manifest's soft
-    binding, within :data:`BRIDGE_SLACK_S`. The mark is the same in every frame, so it cannot
+    binding (one unbroken run of blocks: a concatenation's binding covers its marked pieces
+    only), within :data:`BRIDGE_SLACK_S`. The mark is the same in every frame, so it cannot
     tell a stretch where a re-encode weakened it too far to read (HEVC CRF 28: a p-value of
     0.68 over 1.2 s in the middle of a 5 s clip, which the classifier then labelled ``real``
     inside the very clip the manifest says is generated) from footage put between two pieces
@@ -286,9 +288,10 @@ def _bridged(
         for b in from_manifest(recovered.get("manifest") or {})
         if (b.alg, b.value) == (ALG, value)
     ]
-    if not blocks:
-        return spans
-    marked_s = (max(b.end_ms for b in blocks) - min(b.start_ms for b in blocks)) / 1000
+    blocks.sort(key=lambda b: b.start_ms)
+    if not blocks or any(b.start_ms > a.end_ms for a, b in pairwise(blocks)):
+        return spans  # the mark covers pieces only (a concatenation's): other footage between
+    marked_s = (max(b.end_ms for b in blocks) - blocks[0].start_ms) / 1000
     first, last = min(a for a, _ in spans), max(b for _, b in spans)
     if abs((last - first) - marked_s) > BRIDGE_SLACK_S:
         return spans

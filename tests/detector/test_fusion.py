@@ -129,6 +129,17 @@ def test_a_weak_stretch_between_pieces_of_one_recovered_clip_is_part_of_it() -> 
     unbound = {**rec, "manifest": {"assertions": raw["assertions"][:1]}}
     v = fuse("f", 5.0, c2pa("absent", None), unbound, weak, REAL_CLS)
     assert v.label == "mixed"
+    # a concatenation A[0:2.5] + 3 s of camera + A[2.5:5]: its binding has a hole there
+    concat = {**rec, "manifest": {"assertions": [raw["assertions"][0], {
+        "label": "c2pa.soft-binding",
+        "data": {"alg": "io.vidprov.watermark.ss64.v1", "blocks": [
+            {"scope": {"timespan": {"start": 0, "end": 1000}}, "value": value},
+            {"scope": {"timespan": {"start": 1000, "end": 2500}}, "value": value},
+            {"scope": {"timespan": {"start": 5500, "end": 8000}}, "value": value},
+        ]},
+    }]}}  # fmt: skip
+    v = fuse("f", 8.0, c2pa("absent", None), concat, wm((0, 2.5), (5.5, 8)), REAL_CLS)
+    assert [s.label for s in v.segments] == ["ai", "real", "ai"]
     for far in (wm((0, 2.5), (9.5, 12)), wm((0, 1.5), (2.5, 4))):  # longer, shorter hulls
         v = fuse("f", 12.0, c2pa("absent", None), rec, far, REAL_CLS)
         assert [s.label for s in v.segments] == ["ai", "real", "ai", "real"][: len(v.segments)]
