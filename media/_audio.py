@@ -415,7 +415,8 @@ class AudioTracks:
     def finish(self) -> None:
         for track, c in enumerate(self.copiers):
             c.finish()
-            if not c.fed:  # muxers leave out an empty track: say so, as track numbers shift
+            # the MP4 and MOV muxers leave out an empty track: say so, as track numbers shift
+            if not c.fed and c._out.format.name in ("mp4", "mov"):
                 span = (
                     ""
                     if c.window is None

@@ -110,7 +110,8 @@ def _wants_c2pa(accept: str) -> bool:
     Raises:
         ApiError: 406 when the header accepts neither.
     """
-    c2pa = _quality(accept, C2PA_MIME) if C2PA_MIME in accept.lower() else 0.0
+    named = {item.split(";", 1)[0].strip().lower() for item in accept.split(",")}
+    c2pa = _quality(accept, C2PA_MIME) if C2PA_MIME in named else 0.0
     json = _quality(accept, "application/json")
     if c2pa <= 0 and json <= 0:
         raise ApiError(

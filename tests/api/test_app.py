@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import KEYS, Client, SpinningScanner, auth, leftovers, wait_job
+from tests.streams import encoded
 from vidprov.api import ApiSettings, create_app
 from vidprov.detector.verdict import Verdict
 from vidprov.errors import MediaError
@@ -118,7 +120,7 @@ def test_oversize_is_413_with_a_clear_body(
 
 
 def test_duration_frame_size_and_frame_rate_limits_are_413(
-    make_client: Client, clips: dict[str, Path], settings: ApiSettings
+    make_client: Client, clips: dict[str, Path], settings: ApiSettings, tmp_path: Path
 ) -> None:
     r = make_client(max_duration_s=3).post("/v1/scan", files=up(clips["long"]))
     assert r.status_code == 413 and r.json()["error"] == "too_long"
@@ -129,6 +131,9 @@ def test_duration_frame_size_and_frame_rate_limits_are_413(
     assert r.status_code == 413 and r.json()["error"] == "too_many_frames"
     assert (r.json()["limit_fps"], r.json()["frames"]) == (20, 60)
     assert make_client(max_fps=30).post("/v1/verify", files=up(clips["plain"])).status_code == 200
+    # 245 frames at 240 fps: 240 x 1.0208333 s is 244.99999999999997 (it was refused)
+    fast = encoded(tmp_path / "fast.mp4", list(range(245)), Fraction(1, 240), rate=240)
+    assert make_client().post("/v1/verify", files=up(fast)).status_code == 200
     assert leftovers(settings) == []
 
 

@@ -401,6 +401,7 @@ def test_accept_headers_and_logged_paths() -> None:
         "application/c2pa;q=0, application/json",  # q=0: refused
         "application/c2pa;q=0.5, application/json",  # JSON preferred: it was the store
         "application/c2pa;q=0.5, application/*",
+        "application/c2pa-manifest+json, */*",  # not the store's type (it was, by substring)
     ):
         assert not _wants_c2pa(accept), accept
     for accept in ("application/json;q=0", "*/*;q=0", "text/html", "application/c2pa;q=0"):

@@ -126,6 +126,11 @@ def test_a_track_with_no_sound_in_the_window_is_said_to_be_left_out(
         assert not c.streams.audio
     for track in (0, 1):
         assert f"audio track {track} has no sound between 1.25 and 2 s: left out" in caplog.text
+    caplog.clear()  # Matroska keeps an empty track: nothing to say
+    with VideoWriter(tmp_path / "o.mkv", 64, 64, 30, audio_from=src, audio_window=(1.25, 2.0)) as w:
+        w.write(np.zeros((64, 64, 3), np.uint8))
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert len(c.streams.audio) == 2 and "left out" not in caplog.text
 
 
 def test_a_short_gap_in_the_sound_is_kept(tmp_path: Path) -> None:
