@@ -52,20 +52,20 @@ def aac_rate(rate: int) -> int:
 
 #: the channel layouts FFmpeg's AAC encoder takes; others go by their channel count
 _AAC_LAYOUTS = {"mono", "stereo", "2.1", "3.0", "4.0", "quad", "5.0", "5.1"}
-_AAC_LAYOUTS |= {"5.0(side)", "5.1(side)"}
-_BY_COUNT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1"}
+_AAC_LAYOUTS |= {"5.0(side)", "5.1(side)", "7.1"}
+_BY_COUNT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
 
 
 def _aac_track(
     out: av.container.OutputContainer, rate: int, channels: int, layout: str | None = None
 ) -> tuple[av.audio.stream.AudioStream, av.AudioResampler, int]:
     """An AAC track in ``out`` for audio at ``rate`` Hz with ``channels`` (in ``layout``,
-    when it has one AAC takes; else by the count, up to 5.1: more are mixed down to stereo,
-    as every re-encode was until this version), the resampler that feeds it, and the
+    when it has one AAC takes; else by the count, up to 5.1, and 7.1: others are mixed down to
+    stereo, as every re-encode was until this version), the resampler that feeds it, and the
     track's rate."""
     stored = aac_rate(rate)
     name = layout if layout in _AAC_LAYOUTS else _BY_COUNT.get(channels, "stereo")
-    if channels > 6 and name == "stereo":
+    if channels > 2 and name == "stereo":
         log.info("%d audio channels are mixed down to stereo for AAC", channels)
     stream = out.add_stream("aac", rate=stored)
     stream.layout = name
