@@ -50,8 +50,8 @@ def scan_file(
             raises stops the scan (both passes, at their next frame).
 
     Raises:
-        MediaError: the file is missing, empty, not a video, or has fewer than 2 frames; or
-            its frames cannot be classified and neither a trusted manifest nor our watermark
+        MediaError: the file is missing, empty or not a video; or it has one frame, or frames
+            that cannot be classified, and neither a trusted manifest nor our watermark
             decides.
         DetectorError: the classifier model cannot be loaded.
         ProvenanceError: unreadable or malformed trust anchors.
@@ -64,8 +64,6 @@ def scan_file(
 
     key = optional_watermark_key(key)
     info = probe(path)
-    if info.frames is not None and info.frames < 2:
-        raise MediaError(f"only {info.frames} frame(s): nothing to scan", path)
     if classifier and detector is None:
         from vidprov.detector.models import load_default
 
@@ -73,6 +71,8 @@ def scan_file(
     unclassifiable: MediaError | None = None
     if classifier:
         try:
+            if info.frames is not None and info.frames < 2:  # `generate --frames 1` makes one
+                raise MediaError(f"only {info.frames} frame: nothing to classify", path)
             check_classifiable(info.width, info.height, path)
         except MediaError as exc:  # the manifest or the watermark may still decide
             log.info("%s: classifier skipped (%s)", path, exc.message)

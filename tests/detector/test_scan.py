@@ -40,7 +40,7 @@ def test_splice_is_located_within_half_a_second(toy_model: Detector, tmp_path: P
             "empty",
         ),
         (lambda p: (p / "t.mp4").write_text("not a video") and p / "t.mp4", "not a"),
-        (lambda p: make_clip(p / "one.mp4", seconds=1 / 30, fps=30), "1 frame"),
+        (lambda p: make_clip(p / "one.mp4", seconds=1 / 30, fps=30), "only 1 frame: nothing"),
     ],
 )
 def test_bad_inputs_are_typed_errors(tmp_path: Path, make, match: str, toy_model: Detector) -> None:
@@ -297,6 +297,11 @@ def test_a_signed_clip_too_small_to_classify_is_decided_by_its_manifest(
     # nothing else to decide by: still the typed error, never an invented verdict
     with pytest.raises(MediaError, match=f"tiny.mp4: {why}"):
         scan_file(clip, detector=shipped)
+    # one frame (`generate --frames 1` makes one): it was an error, signed or not
+    one = make_clip(tmp_path / "one.mp4", seconds=1 / 30, width=64, height=64, fps=30)
+    v = scan_file(sign_file(one, tmp_path / "one-signed.mp4").output, detector=shipped)
+    assert (v.label, v.decided_by) == ("ai", "c2pa")
+    assert v.evidence["classifier"]["reason"].startswith("only 1 frame: nothing to classify")
 
 
 def test_a_jump_in_frame_times_is_sampled_at_once(tmp_path: Path) -> None:
