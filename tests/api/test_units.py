@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -227,7 +228,6 @@ def test_remove_key_keeps_the_other_entries_and_comments(tmp_path: Path) -> None
 def test_a_request_cut_off_by_the_stop_gets_a_json_503(tmp_path: Path) -> None:
     """uvicorn cancels requests still open when its stop's grace ends; the wait for the job
     turns that into a JSON 503 naming the job (it was uvicorn's plain-text 500)."""
-    import asyncio
     import threading
 
     from vidprov.api.jobs import JobStore, Runner
@@ -236,16 +236,9 @@ def test_a_request_cut_off_by_the_stop_gets_a_json_503(tmp_path: Path) -> None:
     runner = Runner(JobStore(tmp_path, 60.0), max_concurrent=1, max_queue=4)
     job_id, future = runner.submit("scan", "me", lambda progress: release.wait(30))
 
-    async def cut_off() -> None:
-        waiting = asyncio.create_task(runner.wait(job_id, future, 60))
-        await asyncio.sleep(0.2)
-        waiting.cancel()
-        await waiting
-
-    with pytest.raises(ApiError) as err:
-        asyncio.run(cut_off())
-    assert (err.value.status, err.value.code) == (503, "unavailable")
-    assert err.value.body()["job_id"] == job_id and job_id in err.value.message
+    err = _cut_off(lambda: runner.wait(job_id, future, 60), 0.2)
+    assert (err.status, err.code) == (503, "unavailable")
+    assert err.body()["job_id"] == job_id and job_id in err.message
     release.set()
     runner.shutdown(grace=5)
 
@@ -263,17 +256,26 @@ def test_a_body_cut_off_by_the_stop_gets_a_json_503() -> None:
         await asyncio.sleep(3600)  # the rest of the body never comes
         return {}
 
+    request = Request({"type": "http", "method": "POST", "headers": []}, trickle)
+    err = _cut_off(lambda: anext(timed_chunks(request, 60, 60, "upload", "x")), 0.1)
+    assert (err.status, err.code) == (503, "unavailable")
+    assert "stopping mid-upload" in err.message
+
+
+def _cut_off(start: Callable[[], Awaitable[object]], after_s: float) -> ApiError:
+    """The ApiError that what ``start`` makes raises when cancelled ``after_s`` into it, as
+    uvicorn cancels the requests still open when its stop's grace ends."""
+    import asyncio
+
     async def cut_off() -> None:
-        request = Request({"type": "http", "method": "POST", "headers": []}, trickle)
-        reading = asyncio.create_task(anext(timed_chunks(request, 60, 60, "upload", "x")))
-        await asyncio.sleep(0.1)
-        reading.cancel()
-        await reading
+        task = asyncio.ensure_future(start())
+        await asyncio.sleep(after_s)
+        task.cancel()
+        await task
 
     with pytest.raises(ApiError) as err:
         asyncio.run(cut_off())
-    assert (err.value.status, err.value.code) == (503, "unavailable")
-    assert "stopping mid-upload" in err.value.message
+    return err.value
 
 
 def test_upload_folders_of_dead_workers_are_swept_at_start(tmp_path: Path) -> None:

@@ -19,6 +19,12 @@ def c2pa(state: str, dst: str | None) -> dict:
     return {"state": state, "digital_source_type": IPTC + dst if dst else None, "actions": []}
 
 
+def created(dst: str) -> dict:
+    """A ``c2pa.actions.v2`` assertion saying ``c2pa.created`` with source type ``dst``."""
+    action = {"action": "c2pa.created", "digitalSourceType": IPTC + dst}
+    return {"label": "c2pa.actions.v2", "data": {"actions": [action]}}
+
+
 def wm(*spans: tuple[float, float]) -> dict:
     return {
         "detected": bool(spans),
@@ -52,21 +58,7 @@ def test_untrusted_ai_claim_does_not_decide_but_is_noted() -> None:
 
 
 def test_recovered_manifest_decides_when_embedded_is_gone() -> None:
-    raw = {
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {
-                    "actions": [
-                        {
-                            "action": "c2pa.created",
-                            "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
-                        }
-                    ]
-                },
-            }
-        ]
-    }
+    raw = {"assertions": [created("trainedAlgorithmicMedia")]}
     rec = {"manifest": raw, "trusted": True}
     v = fuse("f", 10.0, c2pa("absent", None), rec, wm((0, 10)), REAL_CLS)
     assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
@@ -93,17 +85,7 @@ def test_a_weak_stretch_between_pieces_of_one_recovered_clip_is_part_of_it() -> 
     value = payload_to_value("ab" * 8)
     raw = {
         "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {
-                    "actions": [
-                        {
-                            "action": "c2pa.created",
-                            "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
-                        }
-                    ]
-                },
-            },
+            created("trainedAlgorithmicMedia"),
             {
                 "label": "c2pa.soft-binding",
                 "data": {
@@ -149,15 +131,7 @@ def test_a_weak_stretch_between_pieces_of_one_recovered_clip_is_part_of_it() -> 
 def test_a_recovered_composite_claim_is_about_the_composite() -> None:
     """A marked clip later concatenated with camera footage led to the concatenation's
     manifest, whose composite claim made the clip itself read "mixed" though marked end to end."""
-    composite = IPTC + "compositeWithTrainedAlgorithmicMedia"
-    raw = {
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": composite}]},
-            }
-        ]
-    }
+    raw = {"assertions": [created("compositeWithTrainedAlgorithmicMedia")]}
     rec = {"manifest": raw, "trusted": True, "content_matches": False}
     v = fuse("f", 3.0, c2pa("absent", None), rec, wm((0, 3)), REAL_CLS)
     assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
