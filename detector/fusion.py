@@ -27,7 +27,6 @@ disagrees with the verdict: it decides nothing, but a reader should know it is t
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import pairwise
 from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
@@ -288,10 +287,15 @@ def _bridged(
         for b in from_manifest(recovered.get("manifest") or {})
         if (b.alg, b.value) == (ALG, value)
     ]
+    if not blocks:
+        return spans
     blocks.sort(key=lambda b: b.start_ms)
-    if not blocks or any(b.start_ms > a.end_ms for a, b in pairwise(blocks)):
-        return spans  # the mark covers pieces only (a concatenation's): other footage between
-    marked_s = (max(b.end_ms for b in blocks) - blocks[0].start_ms) / 1000
+    reach = blocks[0].end_ms
+    for b in blocks[1:]:
+        if b.start_ms > reach:  # pieces only (a concatenation's): other footage between
+            return spans
+        reach = max(reach, b.end_ms)
+    marked_s = (reach - blocks[0].start_ms) / 1000
     first, last = min(a for a, _ in spans), max(b for _, b in spans)
     if abs((last - first) - marked_s) > BRIDGE_SLACK_S:
         return spans

@@ -52,7 +52,7 @@ def scan_file(
     Raises:
         MediaError: the file is missing, empty or not a video; or it has one frame, or frames
             that cannot be classified, and neither a trusted manifest nor our watermark
-            decides.
+            decides (without the classifier, such a clip reads ``unknown``, as any other).
         DetectorError: the classifier model cannot be loaded.
         ProvenanceError: unreadable or malformed trust anchors.
         WatermarkError: a ``key`` that is not 256 bits.
@@ -190,7 +190,8 @@ def scan_many(
 ) -> Iterator[Verdict | ScanFailure]:
     """Scan each file in turn (folders expanded by :func:`iter_inputs`), yielding its
     :class:`Verdict` as soon as it is done. A file that cannot be scanned (missing, empty, not a
-    video, one frame) yields a :class:`ScanFailure` instead and the batch goes on: one
+    video, frames the classifier cannot take that nothing else decides: see :func:`scan_file`)
+    yields a :class:`ScanFailure` instead and the batch goes on: one
     bad upload must not stop a queue (nor does a folder that holds no videos or cannot be
     listed: it yields a failure too).
 

@@ -50,10 +50,12 @@ def aac_rate(rate: int) -> int:
     return rate if rate in AAC_RATES else 48000
 
 
-#: the channel layouts FFmpeg's AAC encoder takes; others go by their channel count
+#: the channel layouts an AAC track keeps as they are (MP4 readers get them back); others of
+#: up to six channels go by their channel count, as do eight with no layout named (PCM in
+#: Matroska); other layouts of eight (7.1(wide), octagonal) would be remixed: stereo
 _AAC_LAYOUTS = {"mono", "stereo", "2.1", "3.0", "4.0", "quad", "5.0", "5.1"}
 _AAC_LAYOUTS |= {"5.0(side)", "5.1(side)", "7.1"}
-_BY_COUNT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
+_BY_COUNT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1"}
 
 
 def _aac_track(
@@ -64,7 +66,12 @@ def _aac_track(
     stereo, as every re-encode was until this version), the resampler that feeds it, and the
     track's rate."""
     stored = aac_rate(rate)
-    name = layout if layout in _AAC_LAYOUTS else _BY_COUNT.get(channels, "stereo")
+    if layout in _AAC_LAYOUTS:
+        name = str(layout)
+    elif channels == 8 and (layout is None or layout.endswith(" channels")):  # no order named
+        name = "7.1"
+    else:
+        name = _BY_COUNT.get(channels, "stereo")
     if channels > 2 and name == "stereo":
         log.info("%d audio channels are mixed down to stereo for AAC", channels)
     stream = out.add_stream("aac", rate=stored)

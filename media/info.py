@@ -384,19 +384,22 @@ class WholePackets:
 
     def __iter__(self) -> Iterator[av.Packet]:
         held: av.Packet | None = None
+        empty: list[av.Packet] = []  # packets without data after it (AVI's skipped frames)
         for packet in self.packets:
             if held is not None:
-                if packet.size:
-                    yield held
-                else:
-                    self._cut()
-                held = None
+                if not packet.size:
+                    empty.append(packet)  # the end of the stream, or data may follow
+                    continue
+                yield held
+                yield from empty
+                held, empty = None, []
             if packet.size and packet.is_corrupt:
                 held = packet
                 continue
             yield packet
         if held is not None:
             self._cut()
+        yield from empty
 
     def _cut(self) -> None:
         self.cut = True

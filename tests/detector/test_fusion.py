@@ -122,6 +122,17 @@ def test_a_weak_stretch_between_pieces_of_one_recovered_clip_is_part_of_it() -> 
     }]}}  # fmt: skip
     v = fuse("f", 8.0, c2pa("absent", None), concat, wm((0, 2.5), (5.5, 8)), REAL_CLS)
     assert [s.label for s in v.segments] == ["ai", "real", "ai"]
+    # blocks that overlap cover what they cover (the one before the gap is not the one that
+    # reaches furthest)
+    spread = [(0, 5000), (1000, 2000), (3000, 4000)]
+    overlapping = {**rec, "manifest": {"assertions": [raw["assertions"][0], {
+        "label": "c2pa.soft-binding",
+        "data": {"alg": "io.vidprov.watermark.ss64.v1", "blocks": [
+            {"scope": {"timespan": {"start": a, "end": b}}, "value": value} for a, b in spread
+        ]},
+    }]}}  # fmt: skip
+    v = fuse("f", 5.0, c2pa("absent", None), overlapping, wm((0, 2), (3.2, 5)), REAL_CLS)
+    assert [(s.start, s.end, s.label) for s in v.segments] == [(0, 5, "ai")]
     for far in (wm((0, 2.5), (9.5, 12)), wm((0, 1.5), (2.5, 4))):  # longer, shorter hulls
         v = fuse("f", 12.0, c2pa("absent", None), rec, far, REAL_CLS)
         assert [s.label for s in v.segments] == ["ai", "real", "ai", "real"][: len(v.segments)]

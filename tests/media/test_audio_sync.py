@@ -159,8 +159,8 @@ def test_a_re_encoded_surround_track_keeps_its_channels(
     tmp_path: Path, layout: str, n: int
 ) -> None:
     """Every re-encoded track was mixed down to stereo: a 5.1 film lost its surround (and a 7.1
-    one until this version). Samples go in and out packed: PyAV crashes reading an 8-channel
-    planar frame."""
+    one until this version: PCM in Matroska names no order, so eight channels are read as
+    7.1). Samples go in and out packed: PyAV crashes reading an 8-channel planar frame."""
     src = tmp_path / "a.mkv"
     with av.open(str(src), "w") as o:
         v = o.add_stream("libx264", rate=30)

@@ -250,3 +250,19 @@ def test_a_fragmented_mp4_cut_inside_a_frame_reads_its_whole_frames(
     with VideoReader(cut) as reader:
         assert sum(1 for _ in reader.av_frames()) == whole
     assert "ends inside a frame" in caplog.text and str(cut) in caplog.text
+
+
+def test_a_packet_flagged_cut_short_with_data_after_it_is_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the stream's last packet is left out: one followed by an empty packet (an AVI's
+    skipped frame) and then by data was dropped, and the file called cut short."""
+    from types import SimpleNamespace as P
+
+    from vidprov.media.info import WholePackets
+
+    stream = [P(size=9, is_corrupt=False), P(size=9, is_corrupt=True), P(size=0, is_corrupt=False)]
+    stream += [P(size=9, is_corrupt=False), P(size=9, is_corrupt=True), P(size=0, is_corrupt=False)]
+    packets = WholePackets(stream, tmp_path / "x.avi")
+    assert list(packets) == stream[:4] + stream[5:]  # the last with data is left out
+    assert packets.cut and caplog.text.count("ends inside a frame") == 1
