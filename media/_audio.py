@@ -199,6 +199,7 @@ class AudioCopier:
     ) -> None:
         self.src = src
         self.window = window
+        self.track = track
         self._in = inp
         self._in_stream = inp.streams.audio[track]
         cc = self._in_stream.codec_context
@@ -219,7 +220,7 @@ class AudioCopier:
             self._next_pts: int | None = None  # the next encoded sample, in 1/rate ticks
         _label(self._out_stream, self._in_stream)
         self._out = out
-        self.fed = 0  # packets passed on
+        self._fed = 0  # packets passed on
         self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))
         self._pending: av.Packet | None = None
         self._done = False
@@ -277,7 +278,7 @@ class AudioCopier:
                 self._pending = p
                 break
             self._mux(p)
-            self.fed += 1
+            self._fed += 1
 
     def _mux(self, p: av.Packet) -> None:
         if self.mode == "copy":
@@ -320,6 +321,11 @@ class AudioCopier:
                 self._encode(rf, None)
             for op in self._out_stream.encode(None):
                 self._out.mux(op)
+        # the MP4 and MOV muxers leave out an empty track: say so, as track numbers shift
+        if not self._fed and self._out.format.name in ("mp4", "mov"):
+            w = self.window
+            span = "" if w is None else f" between {w[0]:.3g} and {w[1]:.3g} s"
+            log.warning("%s: audio track %d has no sound%s: left out", self.src, self.track, span)
 
     def close(self) -> None:
         self._in.close()
@@ -420,16 +426,8 @@ class AudioTracks:
             c.pump(until)
 
     def finish(self) -> None:
-        for track, c in enumerate(self.copiers):
+        for c in self.copiers:
             c.finish()
-            # the MP4 and MOV muxers leave out an empty track: say so, as track numbers shift
-            if not c.fed and c._out.format.name in ("mp4", "mov"):
-                span = (
-                    ""
-                    if c.window is None
-                    else f" between {c.window[0]:.3g} and {c.window[1]:.3g} s"
-                )
-                log.warning("%s: audio track %d has no sound%s: left out", c.src, track, span)
 
     def close(self) -> None:
         for c in self.copiers:
