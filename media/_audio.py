@@ -14,6 +14,7 @@ import av.error
 import numpy as np
 
 from vidprov.errors import MediaError
+from vidprov.media._clock import clocked
 from vidprov.media._open import ffmpeg_reason
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ class AudioCopier:
         _label(self._out_stream, self._in_stream)
         self._out = out
         self._fed = 0  # packets passed on
-        self._packets: Iterator[av.Packet] = iter(inp.demux(self._in_stream))
+        self._packets: Iterator[av.Packet] = iter(clocked(inp, self._in_stream)[0])
         self._pending: av.Packet | None = None
         self._done = False
         self._shift = 0  # ticks added after the source's clock restarts

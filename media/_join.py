@@ -13,6 +13,7 @@ import av.error
 import numpy as np
 
 from vidprov.media._audio import GAP_S, _aac_track, open_audio
+from vidprov.media._clock import clocked
 from vidprov.media._open import ffmpeg_reason
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class _Part:
     def _decoded(self, stream: av.audio.stream.AudioStream) -> Iterator[av.AudioFrame]:
         """The track's sound, resampled; a packet that does not decode is a gap (it silenced
         the rest of the source), a file that cannot be read on the end of it."""
-        packets = self._in.demux(stream)
+        packets, _ = clocked(self._in, stream)  # on the file's clock, as its frames
         while True:
             try:
                 packet = next(packets)

@@ -13,6 +13,7 @@ import av
 import av.error
 
 from vidprov.errors import MediaError
+from vidprov.media._clock import clocked
 from vidprov.media._open import ffmpeg_reason, main_video, open_input
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ def probe(path: str | Path) -> VideoInfo:
         leading = 0 if vs.codec_context.name in KEYFRAME_FIRST else None
         lead = _LeadIn()
         try:
-            packets = WholePackets(container.demux(vs), p)
+            demuxed, clock = clocked(container, vs)
+            packets = WholePackets(demuxed, p)
             for packet in packets:
                 index.add(packet)
                 if leading is not None and packet.is_keyframe and packet.size:
@@ -240,6 +242,15 @@ def probe(path: str | Path) -> VideoInfo:
         if count > 1 and first == last:
             raise MediaError(one_timestamp(count), p)
         index.check()
+        jumps = clock.jumps if clock is not None else 0
+        if jumps and f"jump:{p}" not in _WARNED:
+            _WARNED.add(f"jump:{p}")
+            log.warning(
+                "%s: the clock jumps on %d time(s) (joined recordings?): times run on across "
+                "the jumps",
+                p,
+                jumps,
+            )
         if restarts.count and f"restart:{p}" not in _WARNED:  # scan probes a file twice
             _WARNED.add(f"restart:{p}")
             log.warning(
@@ -265,13 +276,15 @@ def probe(path: str | Path) -> VideoInfo:
             # only a hold clearly longer than a frame: an edit list that starts inside a
             # frame leaves a track a fraction of a frame longer than its whole frames; a cut
             # fragmented MP4's last fragment still lists the frames it lost
-            whole = track_end is not None and not restarts.count and not packets.cut
+            whole = track_end is not None and not restarts.count + jumps and not packets.cut
             held = track_end - last if whole else 0
             last_duration = held if held >= 2 * (gaps.min_delta or step) else 0
         tail = last_duration or gaps.min_delta or step
         span = float((last - first + tail) * time_base)
         end = float((last + tail) * time_base)  # headers measure from 0, whatever the start
-        truncated = not audio_tail and duration > max(span, end) + max(1.0, 0.5 * span)
+        # a header's length spans the jumps that the clock took out
+        long = duration > max(span, end) + max(1.0, 0.5 * span)
+        truncated = long and not audio_tail and not jumps
         if truncated and str(p) not in _WARNED:
             _WARNED.add(str(p))
             log.warning(

@@ -15,6 +15,7 @@ import av.error
 import numpy as np
 
 from vidprov.errors import MediaError
+from vidprov.media._clock import FileClock, clocked
 from vidprov.media._open import ffmpeg_reason, main_video, open_input
 from vidprov.media.frames import Frame, FrameChunk, YUVFrame, to_yuv_planes
 from vidprov.media.info import (
@@ -59,6 +60,8 @@ class VideoReader:
         reorders = avi and bool(self._stream.codec_context.has_b_frames)
         self._slots = _Slots(self.path, reorders, self._stream.start_time or 0)
         self._size: tuple[int, int] | None = None  # every frame's size, where one is required
+        self._clock: FileClock | None = None  # the file's, where its format lets time jump
+        self._jump_told = False
 
     @property
     def time_base(self) -> Fraction | None:
@@ -109,7 +112,8 @@ class VideoReader:
         stamps: set[int] = set()  # up to two distinct timestamps: enough to see time advance
         whole = IndexCheck(self.path, self._stream, self._container.format.name)
         try:
-            for packet in WholePackets(self._container.demux(self._stream), self.path):
+            demuxed, self._clock = clocked(self._container, self._stream)
+            for packet in WholePackets(demuxed, self.path):
                 whole.add(packet)
                 self._run_on(packet, index)
                 for frame in packet.decode():
@@ -140,6 +144,9 @@ class VideoReader:
         ts = self._restarts.apply(packet)
         if self._restarts.count > count == 0:
             log.info("%s: timestamps restart at frame %d; times run on", self.path, index)
+        if self._clock is not None and self._clock.jumps and not self._jump_told:
+            self._jump_told = True
+            log.info("%s: the clock jumps on at frame %d; times run on", self.path, index)
         if ts is not None:
             self._slots.feed(ts)
 

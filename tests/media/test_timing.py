@@ -47,6 +47,25 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
 
 
+def _ts(src: Path, dst: Path, clock_s: float = 0.0) -> Path:
+    """``src``'s streams copied into MPEG-TS, every timestamp moved by ``clock_s``."""
+    with av.open(str(src)) as i, av.open(str(dst), "w", format="mpegts") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for p in i.demux():
+            if p.dts is not None:
+                shift = round(clock_s / p.time_base)
+                p.pts, p.dts, p.stream = p.pts + shift, p.dts + shift, streams[p.stream.index]
+                o.mux(p)
+    return dst
+
+
+def _sound(path: Path) -> float:
+    """Seconds of sound in ``path``'s first audio track's packets, AAC's padding included."""
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return float(sum(p.duration for p in c.demux(a) if p.size) * a.time_base)
+
+
 def _times(path: Path) -> list[float]:
     return [f.time for f in iter_frames(path)]
 
@@ -104,16 +123,8 @@ def test_joined_streams_with_sound_reencode_whole(
     other, as their clock went back by less than a 1 s threshold: three 0.48 s pieces read as
     36 frames in 0.48 s, and the re-encode failed."""
     src = make_clip(tmp_path / "a.mp4", seconds=seconds, width=160, height=120, fps=25, audio=True)
-    part = tmp_path / "a.ts"
-    with av.open(str(src)) as i, av.open(str(part), "w", format="mpegts") as o:
-        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
-        for p in i.demux():
-            if p.dts is not None:
-                p.stream = streams[p.stream.index]
-                o.mux(p)
-    with av.open(str(part)) as c:  # the sound of one piece, AAC's padding included
-        a = c.streams.audio[0]
-        sound = float(sum(p.duration for p in c.demux(a) if p.size) * a.time_base)
+    part = _ts(src, tmp_path / "a.ts")
+    sound = _sound(part)
     joined = tmp_path / "joined.ts"
     joined.write_bytes(part.read_bytes() * pieces)
     frames, total = round(seconds * 25) * pieces, seconds * pieces
@@ -130,6 +141,67 @@ def test_joined_streams_with_sound_reencode_whole(
     with av.open(str(out)) as c:
         a = c.streams.audio[0]
         assert float(a.duration * a.time_base) == pytest.approx(sound * pieces, abs=0.01)
+
+
+@pytest.mark.parametrize("clocks", [(0, 100), (100, 0, 100)])
+def test_recordings_joined_with_clocks_far_apart_run_on(
+    tmp_path: Path, clocks: tuple[int, ...], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recordings made at different times, joined with ``cat``: a clock 100 s on read as a 98 s
+    gap (102 s for 4 s of clip); one 100 s back, past FFmpeg's 60 s guess at a wrapped 33-bit
+    clock, as a jump of 26.5 hours, refused as corrupt. Picture and sound take the jump out
+    together, each running on from its own end."""
+    src = make_clip(tmp_path / "a.mp4", seconds=2.0, width=160, height=120, fps=25, audio=True)
+    parts = [_ts(src, tmp_path / f"{k}.ts", c) for k, c in enumerate(clocks)]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with caplog.at_level(logging.WARNING):
+        info, times = probe(joined), _times(joined)
+    assert "jumps on" in caplog.text and "truncated?" not in caplog.text
+    pieces = len(clocks)
+    assert info.frames == len(times) == 50 * pieces
+    assert info.duration == pytest.approx(2.0 * pieces, abs=0.01)
+    assert (info.fps, info.vfr) == (25, False)
+    assert [round(b - a, 6) for a, b in pairwise(times)] == [0.04] * (50 * pieces - 1)
+    out = tmp_path / "out.mp4"
+    transcode(joined, out)
+    assert probe(out).duration == pytest.approx(2.0 * pieces, abs=0.01)
+    with av.open(str(out)) as c:  # the sound runs on without a hole or an overlap
+        a = c.streams.audio[0]
+        packets = [p for p in c.demux(a) if p.size]
+        steps = {b.pts - a.pts for a, b in pairwise(packets)}
+        assert steps == {packets[0].duration}
+        v = c.streams.video[0]
+        video_end = float((v.start_time + v.duration) * v.time_base)
+        audio_end = float((packets[-1].pts + packets[-1].duration) * a.time_base)
+        assert audio_end == pytest.approx(video_end, abs=0.1)  # in step with the picture
+    assert _sound(out) == pytest.approx(_sound(parts[0]) * pieces, abs=0.01)
+
+
+def test_a_gap_in_the_picture_while_the_sound_runs_on_is_kept(tmp_path: Path) -> None:
+    """A clock jump is measured against every stream: 12 s without pictures while the sound
+    runs on is footage with a gap, not joined recordings (a jump taken out of the picture
+    alone put it 12 s ahead of its sound)."""
+    tb = Fraction(1, 25)
+    video = encoded(tmp_path / "v.mp4", [*range(25), *range(325, 350)], tb, gop=25)
+    sound = make_clip(tmp_path / "s.mp4", seconds=14.0, width=64, height=64, fps=5, audio=True)
+    path = tmp_path / "gap.ts"
+    with (
+        av.open(str(video)) as v,
+        av.open(str(sound)) as s,
+        av.open(str(path), "w", format="mpegts") as o,
+    ):
+        vs = o.add_stream_from_template(v.streams.video[0])
+        aus = o.add_stream_from_template(s.streams.audio[0])
+        packets = [(p, vs) for p in v.demux(video=0) if p.dts is not None]
+        packets += [(p, aus) for p in s.demux(audio=0) if p.dts is not None]
+        for p, stream in sorted(packets, key=lambda ps: float(ps[0].dts * ps[0].time_base)):
+            p.stream = stream
+            o.mux(p)
+    info, times = probe(path), _times(path)
+    assert info.frames == len(times) == 50
+    assert times[25] - times[24] == pytest.approx(12.04, abs=0.01)
+    assert info.duration == pytest.approx(14.0, abs=0.01)
 
 
 def test_an_avi_with_b_frames_reads_in_order_at_its_frame_rate(tmp_path: Path) -> None:

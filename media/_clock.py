@@ -1,0 +1,116 @@
+"""One clock for a whole file whose format lets time jump (MPEG-TS and MPEG-PS recordings joined
+with ``cat``): every reader of the file (probe, the frame reader, each audio copy) feeds its
+audio and video packets, in demuxing order, to a :class:`FileClock` of its own, and so all of
+them take the same jumps out at the same packets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+#: FFmpeg's AVFMT_TS_DISCONT: the format's timestamps may jump (MPEG-TS, MPEG-PS, HLS)
+TS_DISCONT = 0x0200
+#: seconds: a file's clock that runs on by more than this between two packets (of any of its
+#: audio and video streams) jumped; players play on through it, as FFmpeg does
+JUMP_S = 10
+
+
+@dataclass
+class _Track:
+    """What a stream's time has reached so far (seconds, on the file's clock)."""
+
+    top: Fraction | None = None  # the latest presentation time
+    dts: Fraction | None = None  # the last decoding time
+    step: Fraction | None = None  # a packet's length: its duration, else the least decoding step
+    residual: Fraction = Fraction(0)  # this stream's own fit after a jump (under one step)
+    pending: bool = False  # a jump came through another stream: fit the next packet
+
+    @property
+    def next(self) -> Fraction | None:
+        return None if self.top is None else self.top + (self.step or 0)
+
+    def seen(self, shown: Fraction, decoded: Fraction, duration: Fraction) -> None:
+        if duration:
+            self.step = duration
+        elif self.dts is not None and decoded > self.dts:
+            gap = decoded - self.dts
+            self.step = gap if self.step is None else min(self.step, gap)
+        self.dts = decoded
+        self.top = shown if self.top is None else max(self.top, shown)
+
+
+class FileClock:
+    """Takes forward jumps out of a file's clock. A jump is a packet whose decoding time is more
+    than :data:`JUMP_S` past the last packet of every audio and video stream (its own too): a
+    clip joined from recordings made at different times (their clocks 100 s apart read as a
+    98 s gap), or a piece whose clock went back far enough to be taken for a wrapped 33-bit
+    clock (26.5 hours on). A gap in the picture while the sound runs on is no jump: it is
+    measured against the sound. A stream's first packet is no jump either: where a stream
+    starts is its own (sound timed 20 s from its picture all along stays so). After a
+    jump the file's clock goes on from where the jumping stream's time ran to, and each other
+    stream's next packet is fitted to its own run where it lands within one of its packets of
+    it (the pieces' streams start a few milliseconds apart). Backward steps are left to
+    :class:`~vidprov.media.info.Restarts`, per stream."""
+
+    def __init__(self) -> None:
+        self.offset = Fraction(0)  # seconds added to every timestamp
+        self.jumps = 0
+        self._tracks: dict[int, _Track] = {}
+
+    def apply(self, packet: av.Packet) -> None:
+        """Move ``packet``'s timestamps onto the file's clock, in place."""
+        tb = packet.time_base
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if ts is None or tb is None or not packet.size:
+            return
+        track = self._tracks.setdefault(packet.stream.index, _Track())
+        shown = packet.pts if packet.pts is not None else ts
+        t = ts * tb + self.offset + track.residual
+        at = shown * tb + self.offset + track.residual  # when it is shown
+        latest = max((k.dts for k in self._tracks.values() if k.dts is not None), default=None)
+        if track.next is not None and latest is not None and t - latest > JUMP_S:
+            self.jumps += 1
+            land = track.next
+            self.offset -= at - land
+            t, at = t - (at - land), land
+            for other in self._tracks.values():
+                other.pending = other is not track
+        elif track.pending and track.next is not None:
+            miss = at - track.next
+            if abs(miss) < (track.step or 0):
+                track.residual -= miss
+                t, at = t - miss, at - miss
+        track.pending = False
+        shift = round((self.offset + track.residual) / tb)
+        if shift:
+            packet.dts = packet.dts + shift if packet.dts is not None else None
+            packet.pts = packet.pts + shift if packet.pts is not None else None
+        track.seen(at, t, Fraction(packet.duration or 0) * tb)
+
+
+def jumpy(container: av.container.InputContainer) -> bool:
+    """Whether ``container``'s format lets its clock jump."""
+    return bool(container.format.flags & TS_DISCONT)
+
+
+def clocked(
+    container: av.container.InputContainer, stream: av.stream.Stream
+) -> tuple[Iterator[av.Packet], FileClock | None]:
+    """``stream``'s packets, on the file's clock where its format lets time jump (all audio and
+    video streams are demuxed then, to measure it), and that clock (None where it cannot jump).
+    """
+    if not jumpy(container):
+        return container.demux(stream), None
+    clock = FileClock()
+    timed = [s for s in container.streams if s.type in ("video", "audio")]
+
+    def packets() -> Iterator[av.Packet]:
+        for packet in container.demux(timed):
+            clock.apply(packet)
+            if packet.stream.index == stream.index:
+                yield packet
+
+    return packets(), clock
