@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 
 import av
 
@@ -22,22 +21,23 @@ JUMP_S = 10
 class _Track:
     """What a stream's time has reached so far (seconds, on the file's clock)."""
 
-    top: Fraction | None = None  # the latest presentation time
-    dts: Fraction | None = None  # the last decoding time
-    step: Fraction | None = None  # a packet's length: its duration, else the least decoding step
-    residual: Fraction = Fraction(0)  # this stream's own fit after a jump (under one step)
+    tb: float  # seconds a tick
+    top: float | None = None  # the latest presentation time
+    dts: float | None = None  # the last decoding time
+    step: float = 0.0  # a packet's length: its duration, else the least decoding step
+    residual: float = 0.0  # this stream's own fit after a jump (under one step)
     pending: bool = False  # a jump came through another stream: fit the next packet
 
     @property
-    def next(self) -> Fraction | None:
-        return None if self.top is None else self.top + (self.step or 0)
+    def next(self) -> float | None:
+        return None if self.top is None else self.top + self.step
 
-    def seen(self, shown: Fraction, decoded: Fraction, duration: Fraction) -> None:
+    def seen(self, shown: float, decoded: float, duration: float) -> None:
         if duration:
             self.step = duration
         elif self.dts is not None and decoded > self.dts:
             gap = decoded - self.dts
-            self.step = gap if self.step is None else min(self.step, gap)
+            self.step = min(self.step, gap) if self.step else gap
         self.dts = decoded
         self.top = shown if self.top is None else max(self.top, shown)
 
@@ -53,42 +53,54 @@ class FileClock:
     jump the file's clock goes on from where the jumping stream's time ran to, and each other
     stream's next packet is fitted to its own run where it lands within one of its packets of
     it (the pieces' streams start a few milliseconds apart). Backward steps are left to
-    :class:`~vidprov.media.info.Restarts`, per stream."""
+    :class:`~vidprov.media.info.Restarts`, per stream. Times are float seconds, shifts whole
+    ticks of each stream."""
 
     def __init__(self) -> None:
-        self.offset = Fraction(0)  # seconds added to every timestamp
+        self.offset = 0.0  # seconds added to every timestamp
         self.jumps = 0
         self._tracks: dict[int, _Track] = {}
 
     def apply(self, packet: av.Packet) -> None:
         """Move ``packet``'s timestamps onto the file's clock, in place."""
-        tb = packet.time_base
-        ts = packet.dts if packet.dts is not None else packet.pts
-        if ts is None or tb is None or not packet.size:
+        dts, pts = packet.dts, packet.pts
+        ts = dts if dts is not None else pts
+        if ts is None or not packet.size:
             return
-        track = self._tracks.setdefault(packet.stream.index, _Track())
-        shown = packet.pts if packet.pts is not None else ts
-        t = ts * tb + self.offset + track.residual
-        at = shown * tb + self.offset + track.residual  # when it is shown
-        latest = max((k.dts for k in self._tracks.values() if k.dts is not None), default=None)
-        if track.next is not None and latest is not None and t - latest > JUMP_S:
+        index = packet.stream.index
+        track = self._tracks.get(index)
+        if track is None:
+            tb = packet.time_base
+            if tb is None:
+                return
+            track = self._tracks[index] = _Track(float(tb))
+        lag = self.offset + track.residual
+        t = ts * track.tb + lag
+        at = (pts if pts is not None else ts) * track.tb + lag  # when it is shown
+        if track.next is not None and t - self._latest() > JUMP_S:
             self.jumps += 1
-            land = track.next
-            self.offset -= at - land
-            t, at = t - (at - land), land
+            miss = at - track.next
+            self.offset -= miss
             for other in self._tracks.values():
                 other.pending = other is not track
         elif track.pending and track.next is not None:
             miss = at - track.next
-            if abs(miss) < (track.step or 0):
+            if abs(miss) < track.step:
                 track.residual -= miss
-                t, at = t - miss, at - miss
+            else:
+                miss = 0.0
+        else:
+            miss = 0.0
         track.pending = False
-        shift = round((self.offset + track.residual) / tb)
+        t, at = t - miss, at - miss
+        shift = round((self.offset + track.residual) / track.tb)
         if shift:
-            packet.dts = packet.dts + shift if packet.dts is not None else None
-            packet.pts = packet.pts + shift if packet.pts is not None else None
-        track.seen(at, t, Fraction(packet.duration or 0) * tb)
+            packet.dts = dts + shift if dts is not None else None
+            packet.pts = pts + shift if pts is not None else None
+        track.seen(at, t, (packet.duration or 0) * track.tb)
+
+    def _latest(self) -> float:
+        return max(k.dts for k in self._tracks.values() if k.dts is not None)
 
 
 def jumpy(container: av.container.InputContainer) -> bool:
