@@ -43,8 +43,9 @@ class _Track:
 
 
 class FileClock:
-    """Takes forward jumps out of a file's clock. A jump is a packet whose decoding time is more
-    than :data:`JUMP_S` past the last packet of every audio and video stream (its own too): a
+    """Takes forward jumps out of a file's clock. A jump is a packet whose decoding or presentation
+    time is more than :data:`JUMP_S` past the last packet of every audio and video stream (its
+    own too; an MPEG-PS demuxer makes up a decoding time that runs on across the jump): a
     clip joined from recordings made at different times (their clocks 100 s apart read as a
     98 s gap), or a piece whose clock went back far enough to be taken for a wrapped 33-bit
     clock (26.5 hours on). A gap in the picture while the sound runs on is no jump: it is
@@ -77,7 +78,8 @@ class FileClock:
         lag = self.offset + track.residual
         t = ts * track.tb + lag
         at = (pts if pts is not None else ts) * track.tb + lag  # when it is shown
-        if track.next is not None and t - self._latest() > JUMP_S:
+        # by either time: an MPEG-PS demuxer makes up a decoding time that runs on
+        if track.next is not None and max(t, at) - self._latest() > JUMP_S:
             self.jumps += 1
             miss = at - track.next
             self.offset -= miss

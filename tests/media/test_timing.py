@@ -178,6 +178,41 @@ def test_recordings_joined_with_clocks_far_apart_run_on(
     assert _sound(out) == pytest.approx(_sound(parts[0]) * pieces, abs=0.01)
 
 
+def test_program_streams_joined_with_clocks_far_apart_run_on(tmp_path: Path) -> None:
+    """MPEG-PS (DVD's .vob) joined the same way: its demuxer makes up a decoding time that runs
+    on for the first picture after the jump, and only that picture's presentation time jumps
+    (it read 101.5 s for 4 s)."""
+    parts = []
+    for clock in (0, 100):
+        path = tmp_path / f"{clock}.vob"
+        with av.open(str(path), "w", format="vob") as o:
+            v = o.add_stream("mpeg2video", rate=25)
+            v.width, v.height, v.pix_fmt = 160, 128, "yuv420p"
+            a = o.add_stream("mp2", rate=48000)
+            a.layout = "stereo"
+            packets = []
+            for k, rgb in enumerate(synth_frames(50, 160, 128)):
+                f = av.VideoFrame.from_ndarray(rgb, "rgb24")
+                f.pts = k + clock * 25
+                packets += v.encode(f)
+            packets += v.encode()
+            for n in range(0, 2 * 48000, 1152):
+                silence = np.zeros((1, 2 * 1152), np.int16)
+                af = av.AudioFrame.from_ndarray(silence, format="s16", layout="stereo")
+                af.sample_rate, af.pts = 48000, n + clock * 48000
+                packets += a.encode(af)
+            packets += a.encode()
+            for p in sorted(packets, key=lambda p: float(p.dts * p.time_base)):
+                o.mux(p)
+        parts.append(path)
+    joined = tmp_path / "joined.vob"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    info, times = probe(joined), _times(joined)
+    assert info.frames == len(times) == 100
+    assert info.duration == pytest.approx(4.0, abs=0.05)
+    assert max(b - a for a, b in pairwise(times)) < 0.1
+
+
 def test_a_gap_in_the_picture_while_the_sound_runs_on_is_kept(tmp_path: Path) -> None:
     """A clock jump is measured against every stream: 12 s without pictures while the sound
     runs on is footage with a gap, not joined recordings (a jump taken out of the picture
