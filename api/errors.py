@@ -7,6 +7,7 @@ and then the body says no more than that (the traceback goes to the log).
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -85,6 +86,12 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return exc.status, exc.body()
     if isinstance(exc, VidprovError):
         return status_for(exc), exc.to_dict()
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        # the server's disk, not the request: a bare 500 before (an upload into a full folder)
+        return 507, {
+            "error": "insufficient_storage",
+            "message": "the server has no room to store this request; try again later",
+        }
     return 500, {"error": "internal_error", "message": "internal error (logged on the server)"}
 
 
@@ -156,13 +163,19 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body(exc)[1], 500)
+        status, body = error_body(exc)
+        if status == 500:
+            log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
+        else:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(body, status)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(VidprovError, on_vidprov)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(OSError, on_crash)  # a full disk (507) is answered here, not
+    # re-raised to the server as every other crash is (its traceback logged twice)
     app.add_exception_handler(Exception, on_crash)
 
 

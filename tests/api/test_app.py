@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 from fractions import Fraction
@@ -278,6 +279,18 @@ def test_a_crash_is_a_bare_500(make_client: Client, clips: dict[str, Path], all_
         "message": "internal error (logged on the server)",
     }
     assert "boom" in all_logs.text  # the traceback went to the log
+
+
+def test_a_full_disk_is_507_not_a_crash(make_client: Client, clips: dict[str, Path]) -> None:
+    """No room left where uploads or outputs go is the server's condition, said as such: an
+    upload into a full folder was a bare 500 "internal_error" with a traceback."""
+
+    def full(path: Path, progress: object) -> Verdict:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    r = make_client(scan=full).post("/v1/scan", files=up(clips["plain"]))
+    assert r.status_code == 507
+    assert r.json()["error"] == "insufficient_storage" and "tmp" not in r.text
 
 
 def test_failed_job_reports_the_error(make_client: Client, clips: dict[str, Path]) -> None:
