@@ -242,6 +242,7 @@ def probe(path: str | Path) -> VideoInfo:
         if count > 1 and first == last:
             raise MediaError(one_timestamp(count), p)
         index.check()
+        packets.report()
         jumps = clock.jumps if clock is not None else 0
         if jumps and f"jump:{p}" not in _WARNED:
             _WARNED.add(f"jump:{p}")
@@ -390,7 +391,7 @@ class WholePackets:
     a frame: a fragmented MP4 has no index to say so). Fed to a threaded decoder, that packet
     lost the frames still in flight with it, silently (a cut fragmented MP4 read 102 of its 104
     whole frames); one flagged inside the stream, with data after it, is kept. ``cut`` tells,
-    once iterated, whether one was left out."""
+    once iterated, whether one was left out; :meth:`report` warns of it."""
 
     def __init__(self, packets: Iterable[av.Packet], path: Path) -> None:
         self.packets, self.path, self.cut = packets, path, False
@@ -411,12 +412,15 @@ class WholePackets:
                 continue
             yield packet
         if held is not None:
-            self._cut()
+            self.cut = True
         yield from empty
 
-    def _cut(self) -> None:
-        self.cut = True
-        _cut_short(self.path)
+    def report(self) -> None:
+        """Warn (once per file) that the last frame was left out, if it was: called once the
+        file is known not to be truncated, which is the error to report then (the warning
+        came first, a second line of stderr before it)."""
+        if self.cut:
+            _cut_short(self.path)
 
 
 def _cut_short(path: Path) -> None:

@@ -113,7 +113,8 @@ class VideoReader:
         whole = IndexCheck(self.path, self._stream, self._container.format.name)
         try:
             demuxed, self._clock = clocked(self._container, self._stream)
-            for packet in WholePackets(demuxed, self.path):
+            packets = WholePackets(demuxed, self.path)
+            for packet in packets:
                 whole.add(packet)
                 self._run_on(packet, index)
                 for frame in packet.decode():
@@ -134,6 +135,7 @@ class VideoReader:
         if index > 1 and len(stamps) == 1:
             raise MediaError(one_timestamp(index), self.path)
         whole.check()
+        packets.report()
 
     def _run_on(self, packet: av.Packet, index: int) -> None:
         """Shift ``packet`` past a restart of the clock before it is decoded

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 from click.testing import CliRunner
 
 from vidprov import __version__
 from vidprov.cli.main import cli
+from vidprov.media import transcode
 
 VIDPROV = Path(sys.executable).parent / "vidprov"
 
@@ -46,12 +48,19 @@ def test_info_human(clip: Path) -> None:
     assert r.exit_code == 0 and "frames:    30" in r.output
 
 
-@pytest.mark.parametrize("kind", ["truncated", "empty", "missing", "text"])
+@pytest.mark.parametrize("kind", ["truncated", "cut_in_a_frame", "empty", "missing", "text"])
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, clip: Path, kind: str) -> None:
     path = tmp_path / f"{kind}.mp4"
     if kind == "truncated":
         data = clip.read_bytes()
         path.write_bytes(data[: len(data) // 3])
+    elif kind == "cut_in_a_frame":  # a warning that the last frame was cut came first
+        fast = tmp_path / "fast.mp4"
+        transcode(clip, fast)  # its index first: a cut file still opens
+        with av.open(str(fast)) as c:
+            p = [p for p in c.demux(video=0) if p.size][5]
+            cut = p.pos + p.size // 2
+        path.write_bytes(fast.read_bytes()[:cut])
     elif kind == "empty":
         path.write_bytes(b"")
     elif kind == "text":
