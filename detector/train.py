@@ -289,7 +289,7 @@ def train(
                 root,
             ) from exc
         report["splice"] = det.splice.report
-    report["clips"] = len(entries)
+    report["clips"] = len(win.readable)  # trained on: not those skipped as unreadable
     report["skipped"] = list(win.skipped)
     report["windows"] = len(win.encoded)
     report["config"] = {**asdict(cfg), "model_config": det.config}
