@@ -97,3 +97,41 @@ def test_sharp_and_sync_are_tried_when_the_mark_is_found_without_a_payload(
     r = detect_module.detect(_frames(4), key)
     assert calls == ["plain", "sharp", "sync"]
     assert r.detected and r.payload is None and r.p_value == 1e-12
+
+
+@pytest.mark.parametrize(
+    ("weak", "end"),
+    [(5, 4.0), (3, 3.0), (0, 1.5)],  # weakly marked windows after the segment, where it ends
+)
+def test_a_segment_grows_over_windows_that_carry_its_code_word(
+    key: bytes, weak: int, end: float
+) -> None:
+    """Eight 0.5 s windows: three strongly marked, then ``weak`` whose mark a re-encode
+    weakened (z about 5 each by the code word), then unmarked ones. The segment found on the
+    first three grows over the weak ones only."""
+    from types import SimpleNamespace
+
+    from vidprov.watermark.coding import encode
+    from vidprov.watermark.results import WatermarkSegment
+
+    cfg = WatermarkConfig()
+    pattern = keyed_pattern(key, cfg.grid, cfg.pilot_fraction)
+    payload = "a5c3f00d12345678"
+    coded = encode(bytes.fromhex(payload)).astype(float) * 2 - 1
+    template = pattern.signs * np.append(coded, 1.0)[pattern.owner]
+    n = len(template)
+    rng = np.random.default_rng(3)
+    levels = [30.0] * 3 + [5.0] * weak + [0.0] * (5 - weak)  # z by the code word
+    vecs = [z / math.sqrt(n) * template + rng.standard_normal(n) for z in levels]
+    times = [i / 10 for i in range(40)]  # 10 fps, five frames a window
+    windows = [
+        detect_module._Window(w / 2, w / 2 + 0.4, 5, v, np.zeros(1), np.zeros(1))
+        for w, v in enumerate(vecs)
+    ]
+    acc = SimpleNamespace(pattern=pattern, config=cfg, times=times)
+    factor = 2.0 * (8 * 9 // 2 + 1)
+    p, z, own = detect_module._test(vecs, 0, 2, pattern, factor, cfg)
+    assert own == payload and p < 1e-9
+    found = [WatermarkSegment(0.0, 1.5, payload, p, z)]
+    (seg,) = detect_module._extended(found, vecs, windows, acc, factor, payload)
+    assert (seg.start, seg.end, seg.payload) == (0.0, pytest.approx(end), payload)
