@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from vidprov.atomic import signals_held
 from vidprov.config import home_dir
 from vidprov.errors import KeyError_, WatermarkError
 
@@ -107,8 +108,11 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             for _, dst in moves:
                 if dst.is_dir():
                     raise IsADirectoryError(21, "is a folder", str(dst))
-            for src, dst in moves:
-                os.replace(src, dst)
+            # a Ctrl-C or SIGTERM between two renames left a signer key beside another's
+            # certificate, or a new signer that the old trust anchors do not vouch for
+            with signals_held():
+                for src, dst in moves:
+                    os.replace(src, dst)
         except OSError as exc:
             where = exc.filename or home
             raise KeyError_(f"cannot write here ({exc.strerror or exc})", where) from exc

@@ -110,3 +110,36 @@ def test_renew_signer_without_a_development_ca(home: Path) -> None:
     with pytest.raises(KeyError_, match="keys init") as ei:
         renew_signer()
     assert "intermediate-ca" in str(ei.value)
+
+
+def test_an_interrupt_while_keys_move_into_place_waits_for_the_last(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``keys init --force`` renames seven files into the home one by one: a Ctrl-C after the
+    second left the new signer certificate beside the old signer key, and every later sign
+    failed ("private key does not match the certificate"). The interrupt now takes effect
+    once every file is in place."""
+    import os
+    import signal
+
+    from vidprov.provenance.pki import PkiPaths
+    from vidprov.provenance.signer import FileSigner
+
+    init_keys()
+    moved: list[str] = []
+    real = os.replace
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        real(src, dst)
+        if ".keys-init-" not in str(dst):
+            moved.append(str(dst))
+            if len(moved) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("vidprov.keys.os.replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        init_keys(force=True)
+    pki = PkiPaths.under(home)
+    assert len(moved) == len(pki.all()) + 1  # the PKI and the watermark key, all moved
+    FileSigner(pki.signer_chain, pki.signer_key)  # key and certificate belong together
+    assert not list(home.glob(".keys-init-*"))
