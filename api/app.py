@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +28,7 @@ from vidprov.api.uploads import sweep_stale_uploads
 from vidprov.errors import printable
 
 log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 DESCRIPTION = """
 Scan, verify and generate AI video over HTTP: a thin layer over the `vidprov` library.
@@ -136,4 +141,21 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
 
 def app_from_env() -> FastAPI:
     """uvicorn factory (``vidprov.api.app:app_from_env``): settings from the environment."""
+    _stop_with_parent()
     return create_app()
+
+
+def _stop_with_parent() -> None:
+    """In a worker process of ``serve --workers N`` (Linux): a stop signal (SIGTERM) when the
+    process that started it dies. Killed with -9, the ``serve`` process left its workers
+    serving on the port, running and taking jobs, and a new ``serve`` could not bind it."""
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return  # one process: uvicorn serves in ``vidprov serve`` itself
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("worker %d will not stop with its parent (prctl failed)", os.getpid())
+    elif os.getppid() != parent.pid:  # the parent died before the request was in place
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -61,11 +62,32 @@ def _started(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str
         raise
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(d.name))
+    return found
+
+
 @contextmanager
 def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
+    with served(args, env) as (_, url):
+        yield url
+
+
+@contextmanager
+def served(args: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A ``vidprov serve`` process and its URL, stopped (SIGINT) at the end."""
     proc, url = _started(args, env)
     try:
-        yield url
+        yield proc, url
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -108,7 +130,7 @@ def test_workers_share_jobs_and_settings(
     env = {"VIDPROV_HOME": str(keyed_home), "VIDPROV_API_STATE_DIR": str(tmp_path / "state")}
     args = ["--workers", "2", "--api-keys", str(keys), "--max-upload-mb", "3"]
     headers = {"Authorization": "Bearer ops-token-0123456789abcdef"}
-    with serving(args, env) as url:
+    with served(args, env) as (serve, url):
         with clips["plain"].open("rb") as f:
             r = httpx.post(
                 url + "/v1/verify?mode=job", files={"file": ("p.mp4", f)}, headers=headers
@@ -126,6 +148,23 @@ def test_workers_share_jobs_and_settings(
                 break
             time.sleep(0.1)
         assert "done" in seen and job["result"]["file"] == "p.mp4"
+        # the serve process killed with -9: its workers stop too (they served on, orphaned)
+        workers = _children(serve.pid)
+        assert len(workers) >= 2
+        serve.kill()
+        serve.wait()
+        try:
+            for _ in range(240):
+                if not any(Path(f"/proc/{w}").exists() for w in workers):
+                    break
+                time.sleep(0.25)
+            assert not any(Path(f"/proc/{w}").exists() for w in workers)
+            with pytest.raises(httpx.TransportError):
+                httpx.get(url + "/healthz", timeout=2)
+        finally:  # none left serving on the port if they did not stop
+            for w in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w, signal.SIGKILL)
 
 
 def test_api_key_command(home: Path) -> None:
