@@ -8,8 +8,9 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -115,6 +116,7 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("vidprov API %s up (auth: %s)", __version__, "open" if keyring.open else "keys")
+        _on_stop_signal(asyncio.get_running_loop(), runner.stopping)
         yield
         await asyncio.to_thread(runner.shutdown, settings.shutdown_grace_s)
 
@@ -137,6 +139,28 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     app.add_middleware(HeadAsGet)
     app.add_middleware(AccessLog)  # outermost: logs HEAD as HEAD
     return app
+
+
+def _on_stop_signal(loop: asyncio.AbstractEventLoop, stopping: Callable[[], None]) -> None:
+    """Run ``stopping`` (in a thread of its own) as soon as SIGINT or SIGTERM arrives, before
+    the handler uvicorn installed: the lifespan's end comes only after uvicorn has waited for
+    open requests. Only where uvicorn serves in the main thread (the one signals reach)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def start() -> None:  # on the loop, outside the signal handler (no lock held there)
+        threading.Thread(target=stopping, name="vidprov-stopping", daemon=True).start()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Callable[..., Any] = previous) -> None:
+            loop.call_soon_threadsafe(start)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
 
 
 def app_from_env() -> FastAPI:

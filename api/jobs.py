@@ -547,6 +547,19 @@ class Runner:
             if watch is not None:
                 watch.cancel()
 
+    def stopping(self) -> None:
+        """Stop taking work: queued jobs are dropped (``worker_exited``) and new ones refused
+        (503); running ones go on. Called as soon as the stop signal arrives (queued jobs kept
+        starting while uvicorn waited up to 10 s for open requests), and by :meth:`shutdown`.
+        """
+        with self._lock:
+            if self._closing.is_set():
+                return
+            self._closing.set()
+        if self.pending:
+            log.info("stopping with %d job(s) queued or running", self.pending)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop taking work (the server is stopping): queued jobs are dropped and read
         ``worker_exited`` at once; running ones get ``grace`` seconds to finish, then are
@@ -556,10 +569,7 @@ class Runner:
         The wait is here, before the server returns, because past it the interpreter is
         shutting down: a job could no longer start the worker threads it needs, and a worker
         process stopped by uvicorn's supervisor dies without running its jobs' ``finally``."""
-        if self.pending:
-            log.info("stopping with %d job(s) queued or running", self.pending)
-        self._closing.set()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.stopping()
         with self._lock:
             running = set(self._futures.values())
         _, left = wait(running, grace)

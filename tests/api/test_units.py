@@ -243,6 +243,48 @@ def test_a_request_cut_off_by_the_stop_gets_a_json_503(tmp_path: Path) -> None:
     runner.shutdown(grace=5)
 
 
+def test_a_stop_signal_drops_queued_jobs_at_once(tmp_path: Path) -> None:
+    """Queued jobs are dropped when SIGTERM arrives, not once uvicorn has waited for open
+    requests (up to 10 s, in which they started and ran); the running one goes on."""
+    import asyncio
+    import os
+    import signal
+    import threading
+    import time
+
+    from vidprov.api.app import _on_stop_signal
+    from vidprov.api.jobs import JobStore, Runner, TaskResult
+
+    store = JobStore(tmp_path, 60.0)
+    release = threading.Event()
+    runner = Runner(store, max_concurrent=1, max_queue=4)
+    running, first = runner.submit("scan", "me", lambda p: release.wait(30) and TaskResult({}))
+    queued, _ = runner.submit("scan", "me", lambda p: TaskResult({}))
+    seen: list[int] = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    loop = asyncio.new_event_loop()
+    try:
+        _on_stop_signal(loop, runner.stopping)
+        os.kill(os.getpid(), signal.SIGTERM)
+        loop.run_until_complete(asyncio.sleep(0.1))  # the handler's call on the loop
+        for _ in range(100):
+            if store.get(queued).status == "failed":
+                break
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        loop.close()
+    assert seen == [signal.SIGTERM]  # uvicorn's own handler still runs
+    job = store.get(queued)
+    assert (job.status, job.error["error"]) == ("failed", "worker_exited")
+    assert store.get(running).status == "running" and not first.done()
+    with pytest.raises(ApiError, match="stopping"):
+        runner.submit("scan", "me", lambda p: TaskResult({}))
+    release.set()
+    runner.shutdown(grace=5)
+    assert store.get(running).status == "done"
+
+
 def test_a_body_cut_off_by_the_stop_gets_a_json_503() -> None:
     """The same while a request's body (an upload, a JSON body) is still arriving: it was
     uvicorn's plain-text 500 after a CancelledError traceback."""
