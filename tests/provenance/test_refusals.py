@@ -36,6 +36,26 @@ def test_a_signed_clip_is_not_signed_again(
     assert not (tmp_path / "again.mp4").exists()
 
 
+def test_signing_onto_a_full_disk_says_so(env_home: Path, marked: Path, tmp_path: Path) -> None:
+    """c2pa reports a full disk as "Io: Other: UntrackedPointer: 0x2"; the error now says
+    that the device has no space left, and nothing is left at the target."""
+    import subprocess
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(full)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        with pytest.raises(ProvenanceError, match="no space left on the device"):
+            sign_file(marked, full / "out.mp4", SignOptions(soft_binding="none"))
+        assert not list(full.iterdir())
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+
+
 def test_our_watermark_is_not_signed_as_camera_footage(
     env_home: Path, signed: SignResult, tmp_path: Path
 ) -> None:
