@@ -51,7 +51,7 @@ def scan(
     items = list(iter_inputs(files))
     if plot is not None:
         if len(items) != 1:
-            raise ConfigError("--plot takes exactly one input file")
+            raise click.UsageError("--plot takes exactly one input file")
         check_plot_target(plot)
     det = load(model_file) if model_file else None
     results: list[Verdict | ScanFailure] = []

@@ -234,7 +234,11 @@ def watermark() -> None:
 @watermark.command("embed")
 @click.argument("src", type=PATH)
 @click.argument("dst", type=PATH)
-@click.option("--payload", help="64-bit payload as 16 hex characters (random when omitted).")
+@click.option(
+    "--payload",
+    callback=lambda ctx, param, value: _payload(value),
+    help="64-bit payload as 16 hex characters (random when omitted).",
+)
 @click.option("--key-file", type=PATH, help="Watermark key (default: home).")
 @click.option(
     "--strength",
@@ -376,3 +380,17 @@ def _terminated(signum: int, frame: Any) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _payload(value: str | None) -> str | None:
+    """``--payload`` checked as the command line is read: a malformed one is a usage error."""
+    from vidprov.errors import WatermarkError
+    from vidprov.watermark import parse_payload
+
+    if value is None:
+        return None
+    try:
+        parse_payload(value)
+    except WatermarkError as exc:
+        raise click.BadParameter(exc.message) from exc
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ def _signer(cert: Path | None, key: Path | None) -> CallbackSigner | None:
     input has been checked, so a missing clip is reported before missing keys) without them."""
     from vidprov.provenance import load_signer
 
+    if (cert is None) != (key is None):  # a command-line mistake, said as one
+        raise click.UsageError("give both --cert and --key, or neither")
     return load_signer(cert, key) if cert is not None or key is not None else None
 
 
@@ -99,6 +102,8 @@ def sign(
 
     if prompt is not None and prompt_hash is not None:  # one would be silently dropped
         raise click.UsageError("--prompt and --prompt-hash are alternatives: give one")
+    if prompt_hash is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", prompt_hash):
+        raise click.BadParameter("must be 64 hex digits (a SHA-256)", param_hint="--prompt-hash")
     if prompt is not None:
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
     options = SignOptions(

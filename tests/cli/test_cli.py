@@ -163,6 +163,26 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
             "Invalid value for '--seed': -5 is not in the range 0<=x<=4294967295"
             " (try 'vidprov detector train -h')",
         ),
+        # these four were library errors, without the hint (watermark_error, provenance_error
+        # and config_error in --json)
+        (
+            ["watermark", "embed", "a.mp4", "b.mp4", "--payload", "zz"],
+            "Invalid value for '--payload': payload 'zz' is not hexadecimal"
+            " (try 'vidprov watermark embed -h')",
+        ),
+        (
+            ["sign", "a.mp4", "b.mp4", "--cert", "c.pem"],
+            "give both --cert and --key, or neither (try 'vidprov sign -h')",
+        ),
+        (
+            ["sign", "a.mp4", "b.mp4", "--prompt-hash", "xyz"],
+            "Invalid value for --prompt-hash: must be 64 hex digits (a SHA-256)"
+            " (try 'vidprov sign -h')",
+        ),
+        (
+            ["scan", "a.mp4", "b.mp4", "--plot", "p.png"],
+            "--plot takes exactly one input file (try 'vidprov scan -h')",
+        ),
     ],
 )
 def test_a_malformed_command_line_is_one_line_exit_2(args: list[str], message: str) -> None:
