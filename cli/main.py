@@ -353,6 +353,20 @@ def _json_errors(command: click.Command) -> None:
     command.callback = marked
 
 
+def _payload(value: str | None) -> str | None:
+    """``--payload`` checked as the command line is read: a malformed one is a usage error."""
+    from vidprov.errors import WatermarkError
+    from vidprov.watermark import parse_payload
+
+    if value is None:
+        return None
+    try:
+        parse_payload(value)
+    except WatermarkError as exc:
+        raise click.BadParameter(exc.message) from exc
+    return value
+
+
 _json_errors(cli)
 
 
@@ -380,17 +394,3 @@ def _terminated(signum: int, frame: Any) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-
-def _payload(value: str | None) -> str | None:
-    """``--payload`` checked as the command line is read: a malformed one is a usage error."""
-    from vidprov.errors import WatermarkError
-    from vidprov.watermark import parse_payload
-
-    if value is None:
-        return None
-    try:
-        parse_payload(value)
-    except WatermarkError as exc:
-        raise click.BadParameter(exc.message) from exc
-    return value

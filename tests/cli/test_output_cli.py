@@ -188,11 +188,14 @@ import os, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from vidprov.cli.entry import main
 
-class Interrupt:  # a real SIGINT, delivered while the command line's modules load
+SIG = signal.Signals[sys.argv[1]]
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as at a terminal (a suite run under nohup)
+
+class Interrupt:  # a real signal, delivered while the command line's modules load
     @staticmethod
     def find_spec(name, *args):
         if name == "vidprov.cli.main":
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), SIG)
 
 sys.meta_path.insert(0, Interrupt)
 sys.argv = ["vidprov", "--version"]
@@ -200,19 +203,24 @@ main()
 """
 
 
-def test_ctrl_c_while_the_cli_loads_is_one_line_exit_130() -> None:
-    """The imports take a second or more; a Ctrl-C then printed a KeyboardInterrupt traceback."""
+@pytest.mark.parametrize(
+    ("sig", "code", "stderr"),
+    [("SIGINT", 130, "vidprov: interrupted\n"), ("SIGTERM", 143, ""), ("SIGHUP", 129, "")],
+)
+def test_a_signal_while_the_cli_loads_ends_it_as_later(sig: str, code: int, stderr: str) -> None:
+    """The imports take a second or more; a Ctrl-C then printed a KeyboardInterrupt traceback,
+    and SIGTERM and SIGHUP killed it outright (-15, -1) where a command gets 143 and 129."""
     from importlib.metadata import entry_points
 
     (script,) = entry_points(group="console_scripts", name="vidprov")
     assert script.value == "vidprov.cli.entry:main"  # the console script runs the guard
     p = subprocess.run(
-        [sys.executable, "-c", INTERRUPT_WHILE_LOADING],
+        [sys.executable, "-c", INTERRUPT_WHILE_LOADING, sig],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert (p.returncode, p.stderr, p.stdout) == (130, "vidprov: interrupted\n", "")
+    assert (p.returncode, p.stderr, p.stdout) == (code, stderr, "")
 
 
 def test_text_the_terminals_encoding_lacks_is_escaped_not_a_traceback() -> None:
