@@ -75,6 +75,13 @@ class ApiError(Exception):
         return {"error": self.code, "message": self.message, **self.extra}
 
 
+def client_gone(message: str, extra: dict[str, Any] | None = None) -> ApiError:
+    """The answer to a request whose client went away: no one reads it, but the access log
+    does, and 499 (nginx's "client closed request") tells it from a bad request (it read 400).
+    """
+    return ApiError(499, "client_disconnected", message, extra)
+
+
 def status_for(exc: VidprovError) -> int:
     """The HTTP status for a library error."""
     return next(status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind))

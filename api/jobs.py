@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidprov.api.errors import ApiError, error_body
+from vidprov.api.errors import ApiError, client_gone, error_body
 
 log = logging.getLogger(__name__)
 
@@ -499,7 +499,7 @@ class Runner:
                 names it so the client can poll); 503 when the request is cancelled (uvicorn
                 does that to requests still open when its stop's grace ends): a JSON answer,
                 not uvicorn's plain-text 500; 409 ``cancelled`` when a client cancelled the
-                job; 400 ``client_disconnected`` when ``gone`` returned first (the job
+                job; 499 ``client_disconnected`` when ``gone`` returned first (the job
                 cancelled; no one reads the answer).
         """
         cancelled = ApiError(409, "cancelled", f"job {job_id} was cancelled", {"job_id": job_id})
@@ -522,9 +522,7 @@ class Runner:
                 log.info("the client waiting on job %s went away: cancelling it", job_id)
                 with suppress(ApiError):  # the database: the answer goes to no one anyway
                     await asyncio.to_thread(self.cancel, job_id)
-                raise ApiError(
-                    400,
-                    "client_disconnected",
+                raise client_gone(
                     f"the client went away before job {job_id} finished; it was cancelled",
                     {"job_id": job_id},
                 )

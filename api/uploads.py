@@ -23,7 +23,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from vidprov.api.errors import ApiError
+from vidprov.api.errors import ApiError, client_gone
 from vidprov.api.jobs import server_stopping, worker_gone
 from vidprov.api.settings import ApiSettings
 from vidprov.media import VIDEO_SUFFIXES
@@ -248,7 +248,7 @@ async def timed_chunks(
 
     Raises:
         ApiError: 408 ``code`` when it pauses longer than ``idle_s`` or takes longer than
-            ``total_s`` in all; 400 when the client goes away; 503 when the server stopping
+            ``total_s`` in all; 499 when the client goes away; 503 when the server stopping
             cancels the request (it was uvicorn's plain-text 500).
     """
     deadline = time.monotonic() + total_s
@@ -262,7 +262,7 @@ async def timed_chunks(
             return
         except ClientDisconnect as exc:
             log.info("client disconnected during the %s, after %d bytes", what, total)
-            raise ApiError(400, "client_disconnected", f"the client went away mid-{what}") from exc
+            raise client_gone(f"the client went away mid-{what}") from exc
         except TimeoutError as exc:
             raise ApiError(408, code, f"the {what} was too slow; try again") from exc
         except asyncio.CancelledError as exc:  # the server stopping cut the request off

@@ -283,6 +283,11 @@ def test_a_client_that_goes_away_mid_upload_is_no_crash(
                 break
             time.sleep(0.05)
         assert "client disconnected during the upload" in all_logs.text
+        for _ in range(100):  # the access line, once the app has answered no one
+            if "POST /v1/scan 499" in all_logs.text:
+                break
+            time.sleep(0.05)
+        assert "POST /v1/scan 499" in all_logs.text  # not 400: the request was not bad
         assert "crashed" not in all_logs.text and "Traceback" not in all_logs.text
         assert list((tmp_path / "up").iterdir()) == []
     finally:
