@@ -25,8 +25,8 @@ class _Track:
     top: float | None = None  # the latest presentation time
     dts: float | None = None  # the last decoding time
     step: float = 0.0  # a packet's length: its duration, else the least decoding step
-    residual: float = 0.0  # this stream's own fit after a jump (under one step)
-    pending: bool = False  # a jump came through another stream: fit the next packet
+    offset: float = 0.0  # seconds added to this stream's timestamps
+    jumps: int = 0  # the file's jumps this stream has taken
 
     @property
     def next(self) -> float | None:
@@ -43,23 +43,28 @@ class _Track:
 
 
 class FileClock:
-    """Takes forward jumps out of a file's clock. A jump is a packet whose decoding or presentation
-    time is more than :data:`JUMP_S` past the last packet of every audio and video stream (its
-    own too; an MPEG-PS demuxer makes up a decoding time that runs on across the jump): a
-    clip joined from recordings made at different times (their clocks 100 s apart read as a
-    98 s gap), or a piece whose clock went back far enough to be taken for a wrapped 33-bit
-    clock (26.5 hours on). A gap in the picture while the sound runs on is no jump: it is
-    measured against the sound. A stream's first packet is no jump either: where a stream
-    starts is its own (sound timed 20 s from its picture all along stays so). After a
-    jump the file's clock goes on from where the jumping stream's time ran to, and each other
-    stream's next packet is fitted to its own run where it lands within one of its packets of
-    it (the pieces' streams start a few milliseconds apart). Backward steps are left to
-    :class:`~vidprov.media.info.Restarts`, per stream. Times are float seconds, shifts whole
-    ticks of each stream."""
+    """Takes forward jumps out of a file's clock. A jump is a packet whose decoding or
+    presentation time is more than :data:`JUMP_S` past the last packet of every audio and
+    video stream (its own too; an MPEG-PS demuxer makes up a decoding time that runs on across
+    the jump): a clip joined from recordings made at different times (their clocks 100 s apart
+    read as a 98 s gap), or a piece whose clock went back far enough to be taken for a wrapped
+    33-bit clock (26.5 hours on). A gap in the picture while the sound runs on is no jump: it
+    is measured against the sound.
+
+    Each stream takes a jump at its own first packet past it: the first stream to get there
+    goes on from where its own time ran to, and sets the file's offset; each other stream
+    takes that offset, fitted to its own run where it lands within one of its packets of it
+    (the pieces' streams start a few milliseconds apart). A stream's packets from before the
+    jump can come after another stream's first packet past it (a transport stream hands over
+    a video packet only once the next one starts): they keep their own time. A stream's first
+    packet is no jump of its own: where a stream starts is its own (sound timed 20 s from its
+    picture all along stays so); it takes a jump the file has taken when that lands it beside
+    the others. Backward steps are left to :class:`~vidprov.media.info.Restarts`, per stream.
+    Times are float seconds, shifts whole ticks of each stream."""
 
     def __init__(self) -> None:
-        self.offset = 0.0  # seconds added to every timestamp
         self.jumps = 0
+        self._offset = 0.0  # what the latest jump added, in seconds
         self._tracks: dict[int, _Track] = {}
 
     def apply(self, packet: av.Packet) -> None:
@@ -75,34 +80,38 @@ class FileClock:
             if tb is None:
                 return
             track = self._tracks[index] = _Track(float(tb))
-        lag = self.offset + track.residual
-        t = ts * track.tb + lag
-        at = (pts if pts is not None else ts) * track.tb + lag  # when it is shown
+        shown = pts if pts is not None else ts
+        t, at = ts * track.tb + track.offset, shown * track.tb + track.offset
+        latest = self._latest()
         # by either time: an MPEG-PS demuxer makes up a decoding time that runs on
-        if track.next is not None and max(t, at) - self._latest() > JUMP_S:
-            self.jumps += 1
-            miss = at - track.next
-            self.offset -= miss
-            for other in self._tracks.values():
-                other.pending = other is not track
-        elif track.pending and track.next is not None:
-            miss = at - track.next
-            if abs(miss) < track.step:
-                track.residual -= miss
-            else:
-                miss = 0.0
-        else:
-            miss = 0.0
-        track.pending = False
-        t, at = t - miss, at - miss
-        shift = round((self.offset + track.residual) / track.tb)
+        past = latest is not None and max(t, at) - latest > JUMP_S
+        if past and track.next is not None:
+            if track.jumps < self.jumps:  # the file jumped here already: take its offset
+                track.offset, track.jumps = self._offset, self.jumps
+                t, at = ts * track.tb + track.offset, shown * track.tb + track.offset
+                miss = at - track.next
+                if abs(miss) < track.step:  # on from its own run
+                    track.offset -= miss
+                    t, at = t - miss, at - miss
+            else:  # the first stream past it: on from where its own time ran to
+                miss = at - track.next
+                track.offset -= miss
+                t, at = t - miss, at - miss
+                self.jumps += 1
+                self._offset, track.jumps = track.offset, self.jumps
+        elif past and self.jumps and latest is not None:  # a stream that starts after a jump
+            moved = ts * track.tb + self._offset
+            if abs(moved - latest) <= JUMP_S:
+                track.offset, track.jumps = self._offset, self.jumps
+                t, at = moved, shown * track.tb + self._offset
+        shift = round(track.offset / track.tb)
         if shift:
             packet.dts = dts + shift if dts is not None else None
             packet.pts = pts + shift if pts is not None else None
         track.seen(at, t, (packet.duration or 0) * track.tb)
 
-    def _latest(self) -> float:
-        return max(k.dts for k in self._tracks.values() if k.dts is not None)
+    def _latest(self) -> float | None:
+        return max((k.dts for k in self._tracks.values() if k.dts is not None), default=None)
 
 
 def jumpy(container: av.container.InputContainer) -> bool:
@@ -113,13 +122,14 @@ def jumpy(container: av.container.InputContainer) -> bool:
 def clocked(
     container: av.container.InputContainer, stream: av.stream.Stream
 ) -> tuple[Iterator[av.Packet], FileClock | None]:
-    """``stream``'s packets, on the file's clock where its format lets time jump (all audio and
-    video streams are demuxed then, to measure it), and that clock (None where it cannot jump).
-    """
-    if not jumpy(container):
+    """``stream``'s packets, on the file's clock where its format lets time jump and it has
+    two or more audio and video streams (all of them are demuxed then, to measure it), and
+    that clock (None where it cannot jump)."""
+    timed = [s for s in container.streams if s.type in ("video", "audio")]
+    if not jumpy(container) or len(timed) < 2:
+        # one stream alone cannot tell a jump from a gap (a time-lapse, a frame every 15 s)
         return container.demux(stream), None
     clock = FileClock()
-    timed = [s for s in container.streams if s.type in ("video", "audio")]
 
     def packets() -> Iterator[av.Packet]:
         for packet in container.demux(timed):

@@ -47,15 +47,17 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
 
 
-def _ts(src: Path, dst: Path, clock_s: float = 0.0) -> Path:
-    """``src``'s streams copied into MPEG-TS, every timestamp moved by ``clock_s``."""
+def _ts(src: Path, dst: Path, clock_s: float = 0.0, video_late_s: float = 0.0) -> Path:
+    """``src``'s streams copied into MPEG-TS, every timestamp moved by ``clock_s`` (the
+    video's by ``video_late_s`` more)."""
     with av.open(str(src)) as i, av.open(str(dst), "w", format="mpegts") as o:
         streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
-        for p in i.demux():
-            if p.dts is not None:
-                shift = round(clock_s / p.time_base)
-                p.pts, p.dts, p.stream = p.pts + shift, p.dts + shift, streams[p.stream.index]
-                o.mux(p)
+        packets = [p for p in i.demux() if p.dts is not None]
+        for p in sorted(packets, key=lambda p: float(p.dts * p.time_base)):
+            late = video_late_s if p.stream.type == "video" else 0.0
+            shift = round((clock_s + late) / p.time_base)
+            p.pts, p.dts, p.stream = p.pts + shift, p.dts + shift, streams[p.stream.index]
+            o.mux(p)
     return dst
 
 
@@ -143,16 +145,20 @@ def test_joined_streams_with_sound_reencode_whole(
         assert float(a.duration * a.time_base) == pytest.approx(sound * pieces, abs=0.01)
 
 
-@pytest.mark.parametrize("clocks", [(0, 100), (100, 0, 100)])
+@pytest.mark.parametrize(
+    ("clocks", "late"), [((0, 100), 0.0), ((100, 0, 100), 0.0), ((0, 100), 0.3)]
+)
 def test_recordings_joined_with_clocks_far_apart_run_on(
-    tmp_path: Path, clocks: tuple[int, ...], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, clocks: tuple[int, ...], late: float, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Recordings made at different times, joined with ``cat``: a clock 100 s on read as a 98 s
     gap (102 s for 4 s of clip); one 100 s back, past FFmpeg's 60 s guess at a wrapped 33-bit
     clock, as a jump of 26.5 hours, refused as corrupt. Picture and sound take the jump out
-    together, each running on from its own end."""
+    together, each running on from its own end. With the picture 0.3 s behind the sound, the
+    sound passes the jump first, and the first piece's last video packets, which the demuxer
+    hands over after it, keep their time (they went 98 s back: probe and reader disagreed)."""
     src = make_clip(tmp_path / "a.mp4", seconds=2.0, width=160, height=120, fps=25, audio=True)
-    parts = [_ts(src, tmp_path / f"{k}.ts", c) for k, c in enumerate(clocks)]
+    parts = [_ts(src, tmp_path / f"{k}.ts", c, late) for k, c in enumerate(clocks)]
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(p.read_bytes() for p in parts))
     with caplog.at_level(logging.WARNING):
@@ -174,7 +180,7 @@ def test_recordings_joined_with_clocks_far_apart_run_on(
         v = c.streams.video[0]
         video_end = float((v.start_time + v.duration) * v.time_base)
         audio_end = float((packets[-1].pts + packets[-1].duration) * a.time_base)
-        assert audio_end == pytest.approx(video_end, abs=0.1)  # in step with the picture
+        assert audio_end + late == pytest.approx(video_end, abs=0.1)  # in step with the picture
     assert _sound(out) == pytest.approx(_sound(parts[0]) * pieces, abs=0.01)
 
 
@@ -211,6 +217,21 @@ def test_program_streams_joined_with_clocks_far_apart_run_on(tmp_path: Path) -> 
     assert info.frames == len(times) == 100
     assert info.duration == pytest.approx(4.0, abs=0.05)
     assert max(b - a for a, b in pairwise(times)) < 0.1
+
+
+def test_a_time_lapse_transport_stream_keeps_its_times(tmp_path: Path) -> None:
+    """A picture every 15 s, in MPEG-TS without sound: one stream alone cannot tell a jump of
+    its clock from its own pace, so the times stay (each gap was taken for a jump: 6 s)."""
+    clip = encoded(tmp_path / "lapse.mp4", [0, 15, 30, 45, 60, 75], Fraction(1, 1), rate=1)
+    path = tmp_path / "lapse.ts"
+    with av.open(str(clip)) as i, av.open(str(path), "w", format="mpegts") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        for p in i.demux(video=0):
+            if p.dts is not None:
+                p.stream = out
+                o.mux(p)
+    assert [round(t) for t in _times(path)] == [0, 15, 30, 45, 60, 75]
+    assert probe(path).duration > 75
 
 
 def test_a_gap_in_the_picture_while_the_sound_runs_on_is_kept(tmp_path: Path) -> None:
