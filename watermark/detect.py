@@ -341,9 +341,19 @@ def _extended(
     return out
 
 
+#: a window beside a segment joins it only above this correlation with the code word (one
+#: standard deviation of footage without the mark): the growth stops at the first window
+#: below it, so it does not cross unmarked windows to weakly marked ones beyond
+_GROW_Z = 1.0
+
+
 def _best_stretch(score: np.ndarray) -> int:
-    """How many of ``score``'s leading windows score best together (sum / sqrt(count)); 0 when
-    no leading stretch sums above zero."""
+    """How many of ``score``'s leading windows, up to the first under :data:`_GROW_Z`, score
+    best together (sum / sqrt(count)); 0 when none does. Crossing windows without the mark
+    (a second of camera footage spliced into a re-encoded marked clip) to reach marked ones
+    beyond them grew the segment over that footage in 18 of 29 draws of a reviewer's test."""
+    below = np.nonzero(score <= _GROW_Z)[0]
+    score = score[: below[0]] if len(below) else score
     if not len(score):
         return 0
     sums = np.cumsum(score)

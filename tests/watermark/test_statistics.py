@@ -100,15 +100,21 @@ def test_sharp_and_sync_are_tried_when_the_mark_is_found_without_a_payload(
 
 
 @pytest.mark.parametrize(
-    ("weak", "end"),
-    [(5, 4.0), (3, 3.0), (0, 1.5)],  # weakly marked windows after the segment, where it ends
+    ("after", "end"),  # the five windows after the segment (z by the code word), where it ends
+    [
+        ([5.0] * 5, 4.0),
+        ([5.0] * 3 + [0.0] * 2, 3.0),
+        ([0.0] * 5, 1.5),
+        ([0.0] * 2 + [5.0] * 3, 1.5),
+    ],
 )
 def test_a_segment_grows_over_windows_that_carry_its_code_word(
-    key: bytes, weak: int, end: float
+    key: bytes, after: list[float], end: float
 ) -> None:
-    """Eight 0.5 s windows: three strongly marked, then ``weak`` whose mark a re-encode
-    weakened (z about 5 each by the code word), then unmarked ones. The segment found on the
-    first three grows over the weak ones only."""
+    """Eight 0.5 s windows: three strongly marked, then five marked weakly (a re-encode
+    weakened the mark: z about 5 each by the code word) or not at all. The segment found on
+    the first three grows over the weak ones next to it only, not across unmarked ones (a
+    spliced insert) to weak ones beyond."""
     from types import SimpleNamespace
 
     from vidprov.watermark.coding import encode
@@ -120,8 +126,8 @@ def test_a_segment_grows_over_windows_that_carry_its_code_word(
     coded = encode(bytes.fromhex(payload)).astype(float) * 2 - 1
     template = pattern.signs * np.append(coded, 1.0)[pattern.owner]
     n = len(template)
-    rng = np.random.default_rng(3)
-    levels = [30.0] * 3 + [5.0] * weak + [0.0] * (5 - weak)  # z by the code word
+    rng = np.random.default_rng(1)
+    levels = [30.0] * 3 + after
     vecs = [z / math.sqrt(n) * template + rng.standard_normal(n) for z in levels]
     times = [i / 10 for i in range(40)]  # 10 fps, five frames a window
     windows = [
