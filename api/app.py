@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -116,8 +116,11 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("vidprov API %s up (auth: %s)", __version__, "open" if keyring.open else "keys")
-        _on_stop_signal(asyncio.get_running_loop(), runner.stopping)
-        yield
+        restore = _on_stop_signal(asyncio.get_running_loop(), runner.stopping)
+        try:
+            yield
+        finally:
+            restore()
         await asyncio.to_thread(runner.shutdown, settings.shutdown_grace_s)
 
     app = FastAPI(
@@ -141,26 +144,39 @@ def create_app(settings: ApiSettings | None = None, *, scanner: Scanner | None =
     return app
 
 
-def _on_stop_signal(loop: asyncio.AbstractEventLoop, stopping: Callable[[], None]) -> None:
-    """Run ``stopping`` (in a thread of its own) as soon as SIGINT or SIGTERM arrives, before
-    the handler uvicorn installed: the lifespan's end comes only after uvicorn has waited for
-    open requests. Only where uvicorn serves in the main thread (the one signals reach)."""
+def _on_stop_signal(
+    loop: asyncio.AbstractEventLoop, stopping: Callable[[], None]
+) -> Callable[[], None]:
+    """Run ``stopping`` (in a thread of its own) as soon as SIGINT or SIGTERM arrives, then
+    the handler found (uvicorn's): the lifespan's end comes only after uvicorn has waited for
+    open requests. Only where the lifespan runs in the main thread (the one signals reach).
+    Returns what puts the handlers found back (at the lifespan's end: a server other than
+    uvicorn may not restore them, and the loop is closed then)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: None
 
     def start() -> None:  # on the loop, outside the signal handler (no lock held there)
         threading.Thread(target=stopping, name="vidprov-stopping", daemon=True).start()
 
+    found: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous = signal.getsignal(sig)
         if not callable(previous):
             continue
 
         def handler(signum: int, frame: Any, previous: Callable[..., Any] = previous) -> None:
-            loop.call_soon_threadsafe(start)
+            with suppress(RuntimeError):  # a loop already closed
+                loop.call_soon_threadsafe(start)
             previous(signum, frame)
 
+        found[sig] = previous
         signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, previous in found.items():
+            signal.signal(sig, previous)
+
+    return restore
 
 
 def app_from_env() -> FastAPI:

@@ -246,7 +246,7 @@ def sign_file(
             why = f"signer failed: {errors[0]}" if errors else str(exc).splitlines()[0]
             if not errors and options.tsa_url is None and "certificate" in why.lower():
                 raise _refused_certificate(signer, why, dst) from exc
-            if why.startswith("Io") and _disk_full(Path(dst), Path(src).stat().st_size):
+            if why.startswith("Io") and _disk_full(Path(dst)):
                 # c2pa says "Io: Other: UntrackedPointer: 0x2" for a full disk
                 why = f"no space left on the device ({why})"
             raise ProvenanceError(f"signing failed ({why})", dst) from exc
@@ -356,11 +356,11 @@ def _read_back(store_bytes: bytes, dst: Path) -> tuple[str, dict[str, Any]]:
     return label, store["manifests"][label]
 
 
-def _disk_full(dst: Path, need: int) -> bool:
-    """Whether the folder ``dst`` is written to has less room than a signed copy of a
-    ``need``-byte source takes (the source and its manifest: a megabyte more)."""
+def _disk_full(dst: Path) -> bool:
+    """Whether the folder ``dst`` is written to is full (under a megabyte left, the failed
+    copy still in it: a write that ran out of room leaves next to nothing)."""
     try:
         st = os.statvfs(dst.resolve().parent)
     except OSError:
         return False
-    return st.f_bavail * st.f_frsize < need + (1 << 20)
+    return st.f_bavail * st.f_frsize < 1 << 20

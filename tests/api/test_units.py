@@ -256,25 +256,39 @@ def test_a_stop_signal_drops_queued_jobs_at_once(tmp_path: Path) -> None:
     from vidprov.api.jobs import JobStore, Runner, TaskResult
 
     store = JobStore(tmp_path, 60.0)
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
+
+    def first_job(progress: object) -> TaskResult:
+        started.set()
+        release.wait(30)
+        return TaskResult({})
+
     runner = Runner(store, max_concurrent=1, max_queue=4)
-    running, first = runner.submit("scan", "me", lambda p: release.wait(30) and TaskResult({}))
+    running, first = runner.submit("scan", "me", first_job)
     queued, _ = runner.submit("scan", "me", lambda p: TaskResult({}))
+    assert started.wait(30)  # running, not queued, when the signal comes
     seen: list[int] = []
-    before = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+
+    def uvicorns(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGTERM, uvicorns)
     loop = asyncio.new_event_loop()
     try:
-        _on_stop_signal(loop, runner.stopping)
+        restore = _on_stop_signal(loop, runner.stopping)
         os.kill(os.getpid(), signal.SIGTERM)
         loop.run_until_complete(asyncio.sleep(0.1))  # the handler's call on the loop
         for _ in range(100):
             if store.get(queued).status == "failed":
                 break
             time.sleep(0.05)
+        restore()  # as the lifespan ends: the handler found is back
+        assert signal.getsignal(signal.SIGTERM) is uvicorns
+        os.kill(os.getpid(), signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, before)
         loop.close()
-    assert seen == [signal.SIGTERM]  # uvicorn's own handler still runs
+    assert seen == [signal.SIGTERM] * 2  # uvicorn's own handler still runs
     job = store.get(queued)
     assert (job.status, job.error["error"]) == ("failed", "worker_exited")
     assert store.get(running).status == "running" and not first.done()
