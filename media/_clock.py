@@ -33,13 +33,17 @@ class _Track:
         return None if self.top is None else self.top + self.step
 
     def seen(self, shown: float, decoded: float, duration: float) -> None:
+        back = self.dts is not None and decoded < self.dts - max(self.step, 1e-3)
         if duration:
             self.step = duration
         elif self.dts is not None and decoded > self.dts:
             gap = decoded - self.dts
             self.step = min(self.step, gap) if self.step else gap
         self.dts = decoded
-        self.top = shown if self.top is None else max(self.top, shown)
+        # after a restart (a piece whose clock is behind), its time runs from there: a jump
+        # after it goes on from the restarted piece (it went on from the highest time before
+        # it, and the restart's own shift put the piece after the jump 50 s late)
+        self.top = shown if self.top is None or back else max(self.top, shown)
 
 
 class FileClock:
@@ -86,15 +90,19 @@ class FileClock:
         # by either time: an MPEG-PS demuxer makes up a decoding time that runs on
         past = latest is not None and max(t, at) - latest > JUMP_S
         if past and track.next is not None:
-            if track.jumps < self.jumps:  # the file jumped here already: take its offset
+            moved = ts * track.tb + self._offset
+            if track.jumps < self.jumps and latest is not None and abs(moved - latest) <= JUMP_S:
+                # the jump the file took here already: its offset, on from its own run
                 track.offset, track.jumps = self._offset, self.jumps
-                t, at = ts * track.tb + track.offset, shown * track.tb + track.offset
+                t, at = moved, shown * track.tb + self._offset
                 miss = at - track.next
-                if abs(miss) < track.step:  # on from its own run
+                if abs(miss) < track.step:
                     track.offset -= miss
                     t, at = t - miss, at - miss
-            else:  # the first stream past it: on from where its own time ran to
-                miss = at - track.next
+            else:  # the first stream past it: on from where its own time ran to, or
+                # beside the others when it missed jumps (absent from a piece between)
+                land = track.next if track.jumps == self.jumps else latest + (at - t)
+                miss = at - land
                 track.offset -= miss
                 t, at = t - miss, at - miss
                 self.jumps += 1

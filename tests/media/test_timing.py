@@ -47,12 +47,15 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "src.mp4", seconds=2.0, width=160, height=120, fps=25)
 
 
-def _ts(src: Path, dst: Path, clock_s: float = 0.0, video_late_s: float = 0.0) -> Path:
+def _ts(
+    src: Path, dst: Path, clock_s: float = 0.0, video_late_s: float = 0.0, sound: bool = True
+) -> Path:
     """``src``'s streams copied into MPEG-TS, every timestamp moved by ``clock_s`` (the
-    video's by ``video_late_s`` more)."""
+    video's by ``video_late_s`` more); its video alone without ``sound``."""
     with av.open(str(src)) as i, av.open(str(dst), "w", format="mpegts") as o:
-        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
-        packets = [p for p in i.demux() if p.dts is not None]
+        kept = [s for s in i.streams if sound or s.type == "video"]
+        streams = {s.index: o.add_stream_from_template(s) for s in kept}
+        packets = [p for p in i.demux() if p.dts is not None and p.stream.index in streams]
         for p in sorted(packets, key=lambda p: float(p.dts * p.time_base)):
             late = video_late_s if p.stream.type == "video" else 0.0
             shift = round((clock_s + late) / p.time_base)
@@ -146,7 +149,8 @@ def test_joined_streams_with_sound_reencode_whole(
 
 
 @pytest.mark.parametrize(
-    ("clocks", "late"), [((0, 100), 0.0), ((100, 0, 100), 0.0), ((0, 100), 0.3)]
+    ("clocks", "late"),
+    [((0, 100), 0.0), ((100, 0, 100), 0.0), ((0, 100), 0.3), ((0, 100, 50, 150), 0.0)],
 )
 def test_recordings_joined_with_clocks_far_apart_run_on(
     tmp_path: Path, clocks: tuple[int, ...], late: float, caplog: pytest.LogCaptureFixture
@@ -156,7 +160,8 @@ def test_recordings_joined_with_clocks_far_apart_run_on(
     clock, as a jump of 26.5 hours, refused as corrupt. Picture and sound take the jump out
     together, each running on from its own end. With the picture 0.3 s behind the sound, the
     sound passes the jump first, and the first piece's last video packets, which the demuxer
-    hands over after it, keep their time (they went 98 s back: probe and reader disagreed)."""
+    hands over after it, keep their time (they went 98 s back: probe and reader disagreed).
+    A jump after a restart goes on from the restarted piece (it read 58 s for 8)."""
     src = make_clip(tmp_path / "a.mp4", seconds=2.0, width=160, height=120, fps=25, audio=True)
     parts = [_ts(src, tmp_path / f"{k}.ts", c, late) for k, c in enumerate(clocks)]
     joined = tmp_path / "joined.ts"
@@ -182,6 +187,23 @@ def test_recordings_joined_with_clocks_far_apart_run_on(
         audio_end = float((packets[-1].pts + packets[-1].duration) * a.time_base)
         assert audio_end + late == pytest.approx(video_end, abs=0.1)  # in step with the picture
     assert _sound(out) == pytest.approx(_sound(parts[0]) * pieces, abs=0.01)
+
+
+def test_a_piece_without_sound_between_jumps_runs_on(tmp_path: Path) -> None:
+    """Three recordings 100 s apart, the middle one without sound, the picture 0.3 s behind
+    the sound: the sound, absent from the second piece, took the first jump's offset at the
+    second jump, and the picture kept a 98 s gap (104 s for 6)."""
+    src = make_clip(tmp_path / "a.mp4", seconds=2.0, width=160, height=120, fps=25, audio=True)
+    parts = [
+        _ts(src, tmp_path / f"{k}.ts", clock, 0.3, sound=k != 1)
+        for k, clock in enumerate((0, 100, 200))
+    ]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    info, times = probe(joined), _times(joined)
+    assert info.frames == len(times) == 150
+    assert info.duration == pytest.approx(6.0, abs=0.2)
+    assert max(b - a for a, b in pairwise(times)) < 0.2
 
 
 def test_program_streams_joined_with_clocks_far_apart_run_on(tmp_path: Path) -> None:
