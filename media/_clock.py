@@ -58,13 +58,15 @@ class FileClock:
     Each stream takes a jump at its own first packet past it: the first stream to get there
     goes on from where its own time ran to, and sets the file's offset; each other stream
     takes that offset, fitted to its own run where it lands within one of its packets of it
-    (the pieces' streams start a few milliseconds apart). A stream's packets from before the
-    jump can come after another stream's first packet past it (a transport stream hands over
-    a video packet only once the next one starts): they keep their own time. A stream's first
-    packet is no jump of its own: where a stream starts is its own (sound timed 20 s from its
-    picture all along stays so); it takes a jump the file has taken when that lands it beside
-    the others. Backward steps are left to :class:`~vidprov.media.info.Restarts`, per stream.
-    Times are float seconds, shifts whole ticks of each stream."""
+    (the pieces' streams start a few milliseconds apart). A stream that missed jumps (absent
+    from a piece between) lands beside the others instead, as a jump of its own. A stream's
+    packets from before the jump can come after another stream's first packet past it (a
+    transport stream hands over a video packet only once the next one starts): they keep
+    their own time. A stream's first packet is no jump of its own: where a stream starts is
+    its own (sound timed 20 s from its picture all along stays so); it takes a jump the file
+    has taken when that lands it beside the others. Backward steps are left to
+    :class:`~vidprov.media.info.Restarts`, per stream. Times are float seconds, shifts whole
+    ticks of each stream."""
 
     def __init__(self) -> None:
         self.jumps = 0
