@@ -16,6 +16,7 @@ from tests.streams import encoded, stream_copy
 from vidprov.errors import MediaError
 from vidprov.media import (
     Frame,
+    VideoInfo,
     VideoReader,
     VideoWriter,
     iter_frames,
@@ -62,6 +63,13 @@ def _ts(
             p.pts, p.dts, p.stream = p.pts + shift, p.dts + shift, streams[p.stream.index]
             o.mux(p)
     return dst
+
+
+def _join(parts: list[Path], joined: Path) -> tuple[VideoInfo, list[float]]:
+    """``parts`` joined byte for byte into ``joined`` (as ``cat`` does): its probe and the
+    reader's frame times."""
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return probe(joined), _times(joined)
 
 
 def _sound(path: Path) -> float:
@@ -198,9 +206,7 @@ def test_a_piece_without_sound_between_jumps_runs_on(tmp_path: Path) -> None:
         _ts(src, tmp_path / f"{k}.ts", clock, 0.3, sound=k != 1)
         for k, clock in enumerate((0, 100, 200))
     ]
-    joined = tmp_path / "joined.ts"
-    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
-    info, times = probe(joined), _times(joined)
+    info, times = _join(parts, tmp_path / "joined.ts")
     assert info.frames == len(times) == 150
     assert info.duration == pytest.approx(6.0, abs=0.2)
     assert max(b - a for a, b in pairwise(times)) < 0.2
@@ -233,9 +239,7 @@ def test_program_streams_joined_with_clocks_far_apart_run_on(tmp_path: Path) -> 
             for p in sorted(packets, key=lambda p: float(p.dts * p.time_base)):
                 o.mux(p)
         parts.append(path)
-    joined = tmp_path / "joined.vob"
-    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
-    info, times = probe(joined), _times(joined)
+    info, times = _join(parts, tmp_path / "joined.vob")
     assert info.frames == len(times) == 100
     assert info.duration == pytest.approx(4.0, abs=0.05)
     assert max(b - a for a, b in pairwise(times)) < 0.1
