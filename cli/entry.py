@@ -16,7 +16,7 @@ def main() -> None:
     # they killed it outright (-15, -1); an ignored SIGHUP (nohup) stays ignored
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is not signal.SIG_IGN:
-            signal.signal(sig, _stopped)
+            signal.signal(sig, exit_on_signal)
     try:
         from vidprov.cli.main import main as run
     except KeyboardInterrupt:
@@ -25,5 +25,7 @@ def main() -> None:
     run()
 
 
-def _stopped(signum: int, frame: Any) -> None:
+def exit_on_signal(signum: int, frame: Any) -> None:
+    """A stop signal unwinds like an exception (temp files removed), exit code 128 + its
+    number: 143 for SIGTERM, 129 for SIGHUP."""
     raise SystemExit(128 + signum)

@@ -25,6 +25,7 @@ from vidprov.cli._util import (
     p_text,
     progress_bar,
 )
+from vidprov.cli.entry import exit_on_signal
 from vidprov.errors import VidprovError, printable
 
 ARGV = "vidprov.argv"  # the root context's note of the command line as given
@@ -374,22 +375,18 @@ def main() -> None:
     """Console-script entry point. SIGTERM and SIGHUP (the terminal closed) unwind like an
     exception, so temp files and folders are removed (exit codes 143 and 129); a SIGHUP that
     is ignored (``nohup``) stays ignored."""
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, exit_on_signal)
     for stream in (sys.stdout, sys.stderr):  # a character the terminal's encoding lacks:
         if isinstance(stream, io.TextIOWrapper):  # an escape such as \u2026, not a traceback
             stream.reconfigure(errors="backslashreplace")
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, _terminated)
+        signal.signal(signal.SIGHUP, exit_on_signal)
     try:
         cli(prog_name="vidprov")
     except OSError as exc:  # the help or version text, which click prints itself, on a full disk
         discard_stdout()
         click.echo(f"vidprov: error: {OutputError(exc)}", err=True)
         raise SystemExit(1) from None
-
-
-def _terminated(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":  # pragma: no cover

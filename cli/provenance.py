@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import click
 
 from vidprov.cli._util import PATH, emit, p_text
-from vidprov.errors import printable
+from vidprov.errors import ProvenanceError, printable
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.verify import is_credential_failure
 
@@ -102,18 +101,19 @@ def sign(
 
     if prompt is not None and prompt_hash is not None:  # one would be silently dropped
         raise click.UsageError("--prompt and --prompt-hash are alternatives: give one")
-    if prompt_hash is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", prompt_hash):
-        raise click.BadParameter("must be 64 hex digits (a SHA-256)", param_hint="--prompt-hash")
     if prompt is not None:
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()
-    options = SignOptions(
-        title=title,
-        ai=ai,
-        model=model,
-        prompt_sha256=prompt_hash,
-        soft_binding="none" if no_soft_binding else "detect",
-        tsa_url=tsa_url or None,
-    )
+    try:
+        options = SignOptions(
+            title=title,
+            ai=ai,
+            model=model,
+            prompt_sha256=prompt_hash,
+            soft_binding="none" if no_soft_binding else "detect",
+            tsa_url=tsa_url or None,
+        )
+    except ProvenanceError as exc:  # of the options given here, it checks the prompt hash
+        raise click.BadParameter(exc.message, param_hint="--prompt-hash") from exc
     r = sign_file(src, dst, options, _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))
 

@@ -91,29 +91,24 @@ class FileClock:
         latest = self._latest()
         # by either time: an MPEG-PS demuxer makes up a decoding time that runs on
         past = latest is not None and max(t, at) - latest > JUMP_S
-        if past and track.next is not None:
+        miss = 0.0  # seconds this packet lands past where it should
+        if past:
             moved = ts * track.tb + self._offset
-            if track.jumps < self.jumps and latest is not None and abs(moved - latest) <= JUMP_S:
-                # the jump the file took here already: its offset, on from its own run
+            if track.jumps < self.jumps and abs(moved - latest) <= JUMP_S:
+                # a jump the file took here already (or before the stream began): its offset,
+                # fitted to the stream's own run where that is within one of its packets
                 track.offset, track.jumps = self._offset, self.jumps
                 t, at = moved, shown * track.tb + self._offset
-                miss = at - track.next
-                if abs(miss) < track.step:
-                    track.offset -= miss
-                    t, at = t - miss, at - miss
-            else:  # the first stream past it: on from where its own time ran to, or
-                # beside the others when it missed jumps (absent from a piece between)
-                land = track.next if track.jumps == self.jumps else latest + (at - t)
-                miss = at - land
-                track.offset -= miss
-                t, at = t - miss, at - miss
+                if track.next is not None and abs(at - track.next) < track.step:
+                    miss = at - track.next
+            elif track.next is not None:  # the first stream past it: on from where its own
+                # time ran to, or beside the others when it missed jumps (absent from a piece)
+                miss = at - (track.next if track.jumps == self.jumps else latest + (at - t))
                 self.jumps += 1
-                self._offset, track.jumps = track.offset, self.jumps
-        elif past and self.jumps and latest is not None:  # a stream that starts after a jump
-            moved = ts * track.tb + self._offset
-            if abs(moved - latest) <= JUMP_S:
-                track.offset, track.jumps = self._offset, self.jumps
-                t, at = moved, shown * track.tb + self._offset
+                self._offset, track.jumps = track.offset - miss, self.jumps
+            # else a stream's first packet: where it starts is its own
+        track.offset -= miss
+        t, at = t - miss, at - miss
         shift = round(track.offset / track.tb)
         if shift:
             packet.dts = dts + shift if dts is not None else None
@@ -124,11 +119,6 @@ class FileClock:
         return max((k.dts for k in self._tracks.values() if k.dts is not None), default=None)
 
 
-def jumpy(container: av.container.InputContainer) -> bool:
-    """Whether ``container``'s format lets its clock jump."""
-    return bool(container.format.flags & TS_DISCONT)
-
-
 def clocked(
     container: av.container.InputContainer, stream: av.stream.Stream
 ) -> tuple[Iterator[av.Packet], FileClock | None]:
@@ -136,7 +126,7 @@ def clocked(
     two or more audio and video streams (all of them are demuxed then, to measure it), and
     that clock (None where it cannot jump)."""
     timed = [s for s in container.streams if s.type in ("video", "audio")]
-    if not jumpy(container) or len(timed) < 2:
+    if not container.format.flags & TS_DISCONT or len(timed) < 2:
         # one stream alone cannot tell a jump from a gap (a time-lapse, a frame every 15 s)
         return container.demux(stream), None
     clock = FileClock()

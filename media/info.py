@@ -244,17 +244,17 @@ def probe(path: str | Path) -> VideoInfo:
         index.check()
         packets.report()
         jumps = clock.jumps if clock is not None else 0
-        if jumps and f"jump:{p}" not in _WARNED:
-            _WARNED.add(f"jump:{p}")
-            log.warning(
+        if jumps:
+            _warn_once(
+                f"jump:{p}",
                 "%s: the clock jumps on %d time(s) (joined recordings?): times run on across "
                 "the jumps",
                 p,
                 jumps,
             )
-        if restarts.count and f"restart:{p}" not in _WARNED:  # scan probes a file twice
-            _WARNED.add(f"restart:{p}")
-            log.warning(
+        if restarts.count:
+            _warn_once(
+                f"restart:{p}",
                 "%s: timestamps restart %d time(s) (joined streams?): times run on across them",
                 p,
                 restarts.count,
@@ -286,9 +286,9 @@ def probe(path: str | Path) -> VideoInfo:
         # a header's length spans the jumps that the clock took out
         long = duration > max(span, end) + max(1.0, 0.5 * span)
         truncated = long and not audio_tail and not jumps
-        if truncated and str(p) not in _WARNED:
-            _WARNED.add(str(p))
-            log.warning(
+        if truncated:
+            _warn_once(
+                str(p),
                 "%s: the header says %.2f s but the frames end at %.2f s (truncated?)",
                 p,
                 duration,
@@ -379,10 +379,12 @@ def _first_frames(
 
 
 def _report_leading(p: Path, count: int) -> None:
-    if count and f"leading:{p}" not in _WARNED:
-        _WARNED.add(f"leading:{p}")
-        log.warning(
-            "%s: %d frame(s) before the first keyframe cannot be shown (cut mid-GOP?)", p, count
+    if count:
+        _warn_once(
+            f"leading:{p}",
+            "%s: %d frame(s) before the first keyframe cannot be shown (cut mid-GOP?)",
+            p,
+            count,
         )
 
 
@@ -424,9 +426,16 @@ class WholePackets:
 
 
 def _cut_short(path: Path) -> None:
-    if f"cut:{path}" not in _WARNED:  # scan probes and reads a file
-        _WARNED.add(f"cut:{path}")
-        log.warning("%s: the file ends inside a frame (cut short?): that frame is left out", path)
+    _warn_once(
+        f"cut:{path}", "%s: the file ends inside a frame (cut short?): that frame is left out", path
+    )
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    """Log a warning about a file once per process (scan probes a file twice, and reads it)."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning(message, *args)
 
 
 class IndexCheck:

@@ -199,12 +199,7 @@ def _scan(
     best: _Best | None = None  # the first test's own z, not a placeholder 0, when p is 1
     whole: _Best = (1.0, 0.0, None)
     for a, b in dict.fromkeys(candidates):
-        total = sum(vecs[a + 1 : b + 1], vecs[a].copy())
-        logp, z, soft = _evidence(total, pattern)
-        payload = decode(soft, config.list_size)
-        logp += math.log(factor) - (crc_credit(config.list_size) if payload is not None else 0.0)
-        p = math.exp(min(0.0, logp))
-        hex_payload = payload.hex() if payload is not None else None
+        p, z, hex_payload = _test(vecs, a, b, pattern, factor, config)
         if best is None or p < best[0]:
             best = (p, z, hex_payload)
         if (a, b) == (0, n_w - 1):

@@ -176,7 +176,7 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
         ),
         (
             ["sign", "a.mp4", "b.mp4", "--prompt-hash", "xyz"],
-            "Invalid value for --prompt-hash: must be 64 hex digits (a SHA-256)"
+            "Invalid value for --prompt-hash: prompt hash must be 64 hex digits (SHA-256)"
             " (try 'vidprov sign -h')",
         ),
         (
