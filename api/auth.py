@@ -230,7 +230,7 @@ def remove_key(path: Path, name: str) -> None:
         elif any(e.split("#", 1)[0].strip() for e in rest):
             kept.append(";".join(rest).strip())
     try:
-        with atomic_path(path, mode=0o600) as tmp:
+        with atomic_path(path, mode=0o600, durable=True) as tmp:
             tmp.write_text("".join(f"{line}\n" for line in kept))
     except MediaError as exc:
         raise ConfigError(f"cannot write API keys file ({exc.message})", path) from exc

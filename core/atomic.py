@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from vidprov.errors import MediaError
+
+log = logging.getLogger(__name__)
+
+STALE_S = 3600.0  # a dead writer's temp file untouched this long is swept
 
 
 def _umask() -> int:
@@ -30,6 +37,60 @@ def _umask() -> int:
 _TARGETS: dict[Path, Path] = {}  # live temp files -> the file each will become
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def _sweep(folder: Path, name: str) -> None:
+    """Remove the temp files that writers of ``folder/name`` killed outright (kill -9, a power
+    cut) left behind: those named for a process that no longer runs and untouched for
+    :data:`STALE_S`. A live writer's file, or one from another machine sharing the folder that
+    is still being written, is never old enough. Temp files of those temp files (a writer
+    that writes atomically onto another's temp file, as embedding does) go too: their names
+    start with more dots."""
+    pattern = re.compile(rf"\.+{re.escape(name)}\.(\d+)\.[^/]+")
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.lstrip(".").startswith(f"{name}.")]
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        m = pattern.fullmatch(entry.name)
+        try:
+            if (
+                m is None
+                or not entry.is_file(follow_symlinks=False)
+                or now - entry.stat(follow_symlinks=False).st_mtime < STALE_S
+                or _alive(int(m.group(1)))
+            ):
+                continue
+            os.unlink(entry.path)
+            log.info("removed %s, left by a writer that was killed", entry.path)
+        except OSError:
+            continue
+
+
+def fsync(path: Path) -> None:
+    """Flush the file or folder ``path`` to the disk; a file system that cannot (some network
+    or FUSE mounts) is not an error."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def shown_as(path: str | Path) -> Path:
     """The name to show the user for ``path``: the target, if it is one of our live temp files
     (followed through temp files of temp files), else ``path`` itself."""
@@ -43,15 +104,24 @@ class AtomicFile:
     """A temp file beside ``target`` (same suffix, so formats are still guessed from it) that
     becomes ``target`` on :meth:`commit` or disappears on :meth:`discard`. A symbolic link is
     written through, as a shell's ``>`` would: the file it points to is replaced, the link kept
-    (even one that points to no file yet).
+    (even one that points to no file yet). The temp file's name carries the process id, and
+    temp files that a killed writer of the same target left behind are removed first
+    (:func:`_sweep`).
+
+    ``durable`` flushes the file and its folder to the disk on :meth:`commit`, so that a crash
+    or power cut right after leaves the old file or the whole new one, never an empty one: for
+    keys, key lists and models, which cannot be made again. Videos are not flushed (as ``cp``
+    and FFmpeg do not): it would cost about 1 s per GB written, and a lost output can be made
+    again.
 
     Raises:
         MediaError: the target folder does not exist or is not writable, or the target is a
             folder.
     """
 
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, *, durable: bool = False) -> None:
         self.target = self.dest = Path(target)
+        self.durable = durable
         try:
             if self.target.is_symlink():  # the file goes where the link points
                 self.dest = Path(os.path.realpath(target))
@@ -66,9 +136,10 @@ class AtomicFile:
                 raise MediaError("is a folder, not a file", self.target)
         except OSError as exc:  # a name too long, a folder on the way that cannot be searched
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
+        _sweep(folder, self.dest.name)
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{self.dest.name}.", suffix=self.target.suffix, dir=folder
+                prefix=f".{self.dest.name}.{os.getpid()}.", suffix=self.target.suffix, dir=folder
             )
         except OSError as exc:
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
@@ -77,7 +148,8 @@ class AtomicFile:
         _TARGETS[self.tmp] = self.target
 
     def commit(self, mode: int | None = None) -> None:
-        """Set the permission bits and rename the temp file onto the target.
+        """Set the permission bits and rename the temp file onto the target (flushing both to
+        the disk first if ``durable``).
 
         ``mode`` when given; otherwise those of the file being replaced, or for a new file what
         an ordinary ``open`` would give (0o666 less the umask): the temp file itself is created
@@ -88,8 +160,12 @@ class AtomicFile:
             except OSError:
                 mode = 0o666 & ~_umask()
         os.chmod(self.tmp, mode)
+        if self.durable:
+            fsync(self.tmp)
         os.replace(self.tmp, self.dest)
         _TARGETS.pop(self.tmp, None)
+        if self.durable:
+            fsync(self.dest.parent)
 
     def discard(self) -> None:
         """Remove the temp file; the target is left as it was."""
@@ -99,7 +175,9 @@ class AtomicFile:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
+def atomic_path(
+    target: str | Path, mode: int | None = None, *, durable: bool = False
+) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds.
 
     On any exception the temp file is removed and ``target`` is left as it was.
@@ -107,11 +185,12 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     Args:
         target: the final path.
         mode: optional permission bits applied before the rename (e.g. ``0o600``).
+        durable: flush the file and its folder to the disk (see :class:`AtomicFile`).
 
     Raises:
         MediaError: the target folder does not exist or is not writable.
     """
-    out = AtomicFile(target)
+    out = AtomicFile(target, durable=durable)
     try:
         yield out.tmp
         out.commit(mode)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from vidprov.atomic import signals_held
+from vidprov.atomic import fsync, signals_held
 from vidprov.config import home_dir
 from vidprov.errors import KeyError_, WatermarkError
 
@@ -98,6 +98,7 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
                 new_key = staging / WATERMARK_KEY_FILE
                 new_key.write_text(secrets.token_hex(KEY_BYTES) + "\n")
                 new_key.chmod(0o600)
+                fsync(new_key)  # on the disk before the renames that put it in place
                 made.append(new_key)
         except (ProvenanceError, OSError) as exc:
             raise KeyError_(f"cannot make keys in this folder ({exc})", home) from exc
@@ -113,6 +114,8 @@ def init_keys(home: str | Path | None = None, force: bool = False) -> KeysResult
             with signals_held():
                 for src, dst in moves:
                     os.replace(src, dst)
+            for folder in {dst.parent for _, dst in moves}:
+                fsync(folder)
         except OSError as exc:
             where = exc.filename or home
             raise KeyError_(f"cannot write here ({exc.strerror or exc})", where) from exc

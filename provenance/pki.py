@@ -195,7 +195,7 @@ def create_dev_pki(home: Path, force: bool = False, org: str = DEV_ORG) -> tuple
         (paths.trust_anchors, _pem(root), 0o644),
     ]
     for path, data, mode in files:
-        with atomic_path(path, mode=mode) as tmp:
+        with atomic_path(path, mode=mode, durable=True) as tmp:
             tmp.write_bytes(data)
     log.info("wrote development signing PKI under %s", paths.signer_key.parent)
     return tuple(p for p, _, _ in files)
@@ -251,9 +251,9 @@ def renew_dev_signer(home: Path, days: int = SIGNER_DAYS) -> x509.Certificate:
     org = name_attr(inter.subject, NameOID.ORGANIZATION_NAME) or DEV_ORG
     leaf, leaf_key = _leaf(org, inter.subject, inter_key, min(days, left.days))
     try:
-        with atomic_path(paths.signer_key, mode=0o600) as tmp:
+        with atomic_path(paths.signer_key, mode=0o600, durable=True) as tmp:
             tmp.write_bytes(_key_pem(leaf_key))
-        with atomic_path(paths.signer_chain, mode=0o644) as tmp:
+        with atomic_path(paths.signer_chain, mode=0o644, durable=True) as tmp:
             tmp.write_bytes(_pem(leaf) + _pem(inter))
     except MediaError as exc:  # atomic_path: the folder cannot be written
         raise ProvenanceError(f"cannot write the signer ({exc.message})", exc.path) from exc

@@ -121,3 +121,79 @@ def test_a_live_temp_file_is_shown_as_its_target(tmp_path: Path) -> None:
     inner.discard()
     outer.discard()
     assert shown_as(outer.tmp) == outer.tmp  # no longer ours
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid  # reaped: no process has this id until the counter wraps
+
+
+def test_a_killed_writers_old_temp_file_is_swept_and_nothing_else(tmp_path: Path) -> None:
+    from vidprov.atomic import STALE_S
+
+    dead, old = _dead_pid(), 0.0
+    left = tmp_path / f".out.mp4.{dead}.abc123.mp4"  # what kill -9 left mid-write
+    inner = tmp_path / f".{left.name}.{dead}.def456.mp4"  # a writer's, onto that temp file
+    young = tmp_path / f".out.mp4.{dead}.young1.mp4"  # as fresh as a live writer's
+    live = tmp_path / f".out.mp4.{os.getpid()}.live99.mp4"  # ours: still being written
+    other = tmp_path / f".other.mp4.{dead}.abc123.mp4"  # another target's
+    mine = tmp_path / ".out.mp4.notapid.mp4"  # not a name we make
+    for p in (left, inner, young, live, other, mine):
+        p.write_bytes(b"partial")
+    for p in (left, inner, live, other, mine):
+        os.utime(p, (old, old))
+    assert old < STALE_S
+    with atomic_path(tmp_path / "out.mp4") as tmp:
+        assert tmp.name.startswith(f".out.mp4.{os.getpid()}.")
+        tmp.write_bytes(b"done")
+    assert (tmp_path / "out.mp4").read_bytes() == b"done"
+    assert not left.exists() and not inner.exists()
+    assert young.exists() and live.exists() and other.exists() and mine.exists()
+
+
+def test_a_durable_commit_flushes_the_file_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        synced.append("folder" if stat.S_ISDIR(st.st_mode) else f"file {st.st_size}")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with atomic_path(tmp_path / "key", durable=True) as tmp:
+        tmp.write_text("done")
+        assert synced == []
+    assert synced == ["file 4", "folder"]
+    with atomic_path(tmp_path / "video.mp4") as tmp:  # not durable: a video can be made again
+        tmp.write_text("frames")
+    assert synced == ["file 4", "folder"]
+
+
+def test_new_keys_are_flushed_to_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidprov.keys import init_keys
+    from vidprov.provenance.pki import PkiPaths
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    init_keys(tmp_path)
+    names = [Path(p).name for p in synced]
+    for made in (tmp_path / "watermark.key", *PkiPaths.under(tmp_path).all()):
+        # written as itself or as a temp file named for it, then renamed into place
+        assert any(n == made.name or n.startswith(f".{made.name}.") for n in names), made
+    # the folders the keys were renamed into
+    assert {str(tmp_path), str(PkiPaths.under(tmp_path).signer_key.parent)} <= set(synced)

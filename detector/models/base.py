@@ -254,9 +254,9 @@ class Detector(ABC):
         digest = hashlib.sha256(data).hexdigest()
         # both files are written to temp files first and renamed together, so a failed write
         # never leaves a new model beside an old checksum (which would fail every load)
-        model = AtomicFile(path)
+        model = AtomicFile(path, durable=True)
         try:
-            side = AtomicFile(f"{path}.sha256")
+            side = AtomicFile(f"{path}.sha256", durable=True)
         except BaseException:
             model.discard()
             raise
