@@ -25,7 +25,7 @@ from vidprov.cli._util import (
     p_text,
     progress_bar,
 )
-from vidprov.cli.entry import exit_on_signal
+from vidprov.cli.entry import CONSOLE, exit_on_signal, finished
 from vidprov.errors import VidprovError, printable
 
 ARGV = "vidprov.argv"  # the root context's note of the command line as given
@@ -82,22 +82,28 @@ class VidprovGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             with _usage_in_one_line(ctx.meta.get(ARGV, [])):  # commands and their options
-                return super().invoke(ctx)
+                rv = super().invoke(ctx)
+        except click.exceptions.Exit as exc:  # a command's own exit code (scan: 2 if any failed)
+            finished(exc.exit_code)
+            raise
+        except SystemExit as exc:  # SIGTERM, SIGHUP (exit_on_signal)
+            finished(exc.code if isinstance(exc.code, int) else 1)
+            raise
         except VidprovError as exc:
             click.echo(f"vidprov: error: {printable(str(exc))}", err=True)
             _record(exc, exc.to_dict())
-            ctx.exit(2)
+            _exit(ctx, 2)
         except KeyboardInterrupt:
             # outputs are atomic: each is either the old file or the finished one
             click.echo("vidprov: interrupted", err=True)
-            ctx.exit(130)
+            _exit(ctx, 130)
         except OutputError as exc:
             # stdout closed or full: the environment, not the input (a reader that went away,
             # as in `| head`, is the usual quiet exit)
             discard_stdout()
             if not exc.broken_pipe:
                 click.echo(f"vidprov: error: {exc}", err=True)
-            ctx.exit(1)
+            _exit(ctx, 1)
         except OSError as exc:
             # a file the library did not expect to fail on (a key or PEM it cannot read, a
             # full disk): still one line naming it, not a traceback
@@ -106,7 +112,14 @@ class VidprovGroup(click.Group):
             message = f"{exc.filename}: {exc.strerror or exc}"
             click.echo(f"vidprov: error: {printable(message)}", err=True)
             _record(exc, {"error": "os_error", "message": message, "path": str(exc.filename)})
-            ctx.exit(2)
+            _exit(ctx, 2)
+        finished(0)
+        return rv
+
+
+def _exit(ctx: click.Context, code: int) -> None:
+    finished(code)
+    ctx.exit(code)
 
 
 def _record(exc: BaseException, record: dict[str, Any]) -> None:
@@ -375,6 +388,7 @@ def main() -> None:
     """Console-script entry point. SIGTERM and SIGHUP (the terminal closed) unwind like an
     exception, so temp files and folders are removed (exit codes 143 and 129); a SIGHUP that
     is ignored (``nohup``) stays ignored."""
+    CONSOLE["on"] = True
     signal.signal(signal.SIGTERM, exit_on_signal)
     for stream in (sys.stdout, sys.stderr):  # a character the terminal's encoding lacks:
         if isinstance(stream, io.TextIOWrapper):  # an escape such as \u2026, not a traceback
