@@ -3,6 +3,7 @@ ingredients, and the sources' soft-binding blocks re-mapped onto the new timelin
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -12,13 +13,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 
 from vidprov.atomic import AtomicFile
-from vidprov.errors import ConfigError, ProvenanceError, printable
+from vidprov.errors import ConfigError, ProvenanceError, WatermarkError, printable
 from vidprov.keys import check_watermark_key, optional_watermark_key
-from vidprov.media.frames import Frame
+from vidprov.media.frames import Frame, YUVFrame, to_yuv_planes
 from vidprov.media.info import Display, probe, read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
@@ -42,6 +44,8 @@ from vidprov.provenance.softbinding import (
 )
 from vidprov.provenance.store import ManifestStore
 from vidprov.provenance.verify import C2paReport, load_trust_anchors, mark_evidence, read_c2pa
+from vidprov.watermark.config import WatermarkConfig
+from vidprov.watermark.embed import check_size, embed
 from vidprov.watermark.results import WatermarkReading, covers_clip
 
 log = logging.getLogger(__name__)
@@ -279,6 +283,14 @@ def concat_files(
         w0, h0 = _upright_size(w0, h0, shows[0])
     infos = [probe(p) for p in paths]  # the frames' own lengths: a header's can hold unshown
     sound = any(i.has_audio for i in infos)
+    # a source given bars is marked again with its own payload: the home key is the one our
+    # marks are read with (as :func:`_source` reads them)
+    mark_key, why_not = optional_watermark_key(key), "no watermark key"
+    if mark_key is not None:
+        try:
+            check_size(w0, h0, WatermarkConfig())
+        except WatermarkError as exc:
+            mark_key, why_not = None, str(exc)
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
@@ -291,12 +303,24 @@ def concat_files(
                 if sound:
                     w.audio_join.add(p, offset, VideoReader.first_time(p))
                 dur, fps = info.duration, info.fps
+                src_blocks, src_ai, _ = _source(p, key, dur, reading)
+                shape = d if upright else None
+                boxed = _fit(info.width, info.height, w0, h0, shape) != (w0, h0)
+                mark = mark_key if boxed and src_blocks else None
                 with VideoReader(p) as r:
                     last = -1.0
-                    for f in _fitted(r.frames("rgb24"), w0, h0, d if upright else None):
+                    fitted = _fitted(r.frames("rgb24"), w0, h0, shape)
+                    for f in _remarked(fitted, src_blocks, mark) if mark else fitted:
                         w.write(_retime(f, offset + f.time))
                         last = f.time
-                src_blocks, src_ai, _ = _source(p, key, dur, reading)
+                if boxed and src_blocks and mark is None:
+                    log.warning(
+                        "%s: fitted into %dx%d with black bars, its watermark no longer reads "
+                        "and cannot be marked again (%s): a copy of %s stripped of its manifest "
+                        "cannot be traced back to it through that part",
+                        printable(str(p)), w0, h0, why_not, printable(str(dst)),
+                    )  # fmt: skip
+                    src_blocks = ()
                 blocks += remap(src_blocks, 0.0, dur, offset)
                 ai = ai or src_ai
                 offset += max(dur, last + 1 / float(fps))  # its own last frame's length
@@ -351,13 +375,9 @@ def _fitted(frames: Iterator[Frame], w: int, h: int, d: Display | None) -> Itera
     first turned upright with square pixels as ``d`` shows them."""
     for f in frames:
         rgb = f.rgb
-        sw, sh = _shown(rgb.shape[1], rgb.shape[0], d)
+        nw, nh = _fit(rgb.shape[1], rgb.shape[0], w, h, d)
         if d is not None and d.rotation % 360:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=(d.rotation // 90) % 4))
-        scale = min(w / sw, h / sh)
-        nw, nh = round(sw * scale), round(sh * scale)
-        if abs(nw - w) <= 1 and abs(nh - h) <= 1:  # the same shape: no one-pixel bar
-            nw, nh = w, h
         if (nw, nh) != (rgb.shape[1], rgb.shape[0]):
             rgb = cv2.resize(rgb, (max(1, nw), max(1, nh)), interpolation=cv2.INTER_AREA)
         if (nw, nh) != (w, h):
@@ -368,3 +388,39 @@ def _fitted(frames: Iterator[Frame], w: int, h: int, d: Display | None) -> Itera
         if rgb is not f.rgb:
             f = replace(f, rgb=rgb)
         yield f
+
+
+def _fit(sw: int, sh: int, w: int, h: int, d: Display | None) -> tuple[int, int]:
+    """The size stored frames of ``sw`` x ``sh`` take inside ``w`` x ``h`` keeping their
+    shown shape (``d``, as in :func:`_fitted`); smaller than ``w`` x ``h`` means black bars."""
+    fw, fh = _shown(sw, sh, d)
+    scale = min(w / fw, h / fh)
+    nw, nh = round(fw * scale), round(fh * scale)
+    if abs(nw - w) <= 1 and abs(nh - h) <= 1:  # the same shape: no one-pixel bar
+        nw, nh = w, h
+    return nw, nh
+
+
+def _remarked(
+    frames: Iterator[Frame], blocks: Sequence[SoftBindingBlock], key: bytes
+) -> Iterator[YUVFrame]:
+    """``frames`` as Y/U/V, marked again with the payload of the block each falls in (frames
+    outside every block pass unmarked): for a source fitted into the output with black bars,
+    which move its picture off the mark's grid, so that its mark would not read (p = 1 after a
+    concat put a 320x180 camera clip first and a marked 320x240 clip after it)."""
+
+    def payload_at(f: YUVFrame) -> str | None:
+        ms = f.time * 1000
+        return next((b.payload for b in blocks if b.start_ms <= ms < b.end_ms), None)
+
+    def yuv(fs: Iterator[Frame]) -> Iterator[YUVFrame]:
+        for f in fs:
+            vf = av.VideoFrame.from_ndarray(f.rgb, format="rgb24").reformat(format="yuv420p")
+            y, u, v = to_yuv_planes(vf)
+            yield YUVFrame(f.index, f.time, f.pts, f.time_base, y, u, v)
+
+    for payload, run in itertools.groupby(yuv(frames), key=payload_at):
+        if payload is None:
+            yield from run
+        else:
+            yield from embed(run, payload, key)

@@ -69,6 +69,37 @@ def test_concat_chain(env_home: Path, signed: SignResult, clip_factory, tmp_path
     assert abs(seg.start - 2.0) <= 0.5 and abs(seg.end - 5.0) <= 0.5
 
 
+def test_concat_marks_again_a_source_it_fits_with_black_bars(
+    env_home: Path, signed: SignResult, clip_factory, tmp_path: Path
+) -> None:
+    """Bars move a source's picture off the mark's grid: its mark read p = 1 in the output,
+    whose manifest still declared its blocks, so a copy stripped of the manifest read as
+    camera footage (and `sign --no-ai` took it)."""
+    camera = clip_factory("wide.mp4", seconds=2.0, width=640, height=270, fps=25, seed=11)
+    out = concat_files([camera, signed.output], tmp_path / "cat.mp4")  # 480x270 inside bars
+    assert [(b.start_ms, b.end_ms) for b in out.soft_binding] == [
+        (2000, 3000),
+        (3000, 4000),
+        (4000, 5000),
+    ]
+    r = verify_file(out.output)
+    assert r.watermark is not None and r.watermark.payload == PAYLOAD, r.watermark
+    (seg,) = [s for s in r.watermark.segments if s.payload]
+    assert abs(seg.start - 2.0) <= 0.5 and abs(seg.end - 5.0) <= 0.5
+
+
+def test_concat_declares_no_blocks_for_a_mark_its_bars_lost(
+    env_home: Path, signed: SignResult, clip_factory, tmp_path: Path, caplog
+) -> None:
+    """Too small a picture to mark again: the output does not declare a mark it cannot carry
+    (it declared the source's three blocks), and says so."""
+    camera = clip_factory("small.mp4", seconds=1.0, width=96, height=48, fps=25, seed=11)
+    out = concat_files([camera, signed.output], tmp_path / "cat.mp4")
+    assert out.soft_binding == ()
+    assert "with black bars, its watermark no longer reads" in caplog.text
+    assert "too small to carry a watermark" in caplog.text
+
+
 def test_a_trim_of_a_stripped_clip_marked_in_part_declares_only_that(
     env_home: Path, signed: SignResult, clip_factory, tmp_path: Path
 ) -> None:
