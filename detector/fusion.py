@@ -197,7 +197,13 @@ def _decide(
             spans = _bridged(_wm_spans(watermark, duration), recovered, watermark)
             label, segs = _marked(spans, classifier, duration, source)
         elif label == "mixed":
-            segs = _fill(_wm_spans(watermark, duration), classifier, duration)
+            marked = _wm_spans(watermark, duration)
+            segs = _fill(marked, classifier, duration)
+            # a composite our mark covers from end to end is not mixed (generated clips joined
+            # by a concat made before this version, which declared them a composite); the
+            # classifier's word is not enough against the claim that something is not generated
+            if covers_clip(marked, duration):
+                label = "ai"
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]
         return Verdict(file, label, 1.0, tuple(segs), duration, evidence, source, tuple(conflicts))

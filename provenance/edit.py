@@ -56,11 +56,11 @@ _TB = Fraction(1, 90000)
 
 def _source(
     path: Path, key: bytes | None, duration: float, reading: WatermarkReading | None = None
-) -> tuple[tuple[SoftBindingBlock, ...], bool, bool]:
+) -> tuple[tuple[SoftBindingBlock, ...], bool, str | None]:
     """A source's soft-binding blocks (from its manifest, else from its watermark: ``reading``
     when :func:`_check_source` already read it, else read back now), whether it is AI content
-    (its manifest's lineage says so, or it carries our mark) and whether its manifest's
-    lineage declares that itself."""
+    (its manifest's lineage says so, or it carries our mark) and the generated-content type
+    its manifest's lineage declares (``TRAINED``, ``COMPOSITE_TRAINED`` or None)."""
     import c2pa
 
     container = container_of(path)
@@ -80,8 +80,9 @@ def _source(
     )
     # soft-binding blocks are our watermark, which only generated clips carry; a trim's own
     # manifest declares no source type (its action is c2pa.opened): its lineage does
-    declared = lineage_source_type(store, label) in (TRAINED, COMPOSITE_TRAINED)
-    return blocks, declared or bool(blocks), declared
+    kind = lineage_source_type(store, label)
+    declared = kind if kind in (TRAINED, COMPOSITE_TRAINED) else None
+    return blocks, declared is not None or bool(blocks), declared
 
 
 def _opened(
@@ -216,7 +217,7 @@ def trim_file(
         blocks = remap(src_blocks, start, end)
         options = SignOptions(title=dst.name, soft_binding=blocks)
         actions = [
-            _opened(src_ai, declared, blocks, end - start),
+            _opened(src_ai, declared is not None, blocks, end - start),
             {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
         ]
         signed = sign_file(
@@ -294,7 +295,7 @@ def concat_files(
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
-        ai = False
+        ai, whole = False, True  # any source generated; every source generated end to end
         offset = 0.0
         with VideoWriter(
             tmp.tmp, w0, h0, fps0, encode, time_base=_TB, display=shown, joined_audio=sound
@@ -303,7 +304,11 @@ def concat_files(
                 if sound:
                     w.audio_join.add(p, offset, VideoReader.first_time(p))
                 dur, fps = info.duration, info.fps
-                src_blocks, src_ai, _ = _source(p, key, dur, reading)
+                src_blocks, src_ai, declared = _source(p, key, dur, reading)
+                spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in src_blocks]
+                whole = whole and (
+                    declared == TRAINED or (declared is None and covers_clip(spans, dur))
+                )
                 shape = d if upright else None
                 boxed = _fit(info.width, info.height, w0, h0, shape) != (w0, h0)
                 mark = mark_key if boxed and src_blocks else None
@@ -326,10 +331,13 @@ def concat_files(
                 offset += max(dur, last + 1 / float(fps))  # its own last frame's length
                 if sound:
                     w.audio_join.cut(offset)
+        # generated clips joined are still generated from end to end (until this version they
+        # were declared a composite with generated media, which a scan read as `mixed`)
+        kind = TRAINED if ai and whole else COMPOSITE_TRAINED if ai else COMPOSITE
         action: dict[str, Any] = {
             "action": "c2pa.created",
             "description": "concatenation",
-            "digitalSourceType": COMPOSITE_TRAINED if ai else COMPOSITE,
+            "digitalSourceType": kind,
         }
         placed = [
             {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"ingredient{i}"]}}

@@ -13,9 +13,15 @@ COVER_SLACK = 1.0
 
 
 def covers_clip(spans: Iterable[tuple[float, float]], duration: float) -> bool:
-    """Whether non-overlapping marked ``(start, end)`` spans cover a clip of ``duration`` s."""
+    """Whether non-overlapping marked ``(start, end)`` spans cover a clip of ``duration`` s
+    (all but a share or a second of it; no span covers nothing: until this version a clip of a
+    second or less counted as covered without one, so a trim of its unmarked second was
+    declared generated)."""
+    spans = list(spans)
     covered = sum(b - a for a, b in spans)
-    return duration <= 0 or duration - covered <= max((1 - COVER_SHARE) * duration, COVER_SLACK)
+    return duration <= 0 or (
+        bool(spans) and duration - covered <= max((1 - COVER_SHARE) * duration, COVER_SLACK)
+    )
 
 
 @dataclass(frozen=True)

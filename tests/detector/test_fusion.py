@@ -276,3 +276,29 @@ def test_conflict_lines_tell_the_score_from_the_threshold_and_spare_a_composite(
     assert fuse("f", 10.0, composite, None, wm(), found).conflicts == ()
     v = fuse("f", 10.0, composite, None, wm(), REAL_CLS)  # nothing of it looks AI: a conflict
     assert v.label == "mixed" and "below 0.50" in v.conflicts[0]
+
+
+def test_a_composite_claim_whose_every_moment_reads_generated_is_ai() -> None:
+    """Two generated clips joined by an older concat (declared a composite): `mixed`, with one
+    0-10 s `ai` segment."""
+    composite = c2pa("trusted", "compositeWithTrainedAlgorithmicMedia")
+    v = fuse("f", 10.0, composite, None, wm((0.0, 10.0)), REAL_CLS)
+    assert v.label == "ai" and [(s.start, s.end, s.label) for s in v.segments] == [
+        (0.0, 10.0, "ai")
+    ]
+    v = fuse("f", 10.0, composite, None, wm((0.0, 4.0)), AI_CLS)  # the classifier's word on
+    assert v.label == "mixed"  # the rest does not outweigh the claim that some is not generated
+    v = fuse("f", 10.0, composite, None, wm((0.0, 4.0)), REAL_CLS)
+    assert v.label == "mixed" and [s.label for s in v.segments] == ["ai", "real"]
+    v = fuse("f", 10.0, composite, None, wm((0.0, 4.0)), None)  # the rest unknown: mixed
+    assert v.label == "mixed"
+
+
+def test_no_mark_covers_no_clip_however_short() -> None:
+    """A clip of a second or less counted as covered by no span at all: a composite claim on
+    an unmarked 0.8 s clip read `ai`, and a trim of an unmarked second declared generated."""
+    from vidprov.watermark import covers_clip
+
+    assert not covers_clip([], 0.8) and covers_clip([(0.0, 0.5)], 0.8) and covers_clip([], 0.0)
+    composite = c2pa("trusted", "compositeWithTrainedAlgorithmicMedia")
+    assert fuse("f", 0.8, composite, None, wm(), None).label == "mixed"

@@ -266,5 +266,9 @@ def test_edits_of_edits_keep_the_ai_claim_of_the_whole_chain(
     other = clip_factory("cam2.mp4", seconds=1.0, width=160, height=96, fps=25, seed=6)
     joined = concat_files([twice, other], tmp_path / "cat.mp4").output
     assert verify_file(joined).c2pa.digital_source_type == COMPOSITE_TRAINED
+    # generated clips joined: generated from end to end (it was a composite, scanned `mixed`)
+    both = concat_files([twice, once], tmp_path / "both.mp4").output
+    assert verify_file(both).c2pa.digital_source_type == TRAINED
+    assert scan_file(both, classifier=False).label == "ai"
     v = scan_file(twice, classifier=False)
     assert (v.label, v.decided_by) == ("ai", "c2pa")
