@@ -126,6 +126,8 @@ class VideoWriter:
         self.audio = audio
         self.frames_written = 0
         self._last: tuple[int, float] | None = None  # last pts written, and its frame's time
+        # AVI: one frame per 1/fps slot, so timed frames are put in the slot of their time
+        self._slots: _Slots | None = None
         self.audio_mode: str | None = None
         if not (0 < self.width <= 16384 and 0 < self.height <= 16384):
             raise MediaError(f"bad output size {self.width}x{self.height}", self.path)
@@ -221,6 +223,7 @@ class VideoWriter:
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix_fmt
         if out.format.name == "avi":  # one frame per 1/fps slot: a finer unit leaves gaps
             self.time_base, self._unit = None, None
+            self._slots = _Slots()
         self._show(vs)
         vs.codec_context.time_base = self._unit or self.time_base or 1 / self.fps
         vs.time_base = vs.codec_context.time_base
@@ -319,6 +322,19 @@ class VideoWriter:
             vf = vf.reformat(format=self._pix_fmt, dst_colorspace=matrix)
         tb = self._stream.codec_context.time_base
         time = frame.time if isinstance(frame, Frame | YUVFrame) else None  # run-on times
+        if self._slots is not None and time is not None:
+            slot = self._slots.slot(time, self.fps)
+            if slot < self.frames_written:  # in the slot of the frame before it: left out
+                self._slots.dropped += 1
+                return
+            while self.frames_written < slot:  # the frame before it held: repeated
+                held = self._slots.held
+                assert held is not None
+                held.pts = round(self.frames_written / self.fps / tb)
+                self._encode(held)
+                self.frames_written += 1
+                self._slots.repeated += 1
+            self._slots.held = vf
         if pts is not None and self._unit is not None:
             pts = self._on_grid(pts)
         if pts is None:
@@ -368,6 +384,12 @@ class VideoWriter:
             if self.frames_written == 0:
                 raise MediaError("no frames were written", self.path)
             self._encode(None)
+            if self._slots is not None and (self._slots.repeated or self._slots.dropped):
+                log.info(
+                    "%s: AVI holds one frame per 1/%s s: %d frame(s) repeated and %d left out "
+                    "to keep the frames' timing",
+                    self.path, self.fps, self._slots.repeated, self._slots.dropped,
+                )  # fmt: skip
             if self._audio is not None:
                 self._audio.finish()
             self._out.close()
@@ -393,6 +415,26 @@ class VideoWriter:
         if self._file is not None:
             self._file.discard()
             self._file = None
+
+
+@dataclass
+class _Slots:
+    """Frame placement for AVI, which stores one frame per ``1 / fps`` and no times: each
+    timed frame goes to the slot nearest its time (from the first frame's), a frame held over
+    several slots is repeated, and one that lands in the slot of the frame before is left out.
+    Until this version frames were written one per slot whatever their times, so a concat of a
+    30 fps and a 25 fps source ran 0.65 s short of its sound, and a variable-rate trim came out
+    evenly spaced."""
+
+    t0: float | None = None
+    held: av.VideoFrame | None = None
+    repeated: int = 0
+    dropped: int = 0
+
+    def slot(self, time: float, fps: Fraction) -> int:
+        if self.t0 is None:
+            self.t0 = time
+        return math.floor((time - self.t0) * float(fps) + 0.5)
 
 
 def _finer_unit(time_base: Fraction | None, fps: Fraction) -> Fraction | None:

@@ -593,3 +593,18 @@ def test_a_slow_time_lapse_has_a_rate_above_zero(tmp_path: Path) -> None:
     info = probe(path)
     assert info.vfr and info.duration == pytest.approx(32401)
     assert info.fps == Fraction(6, 32401)  # it rounded to 0
+
+
+def test_an_avi_puts_timed_frames_in_the_slots_of_their_times(tmp_path: Path) -> None:
+    """AVI stores one frame per 1/fps and no times: frames were written one per slot whatever
+    their times (a concat of a 30 and a 25 fps source came out 0.65 s shorter than its sound).
+    Now a frame held over several slots is repeated and one in the slot before's is left out."""
+    times = [0.0, 0.1, 0.15, 0.42, 0.5]  # at 10 fps: slots 0, 1, 2 (1.5 rounds up), 4, 5
+    path = tmp_path / "slots.avi"
+    with VideoWriter(path, 64, 48, 10) as w:
+        for i, t in enumerate([*times[:2], 0.12, *times[2:]]):  # 0.12: slot 1 again
+            rgb = np.full((48, 64, 3), 40 * i, np.uint8)
+            w.write(Frame(i, t, None, None, rgb))
+    got = [(round(f.time, 2), int(round(f.rgb.mean() / 40))) for f in iter_frames(path)]
+    # value 2 (at 0.12) left out; value 3 (0.15) held over slot 3 and repeated
+    assert got == [(0.0, 0), (0.1, 1), (0.2, 3), (0.3, 3), (0.4, 4), (0.5, 5)]
