@@ -169,6 +169,12 @@ def verify_human(r: Any) -> str:
             f"(describes the original clip; content matches: {rec.content_matches}; "
             f"signer {'trusted' if rec.trusted else 'not trusted'})"
         )
+        if rec.ties:  # two trims of one clip of the same length, say
+            lines.append(
+                f"  {len(rec.ties)} other stored manifest(s) fit the mark as well, so which "
+                f"edit this copy comes from is not certain (the oldest is shown): "
+                + ", ".join(map(_p, rec.ties))
+            )
     lines += [f"conflict: {_p(x)}" for x in r.conflicts]
     lines.append(f"origin established: {'yes' if r.established else 'no'}")
     if r.unvouched_origin:

@@ -116,6 +116,9 @@ class Recovered:
     trusted: bool = False
     #: as :attr:`C2paReport.unvouched_lineage`, for the stored manifest's own store
     unvouched_lineage: bool = False
+    #: other candidates that fit the marked spans as well as this one (two trims of one clip
+    #: of the same length, say): the mark cannot tell them apart, and the oldest is shown
+    ties: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +129,7 @@ class Recovered:
             "unvouched_lineage": self.unvouched_lineage,
             "via": {"alg": ALG, "payload": self.payload, "value": payload_to_value(self.payload)},
             "candidates": list(self.candidates),
+            "ties": list(self.ties),
         }
 
 
@@ -495,8 +499,21 @@ def _recover(
         best = store.get(ranked[0])
         assert best is not None
         matches, trusted, unvouched = _check_stored(path, best.manifest_store, anchors)
+        ties = tuple(i for i in ranked[1:] if fit[i] == fit[ranked[0]])
+        if ties:
+            log.info(
+                "%s: %d stored manifests fit the mark equally well; the oldest, %s, is shown",
+                path, len(ties) + 1, best.manifest_id,
+            )  # fmt: skip
         return Recovered(
-            best.manifest_id, best.manifest, matches, payload, tuple(ranked), trusted, unvouched
+            best.manifest_id,
+            best.manifest,
+            matches,
+            payload,
+            tuple(ranked),
+            trusted,
+            unvouched,
+            ties,
         )
     return None
 

@@ -186,6 +186,22 @@ def test_recovery_tells_a_clip_from_its_trim(
         assert set(r.recovered.candidates) >= {signed.manifest_id, trim.manifest_id}
 
 
+def test_recovery_says_when_trims_of_one_length_cannot_be_told_apart(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    """The mark carries the payload, not where in the source a piece came from: a stripped
+    copy of the second of two 1 s trims recovered the first one's manifest ("trimmed to
+    0.000-1.000 s"), with nothing to say it could be the other."""
+    first = trim_file(signed.output, tmp_path / "t0.mp4", 0.0, 1.0)
+    second = trim_file(signed.output, tmp_path / "t2.mp4", 2.0, 3.0)
+    stripped = tmp_path / "stripped.mp4"
+    transcode(second.output, stripped, EncodeOptions(crf=23))
+    r = verify_file(stripped)
+    assert r.recovered is not None and r.recovered.manifest_id == first.manifest_id  # the oldest
+    assert second.manifest_id in r.recovered.ties
+    assert r.to_dict()["recovered"]["ties"] == list(r.recovered.ties)
+
+
 def test_recovery_prefers_the_original_over_an_edit_declaring_the_same_spans(
     env_home: Path, signed: SignResult, clip_factory, tmp_path: Path
 ) -> None:
