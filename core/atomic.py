@@ -10,6 +10,7 @@ import signal
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,6 +147,9 @@ class AtomicFile:
         os.close(fd)
         self.tmp = Path(name)
         _TARGETS[self.tmp] = self.target
+        # dropped without commit or discard (a writer never closed), or still open when the
+        # interpreter exits: the temp file goes (it used to stay, hidden, beside the target)
+        self._drop = weakref.finalize(self, _remove, self.tmp)
 
     def commit(self, mode: int | None = None) -> None:
         """Set the permission bits and rename the temp file onto the target (flushing both to
@@ -164,14 +168,20 @@ class AtomicFile:
             fsync(self.tmp)
         os.replace(self.tmp, self.dest)
         _TARGETS.pop(self.tmp, None)
+        self._drop.detach()
         if self.durable:
             fsync(self.dest.parent)
 
     def discard(self) -> None:
         """Remove the temp file; the target is left as it was."""
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
-        _TARGETS.pop(self.tmp, None)
+        self._drop.detach()
+        _remove(self.tmp)
+
+
+def _remove(tmp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    _TARGETS.pop(tmp, None)
 
 
 @contextlib.contextmanager

@@ -155,6 +155,9 @@ def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | Med
         if isinstance(item, MediaError):  # already expanded: passes as it is
             yield item
             continue
+        if isinstance(item, str) and not item.strip():  # Path("") is the current folder
+            yield MediaError("empty path \"\" (the current folder?): name a file or folder")
+            continue
         p = Path(item)
         try:
             is_dir = p.is_dir()

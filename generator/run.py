@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError
-from vidprov.generator.presets import Preset, create, get_preset, lacks_memory
+from vidprov.generator.presets import DEFAULT_PRESET, Preset, create, get_preset, lacks_memory
 from vidprov.generator.request import plan_request
 from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
 from vidprov.media.frames import to_yuv_planes
@@ -142,8 +143,14 @@ def _yuv(frames: Iterator[np.ndarray], fps: int) -> Iterator[YUVFrame]:
 class SignedGenerator:
     """A diffusers video pipeline whose every output is watermarked and signed.
 
+    One generator may be shared by threads: its pipeline (whose scheduler keeps the step it is
+    on) runs one call at a time, and the marking and signing of each clip run beside it. Two
+    threads calling at once used to share the scheduler's state: one died with diffusers'
+    IndexError, and the other's clip may have been denoised with the wrong steps.
+
     Args:
-        model: a preset name or a local pipeline folder (see :func:`create`).
+        model: a preset name or a local pipeline folder (see :func:`create`); by default the
+            built-in smoke-test preset (:data:`DEFAULT_PRESET`).
         pipeline: an already built pipeline (then ``model`` only names it).
         key: the watermark key; signer: the C2PA signer; store: the manifest store (defaults:
             those under VIDPROV_HOME).
@@ -158,7 +165,7 @@ class SignedGenerator:
 
     def __init__(
         self,
-        model: str,
+        model: str = DEFAULT_PRESET,
         pipeline: Any = None,
         *,
         key: bytes | None = None,
@@ -177,6 +184,7 @@ class SignedGenerator:
             self.preset, self.pipeline = create(model, device)
         else:
             self.preset, self.pipeline = _preset_or_custom(model, pipeline), pipeline
+        self._lock = threading.Lock()
 
     def generate(
         self,
@@ -274,18 +282,19 @@ class SignedGenerator:
         if "frame_rate" not in call and _accepts(self.pipeline, "frame_rate"):
             call["frame_rate"] = float(fps)  # LTX: positions in time, and the audio's length
         try:
-            result = self.pipeline(
-                prompt=[prompt] * num_videos,
-                num_frames=frames,
-                height=height,
-                width=width,
-                num_inference_steps=steps,
-                num_videos_per_prompt=1,
-                generator=torch.Generator().manual_seed(seed),
-                output_type="np",
-                callback_on_step_end=on_step,
-                **call,
-            )
+            with self._lock:  # the scheduler keeps its step: one call at a time
+                result = self.pipeline(
+                    prompt=[prompt] * num_videos,
+                    num_frames=frames,
+                    height=height,
+                    width=width,
+                    num_inference_steps=steps,
+                    num_videos_per_prompt=1,
+                    generator=torch.Generator().manual_seed(seed),
+                    output_type="np",
+                    callback_on_step_end=on_step,
+                    **call,
+                )
         except (torch.OutOfMemoryError, MemoryError) as exc:
             raise GeneratorMemoryError(
                 f"out of memory generating {num_videos}x{frames} frames at {width}x{height}; "

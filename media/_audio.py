@@ -4,6 +4,7 @@ encoded to AAC from raw samples (e.g. the waveform a generator returns)."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -115,8 +116,11 @@ class PCMAudio:
             raise MediaError("audio has no samples")
         if not np.isfinite(x).all():
             raise MediaError("audio has non-finite samples (NaN or inf)")
-        if not 1000 <= int(self.sample_rate) <= 384000:
-            raise MediaError(f"bad audio sample rate {self.sample_rate}")
+        rate = self.sample_rate
+        if not (isinstance(rate, int | float | np.number) and math.isfinite(rate)):
+            raise MediaError(f"bad audio sample rate {rate!r}")  # NaN: int() raised ValueError
+        if not 1000 <= int(rate) <= 384000:
+            raise MediaError(f"bad audio sample rate {rate}")
         object.__setattr__(self, "samples", np.ascontiguousarray(np.clip(x, -1.0, 1.0)))
         object.__setattr__(self, "sample_rate", int(self.sample_rate))
 

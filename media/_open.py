@@ -26,8 +26,11 @@ def check_file(path: str | Path) -> Path:
     """Check that ``path`` is an existing, non-empty regular file.
 
     Raises:
-        MediaError: missing, a folder, unreadable, a symlink loop, a name too long, or zero bytes.
+        MediaError: an empty path (``Path("")`` is the current folder: an unset setting), missing,
+            a folder, unreadable, a symlink loop, a name too long, or zero bytes.
     """
+    if isinstance(path, str) and not path.strip():
+        raise MediaError("empty path \"\" (the current folder?): name a file")
     p = Path(path)
     try:
         st = p.stat()

@@ -197,3 +197,25 @@ def test_new_keys_are_flushed_to_the_disk(tmp_path: Path, monkeypatch: pytest.Mo
         assert any(n == made.name or n.startswith(f".{made.name}.") for n in names), made
     # the folders the keys were renamed into
     assert {str(tmp_path), str(PkiPaths.under(tmp_path).signer_key.parent)} <= set(synced)
+
+
+def test_a_temp_file_never_committed_goes_with_its_object(tmp_path: Path) -> None:
+    """A writer dropped without close() left its hidden temp file for good."""
+    import gc
+
+    import numpy as np
+
+    from vidprov.atomic import AtomicFile
+    from vidprov.media import VideoWriter
+
+    kept = AtomicFile(tmp_path / "kept.bin")
+    kept.tmp.write_bytes(b"x")
+    kept.commit()
+    dropped = AtomicFile(tmp_path / "dropped.bin")
+    dropped.tmp.write_bytes(b"half")
+    w = VideoWriter(tmp_path / "o.mp4", 64, 48, 30)
+    w.open()
+    w.write(np.zeros((48, 64, 3), np.uint8))
+    del dropped, w
+    gc.collect()
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.bin"]

@@ -30,6 +30,8 @@ def parse_payload(value: str | bytes) -> bytes:
     """
     if isinstance(value, bytes):
         raw = value
+    elif not isinstance(value, str):  # 5 raised AttributeError from .strip()
+        raise WatermarkError(f"payload must be 16 hex characters or 8 bytes, got {value!r}")
     else:
         text = value.strip().lower().removeprefix("0x")
         try:

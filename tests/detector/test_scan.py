@@ -41,11 +41,24 @@ def test_splice_is_located_within_half_a_second(toy_model: Detector, tmp_path: P
         ),
         (lambda p: (p / "t.mp4").write_text("not a video") and p / "t.mp4", "not a"),
         (lambda p: make_clip(p / "one.mp4", seconds=1 / 30, fps=30), "only 1 frame: nothing"),
+        (lambda p: "", "empty path"),  # Path("") is the current folder: an unset setting
     ],
 )
 def test_bad_inputs_are_typed_errors(tmp_path: Path, make, match: str, toy_model: Detector) -> None:
     with pytest.raises(MediaError, match=match):
         scan_file(make(tmp_path), detector=toy_model)
+
+
+def test_an_empty_path_in_a_batch_is_a_failure_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scan_many([""]) scanned every clip under the working folder."""
+    from vidprov.detector import ScanFailure, scan_many
+
+    make_clip(tmp_path / "here.mp4", seconds=0.5)
+    monkeypatch.chdir(tmp_path)
+    (failure,) = scan_many([""], classifier=False)
+    assert isinstance(failure, ScanFailure) and "empty path" in failure.message
 
 
 def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:

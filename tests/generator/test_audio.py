@@ -153,3 +153,41 @@ def test_frames_that_would_come_out_wrong_are_refused(
     with pytest.raises(GeneratorError, match=message):
         SignedGenerator("fake", Spoilt(16000)).generate("a", tmp_path / "g.mp4", **SMALL)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_generator_shared_by_threads_runs_its_pipeline_one_call_at_a_time(
+    env_home: Path, tmp_path: Path
+) -> None:
+    """Two threads on one generator shared its scheduler's state: one died with diffusers'
+    IndexError (a library integrator's report), the other may have been denoised wrongly."""
+    import threading
+    import time
+
+    inside, most = [0], [0]
+
+    class Counting(_AudioPipeline):
+        def __call__(self, prompt: list[str], *a: Any, **kw: Any) -> _Output:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.3)  # long enough for the other thread to come in
+            try:
+                return super().__call__(prompt, *a, **kw)
+            finally:
+                inside[0] -= 1
+
+    g = SignedGenerator("fake-audio", Counting(22050))
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            g.generate("a", tmp_path / f"g{i}.mp4", seed=i, **SMALL)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and most[0] == 1
+    assert sorted(p.name for p in tmp_path.glob("g*.mp4")) == ["g0.mp4", "g1.mp4"]

@@ -49,6 +49,8 @@ def test_raw_audio_is_encoded_with_its_rate_and_length(
         (np.zeros((2, 0)), 16000, "no samples"),
         (np.array([0.0, np.nan]), 16000, "non-finite"),
         (np.zeros(100), 10, "sample rate"),
+        (np.zeros(100), float("nan"), "sample rate"),  # int(nan) raised ValueError
+        (np.zeros(100), float("inf"), "sample rate"),  # and OverflowError
     ],
 )
 def test_bad_audio_is_a_typed_error(samples: np.ndarray, rate: int, match: str) -> None:

@@ -36,8 +36,10 @@ def test_random_soft_input_rarely_passes_crc() -> None:
     assert sum(decode(rng.normal(0, 1, CODED_BITS)) is not None for _ in range(300)) == 0
 
 
-@pytest.mark.parametrize("bad", ["xyz", "a5c3f00d1234567", "a5c3f00d123456789a", "", "0x12"])
-def test_bad_payloads(bad: str) -> None:
+@pytest.mark.parametrize(
+    "bad", ["xyz", "a5c3f00d1234567", "a5c3f00d123456789a", "", "0x12", 5, None]
+)
+def test_bad_payloads(bad: object) -> None:
     with pytest.raises(WatermarkError, match="payload"):
         parse_payload(bad)
 
