@@ -156,7 +156,7 @@ def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | Med
             yield item
             continue
         if isinstance(item, str) and not item.strip():  # Path("") is the current folder
-            yield MediaError("empty path \"\" (the current folder?): name a file or folder")
+            yield MediaError('empty path "" (the current folder?): name a file or folder')
             continue
         p = Path(item)
         try:

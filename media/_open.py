@@ -30,7 +30,7 @@ def check_file(path: str | Path) -> Path:
             a folder, unreadable, a symlink loop, a name too long, or zero bytes.
     """
     if isinstance(path, str) and not path.strip():
-        raise MediaError("empty path \"\" (the current folder?): name a file")
+        raise MediaError('empty path "" (the current folder?): name a file')
     p = Path(path)
     try:
         st = p.stat()
