@@ -171,8 +171,13 @@ def _decide(
     trusted = c2pa is not None and c2pa.get("state") == "trusted"
     claim = _claim(c2pa) if trusted else None
     # a recovered manifest from a signer the anchors do not vouch for decides nothing
+    # by its lineage: a trim's own action declares no source type, its source's does (scan
+    # said `decided_by: watermark` where verify recovered a trusted AI manifest)
     rec_claim = (
-        _claim(recovered.get("manifest")) if recovered and recovered.get("trusted") else None
+        _claim({"digital_source_type": recovered.get("digital_source_type")})
+        or _claim(recovered.get("manifest"))
+        if recovered and recovered.get("trusted")
+        else None
     )
 
     if claim in (TRAINED, COMPOSITE_TRAINED) or (

@@ -315,7 +315,8 @@ def _no_binding_reason(
     if asked == "none":
         return "not asked for"
     if isinstance(asked, tuple):  # an edit: its sources' blocks, re-mapped
-        return "its sources carry none"
+        # "its sources carry none" was wrong for a trim of a marked clip's unmarked part
+        return "none of its sources' marked time is in it"
     return "no watermark key" if key is None else "no watermark read back"
 
 

@@ -119,6 +119,9 @@ class Recovered:
     #: other candidates that fit the marked spans as well as this one (two trims of one clip
     #: of the same length, say): the mark cannot tell them apart, and the oldest is shown
     ties: tuple[str, ...] = ()
+    #: the digitalSourceType its lineage declares (a trim's own action declares none; its
+    #: source's does), as :attr:`C2paReport.digital_source_type`
+    digital_source_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +133,7 @@ class Recovered:
             "via": {"alg": ALG, "payload": self.payload, "value": payload_to_value(self.payload)},
             "candidates": list(self.candidates),
             "ties": list(self.ties),
+            "digital_source_type": self.digital_source_type,
         }
 
 
@@ -498,7 +502,7 @@ def _recover(
         ranked = sorted(ids, key=fit.__getitem__)  # stable: ``find`` lists oldest first
         best = store.get(ranked[0])
         assert best is not None
-        matches, trusted, unvouched = _check_stored(path, best.manifest_store, anchors)
+        matches, trusted, unvouched, kind = _check_stored(path, best.manifest_store, anchors)
         ties = tuple(i for i in ranked[1:] if fit[i] == fit[ranked[0]])
         if ties:
             log.info(
@@ -514,6 +518,7 @@ def _recover(
             trusted,
             unvouched,
             ties,
+            kind,
         )
     return None
 
@@ -543,10 +548,11 @@ def _binding_code(code: str) -> bool:
 
 def _check_stored(
     path: Path, manifest_store: bytes, anchors: str | None
-) -> tuple[bool, bool, bool]:
+) -> tuple[bool, bool, bool, str | None]:
     """Validate a stored manifest against ``path`` as a sidecar: whether its hash binding
-    holds for these bytes, whether it is otherwise sound with a trusted signer, and whether
-    its lineage recorded a source from a signer not vouched for (:func:`_unvouched`). For a
+    holds for these bytes, whether it is otherwise sound with a trusted signer, whether
+    its lineage recorded a source from a signer not vouched for (:func:`_unvouched`), and the
+    digitalSourceType its lineage declares. For a
     container C2PA does not read (our clip re-wrapped as Matroska), the manifest is validated
     on its own: its binding cannot match, its signer can still be trusted."""
     import c2pa
@@ -563,8 +569,9 @@ def _check_stored(
             results = reader.get_validation_results()
             store = json.loads(reader.json())
     except c2pa.C2paError:
-        return False, False, False
+        return False, False, False, None
     failures, _ = _codes(results)
     matches = readable and not _integrity_failures(failures)
     trusted = anchors is not None and all(_binding_code(c) for c in failures)
-    return matches, trusted, _unvouched(store)
+    kind = lineage_source_type(store, store.get("active_manifest"))
+    return matches, trusted, _unvouched(store), kind

@@ -202,6 +202,24 @@ def test_recovery_says_when_trims_of_one_length_cannot_be_told_apart(
     assert r.to_dict()["recovered"]["ties"] == list(r.recovered.ties)
 
 
+def test_a_stripped_trim_is_decided_by_the_manifest_it_recovers(
+    env_home: Path, signed: SignResult, tmp_path: Path
+) -> None:
+    """A trim declares no source type itself (its action is c2pa.opened): scan read the
+    recovered trim's own actions and said `decided_by: watermark` where verify recovered a
+    trusted manifest whose lineage declares generated content."""
+    from vidprov.detector import scan_file
+
+    trim = trim_file(signed.output, tmp_path / "t.mp4", 0.0, 2.0)
+    stripped = tmp_path / "stripped.mp4"
+    transcode(trim.output, stripped, EncodeOptions(crf=23))
+    r = verify_file(stripped)
+    assert r.recovered is not None and r.recovered.manifest_id == trim.manifest_id
+    assert r.recovered.digital_source_type == TRAINED
+    v = scan_file(stripped, classifier=False)
+    assert (v.label, v.decided_by) == ("ai", "recovered-c2pa")
+
+
 def test_recovery_prefers_the_original_over_an_edit_declaring_the_same_spans(
     env_home: Path, signed: SignResult, clip_factory, tmp_path: Path
 ) -> None:
