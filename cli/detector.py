@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 @click.option("--model", "model_file", type=PATH, help="Detector file.")
 @click.option("--trust-anchors", type=PATH, help="PEM trust anchors.")
 @click.option("--no-classifier", is_flag=True, help="Manifest and watermark evidence only.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Classifier P(ai) from which footage reads ai, instead of the model's own "
+    "(lower: more AI found, more camera footage flagged).",
+)
 def scan(
     files: tuple[Path, ...],
     as_json: bool,
@@ -32,6 +38,7 @@ def scan(
     model_file: Path | None,
     trust_anchors: Path | None,
     no_classifier: bool,
+    threshold: float | None,
 ) -> None:
     """Scan FILES (or folders of clips): verdict ai / mixed / real with evidence and timeline.
 
@@ -48,6 +55,8 @@ def scan(
         raise ConfigError("--json and --jsonl are alternatives: give one")
     if model_file is not None and no_classifier:  # the model would be loaded, then not used
         raise click.UsageError("--model and --no-classifier are alternatives: give one")
+    if threshold is not None and no_classifier:
+        raise click.UsageError("--threshold and --no-classifier are alternatives: give one")
     items = list(iter_inputs(files))
     if plot is not None:
         if len(items) != 1:
@@ -59,7 +68,11 @@ def scan(
         with progress_bar(len(items), "scanning") as bar:
             clear = "\r\x1b[K" if bar else ""  # the bar's line, on a terminal
             for v in scan_many(
-                items, detector=det, classifier=not no_classifier, trust_anchors=trust_anchors
+                items,
+                detector=det,
+                classifier=not no_classifier,
+                trust_anchors=trust_anchors,
+                threshold=threshold,
             ):
                 if isinstance(v, ScanFailure):
                     click.echo(f"{clear}vidprov: error: {printable(v.message)}", err=True)

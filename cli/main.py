@@ -86,9 +86,6 @@ class VidprovGroup(click.Group):
         except click.exceptions.Exit as exc:  # a command's own exit code (scan: 2 if any failed)
             finished(exc.exit_code)
             raise
-        except SystemExit as exc:  # SIGTERM, SIGHUP (exit_on_signal)
-            finished(exc.code if isinstance(exc.code, int) else 1)
-            raise
         except VidprovError as exc:
             click.echo(f"vidprov: error: {printable(str(exc))}", err=True)
             _record(exc, exc.to_dict())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
 import signal
 import tempfile
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,19 +48,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _sweep(folder: Path, name: str) -> None:
+_SWEPT: set[tuple[Path, str]] = set()  # (folder, name) swept by this process
+
+
+def _sweep(folder: Path, name: str, suffix: str, now: float) -> None:
     """Remove the temp files that writers of ``folder/name`` killed outright (kill -9, a power
-    cut) left behind: those named for a process that no longer runs and untouched for
-    :data:`STALE_S`. A live writer's file, or one from another machine sharing the folder that
-    is still being written, is never old enough. Temp files of those temp files (a writer
-    that writes atomically onto another's temp file, as embedding does) go too: their names
-    start with more dots."""
-    pattern = re.compile(rf"\.+{re.escape(name)}\.(\d+)\.[^/]+")
+    cut) left behind: those named for processes that no longer run and untouched for
+    :data:`STALE_S` before ``now`` (the new temp file's own time: the folder's clock, which on
+    a network share is the server's). A live writer's file, or one from another machine
+    sharing the folder that is still being written, is never old enough. Temp files of those
+    temp files (a writer that writes atomically onto another's temp file, as embedding does)
+    go too. Once per folder and name in a process: a folder of many files is listed once."""
+    if (folder, name) in _SWEPT:
+        return
+    _SWEPT.add((folder, name))
+    rand, sfx, n = r"[a-z0-9_]{8}", re.escape(suffix), re.escape(name)
+    pattern = re.compile(
+        rf"\.{n}\.(\d+)\.{rand}{sfx}|\.\.{n}\.(\d+)\.{rand}{sfx}\.(\d+)\.{rand}{sfx}"
+    )
     try:
         entries = [e for e in os.scandir(folder) if e.name.lstrip(".").startswith(f"{name}.")]
     except OSError:
         return
-    now = time.time()
     for entry in entries:
         m = pattern.fullmatch(entry.name)
         try:
@@ -68,7 +77,7 @@ def _sweep(folder: Path, name: str) -> None:
                 m is None
                 or not entry.is_file(follow_symlinks=False)
                 or now - entry.stat(follow_symlinks=False).st_mtime < STALE_S
-                or _alive(int(m.group(1)))
+                or any(_alive(int(pid)) for pid in m.groups() if pid is not None)
             ):
                 continue
             os.unlink(entry.path)
@@ -137,14 +146,23 @@ class AtomicFile:
                 raise MediaError("is a folder, not a file", self.target)
         except OSError as exc:  # a name too long, a folder on the way that cannot be searched
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
-        _sweep(folder, self.dest.name)
+        suffix = self.target.suffix
         try:
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.dest.name}.{os.getpid()}.", suffix=self.target.suffix, dir=folder
-            )
+            try:
+                fd, name = tempfile.mkstemp(
+                    prefix=f".{self.dest.name}.{os.getpid()}.", suffix=suffix, dir=folder
+                )
+            except OSError as exc:  # the process id made the name too long: a shorter one
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                fd, name = tempfile.mkstemp(prefix=".", suffix=suffix, dir=folder)
         except OSError as exc:
             raise MediaError(f"cannot write here ({exc.strerror})", self.target) from exc
-        os.close(fd)
+        try:
+            now = os.fstat(fd).st_mtime
+        finally:
+            os.close(fd)
+        _sweep(folder, self.dest.name, suffix, now)
         self.tmp = Path(name)
         _TARGETS[self.tmp] = self.target
         # dropped without commit or discard (a writer never closed), or still open when the

@@ -204,10 +204,13 @@ def _decide(
         elif label == "mixed":
             marked = _wm_spans(watermark, duration)
             segs = _fill(marked, classifier, duration)
-            # a composite our mark covers from end to end is not mixed (generated clips joined
-            # by a concat made before this version, which declared them a composite); the
-            # classifier's word is not enough against the claim that something is not generated
-            if covers_clip(marked, duration):
+            # a composite our mark covers from end to end, but for its spans' uncertain ends,
+            # is not mixed (generated clips joined by a concat made before this version, which
+            # declared them a composite); covers_clip's slack (a second, a tenth) would take a
+            # 1 s camera piece for a lost mark, and the classifier's word on an unmarked stretch
+            # is not enough against the claim that something in it is not generated
+            unmarked = duration - sum(b - a for a, b in marked)
+            if marked and unmarked <= BRIDGE_SLACK_S:
                 label = "ai"
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]

@@ -3,6 +3,7 @@ fused into one :class:`Verdict` per file."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -31,6 +32,7 @@ def scan_file(
     trust_anchors: str | Path | None = None,
     key: bytes | None = None,
     progress: Callable[[float], None] | None = None,
+    threshold: float | None = None,
 ) -> Verdict:
     """Scan one clip and return its fused :class:`Verdict`.
 
@@ -48,12 +50,16 @@ def scan_file(
         progress: called as the work goes on with the share done since the last call: the
             watermark pass and the classifier's each add up to 1 (2 in all). Whatever it
             raises stops the scan (both passes, at their next frame).
+        threshold: the classifier's P(ai) from which a clip or segment reads ``ai``, in place
+            of the model's own (the shipped one keeps out-of-fold camera false alarms at 2%):
+            lower finds more generated footage and flags more camera footage.
 
     Raises:
         MediaError: the file is missing, empty or not a video; or it has one frame, or frames
             that cannot be classified, and neither a trusted manifest nor our watermark
             decides (without the classifier, such a clip reads ``unknown``, as any other).
-        DetectorError: the classifier model cannot be loaded.
+        DetectorError: the classifier model cannot be loaded; a ``threshold`` that is not
+            strictly between 0 and 1.
         ProvenanceError: unreadable or malformed trust anchors.
         WatermarkError: a ``key`` that is not 256 bits.
         KeyError_: no ``key`` and a home key file that is there but corrupt (a missing one
@@ -68,6 +74,7 @@ def scan_file(
         from vidprov.detector.models import load_default
 
         detector = load_default()
+    detector = at_threshold(detector if classifier else None, threshold)
     unclassifiable: MediaError | None = None
     if classifier:
         try:
@@ -113,6 +120,27 @@ def scan_file(
     return verdict
 
 
+def at_threshold(detector: Detector | None, threshold: float | None) -> Detector | None:
+    """``detector`` deciding at ``threshold`` instead of its own (a copy; None: itself).
+
+    Raises:
+        DetectorError: ``threshold`` is not a number strictly between 0 and 1.
+    """
+    if threshold is None:
+        return detector
+    if detector is None:  # classifier=False: a threshold would be silently ignored
+        raise DetectorError("a threshold applies to the classifier, which is not run")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise DetectorError(f"threshold must be a number, got {threshold!r}")
+    if not 0.0 < threshold < 1.0:  # NaN fails this too
+        raise DetectorError(f"threshold {threshold} is not a probability strictly between 0 and 1")
+    if threshold == detector.threshold:
+        return detector
+    moved = copy.copy(detector)  # the loaded model is shared: its own threshold stays
+    moved.threshold = float(threshold)
+    return moved
+
+
 class _Shares:
     """A per-frame ``progress(n)`` for one pass of ``total`` frames, passed on to ``scan_file``'s
     callback as shares adding up to 1."""
@@ -155,7 +183,7 @@ def iter_inputs(paths: Iterable[str | Path | MediaError]) -> Iterator[Path | Med
         if isinstance(item, MediaError):  # already expanded: passes as it is
             yield item
             continue
-        if isinstance(item, str) and not item.strip():  # Path("") is the current folder
+        if isinstance(item, str) and not item:  # Path("") is the current folder
             yield MediaError('empty path "" (the current folder?): name a file or folder')
             continue
         p = Path(item)
@@ -190,16 +218,17 @@ def scan_many(
     classifier: bool = True,
     trust_anchors: str | Path | None = None,
     key: bytes | None = None,
+    threshold: float | None = None,
 ) -> Iterator[Verdict | ScanFailure]:
     """Scan each file in turn (folders expanded by :func:`iter_inputs`), yielding its
     :class:`Verdict` as soon as it is done. A file that cannot be scanned (missing, empty, not a
     video, frames the classifier cannot take that nothing else decides: see :func:`scan_file`)
     yields a :class:`ScanFailure` instead and the batch goes on: one
     bad upload must not stop a queue (nor does a folder that holds no videos or cannot be
-    listed: it yields a failure too).
+    listed: it yields a failure too). ``threshold``: as :func:`scan_file`'s.
 
     Raises:
-        DetectorError: the classifier model cannot be loaded.
+        DetectorError: the classifier model cannot be loaded; a bad ``threshold``.
         ProvenanceError: unreadable or malformed trust anchors, an unusable manifest store.
         KeyError_: a home watermark key that is there but corrupt.
         WatermarkError: a ``key`` that is not 256 bits.
@@ -208,6 +237,7 @@ def scan_many(
         from vidprov.detector.models import load_default
 
         detector = load_default()
+    detector = at_threshold(detector if classifier else None, threshold)
     # so do broken trust anchors or a corrupt watermark key: they are the setup's fault, not
     # each clip's (a missing key only skips the watermark)
     from vidprov.keys import optional_watermark_key

@@ -355,7 +355,7 @@ class SignedGenerator:
             )
         waves = _as_batch(raw, num_videos)
         try:
-            return [PCMAudio(w, int(rate)) for w in waves]
+            return [PCMAudio(w, rate) for w in waves]  # PCMAudio checks it (NaN, inf)
         except MediaError as exc:
             raise GeneratorError(f"{self.preset.name} returned unusable audio: {exc}") from exc
 

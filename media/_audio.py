@@ -117,8 +117,12 @@ class PCMAudio:
         if not np.isfinite(x).all():
             raise MediaError("audio has non-finite samples (NaN or inf)")
         rate = self.sample_rate
-        if not (isinstance(rate, int | float | np.number) and math.isfinite(rate)):
-            raise MediaError(f"bad audio sample rate {rate!r}")  # NaN: int() raised ValueError
+        try:
+            finite = math.isfinite(float(rate))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:  # NaN: int() raised ValueError, inf OverflowError
+            raise MediaError(f"bad audio sample rate {rate!r}")
         if not 1000 <= int(rate) <= 384000:
             raise MediaError(f"bad audio sample rate {rate}")
         object.__setattr__(self, "samples", np.ascontiguousarray(np.clip(x, -1.0, 1.0)))

@@ -29,7 +29,7 @@ def check_file(path: str | Path) -> Path:
         MediaError: an empty path (``Path("")`` is the current folder: an unset setting), missing,
             a folder, unreadable, a symlink loop, a name too long, or zero bytes.
     """
-    if isinstance(path, str) and not path.strip():
+    if isinstance(path, str) and not path:
         raise MediaError('empty path "" (the current folder?): name a file')
     p = Path(path)
     try:

@@ -21,7 +21,7 @@ from vidprov.errors import MediaError
 from vidprov.media._audio import AudioEncoder, AudioTracks, PCMAudio
 from vidprov.media._join import AudioJoin
 from vidprov.media._open import ffmpeg_reason
-from vidprov.media.frames import Frame, YUVFrame, check_yuv, from_yuv_planes
+from vidprov.media.frames import Frame, YUVFrame, check_yuv, from_yuv_planes, to_yuv_planes
 from vidprov.media.info import Display, read_display
 from vidprov.media.reader import VideoReader
 
@@ -310,16 +310,7 @@ class VideoWriter:
                 f"{self.width}x{self.height}",
                 self.path,
             )
-        rgb_in = vf.format.name.startswith(("rgb", "bgr", "gbr"))
-        matrix = self.display.colour[2] if rgb_in and self.display.colour[2] != 2 else None
-        if self.display.full_range and rgb_in:
-            vf = _RANGE.reformat(
-                vf, format=self._pix_fmt, dst_colorspace=matrix, dst_color_range=ColorRange.JPEG
-            )
-        elif vf.format.name != self._pix_fmt:
-            # YUV stays in its range and matrix; RGB goes to YUV by the matrix the output is
-            # tagged with (BT.601 when it names none)
-            vf = vf.reformat(format=self._pix_fmt, dst_colorspace=matrix)
+        vf = self._converted(vf, self._pix_fmt)
         tb = self._stream.codec_context.time_base
         time = frame.time if isinstance(frame, Frame | YUVFrame) else None  # run-on times
         if self._slots is not None and time is not None:
@@ -353,6 +344,27 @@ class VideoWriter:
         vf.pict_type = av.video.frame.PictureType.NONE
         self._encode(vf)
         self.frames_written += 1
+
+    def _converted(self, vf: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
+        """``vf`` in ``pix_fmt``: YUV stays in its range and matrix; RGB goes to YUV by the
+        matrix the output is tagged with (BT.601 when it names none), full range if the output
+        is."""
+        rgb_in = vf.format.name.startswith(("rgb", "bgr", "gbr"))
+        matrix = self.display.colour[2] if rgb_in and self.display.colour[2] != 2 else None
+        if self.display.full_range and rgb_in:
+            return _RANGE.reformat(
+                vf, format=pix_fmt, dst_colorspace=matrix, dst_color_range=ColorRange.JPEG
+            )
+        if vf.format.name != pix_fmt:
+            return vf.reformat(format=pix_fmt, dst_colorspace=matrix)
+        return vf
+
+    def to_yuv(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The 4:2:0 planes of an RGB frame, converted as :meth:`write` converts it (by the
+        matrix and range the output is tagged with): for work on the planes (marking) before
+        they are written as a :class:`YUVFrame`."""
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        return to_yuv_planes(self._converted(vf, "yuv420p"))
 
     def _on_grid(self, pts: int) -> int:
         """``pts`` (in ``time_base``) in the finer unit; a time within one tick of a multiple

@@ -13,14 +13,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 
 from vidprov.atomic import AtomicFile
 from vidprov.errors import ConfigError, ProvenanceError, WatermarkError, printable
 from vidprov.keys import check_watermark_key, optional_watermark_key
-from vidprov.media.frames import Frame, YUVFrame, to_yuv_planes
+from vidprov.media.frames import Frame, YUVFrame
 from vidprov.media.info import Display, probe, read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
@@ -306,8 +305,10 @@ def concat_files(
                 dur, fps = info.duration, info.fps
                 src_blocks, src_ai, declared = _source(p, key, dur, reading)
                 spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in src_blocks]
+                # exactly: covers_clip's slack would take a 1 s camera stretch for a lost mark
+                unmarked = dur - sum(b - a for a, b in spans)
                 whole = whole and (
-                    declared == TRAINED or (declared is None and covers_clip(spans, dur))
+                    declared == TRAINED or (declared is None and bool(spans) and unmarked < 0.05)
                 )
                 shape = d if upright else None
                 boxed = _fit(info.width, info.height, w0, h0, shape) != (w0, h0)
@@ -315,7 +316,7 @@ def concat_files(
                 with VideoReader(p) as r:
                     last = -1.0
                     fitted = _fitted(r.frames("rgb24"), w0, h0, shape)
-                    for f in _remarked(fitted, src_blocks, mark) if mark else fitted:
+                    for f in _remarked(fitted, src_blocks, mark, w) if mark else fitted:
                         w.write(_retime(f, offset + f.time))
                         last = f.time
                 if boxed and src_blocks and mark is None:
@@ -410,12 +411,13 @@ def _fit(sw: int, sh: int, w: int, h: int, d: Display | None) -> tuple[int, int]
 
 
 def _remarked(
-    frames: Iterator[Frame], blocks: Sequence[SoftBindingBlock], key: bytes
+    frames: Iterator[Frame], blocks: Sequence[SoftBindingBlock], key: bytes, w: VideoWriter
 ) -> Iterator[YUVFrame]:
     """``frames`` as Y/U/V, marked again with the payload of the block each falls in (frames
     outside every block pass unmarked): for a source fitted into the output with black bars,
     which move its picture off the mark's grid, so that its mark would not read (p = 1 after a
-    concat put a 320x180 camera clip first and a marked 320x240 clip after it)."""
+    concat put a 320x180 camera clip first and a marked 320x240 clip after it). The planes are
+    converted as the writer ``w`` converts RGB frames, by the output's matrix and range."""
 
     def payload_at(f: YUVFrame) -> str | None:
         ms = f.time * 1000
@@ -423,8 +425,7 @@ def _remarked(
 
     def yuv(fs: Iterator[Frame]) -> Iterator[YUVFrame]:
         for f in fs:
-            vf = av.VideoFrame.from_ndarray(f.rgb, format="rgb24").reformat(format="yuv420p")
-            y, u, v = to_yuv_planes(vf)
+            y, u, v = w.to_yuv(f.rgb)
             yield YUVFrame(f.index, f.time, f.pts, f.time_base, y, u, v)
 
     for payload, run in itertools.groupby(yuv(frames), key=payload_at):

@@ -136,15 +136,17 @@ def test_a_killed_writers_old_temp_file_is_swept_and_nothing_else(tmp_path: Path
     from vidprov.atomic import STALE_S
 
     dead, old = _dead_pid(), 0.0
-    left = tmp_path / f".out.mp4.{dead}.abc123.mp4"  # what kill -9 left mid-write
-    inner = tmp_path / f".{left.name}.{dead}.def456.mp4"  # a writer's, onto that temp file
-    young = tmp_path / f".out.mp4.{dead}.young1.mp4"  # as fresh as a live writer's
-    live = tmp_path / f".out.mp4.{os.getpid()}.live99.mp4"  # ours: still being written
-    other = tmp_path / f".other.mp4.{dead}.abc123.mp4"  # another target's
+    left = tmp_path / f".out.mp4.{dead}.abc_1234.mp4"  # what kill -9 left mid-write
+    inner = tmp_path / f".{left.name}.{dead}.def45678.mp4"  # a writer's, onto that temp file
+    young = tmp_path / f".out.mp4.{dead}.young123.mp4"  # as fresh as a live writer's
+    live = tmp_path / f".out.mp4.{os.getpid()}.live9999.mp4"  # ours: still being written
+    other = tmp_path / f".other.mp4.{dead}.abc12345.mp4"  # another target's
     mine = tmp_path / ".out.mp4.notapid.mp4"  # not a name we make
-    for p in (left, inner, young, live, other, mine):
+    # a temp file of the target "out.mp4.77.mp4" (digits in a name are not a process id)
+    digits = tmp_path / f".out.mp4.77.mp4.{dead}.abc12345.mp4"
+    for p in (left, inner, young, live, other, mine, digits):
         p.write_bytes(b"partial")
-    for p in (left, inner, live, other, mine):
+    for p in (left, inner, live, other, mine, digits):
         os.utime(p, (old, old))
     assert old < STALE_S
     with atomic_path(tmp_path / "out.mp4") as tmp:
@@ -153,6 +155,15 @@ def test_a_killed_writers_old_temp_file_is_swept_and_nothing_else(tmp_path: Path
     assert (tmp_path / "out.mp4").read_bytes() == b"done"
     assert not left.exists() and not inner.exists()
     assert young.exists() and live.exists() and other.exists() and mine.exists()
+    assert digits.exists()
+
+
+def test_a_name_the_process_id_makes_too_long_still_writes(tmp_path: Path) -> None:
+    """A 240-character name left no room for the process id in its temp file's name."""
+    target = tmp_path / ("x" * 240 + ".mp4")
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"done")
+    assert target.read_bytes() == b"done" and len(list(tmp_path.iterdir())) == 1
 
 
 def test_a_durable_commit_flushes_the_file_and_its_folder(

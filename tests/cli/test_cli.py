@@ -155,6 +155,15 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
         # an unset shell variable: "" would otherwise be the current folder
         (["scan", ""], "Invalid value for 'FILES...': empty path (try 'vidprov scan -h')"),
         (
+            ["scan", "x.mp4", "--threshold", "1"],
+            "Invalid value for '--threshold': 1.0 is not in the range 0<x<1"
+            " (try 'vidprov scan -h')",
+        ),
+        (
+            ["scan", "x.mp4", "--threshold", "0.5", "--no-classifier"],
+            "--threshold and --no-classifier are alternatives: give one (try 'vidprov scan -h')",
+        ),
+        (
             ["keys", "api-add", "bob"],  # Click lays the choices out on three lines
             "Missing option '--scope'. Choose from: read, generate (try 'vidprov keys api-add -h')",
         ),

@@ -292,6 +292,10 @@ def test_a_composite_claim_whose_every_moment_reads_generated_is_ai() -> None:
     assert v.label == "mixed" and [s.label for s in v.segments] == ["ai", "real"]
     v = fuse("f", 10.0, composite, None, wm((0.0, 4.0)), None)  # the rest unknown: mixed
     assert v.label == "mixed"
+    # a second unmarked is a camera piece, not a lost mark (covers_clip would allow it)
+    assert fuse("f", 10.0, composite, None, wm((0.0, 9.0)), REAL_CLS).label == "mixed"
+    assert fuse("f", 3.0, composite, None, wm((0.0, 2.0)), None).label == "mixed"
+    assert fuse("f", 10.0, composite, None, wm((0.2, 9.8)), None).label == "ai"  # ends unsure
 
 
 def test_no_mark_covers_no_clip_however_short() -> None:

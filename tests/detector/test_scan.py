@@ -49,6 +49,29 @@ def test_bad_inputs_are_typed_errors(tmp_path: Path, make, match: str, toy_model
         scan_file(make(tmp_path), detector=toy_model)
 
 
+def test_a_threshold_of_ones_own_moves_the_verdict_not_the_model(
+    toy_model: Detector, tmp_path: Path
+) -> None:
+    from vidprov.errors import DetectorError
+
+    clip = write(tmp_path / "real.mp4", toy_frames("real", 48, seed=502))
+    own = toy_model.threshold
+    base = scan_file(clip, detector=toy_model, key=b"\0" * 32)
+    score = base.evidence["classifier"]["score"]  # the highest segment's
+    low, high = round(score / 2, 4), round((1 + score) / 2, 4)  # on either side of it
+    v = scan_file(clip, detector=toy_model, key=b"\0" * 32, threshold=low)
+    assert v.label in ("ai", "mixed") and v.evidence["classifier"]["threshold"] == low
+    assert any(s.label == "ai" for s in v.segments)
+    (v,) = scan_many([clip], detector=toy_model, key=b"\0" * 32, threshold=high)
+    assert v.label == "real" and v.evidence["classifier"]["threshold"] == high
+    assert toy_model.threshold == own  # a copy decided: the shared model is as it was
+    for bad in (0.0, 1.0, float("nan"), "0.5"):
+        with pytest.raises(DetectorError, match="threshold"):
+            scan_file(clip, detector=toy_model, threshold=bad)  # type: ignore[arg-type]
+    with pytest.raises(DetectorError, match="not run"):
+        scan_file(clip, classifier=False, threshold=0.5)
+
+
 def test_an_empty_path_in_a_batch_is_a_failure_not_the_current_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
