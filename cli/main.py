@@ -25,7 +25,7 @@ from vidprov.cli._util import (
     p_text,
     progress_bar,
 )
-from vidprov.cli.entry import CONSOLE, exit_on_signal, finished
+from vidprov.cli.entry import CONSOLE, exit_on_signal, finished, leave
 from vidprov.errors import VidprovError, printable
 
 ARGV = "vidprov.argv"  # the root context's note of the command line as given
@@ -83,6 +83,9 @@ class VidprovGroup(click.Group):
         try:
             with _usage_in_one_line(ctx.meta.get(ARGV, [])):  # commands and their options
                 rv = super().invoke(ctx)
+            # inside the try: a Ctrl-C before its handler is in place is still ours (130), not
+            # click's "Aborted!" and exit 1
+            finished(0)
         except click.exceptions.Exit as exc:  # a command's own exit code (scan: 2 if any failed)
             finished(exc.exit_code)
             raise
@@ -110,7 +113,6 @@ class VidprovGroup(click.Group):
             click.echo(f"vidprov: error: {printable(message)}", err=True)
             _record(exc, {"error": "os_error", "message": message, "path": str(exc.filename)})
             _exit(ctx, 2)
-        finished(0)
         return rv
 
 
@@ -394,6 +396,9 @@ def main() -> None:
         signal.signal(signal.SIGHUP, exit_on_signal)
     try:
         cli(prog_name="vidprov")
+    except SystemExit as exc:
+        leave(exc)  # the command finished: no teardown (returns when it cannot)
+        raise
     except OSError as exc:  # the help or version text, which click prints itself, on a full disk
         discard_stdout()
         click.echo(f"vidprov: error: {OutputError(exc)}", err=True)

@@ -458,6 +458,8 @@ def _survives_reupload(
         transcode(path, probe.tmp, options, progress)
         r = detect_file(probe.tmp, key, progress=progress)
         spans = [(s.start, s.end) for s in r.segments if s.payload == payload]
+        if not r.segments and r.payload == payload:  # too short to place: read as a whole
+            spans = [(0.0, r.duration)]
         return (
             r.payload == payload
             and r.p_value <= P_THRESHOLD * REUPLOAD_MARGIN

@@ -43,6 +43,10 @@ def test_schemathesis_run(live: LiveServer, keyed_home: Path, tmp_path: Path) ->
         "1",
         "--request-timeout",
         "120",
+        # `--checks all` holds every response to 10 s, and the first generate request loads
+        # its model (10-13 s on this machine, machine idle): the request timeout is the limit
+        "--max-response-time",
+        "120",
         "--suppress-health-check",
         "all",
         "--header",
