@@ -43,6 +43,7 @@ from vidprov.watermark import (
     random_payload,
 )
 from vidprov.watermark.config import P_THRESHOLD
+from vidprov.watermark.results import COVER_SLACK
 
 log = logging.getLogger(__name__)
 
@@ -458,8 +459,8 @@ def _survives_reupload(
         transcode(path, probe.tmp, options, progress)
         r = detect_file(probe.tmp, key, progress=progress)
         spans = [(s.start, s.end) for s in r.segments if s.payload == payload]
-        if not r.segments and r.payload == payload:  # too short to place: read as a whole
-            spans = [(0.0, r.duration)]
+        if not spans and r.payload == payload and r.duration <= COVER_SLACK:
+            spans = [(0.0, r.duration)]  # a second or less may read as a whole, unplaced
         return (
             r.payload == payload
             and r.p_value <= P_THRESHOLD * REUPLOAD_MARGIN
