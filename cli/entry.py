@@ -58,8 +58,9 @@ def leave(exc: SystemExit) -> None:
     """Exit now, as ``exc`` would, without the interpreter's teardown, once :func:`finished`
     has been called: its output is written and flushed, the ``atexit`` handlers (logging's,
     the temp files' finalizers) run, and the modules are not torn down one object at a time
-    (9 s after `generate` had written its clip, 0.6 s after a scan). Returns, for the usual
-    exit, when another thread still runs (it would be killed) or the command did not finish."""
+    (3.1 s after `generate` had printed its result, 0.6 s after a scan; now 0.2 and 0.06 s).
+    Returns, for the usual exit, when another thread still runs (it would be killed) or the
+    command did not finish."""
     if not CONSOLE.get("done"):
         return
     others = (t for t in threading.enumerate() if t is not threading.main_thread())

@@ -249,7 +249,7 @@ main()
 def test_a_signal_after_the_result_is_printed_exits_with_the_commands_code(
     sig: str, args: list[str], code: int
 ) -> None:
-    """The interpreter's teardown takes seconds once torch is loaded (generate: about 9 s after
+    """The interpreter's teardown takes seconds once torch is loaded (generate: about 3 s after
     its clip was written, scan 0.6 s); a Ctrl-C then printed a KeyboardInterrupt traceback
     ("Exception ignored in atexit callback"), and other moments gave click's "Aborted!" and
     exit 1 or death by SIGINT. (The command now skips the teardown: the signal comes from an
