@@ -43,10 +43,7 @@ def finished(code: int) -> None:
         return
 
     def quit_now(signum: int, frame: Any) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(code)
+        _exit_now(code)
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is not signal.SIG_IGN:
@@ -66,8 +63,11 @@ def leave(exc: SystemExit) -> None:
     others = (t for t in threading.enumerate() if t is not threading.main_thread())
     if any(t.is_alive() and not t.daemon for t in others):
         return
-    code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     atexit._run_exitfuncs()
+    _exit_now(exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1)
+
+
+def _exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

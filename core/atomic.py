@@ -61,6 +61,8 @@ def _sweep(folder: Path, name: str, suffix: str, now: float) -> None:
     go too. Once per folder and name in a process: a folder of many files is listed once."""
     if (folder, name) in _SWEPT:
         return
+    if len(_SWEPT) >= 4096:  # a server writing a new name per job: keep memory flat
+        _SWEPT.clear()
     _SWEPT.add((folder, name))
     rand, sfx, n = r"[a-z0-9_]{8}", re.escape(suffix), re.escape(name)
     pattern = re.compile(

@@ -174,8 +174,7 @@ def _decide(
     # by its lineage: a trim's own action declares no source type, its source's does (scan
     # said `decided_by: watermark` where verify recovered a trusted AI manifest)
     rec_claim = (
-        _claim({"digital_source_type": recovered.get("digital_source_type")})
-        or _claim(recovered.get("manifest"))
+        _claim(recovered) or _claim(recovered.get("manifest"))
         if recovered and recovered.get("trusted")
         else None
     )
@@ -209,8 +208,7 @@ def _decide(
             # declared them a composite); covers_clip's slack (a second, a tenth) would take a
             # 1 s camera piece for a lost mark, and the classifier's word on an unmarked stretch
             # is not enough against the claim that something in it is not generated
-            unmarked = duration - sum(b - a for a, b in marked)
-            if marked and unmarked <= BRIDGE_SLACK_S:
+            if covers_clip(marked, duration, slack=BRIDGE_SLACK_S):
                 label = "ai"
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]

@@ -126,7 +126,7 @@ class PCMAudio:
         if not 1000 <= int(rate) <= 384000:
             raise MediaError(f"bad audio sample rate {rate}")
         object.__setattr__(self, "samples", np.ascontiguousarray(np.clip(x, -1.0, 1.0)))
-        object.__setattr__(self, "sample_rate", int(self.sample_rate))
+        object.__setattr__(self, "sample_rate", int(rate))
 
     @property
     def channels(self) -> int:

@@ -50,6 +50,7 @@ from vidprov.watermark.results import WatermarkReading, covers_clip
 log = logging.getLogger(__name__)
 
 EDIT_QUALITY = EncodeOptions(crf=18, preset="fast")
+_EXACT_S = 0.05  # declared blocks are exact: a source they cover but for this is marked whole
 _TB = Fraction(1, 90000)
 
 
@@ -305,10 +306,10 @@ def concat_files(
                 dur, fps = info.duration, info.fps
                 src_blocks, src_ai, declared = _source(p, key, dur, reading)
                 spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in src_blocks]
-                # exactly: covers_clip's slack would take a 1 s camera stretch for a lost mark
-                unmarked = dur - sum(b - a for a, b in spans)
+                # exactly: the default slack would take a 1 s camera stretch for a lost mark
                 whole = whole and (
-                    declared == TRAINED or (declared is None and bool(spans) and unmarked < 0.05)
+                    declared == TRAINED
+                    or (declared is None and covers_clip(spans, dur, slack=_EXACT_S))
                 )
                 shape = d if upright else None
                 boxed = _fit(info.width, info.height, w0, h0, shape) != (w0, h0)

@@ -12,16 +12,18 @@ COVER_SHARE = 0.9
 COVER_SLACK = 1.0
 
 
-def covers_clip(spans: Iterable[tuple[float, float]], duration: float) -> bool:
-    """Whether non-overlapping marked ``(start, end)`` spans cover a clip of ``duration`` s
-    (all but a share or a second of it; no span covers nothing: until this version a clip of a
+def covers_clip(
+    spans: Iterable[tuple[float, float]], duration: float, slack: float | None = None
+) -> bool:
+    """Whether non-overlapping marked ``(start, end)`` spans cover a clip of ``duration`` s:
+    all but ``slack`` seconds of it, by default all but a share or a second of it (a mark a
+    re-encode weakened in places). No span covers nothing: until this version a clip of a
     second or less counted as covered without one, so a trim of its unmarked second was
-    declared generated)."""
+    declared generated."""
     spans = list(spans)
-    covered = sum(b - a for a, b in spans)
-    return duration <= 0 or (
-        bool(spans) and duration - covered <= max((1 - COVER_SHARE) * duration, COVER_SLACK)
-    )
+    unmarked = duration - sum(b - a for a, b in spans)
+    allowed = max((1 - COVER_SHARE) * duration, COVER_SLACK) if slack is None else slack
+    return duration <= 0 or (bool(spans) and unmarked <= allowed)
 
 
 @dataclass(frozen=True)
