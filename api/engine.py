@@ -1,6 +1,7 @@
 """The library calls behind the routes, injected into the app so tests can replace them.
 
-The scan itself is a :data:`Scanner`: ``scanner(path, progress) -> Verdict``. By default it is
+The scan itself is a :data:`Scanner`: ``scanner(path, progress) -> Verdict`` (with
+``threshold=P`` as well when a request sets the classifier's threshold). By default it is
 :class:`DefaultScanner`, i.e. :func:`vidprov.detector.scan.scan_file` with the model shipped
 with vidprov (loaded once, on first use).
 """
@@ -34,9 +35,12 @@ ProgressFn = Callable[[float], None] | None
 
 
 class Scanner(Protocol):
-    """Scans one clip: ``scanner(path, progress) -> Verdict``."""
+    """Scans one clip: ``scanner(path, progress) -> Verdict``; a request that sets the
+    classifier's threshold calls ``scanner(path, progress, threshold=P)``."""
 
-    def __call__(self, path: Path, progress: ProgressFn) -> Verdict: ...
+    def __call__(
+        self, path: Path, progress: ProgressFn, threshold: float | None = None
+    ) -> Verdict: ...
 
 
 class KeySource:
@@ -94,7 +98,7 @@ class DefaultScanner:
                 log.info("classifier loaded")
             return self._detector
 
-    def __call__(self, path: Path, progress: ProgressFn) -> Verdict:
+    def __call__(self, path: Path, progress: ProgressFn, threshold: float | None = None) -> Verdict:
         from vidprov.detector.scan import scan_file
 
         return scan_file(
@@ -103,6 +107,7 @@ class DefaultScanner:
             trust_anchors=self.settings.trust_anchors,
             key=self.keys.get(),
             progress=progress,
+            threshold=threshold,
         )
 
 
@@ -133,8 +138,14 @@ class Engine:
                 names[str(path)] = label
         return replace_text(value, {k: v for k, v in names.items() if len(k) > 1})
 
-    def scan(self, path: Path, progress: ProgressFn) -> dict[str, Any]:
-        return self.scanner(path, progress).to_dict()
+    def scan(
+        self, path: Path, progress: ProgressFn, threshold: float | None = None
+    ) -> dict[str, Any]:
+        """``threshold``: the classifier's P(ai) from which the clip or a segment reads
+        ``ai`` (None: the model's own); passed on only when set."""
+        if threshold is None:
+            return self.scanner(path, progress).to_dict()
+        return self.scanner(path, progress, threshold=threshold).to_dict()
 
     def verify(self, path: Path, progress: ProgressFn) -> dict[str, Any]:
         from vidprov.provenance.verify import verify_file

@@ -8,6 +8,7 @@ Each streams the ``file`` field to a private temp folder, checks the clip agains
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,15 @@ MODE = Query(
     "sync",
     description="`sync`: answer when done (504 with a job id past the request timeout); "
     "`job`: answer 202 with a job to poll at once",
+)
+THRESHOLD = Query(
+    None,
+    gt=0.0,
+    lt=1.0,
+    description="The classifier's P(ai) from which the clip or a segment reads `ai`, in place "
+    "of the model's own (`vidprov scan --threshold`): lower finds more generated footage and "
+    "flags more camera footage. The verdict's `evidence.classifier.threshold` says which was "
+    "used",
 )
 UPLOAD_BODY = {
     "requestBody": {
@@ -161,8 +171,10 @@ async def scan(
     ctx: Ctx,
     who: Reader,
     mode: Mode = MODE,
+    threshold: float | None = THRESHOLD,
 ) -> Response:
-    return await run_upload(request, ctx, who, "scan", ctx.engine.scan, mode, "stages")
+    work = partial(ctx.engine.scan, threshold=threshold)
+    return await run_upload(request, ctx, who, "scan", work, mode, "stages")
 
 
 @router.post(

@@ -71,6 +71,29 @@ def test_scan_names_the_upload_not_the_server_path(
     assert leftovers(settings) == []
 
 
+def test_scan_takes_the_classifier_threshold_as_the_cli_does(
+    make_client: Client, clips: dict[str, Path]
+) -> None:
+    c = make_client()
+    base = c.post("/v1/scan", files=up(clips["plain"]))
+    assert base.status_code == 200, base.text
+    score = base.json()["evidence"]["classifier"]["score"]  # the highest segment's
+    low, high = round(score / 2, 4), round((1 + score) / 2, 4)  # on either side of it
+    v = c.post(f"/v1/scan?threshold={low}", files=up(clips["plain"])).json()
+    assert v["label"] in ("ai", "mixed") and v["evidence"]["classifier"]["threshold"] == low
+    v = c.post(f"/v1/scan?threshold={high}&mode=sync", files=up(clips["plain"])).json()
+    assert v["label"] == "real" and v["evidence"]["classifier"]["threshold"] == high
+    again = c.post("/v1/scan", files=up(clips["plain"])).json()  # the shared model is as it was
+    assert (
+        again["evidence"]["classifier"]["threshold"]
+        == base.json()["evidence"]["classifier"]["threshold"]
+    )
+    for bad in ("0", "1", "1.5", "nan", "-inf", "x"):
+        r = c.post(f"/v1/scan?threshold={bad}", files=up(clips["plain"]))
+        assert r.status_code == 422, (bad, r.text)
+        assert "threshold" in r.text
+
+
 def test_bad_uploads_are_4xx_and_leave_nothing(
     make_client: Client, clips: dict[str, Path], settings: ApiSettings
 ) -> None:
