@@ -47,7 +47,14 @@ def scan(
     if any failed. Interrupted (Ctrl-C, exit code 130), --json prints the files finished so far
     as a list.
     """
-    from vidprov.detector import ScanFailure, iter_inputs, load, plot_timeline, scan_many
+    from vidprov.detector import (
+        BatchSummary,
+        ScanFailure,
+        iter_inputs,
+        load,
+        plot_timeline,
+        scan_many,
+    )
     from vidprov.detector.plot import check_plot_target
     from vidprov.errors import ConfigError
 
@@ -96,6 +103,8 @@ def scan(
         echo(dumps(results[0].to_dict()))
     elif as_json:  # several files, or a folder of them: a list
         echo(dumps([r.to_dict() for r in results]))
+    elif not jsonl and len(results) > 1:  # a batch read as text ends with its tally
+        echo(BatchSummary.of(results).text())
     if len(verdicts) < len(results):
         click.get_current_context().exit(2)
 

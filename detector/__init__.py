@@ -10,9 +10,16 @@ package).
 from vidprov.detector.models import create, list_models, load, load_default, register
 from vidprov.detector.plot import plot_timeline
 from vidprov.detector.scan import iter_inputs, scan_file, scan_many
-from vidprov.detector.verdict import ClassifierResult, ScanFailure, Segment, Verdict
+from vidprov.detector.verdict import (
+    BatchSummary,
+    ClassifierResult,
+    ScanFailure,
+    Segment,
+    Verdict,
+)
 
 __all__ = [
+    "BatchSummary",
     "ClassifierResult",
     "ScanFailure",
     "Segment",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,3 +119,36 @@ class ScanFailure:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "error": self.error, "message": self.message, "path": self.file}
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """How a batch scan went: how many files read ``ai``, ``mixed`` and ``real``, and how many
+    could not be scanned."""
+
+    ai: int = 0
+    mixed: int = 0
+    real: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, results: Iterable[Verdict | ScanFailure]) -> BatchSummary:
+        counts = dict.fromkeys((*LABELS, "failed"), 0)
+        for r in results:
+            counts["failed" if isinstance(r, ScanFailure) else r.label] += 1
+        return cls(**counts)
+
+    @property
+    def files(self) -> int:
+        return self.ai + self.mixed + self.real + self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "ai": self.ai, "mixed": self.mixed, "real": self.real,
+                "failed": self.failed}  # fmt: skip
+
+    def text(self) -> str:
+        """``"12 files: 3 ai, 2 mixed, 6 real, 1 failed"`` (``failed`` only when some did)."""
+        parts = [f"{self.ai} ai", f"{self.mixed} mixed", f"{self.real} real"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        return f"{self.files} file{'s' if self.files != 1 else ''}: {', '.join(parts)}"

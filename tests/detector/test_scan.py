@@ -201,6 +201,10 @@ def test_scan_cli_batch_keeps_going_and_exits_2(
     p = _cli("scan", str(folder), "--model", str(toy_model_file), "--json", env_home=keyed_home)
     doc = json.loads(p.stdout)
     assert p.returncode == 2 and len(doc) == 3 and doc[1]["file"].endswith("b.mp4")
+    p = _cli("scan", str(folder), "--model", str(toy_model_file), env_home=keyed_home)
+    assert p.returncode == 2 and p.stdout.startswith(f"{folder}/a.mp4: AI ")
+    assert p.stdout.splitlines()[-1] == "3 files: 1 ai, 0 mixed, 1 real, 1 failed"
+    assert p.stderr.count("\n") == 1 and "b.mp4" in p.stderr
 
 
 def test_folders_with_nothing_to_scan_are_reported_and_the_batch_goes_on(
