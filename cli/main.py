@@ -274,6 +274,12 @@ def watermark() -> None:
     help="Skip the checks that the clip carries no mark under this key yet and that the new "
     "payload reads back (default: refuse either).",
 )
+@click.option(
+    "--reupload-check",
+    is_flag=True,
+    help="Also refuse a mark that does not survive an H.264 CRF 28 re-encode, as an upload "
+    "would make (the generator's check; takes about twice as long).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def watermark_embed(
     src: Path,
@@ -284,6 +290,7 @@ def watermark_embed(
     crf: int,
     preset: str,
     no_read_back: bool,
+    reupload_check: bool,
     as_json: bool,
 ) -> None:
     """Write DST: SRC with an invisible watermark carrying a 64-bit payload (audio copied)."""
@@ -294,16 +301,29 @@ def watermark_embed(
     key = load_watermark_key(key_file)
     config = WatermarkConfig(strength=strength)
     options = EncodeOptions(crf=crf, preset=preset)
-    total = probe(src).frames if sys.stderr.isatty() else 0
+    total = probe(src).frames * (3 if reupload_check else 1) if sys.stderr.isatty() else 0
     with progress_bar(total, "embedding") as bar:
         r = embed_file(
-            src, dst, key, payload, config, options, progress=bar, read_back=not no_read_back
+            src,
+            dst,
+            key,
+            payload,
+            config,
+            options,
+            progress=bar,
+            read_back=not no_read_back,
+            check_reupload=reupload_check,
         )
+    survives = (
+        f"\nsurvives a CRF {r.reupload.crf} re-encode (p = {r.reupload.p_value:.2g})"
+        if r.reupload
+        else ""
+    )
     emit(
         r,
         as_json,
         f"payload {r.payload}\nwrote {r.output} ({r.frames} frames, "
-        f"Y-PSNR mean {r.psnr_mean:.1f} dB, worst {r.psnr_min:.1f} dB)",
+        f"Y-PSNR mean {r.psnr_mean:.1f} dB, worst {r.psnr_min:.1f} dB){survives}",
     )
 
 

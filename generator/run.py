@@ -29,7 +29,7 @@ from vidprov.atomic import AtomicFile
 from vidprov.errors import GeneratorError, GeneratorMemoryError, MediaError
 from vidprov.generator.presets import DEFAULT_PRESET, Preset, create, get_preset, lacks_memory
 from vidprov.generator.request import plan_request
-from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame, transcode
+from vidprov.media import EncodeOptions, PCMAudio, VideoWriter, YUVFrame
 from vidprov.media.frames import to_yuv_planes
 from vidprov.media.synth import synth_frames
 from vidprov.provenance import ManifestStore, SignOptions, sign_file
@@ -37,20 +37,17 @@ from vidprov.provenance.signer import CallbackSigner, load_signer
 from vidprov.provenance.softbinding import blocks_from_reading
 from vidprov.watermark import (
     WatermarkConfig,
-    covers_clip,
     detect_file,
     embed,
     random_payload,
 )
-from vidprov.watermark.config import P_THRESHOLD
-from vidprov.watermark.results import COVER_SLACK
+from vidprov.watermark.durable import reupload_check
 
 log = logging.getLogger(__name__)
 
 # Tried in turn until the payload reads back from the encoded clip and from a CRF 28 re-encode
 # of it (small clips need more strength to survive a re-upload).
 STRENGTHS = (1.0, 1.6, 2.5, 4.0)
-REUPLOAD_CRF = 28
 
 SMOKE_NOTE = (
     "smoke-test model: random weights built in-process; the frames are its output composited "
@@ -392,8 +389,9 @@ class SignedGenerator:
                         tick(1)
                 reading = detect_file(tmp.tmp, self.key, progress=tick)
                 blocks = blocks_from_reading(reading, clip.shape[0] / fps)
-                durable = reading.payload == payload and _survives_reupload(
-                    tmp.tmp, self.key, payload, tick
+                durable = (
+                    reading.payload == payload
+                    and reupload_check(tmp.tmp, self.key, payload, progress=tick).survives
                 )
                 timings["watermark_encode"] += time.perf_counter() - t0
                 if blocks and durable:
@@ -436,38 +434,6 @@ class SignedGenerator:
             audio.channels if audio is not None else 0,
             round(audio.duration, 4) if audio is not None else None,
         )
-
-
-#: after the re-upload check the mark must clear the detection threshold by this factor and
-#: cover the clip, so that other encoders' CRF 28 (other presets, other rate control, an RGB
-#: round trip, another frame rate) still find it, over the whole clip. Near the threshold the
-#: outcome is chaotic: on 2 s 256x256 clips marked at strength 1.0, the p-value after CRF 28
-#: moved by up to ten orders of magnitude between such encodes, and with a margin of 1e-3 three
-#: of 20 fresh keys gave clips whose p-values here were 6e-13 to 2e-15 and whose payload was
-#: lost by another CRF 28 encoder. At strength 1.6 the same clips read at about 1e-50.
-REUPLOAD_MARGIN = 1e-10
-
-
-def _survives_reupload(
-    path: Path, key: bytes, payload: str, progress: Callable[[int], None] | None = None
-) -> bool:
-    """Whether ``payload`` still reads, with margin and over the whole clip, after a typical
-    re-upload (H.264 CRF 28)."""
-    probe = AtomicFile(path)
-    try:
-        options = EncodeOptions(crf=REUPLOAD_CRF, preset="medium")
-        transcode(path, probe.tmp, options, progress)
-        r = detect_file(probe.tmp, key, progress=progress)
-        spans = [(s.start, s.end) for s in r.segments if s.payload == payload]
-        if not spans and r.payload == payload and r.duration <= COVER_SLACK:
-            spans = [(0.0, r.duration)]  # a second or less may read as a whole, unplaced
-        return (
-            r.payload == payload
-            and r.p_value <= P_THRESHOLD * REUPLOAD_MARGIN
-            and covers_clip(spans, r.duration)
-        )
-    finally:
-        probe.discard()
 
 
 def _accepts(pipeline: Any, name: str) -> bool:

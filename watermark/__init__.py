@@ -3,9 +3,11 @@
 from vidprov.watermark.coding import parse_payload
 from vidprov.watermark.config import WatermarkConfig
 from vidprov.watermark.detect import detect, detect_file
+from vidprov.watermark.durable import reupload_check
 from vidprov.watermark.embed import embed, embed_file, random_payload
 from vidprov.watermark.results import (
     EmbedResult,
+    ReuploadCheck,
     WatermarkReading,
     WatermarkSegment,
     covers_clip,
@@ -13,6 +15,7 @@ from vidprov.watermark.results import (
 
 __all__ = [
     "EmbedResult",
+    "ReuploadCheck",
     "WatermarkConfig",
     "WatermarkReading",
     "WatermarkSegment",
@@ -23,4 +26,5 @@ __all__ = [
     "embed_file",
     "parse_payload",
     "random_payload",
+    "reupload_check",
 ]

@@ -22,7 +22,8 @@ from vidprov.media._open import check_file
 from vidprov.media.frames import check_yuv
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import WatermarkConfig, keyed_pattern
-from vidprov.watermark.results import EmbedResult, WatermarkReading
+from vidprov.watermark.durable import reupload_check
+from vidprov.watermark.results import EmbedResult, ReuploadCheck, WatermarkReading
 from vidprov.watermark.signal import (
     MOVING_FLAT,
     NORMAL,
@@ -207,12 +208,17 @@ def embed_file(
     progress: Callable[[int], None] | None = None,
     *,
     read_back: bool = True,
+    check_reupload: bool = False,
 ) -> EmbedResult:
     """Watermark a video file: decode, mark luma, encode H.264 (atomic), copy audio and timing.
 
     ``options`` defaults to :data:`DEFAULT_OPTIONS` (CRF 18, x264 "veryfast"). With
     ``read_back`` (the default) the encoded file is detected before it replaces ``dst``, and a
-    mark that does not read back with its payload leaves nothing written.
+    mark that does not read back with its payload leaves nothing written. With
+    ``check_reupload``, so does one that does not survive a re-encode as an upload would make
+    (H.264 CRF 28), read with margin over the whole clip: the check the generator makes before
+    it releases a clip (:func:`vidprov.watermark.durable.reupload_check`; ``progress`` then
+    counts each frame three times: marked, re-encoded, read back).
 
     A ``src`` that carries a C2PA manifest (whatever its state) is refused before anything is
     written: the re-encoded output would carry none, dropping the clip's provenance (and, once
@@ -226,7 +232,8 @@ def embed_file(
         ProvenanceError: ``src`` carries a C2PA manifest.
         WatermarkError: bad payload or key, frames too small, or (``read_back``) ``src``
             already carries a mark under ``key``, or the payload does not read back: the clip
-            is too short or too small for this strength and CRF.
+            is too short or too small for this strength and CRF; (``check_reupload``) the
+            mark does not survive the re-encode.
     """
     config = config or WatermarkConfig()
     payload_hex = parse_payload(payload if payload is not None else random_payload()).hex()
@@ -268,6 +275,10 @@ def embed_file(
         if before is not None:
             _refuse_marked(src, before.reading(frame))
             _check_read_back(src, out.tmp, key, payload_hex, config, psnr_mean)
+        reupload = None
+        if check_reupload:
+            reupload = reupload_check(out.tmp, key, payload_hex, config, progress)
+            _refuse_fragile(src, reupload, config)
         out.commit()
     finally:
         out.discard()
@@ -279,6 +290,29 @@ def embed_file(
         frames=len(psnrs),
         psnr_mean=psnr_mean,
         psnr_min=float(np.min(psnrs)),
+        reupload=reupload,
+    )
+
+
+def _refuse_fragile(src: str | Path, check: ReuploadCheck, config: WatermarkConfig) -> None:
+    """Refuse a mark the re-upload ``check`` lost.
+
+    Raises:
+        WatermarkError: it did not survive (what was read instead named).
+    """
+    if check.survives:
+        return
+    read = (
+        f"payload {check.payload}, p = {check.p_value:.2g}"
+        + ("" if check.covered else ", not over the whole clip")
+        if check.payload
+        else f"no payload, p = {check.p_value:.2g}"
+    )
+    raise WatermarkError(
+        f"the mark does not survive a CRF {check.crf} re-encode with margin ({read}); raise "
+        f"--strength (now {config.strength:g}; the generator tries 1, 1.6, 2.5 and 4 in turn) "
+        "or mark a longer or larger clip",
+        src,
     )
 
 

@@ -78,8 +78,35 @@ class WatermarkReading:
 
 
 @dataclass(frozen=True)
+class ReuploadCheck:
+    """A marked clip read back after a re-encode as an upload would make (``crf``), by
+    :func:`vidprov.watermark.durable.reupload_check`.
+
+    ``payload``: the payload read then (None: none); ``p_value``: its reading's; ``covered``:
+    whether the segments carrying the expected payload cover the clip; ``survives``: the
+    expected payload read, with the margin of
+    :data:`vidprov.watermark.durable.REUPLOAD_MARGIN`, over the whole clip.
+    """
+
+    crf: int
+    payload: str | None
+    p_value: float
+    covered: bool
+    survives: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "crf": self.crf,
+            "payload": self.payload,
+            "p_value": self.p_value,
+            "covered": self.covered,
+            "survives": self.survives,
+        }
+
+
+@dataclass(frozen=True)
 class EmbedResult:
-    """What ``embed_file`` wrote."""
+    """What ``embed_file`` wrote; ``reupload``: its re-upload check, when one was asked for."""
 
     input: str
     output: str
@@ -87,9 +114,10 @@ class EmbedResult:
     frames: int
     psnr_mean: float
     psnr_min: float
+    reupload: ReuploadCheck | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "input": self.input,
             "output": self.output,
             "payload": self.payload,
@@ -97,3 +125,6 @@ class EmbedResult:
             "psnr_y_mean": round(self.psnr_mean, 2),
             "psnr_y_min": round(self.psnr_min, 2),
         }
+        if self.reupload is not None:
+            d["reupload"] = self.reupload.to_dict()
+        return d

@@ -23,7 +23,14 @@ from vidprov.media import (
     synth_frames,
     transcode,
 )
-from vidprov.watermark import WatermarkConfig, detect, detect_file, embed, embed_file
+from vidprov.watermark import (
+    WatermarkConfig,
+    detect,
+    detect_file,
+    embed,
+    embed_file,
+    reupload_check,
+)
 
 VIDPROV = Path(sys.executable).parent / "vidprov"
 PAYLOAD = "a5c3f00d12345678"
@@ -80,6 +87,27 @@ def test_a_mark_that_does_not_read_back_is_not_written(
     with pytest.raises(WatermarkError, match="does not read back"):
         embed_file(host, again, key, PAYLOAD, WatermarkConfig(strength=0.02))
     assert again.read_bytes() == b"keep"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_mark_a_reupload_would_lose_is_refused_on_request(
+    host: Path, tmp_path: Path, key: bytes
+) -> None:
+    out = tmp_path / "m.mp4"
+    r = embed_file(host, out, key, PAYLOAD, check_reupload=True)
+    assert r.reupload is not None and r.reupload.survives and r.reupload.covered
+    assert r.reupload.payload == PAYLOAD and r.reupload.p_value < 1e-16
+    assert r.to_dict()["reupload"]["survives"] is True
+    again = reupload_check(out, key, PAYLOAD)  # the check is the file's, not the run's
+    assert again.survives and again.crf == 28
+    assert not reupload_check(out, key, "fedcba9876543210").survives  # another payload
+    # strength 0.5 reads back from its own CRF 18 encode, and not after CRF 28 (p = 1 here)
+    weak = WatermarkConfig(strength=0.5)
+    assert embed_file(host, tmp_path / "weak.mp4", key, PAYLOAD, weak).reupload is None
+    out.write_bytes(b"keep")
+    with pytest.raises(WatermarkError, match="does not survive a CRF 28 re-encode"):
+        embed_file(host, out, key, PAYLOAD, weak, check_reupload=True)
+    assert out.read_bytes() == b"keep"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -231,7 +259,14 @@ def test_cli_embed_detect(host: Path, tmp_path: Path) -> None:
     p = run("watermark", "embed", str(host), str(out), "--json")
     assert p.returncode == 0, p.stderr
     payload = json.loads(p.stdout)["payload"]
-    assert len(payload) == 16
+    assert len(payload) == 16 and "reupload" not in json.loads(p.stdout)
+    p = run("watermark", "embed", str(host), str(tmp_path / "r.mp4"), "--reupload-check")
+    assert p.returncode == 0, p.stderr
+    assert "survives a CRF 28 re-encode (p = " in p.stdout.splitlines()[-1]
+    weak = ("--reupload-check", "--strength", "0.5")
+    p = run("watermark", "embed", str(host), str(tmp_path / "w.mp4"), *weak)
+    assert p.returncode == 2 and p.stderr.startswith("vidprov: error: ")
+    assert "does not survive a CRF 28 re-encode" in p.stderr and p.stderr.count("\n") == 1
     p = run("watermark", "detect", str(out), "--json")
     d = json.loads(p.stdout)
     assert d["detected"] and d["payload"] == payload and d["p_value"] < 1e-6
