@@ -89,6 +89,7 @@ class ApiSettings:
     max_steps: int = 50
 
     def __post_init__(self) -> None:
+        self._coerce()
         positive = (
             "max_upload_mb",
             "max_duration_s",
@@ -110,6 +111,39 @@ class ApiSettings:
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"API setting {name} must be a positive number, got {value}")
+
+    def _coerce(self) -> None:
+        """Take what a caller in code naturally passes: a ``str`` for a path (an ``"a/b"``
+        state folder failed deep in the job store with a bare TypeError), one name or a list
+        for ``generate_models`` (a name was read as its letters); refuse what is no path,
+        number or name list with a :class:`ConfigError` naming the setting.
+
+        Raises:
+            ConfigError: a setting of the wrong type, or an empty path (the current folder).
+        """
+        for f in fields(self):
+            value, kind = getattr(self, f.name), str(f.type)
+            if value is None:
+                continue
+            if kind.startswith("Path"):
+                if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+                    raise ConfigError(f"API setting {f.name} must be a path, got {value!r}")
+                value = Path(value).expanduser()
+            elif kind.startswith("tuple"):
+                value = (value,) if isinstance(value, str) else value
+                if not isinstance(value, list | tuple) or not all(
+                    isinstance(v, str) for v in value
+                ):
+                    raise ConfigError(
+                        f"API setting {f.name} must be a list of names, got {value!r}"
+                    )
+                value = tuple(value)
+            elif kind in ("int", "float"):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ConfigError(f"API setting {f.name} must be a number, got {value!r}")
+            elif kind.startswith("str") and not isinstance(value, str):
+                raise ConfigError(f"API setting {f.name} must be text, got {value!r}")
+            object.__setattr__(self, f.name, value)
 
     @property
     def max_upload_bytes(self) -> int:

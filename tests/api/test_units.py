@@ -45,6 +45,24 @@ def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
         ApiSettings.from_env(env)
 
 
+def test_settings_in_code_take_text_paths_and_refuse_wrong_types(tmp_path: Path) -> None:
+    s = ApiSettings(state_dir=str(tmp_path / "st"), tmp_dir="~/up", generate_models="tiny-wan")
+    assert s.state_path == tmp_path / "st" and s.tmp_dir == Path.home() / "up"
+    assert s.generate_models == ("tiny-wan",)  # one name, not its letters
+    assert ApiSettings(generate_models=["a", "b"]).generate_models == ("a", "b")
+    assert ApiSettings.from_env(s.to_env()) == s
+    for bad, match in (
+        ({"state_dir": 3}, "state_dir must be a path, got 3"),
+        ({"trust_anchors": ""}, "trust_anchors must be a path, got ''"),
+        ({"max_queue": "3"}, "max_queue must be a number, got '3'"),
+        ({"max_concurrent": True}, "max_concurrent must be a number"),
+        ({"generate_models": [1]}, "generate_models must be a list of names"),
+        ({"api_keys": 5}, "api_keys must be text"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            ApiSettings(**bad)  # type: ignore[arg-type]
+
+
 def test_a_misspelt_setting_is_said_to_be_ignored(caplog: pytest.LogCaptureFixture) -> None:
     assert ApiSettings.from_env({"VIDPROV_API_MAX_UPLOADS_MB": "3"}) == ApiSettings()
     assert "VIDPROV_API_MAX_UPLOADS_MB is not a setting (a misspelling?); ignored" in caplog.text
