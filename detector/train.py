@@ -39,6 +39,7 @@ from vidprov.detector.splice import (
     splice_hosts,
 )
 from vidprov.errors import ConfigError, DetectorError, MediaError
+from vidprov.fields import check_field_types
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_field_types(self, ConfigError)
         if self.windows_per_clip < 1:
             raise ConfigError(f"windows per clip must be at least 1, not {self.windows_per_clip}")
         if self.splice_clips < 0:

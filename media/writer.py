@@ -18,6 +18,7 @@ from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidprov.atomic import AtomicFile, shown_as
 from vidprov.errors import MediaError
+from vidprov.fields import check_field_types
 from vidprov.media._audio import AudioEncoder, AudioTracks, PCMAudio
 from vidprov.media._join import AudioJoin
 from vidprov.media._open import ffmpeg_reason
@@ -53,6 +54,7 @@ class EncodeOptions:
     bitrate: int | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(self, MediaError)
         if not 0 <= self.crf <= 51:
             raise MediaError(f"crf must be in 0..51, got {self.crf}")
         if self.bitrate is not None and self.bitrate <= 0:

@@ -9,6 +9,7 @@ from typing import Any
 
 from vidprov import __version__
 from vidprov.errors import MediaError, ProvenanceError
+from vidprov.fields import check_field_types
 from vidprov.provenance.softbinding import SoftBindingBlock, to_assertion
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -160,6 +161,7 @@ class SignOptions:
     tsa_url: str | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(self, ProvenanceError)
         if isinstance(self.soft_binding, str) and self.soft_binding not in ("detect", "none"):
             raise ProvenanceError(
                 f"soft_binding must be 'detect', 'none' or blocks, not {self.soft_binding!r}"

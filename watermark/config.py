@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from vidprov.errors import WatermarkError
+from vidprov.fields import check_field_types
 from vidprov.watermark.coding import CODED_BITS, LIST_SIZE
 
 #: p-value threshold for "detected": at most one false alarm in a million unmarked clips.
@@ -49,6 +50,7 @@ class WatermarkConfig:
     sharp: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(self, WatermarkError)
         if not 0 < self.strength <= 10:
             raise WatermarkError(f"strength must be in (0, 10], got {self.strength}")
         if not 0 < self.window <= 10:
