@@ -30,7 +30,7 @@ from vidprov.errors import DetectorError, MediaError
 from vidprov.media import EncodeOptions, VideoReader, VideoWriter, iter_frames
 
 log = logging.getLogger(__name__)
-_WARNED: set[tuple[Path, int]] = set()  # index lines reported as repeats
+_WARNED: set[tuple[Path, int | str]] = set()  # index lines and gaps already reported
 
 DATA_ENV = "VIDPROV_DATA"
 
@@ -122,6 +122,10 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
                 reader.fieldnames = next(reader.reader, None)  # type: ignore[assignment]
             if not reader.fieldnames:
                 raise DetectorError("index.csv is empty", root)
+            # "Generator" or " source_repo" (a space after the comma) name the same column: read
+            # as is, they were silently left out, and every clip became a group of its own
+            reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+            _warn_ungrouped(index, reader.fieldnames)
             twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
             if twice:
                 raise DetectorError(f"index.csv has two {twice[0]!r} columns", root)
@@ -133,6 +137,8 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
             seen: dict[Path, tuple[int, int]] = {}  # clip: (line, entry index)
             for row in reader:
                 line = reader.line_num  # the row's last physical line (blank lines counted)
+                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    continue  # a row of empty cells (",,,,": a spreadsheet's), as a blank line
                 entry = _entry(root, row, line)
                 key = entry.file.resolve()
                 if key in seen and out[seen[key][1]].label != entry.label:
@@ -168,6 +174,24 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
     return out
 
 
+def _warn_ungrouped(index: Path, columns: list[str]) -> None:
+    """Say, once per process, what an index without generator or source columns loses."""
+    lacks = []
+    if "generator" not in columns:
+        lacks.append(
+            "no generator column: every AI clip is generator '?', one leave-one-generator-out fold"
+        )
+    if not {"source_repo", "source"} & set(columns):
+        lacks.append(
+            "no source_repo (or source) column: each clip is a group of its own, so pieces of "
+            "one recording can sit on both sides of a split"
+        )
+    for what in lacks:
+        if (index, what) not in _WARNED:
+            _WARNED.add((index, what))
+            log.warning("%s: %s", index, what)
+
+
 def _entry(root: Path, row: dict[str, str | None], line: int) -> ClipEntry:
     """One index row as a :class:`ClipEntry` (``line``: its line number, for errors)."""
     label = (row.get("label") or "").strip().lower()
@@ -181,9 +205,11 @@ def _entry(root: Path, row: dict[str, str | None], line: int) -> ClipEntry:
         raise DetectorError(f"index.csv line {line}: no file named", root)
     f = root / name
     try:
-        found = f.is_file()
+        found, folder = f.is_file(), f.is_dir()
     except OSError:
-        found = False
+        found = folder = False
+    if folder:
+        raise DetectorError(f"index.csv line {line}: {name} is a folder, not a clip", root)
     if not found:
         raise DetectorError(f"index.csv line {line}: missing clip {name}", root)
     repo = (row.get("source_repo") or row.get("source") or "").strip()

@@ -356,6 +356,34 @@ def test_index_written_by_a_spreadsheet_with_a_byte_order_mark_reads(tmp_path: P
     assert [(e.file.name, e.label) for e in read_index(tmp_path)] == [("a.mp4", "real")]
 
 
+def test_index_headers_in_any_case_or_spacing_group_the_clips(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "real").mkdir()
+    # "Generator" and " Source_Repo" were left out: every clip a group and generator "?"
+    (tmp_path / "index.csv").write_bytes(
+        b"File, Label, Generator, Source_Repo\na.mp4,ai,G1,r1\nb.mp4,ai,G1,r1\n"
+        b",,,\n , ,,\nc.mp4,real,,r2\n"  # rows of empty cells, as a spreadsheet ends
+    )
+    got = [(e.file.name, e.generator, e.group) for e in read_index(tmp_path)]
+    assert got == [("a.mp4", "G1", "ai:G1:r1"), ("b.mp4", "G1", "ai:G1:r1"),
+                   ("c.mp4", "camera", "real:r2:c.mp4")]  # fmt: skip
+    assert "no generator column" not in caplog.text and "no source_repo" not in caplog.text
+    other = tmp_path / "bare"
+    other.mkdir()
+    (other / "a.mp4").write_bytes(b"x")
+    (other / "index.csv").write_bytes(b"file,label\na.mp4,ai\n")
+    read_index(other)
+    assert "no generator column: every AI clip is generator '?'" in caplog.text
+    assert "no source_repo (or source) column: each clip is a group of its own" in caplog.text
+    (other / "index.csv").write_bytes(b"file,label\na.mp4,ai\nreal,real\n")
+    (other / "real").mkdir()
+    with pytest.raises(DetectorError, match="line 3: real is a folder, not a clip"):
+        read_index(other)  # was "missing clip real"
+
+
 def test_shipped_model_matches_its_card() -> None:
     from vidprov.detector.models import DEFAULT_FILE, default_card, load_default
     from vidprov.detector.models.base import sha256_file
