@@ -177,7 +177,14 @@ def detector_list(as_json: bool) -> None:
     help="Put camera pieces of the splice clips through a GIF palette, as the shared data's AI "
     "clips were (off: for AI clips that never were GIFs).",
 )
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seeds every random choice; the H.264 encodes of the training windows are not "
+    "bit-exact from run to run, so two trainings can differ slightly (docs/detector.md).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def detector_train(
     data: Path | None,
@@ -225,7 +232,8 @@ def detector_train(
 def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_json: bool) -> None:
     """Evaluate a model (default: the shipped one): clip AUC/AP/EER/accuracy, per generator,
     segment AP@0.5/0.75 and mean tIoU on synthesised mixed clips, false splices on
-    camera-in-camera controls."""
+    camera-in-camera controls. Each clip is scored on one normalised 2 s window (drawn size,
+    crop, frame rate and re-encode), not whole as `scan` reads it."""
     from vidprov.detector.data import read_index
     from vidprov.detector.models import load, load_default
     from vidprov.detector.train import evaluate
@@ -243,7 +251,11 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
         f"real false alarms {_f(c['real_false_alarm'])}",
         f"calibration: Brier {_f(c['brier'])}  ECE {_f(c['ece'])}",
     ]
-    lines += [f"  {g}: AUC {_f(v['auc'])}" for g, v in r.per_generator.items()]
+    lines += [
+        f"  {g} against every camera clip ({v['n']} clips): AUC {_f(v['auc'])}  AP {_f(v['ap'])}  "
+        f"accuracy {_f(v['accuracy'])}"
+        for g, v in r.per_generator.items()
+    ]
     if m.get("n"):
         lines.append(
             f"mixed ({m['n']}): AP@0.5 {_f(m['ap50'])}  AP@0.75 {_f(m['ap75'])}  "

@@ -134,6 +134,9 @@ class AtomicFile:
     def __init__(self, target: str | Path, *, durable: bool = False) -> None:
         self.target = self.dest = Path(target)
         self.durable = durable
+        if isinstance(target, str) and target.endswith(("/", os.sep)) and target.strip("/"):
+            # Path() drops the slash: "newdir/" was written as a file called newdir
+            raise MediaError("names a folder (it ends with /), not a file", target)
         try:
             if self.target.is_symlink():  # the file goes where the link points
                 self.dest = Path(os.path.realpath(target))

@@ -44,10 +44,12 @@ class ClassifierResult:
     frame_scores: tuple[float, ...]
     segments: tuple[Segment, ...]
     duration: float
+    sha256: str | None = None  # the model file's, when loaded from one
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "sha256": self.sha256,
             "score": round(self.clip_score, 4),
             "threshold": round(self.threshold, 4),
             "segments": [s.to_dict() for s in self.segments],

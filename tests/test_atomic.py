@@ -52,6 +52,10 @@ def test_a_folder_or_a_missing_folder_is_refused_before_any_work(tmp_path: Path)
     with pytest.raises(MediaError, match="output folder does not exist"):
         check_writable(tmp_path / "no" / "x.bin")
     assert check_writable(tmp_path / "x.bin") == tmp_path / "x.bin"
+    # a name ending in a slash is a folder to the user; Path() drops the slash, and a model
+    # trained with --out newdir/ was saved as a file called newdir
+    with pytest.raises(MediaError, match="names a folder"):
+        check_writable(f"{tmp_path}/newdir/")
     assert list(tmp_path.iterdir()) == []  # no temp file left behind
 
 

@@ -73,11 +73,13 @@ def load(path: str | Path, expect_sha256: str | None = None) -> Detector:
     """
     blob = load_blob(path, expect_sha256)
     try:
-        return restore(_kind, blob)
+        det = restore(_kind, blob)
     except DetectorError as exc:
         if exc.path is None:
             raise DetectorError(exc.message, path) from exc
         raise
+    det.sha256 = blob["file_sha256"]  # a verdict says which model file scored it
+    return det
 
 
 @functools.lru_cache(maxsize=1)

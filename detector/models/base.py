@@ -60,6 +60,7 @@ class Detector(ABC):
         self.threshold = 0.5
         self.meta: dict[str, Any] = {}
         self.splice: SpliceModel | None = None  # see vidprov.detector.splice
+        self.sha256: str | None = None  # the file's it was loaded from (None: built here)
 
     # --- subclass hooks -------------------------------------------------------------
     @abstractmethod
@@ -175,6 +176,7 @@ class Detector(ABC):
             tuple(float(p) for p in probs),
             segs,
             enc.duration,
+            self.sha256,
         )
 
     def score_file(
@@ -302,10 +304,10 @@ def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, A
     if expect_sha256 is None and side.is_file():
         expect_sha256 = _read_sidecar(side)
     try:
-        actual = sha256_file(p) if expect_sha256 is not None else None
+        actual = sha256_file(p)
     except OSError as exc:
         raise DetectorError(f"cannot read the model file ({exc.strerror or exc})", p) from exc
-    if expect_sha256 is not None and actual != expect_sha256:
+    if expect_sha256 is not None and actual != expect_sha256.lower():
         raise DetectorError("model file checksum mismatch (corrupt or modified)", p)
     try:
         blob = load_model_pickle(p)
@@ -315,7 +317,7 @@ def load_blob(path: str | Path, expect_sha256: str | None = None) -> dict[str, A
         raise DetectorError(f"not a readable model file ({type(exc).__name__})", p) from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise DetectorError("not a vidprov detector model", p)
-    return blob
+    return {**blob, "file_sha256": actual}
 
 
 def _read_sidecar(side: Path) -> str:
@@ -328,9 +330,10 @@ def _read_sidecar(side: Path) -> str:
         words = side.read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError) as exc:
         raise DetectorError("checksum file is unreadable", side) from exc
-    if not words or len(words[0]) != 64 or any(c not in "0123456789abcdef" for c in words[0]):
+    digest = words[0].lower() if words else ""  # PowerShell's Get-FileHash writes upper case
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise DetectorError("checksum file holds no SHA-256", side)
-    return words[0]
+    return digest
 
 
 def restore(cls_for: Callable[[str], type[Detector]], blob: dict[str, Any]) -> Detector:

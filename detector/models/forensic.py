@@ -126,6 +126,8 @@ class ForensicDetector(Detector):
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model = state["model"]
+        if not hasattr(self.model, "predict_proba"):  # was "is not trained" at scan time
+            raise TypeError(f"its state holds no trained forest ({type(self.model).__name__})")
         self._last = None
         if getattr(self.model, "n_features_in_", 0) == 2 * len(FEATURE_NAMES):
             self.used = None  # saved before ``exclude`` existed: it saw every feature

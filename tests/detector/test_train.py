@@ -86,6 +86,20 @@ def test_flipped_byte_fails_checksum(toy_model_file: Path, tmp_path: Path) -> No
         load(bad)
 
 
+def test_a_verdict_names_the_model_file_and_an_upper_case_checksum_reads(
+    toy_model_file: Path, tmp_path: Path
+) -> None:
+    from vidprov.detector.models import DEFAULT_FILE, load_default
+
+    m = tmp_path / "m.joblib"
+    m.write_bytes(toy_model_file.read_bytes())
+    digest = sha256_file(m)
+    (tmp_path / "m.joblib.sha256").write_text(f"{digest.upper()}  m.joblib\r\n")  # PowerShell
+    res = load(m).score_file(write(tmp_path / "c.mp4", toy_frames("real", 24, seed=3)))
+    assert res.to_dict()["sha256"] == digest
+    assert load_default().sha256 == sha256_file(DEFAULT_FILE)  # the shipped one: its own
+
+
 def test_not_a_model_file(tmp_path: Path) -> None:
     f = tmp_path / "x.joblib"
     f.write_bytes(b"not a pickle")
@@ -113,6 +127,7 @@ _DROP = object()  # the part left out of the file
         ("threshold", float("nan")),
         ("threshold", 5.0),
         ("splice", {"x": 1}),
+        ("state", {"model": None}),  # was "model 'x' is not trained", naming no file, at scan
     ],
 )
 def test_a_model_with_a_missing_or_bad_part_is_refused_when_loaded(
@@ -235,6 +250,7 @@ def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Pat
     # camera pieces in camera hosts, scored the same way (any ai segment is a false splice)
     cc = r["camera_in_camera"]
     assert cc["n"] == 2 and cc["with_ai_segment"] in (0.0, 0.5, 1.0)
+    assert "ap50" not in cc and "mean_tiou" not in cc  # nothing generated to find in them
     assert r["mixed"]["labelled_mixed"] <= r["mixed"]["with_ai_segment"]
 
 
@@ -486,6 +502,8 @@ def test_detector_train_and_eval_from_the_command_line(toy_data: Path, tmp_path:
     assert p.returncode == 0, p.stderr
     assert " scored): AUC" in p.stdout and "camera-in-camera controls (1)" in p.stdout
     assert "calibration: Brier 0." in p.stdout
+    assert "  toygen0 against every camera clip (" in p.stdout and "accuracy 0." in p.stdout
+    assert "scored on one normalised window" in p.stdout
     # bad input: one line on stderr, exit code 2
     p = _cli("detector", "train", "--data", str(tmp_path), "--out", str(out), "--json")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
