@@ -252,8 +252,10 @@ def detector_eval(data: Path | None, model_file: Path | None, n_mixed: int, as_j
         f"calibration: Brier {_f(c['brier'])}  ECE {_f(c['ece'])}",
     ]
     lines += [
-        f"  {g} against every camera clip ({v['n']} clips): AUC {_f(v['auc'])}  AP {_f(v['ap'])}  "
-        f"accuracy {_f(v['accuracy'])}"
+        f"  {g}: {v['note']}"
+        if "note" in v
+        else f"  {g} against every camera clip ({v['n']} clips): AUC {_f(v['auc'])}  "
+        f"AP {_f(v['ap'])}  accuracy {_f(v['accuracy'])}"
         for g, v in r.per_generator.items()
     ]
     if m.get("n"):

@@ -327,7 +327,11 @@ def clip_report(
     overall = clip_metrics(y, scores, threshold)
     per: dict[str, Any] = {}
     real = y == 0
-    for gen in sorted({entries[i].generator for i in owner if entries[i].y == 1}):
+    scored = {entries[i].generator for i in owner if entries[i].y == 1}
+    for gen in sorted(scored | {e.generator for e in entries if e.y == 1}):
+        if gen not in scored:  # listed, and no clip of it could be read: said, not left out
+            per[gen] = {"n": 0, "note": "none of its clips could be read"}
+            continue
         sel = real | np.array([entries[i].generator == gen for i in owner])
         per[gen] = clip_metrics(y[sel], scores[sel], threshold)
     return overall, per

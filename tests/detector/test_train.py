@@ -240,6 +240,9 @@ def test_unreadable_clips_are_skipped_and_reported(
     r = evaluate(tmp_path, toy_model_file, n_mixed=0, normalise=GENTLE)
     assert r.clips["n"] == 4 and len(r.clips["skipped"]) == 1
     assert "bad.mp4" in r.clips["skipped"][0] and "not a readable video" in r.clips["skipped"][0]
+    # its generator had no other clip: listed as unread, not left out of the report
+    assert r.per_generator["g9"] == {"n": 0, "note": "none of its clips could be read"}
+    assert r.per_generator["g0"]["n"] == 3 and "note" not in r.per_generator["g0"]
 
 
 def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Path) -> None:
