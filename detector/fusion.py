@@ -26,11 +26,13 @@ disagrees with the verdict: it decides nothing, but a reader should know it is t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
 from vidprov.provenance import manifest
+from vidprov.provenance.composition import composition_of, pieces_from
 from vidprov.provenance.manifest import source_type
 from vidprov.provenance.softbinding import ALG, from_manifest, payload_to_value
 from vidprov.watermark import covers_clip
@@ -66,17 +68,37 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     return out
 
 
+def _declared(manifest: dict[str, Any] | None, claim: str | None) -> list[tuple[float, float]]:
+    """The spans a composite's manifest (a report dict when ``claim`` is its own embedded
+    one, else a raw recovered manifest) records as generated (:mod:`vidprov.provenance.
+    composition`)."""
+    if not manifest:
+        return []
+    pieces = pieces_from(manifest.get("composition")) if claim else composition_of(manifest)
+    return [(p.start, p.end) for p in pieces if p.kind == "generated"]
+
+
 def _fill(
-    marked: list[tuple[float, float]], cls: ClassifierResult | None, duration: float
+    marked: list[tuple[float, float]],
+    cls: ClassifierResult | None,
+    duration: float,
+    declared: Sequence[tuple[float, float]] = (),
 ) -> list[Segment]:
-    """Watermarked spans as ``ai``; the gaps between them labelled by the classifier's segments
-    (clipped to the gap), or left without a segment when there is no classifier (the absence
-    of our mark says nothing). Span ends within :data:`SNAP_S` of the clip's are moved to them
-    (a report's times are rounded to the millisecond)."""
-    marked = [
-        (0.0 if a < SNAP_S else a, duration if b > duration - SNAP_S else b) for a, b in marked
-    ]
-    segs = [Segment(a, b, "ai", 1.0, "watermark") for a, b in marked]
+    """Watermarked spans as ``ai``, and ``declared`` ones (a manifest's generated pieces, source
+    ``c2pa``, taking precedence where both lie); the gaps between them labelled by the
+    classifier's segments (clipped to the gap), or left without a segment when there is no
+    classifier (the absence of our mark says nothing). Span ends within :data:`SNAP_S` of the
+    clip's are moved to them (a report's times are rounded to the millisecond)."""
+
+    def snap(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [
+            (0.0 if a < SNAP_S else a, duration if b > duration - SNAP_S else b) for a, b in spans
+        ]
+
+    marked, declared = snap(marked), snap(declared)
+    segs = [Segment(a, b, "ai", 1.0, "c2pa") for a, b in declared]
+    segs += [Segment(a, b, "ai", 1.0, "watermark") for a, b in _minus(marked, declared)]
+    marked = marked + declared
     cursor = 0.0
     gaps = []
     for a, b in [*sorted(marked), (duration, duration)]:
@@ -89,6 +111,19 @@ def _fill(
             if hi > lo:
                 segs.append(Segment(lo, hi, s.label, s.score, s.source))
     return _merge(segs)
+
+
+def _minus(
+    spans: list[tuple[float, float]], cut: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """``spans`` with the time of ``cut`` taken out."""
+    out = []
+    for a, b in spans:
+        parts = [(a, b)]
+        for c, d in cut:
+            parts = [q for x, y in parts for q in ((x, min(y, c)), (max(x, d), y)) if q[1] > q[0]]
+        out += parts
+    return out
 
 
 def _two(score: float, threshold: float) -> tuple[str, str]:
@@ -202,7 +237,11 @@ def _decide(
             label, segs = _marked(spans, classifier, duration, source)
         elif label == "mixed":
             marked = _wm_spans(watermark, duration)
-            segs = _fill(marked, classifier, duration)
+            # the pieces the manifest itself records as generated are ai whether or not they
+            # carry our mark (another generator's clip in a concatenation)
+            declared = _declared(c2pa if claim else (recovered or {}).get("manifest"), claim)
+            segs = _fill(marked, classifier, duration, declared)
+            marked = marked + declared
             # a composite our mark covers from end to end, but for its spans' uncertain ends,
             # is not mixed (generated clips joined by a concat made before this version, which
             # declared them a composite); covers_clip's slack (a second, a tenth) would take a

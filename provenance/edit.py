@@ -23,6 +23,7 @@ from vidprov.media.frames import Frame, YUVFrame
 from vidprov.media.info import Display, probe, read_display
 from vidprov.media.reader import VideoReader
 from vidprov.media.writer import EncodeOptions, VideoWriter
+from vidprov.provenance.composition import Piece, composition_of, declared_by, remap_pieces
 from vidprov.provenance.manifest import (
     COMPOSITE,
     COMPOSITE_TRAINED,
@@ -56,11 +57,12 @@ _TB = Fraction(1, 90000)
 
 def _source(
     path: Path, key: bytes | None, duration: float, reading: WatermarkReading | None = None
-) -> tuple[tuple[SoftBindingBlock, ...], bool, str | None]:
+) -> tuple[tuple[SoftBindingBlock, ...], bool, str | None, tuple[Piece, ...]]:
     """A source's soft-binding blocks (from its manifest, else from its watermark: ``reading``
     when :func:`_check_source` already read it, else read back now), whether it is AI content
-    (its manifest's lineage says so, or it carries our mark) and the generated-content type
-    its manifest's lineage declares (``TRAINED``, ``COMPOSITE_TRAINED`` or None)."""
+    (its manifest's lineage says so, or it carries our mark), the generated-content type
+    its manifest's lineage declares (``TRAINED``, ``COMPOSITE_TRAINED`` or None) and the
+    composition its manifest records (an edit's; none for other clips)."""
     import c2pa
 
     container = container_of(path)
@@ -82,23 +84,38 @@ def _source(
     # manifest declares no source type (its action is c2pa.opened): its lineage does
     kind = lineage_source_type(store, label)
     declared = kind if kind in (TRAINED, COMPOSITE_TRAINED) else None
-    return blocks, declared is not None or bool(blocks), declared
+    return blocks, declared is not None or bool(blocks), declared, composition_of(manifest)
 
 
 def _opened(
-    ai: bool, declared: bool, blocks: tuple[SoftBindingBlock, ...], length: float
+    ai: bool,
+    declared: bool,
+    blocks: tuple[SoftBindingBlock, ...],
+    length: float,
+    pieces: tuple[Piece, ...] = (),
 ) -> dict[str, Any]:
     """The trim's ``c2pa.opened`` action; it declares generated content itself only when the
     source's manifest does not already (none: a re-upload that kept our watermark; or one
     whose claim our mark contradicts, signed where our manifest store is not): by where our
     mark lies in the trim (``blocks``, over ``length`` seconds), generated from end to end, in
     part (a composite), or not at all (until this version a trim of a clip marked in part
-    declared it generated from end to end, so a scan read its camera footage ``ai``)."""
+    declared it generated from end to end, so a scan read its camera footage ``ai``).
+    A trim of an edit that recorded its composition (``pieces``: the trim's part of it)
+    declares what that part is, whatever the source declares: a trim of a concatenation's
+    camera piece inherited its composite claim, and a scan read it ``mixed``; one holding
+    unclaimed pieces only declares a plain ``composite`` (no generated content claimed)."""
     action: dict[str, Any] = {
         "action": "c2pa.opened",
         "parameters": {"ingredientIds": ["ingredient0"]},
     }
-    if ai and not declared:
+    kind = declared_by(pieces)
+    if kind is not None:
+        action["digitalSourceType"] = {
+            "generated": TRAINED,
+            "composite": COMPOSITE_TRAINED,
+            "unclaimed": COMPOSITE,
+        }[kind]
+    elif ai and not declared:
         spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in blocks]
         if covers_clip(spans, length):
             action["digitalSourceType"] = TRAINED
@@ -213,11 +230,12 @@ def trim_file(
                         w.write(_retime(f, f.time - start))
                 if not w.frames_written:
                     raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
-        src_blocks, src_ai, declared = _source(src, key, info.duration, reading)
+        src_blocks, src_ai, declared, src_pieces = _source(src, key, info.duration, reading)
         blocks = remap(src_blocks, start, end)
-        options = SignOptions(title=dst.name, soft_binding=blocks)
+        pieces = remap_pieces(src_pieces, start, end)
+        options = SignOptions(title=dst.name, soft_binding=blocks, composition=pieces)
         actions = [
-            _opened(src_ai, declared is not None, blocks, end - start),
+            _opened(src_ai, declared is not None, blocks, end - start, pieces),
             {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
         ]
         signed = sign_file(
@@ -295,6 +313,7 @@ def concat_files(
     tmp = AtomicFile(dst)
     try:
         blocks: list[SoftBindingBlock] = []
+        pieces: list[Piece] = []  # the timeline, by what each source was
         ai, whole = False, True  # any source generated; every source generated end to end
         offset = 0.0
         with VideoWriter(
@@ -304,13 +323,13 @@ def concat_files(
                 if sound:
                     w.audio_join.add(p, offset, VideoReader.first_time(p))
                 dur, fps = info.duration, info.fps
-                src_blocks, src_ai, declared = _source(p, key, dur, reading)
+                src_blocks, src_ai, declared, src_pieces = _source(p, key, dur, reading)
                 spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in src_blocks]
                 # exactly: the default slack would take a 1 s camera stretch for a lost mark
-                whole = whole and (
-                    declared == TRAINED
-                    or (declared is None and covers_clip(spans, dur, slack=_EXACT_S))
+                generated = declared == TRAINED or (
+                    declared is None and covers_clip(spans, dur, slack=_EXACT_S)
                 )
+                whole = whole and generated
                 shape = d if upright else None
                 boxed = _fit(info.width, info.height, w0, h0, shape) != (w0, h0)
                 mark = mark_key if boxed and src_blocks else None
@@ -330,7 +349,12 @@ def concat_files(
                     src_blocks = ()
                 blocks += remap(src_blocks, 0.0, dur, offset)
                 ai = ai or src_ai
-                offset += max(dur, last + 1 / float(fps))  # its own last frame's length
+                length = max(dur, last + 1 / float(fps))  # its own last frame's length
+                kind = "generated" if generated else "composite" if src_ai else "unclaimed"
+                pieces += remap_pieces(src_pieces, 0.0, length, offset) or [
+                    Piece(offset, offset + length, kind)
+                ]
+                offset += length
                 if sound:
                     w.audio_join.cut(offset)
         # generated clips joined are still generated from end to end (until this version they
@@ -348,7 +372,9 @@ def concat_files(
         signed = sign_file(
             tmp.tmp,
             dst,
-            SignOptions(title=dst.name, ai=ai, soft_binding=tuple(blocks)),
+            SignOptions(
+                title=dst.name, ai=ai, soft_binding=tuple(blocks), composition=tuple(pieces)
+            ),
             signer,
             actions=[action, *placed],
             ingredients=tuple(Ingredient(p, "componentOf") for p in paths),

@@ -10,6 +10,7 @@ from typing import Any
 from vidprov import __version__
 from vidprov.errors import MediaError, ProvenanceError
 from vidprov.fields import check_field_types
+from vidprov.provenance.composition import Piece
 from vidprov.provenance.softbinding import SoftBindingBlock, to_assertion
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -150,6 +151,8 @@ class SignOptions:
         soft_binding: ``"detect"`` (read the watermark back from the clip), ``"none"``, or the
             blocks to declare.
         tsa_url: an RFC 3161 timestamp authority; None signs without a trusted time.
+        composition: an edit's timeline, piece by piece, with what each piece's source was
+            (:mod:`vidprov.provenance.composition`); recorded in vidprov's assertion.
     """
 
     title: str | None = None
@@ -159,6 +162,7 @@ class SignOptions:
     parameters: dict[str, Any] = field(default_factory=dict)
     soft_binding: str | tuple[SoftBindingBlock, ...] = "detect"
     tsa_url: str | None = None
+    composition: tuple[Piece, ...] = ()
 
     def __post_init__(self) -> None:
         check_field_types(self, ProvenanceError)
@@ -188,6 +192,8 @@ def generation_assertion(
         data["parameters"] = dict(options.parameters)
     if payloads:
         data["watermark"] = {"payloads": payloads, "key_id": watermark_key_id}
+    if options.composition:
+        data["composition"] = [p.to_dict() for p in options.composition]
     return {"label": GENERATION_LABEL, "data": data}
 
 

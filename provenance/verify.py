@@ -16,6 +16,7 @@ from vidprov.errors import MediaError, ProvenanceError, WatermarkError
 from vidprov.media import probe
 from vidprov.media._open import check_file
 from vidprov.provenance.bmff import has_manifest_box
+from vidprov.provenance.composition import Piece, pieces_from
 from vidprov.provenance.manifest import (
     COMPOSITE_TRAINED,
     GENERATION_LABEL,
@@ -75,6 +76,8 @@ class C2paReport:
     #: whether a manifest in that store recorded an ingredient whose signer its own signer's
     #: trust anchors did not vouch for (``signingCredential.untrusted``), at any depth
     unvouched_lineage: bool = False
+    #: an edit's timeline as its manifest records it (:mod:`~vidprov.provenance.composition`)
+    composition: tuple[Piece, ...] = ()
 
     @property
     def tampered(self) -> tuple[str, ...]:
@@ -98,6 +101,7 @@ class C2paReport:
             "codes": list(self.codes),
             "note": self.note,
             "unvouched_lineage": self.unvouched_lineage,
+            "composition": [p.to_dict() for p in self.composition],
         }
 
 
@@ -295,6 +299,7 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
         note=None if when == "timestamp" else NO_TSA_NOTE,
         lineage=tuple(store.get("manifests") or ()),
         unvouched_lineage=_unvouched(store),
+        composition=pieces_from(generation.get("composition")),
     )
 
 

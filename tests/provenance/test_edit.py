@@ -348,3 +348,48 @@ def test_edits_of_edits_keep_the_ai_claim_of_the_whole_chain(
     assert scan_file(both, classifier=False).label == "ai"
     v = scan_file(twice, classifier=False)
     assert (v.label, v.decided_by) == ("ai", "c2pa")
+
+
+def test_a_concat_records_its_pieces_and_a_trim_of_one_declares_what_it_holds(
+    env_home: Path, clip_factory, tmp_path: Path
+) -> None:
+    """A concatenation's manifest records what each piece's source was: a scan labels a
+    generated piece that carries no mark of ours ``ai`` by it (it had no segment at all), and a
+    trim of the camera piece declares no generated content (it inherited the composite claim,
+    and a scan read it ``mixed``)."""
+    from vidprov.detector import scan_file
+    from vidprov.provenance import SignOptions, load_signer, sign_file
+    from vidprov.provenance.manifest import COMPOSITE
+
+    camera = clip_factory("cam.mp4", seconds=2.0, width=160, height=96, fps=25, seed=5)
+    made = clip_factory("made.mp4", seconds=2.0, width=160, height=96, fps=25, seed=6)
+    # another generator's clip: signed as generated, no mark of ours
+    ai = sign_file(made, tmp_path / "ai.mp4", SignOptions(ai=True), load_signer()).output
+    joined = concat_files([camera, ai], tmp_path / "cat.mp4").output
+
+    def pieces(path: Path) -> tuple[str | None, list[tuple[float, float, str]]]:
+        c = verify_file(path).c2pa
+        return c.digital_source_type, [(p.start, p.end, p.kind) for p in c.composition]
+
+    def timeline(path: Path) -> tuple[str, list[tuple[float, float, str, str]]]:
+        v = scan_file(path, classifier=False)
+        return v.label, [(s.start, s.end, s.label, s.source) for s in v.segments]
+
+    assert pieces(joined) == (
+        COMPOSITE_TRAINED,
+        [(0.0, 2.0, "unclaimed"), (2.0, 4.0, "generated")],
+    )
+    assert timeline(joined) == ("mixed", [(2.0, 4.0, "ai", "c2pa")])
+    camera_part = trim_file(joined, tmp_path / "t-cam.mp4", 0.0, 1.5).output
+    assert pieces(camera_part) == (COMPOSITE, [(0.0, 1.5, "unclaimed")])
+    assert timeline(camera_part) == ("unknown", [])  # no claim, no mark, no classifier asked
+    ai_part = trim_file(joined, tmp_path / "t-ai.mp4", 2.5, 3.5).output
+    assert pieces(ai_part) == (TRAINED, [(0.0, 1.0, "generated")])
+    assert timeline(ai_part) == ("ai", [(0.0, 1.0, "ai", "c2pa")])
+    across = trim_file(joined, tmp_path / "t-both.mp4", 1.0, 3.0).output
+    assert pieces(across) == (COMPOSITE_TRAINED, [(0.0, 1.0, "unclaimed"), (1.0, 2.0, "generated")])
+    assert timeline(across) == ("mixed", [(1.0, 2.0, "ai", "c2pa")])
+    # and a concat of that trim with the generated clip keeps the pieces, flattened
+    again = concat_files([across, ai], tmp_path / "again.mp4").output
+    assert pieces(again)[1] == [(0.0, 1.0, "unclaimed"), (1.0, 2.0, "generated"),
+                                (2.0, 4.0, "generated")]  # fmt: skip
