@@ -148,6 +148,11 @@ def verify_human(r: Any) -> str:
             f"  actions: {', '.join(_p(a.get('action')) for a in c.actions)}",
         ]
         lines += [_ingredient_line(i) for i in c.ingredients]
+        if c.composition:
+            lines.append(
+                "  composition: "
+                + ", ".join(f"{p.start:.2f}-{p.end:.2f} s {p.kind}" for p in c.composition)
+            )
     if c.failures:  # only invalid and valid reports carry any
         lines.append(f"  failed: {_p(', '.join(c.failures))}")
     elif c.state == "absent":

@@ -36,6 +36,12 @@ def test_sign_verify_edit(tmp_path: Path) -> None:
     v = json.loads(run("verify", str(cat), "--json", env=env).stdout)
     assert v["c2pa"]["state"] == "trusted"
     assert [i["relationship"] for i in v["c2pa"]["ingredients"]] == ["componentOf"] * 2
+    assert v["c2pa"]["composition"] == [
+        {"start": 0.0, "end": 3.0, "kind": "unclaimed"},
+        {"start": 3.0, "end": 5.0, "kind": "generated"},
+    ]
+    text = run("verify", str(cat), env=env).stdout
+    assert "  composition: 0.00-3.00 s unclaimed, 3.00-5.00 s generated\n" in text, text
 
 
 def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
