@@ -8,6 +8,7 @@ with vidprov (loaded once, on first use).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import tempfile
 import threading
@@ -137,6 +138,16 @@ class Engine:
             if path is not None:
                 names[str(path)] = label
         return replace_text(value, {k: v for k, v in names.items() if len(k) > 1})
+
+    @property
+    def takes_threshold(self) -> bool:
+        """Whether the scanner takes ``threshold=`` (a custom one given to ``create_app`` may
+        not: asked for one, it failed with a 500)."""
+        try:
+            params = inspect.signature(self.scanner).parameters.values()
+        except (TypeError, ValueError):
+            return False
+        return any(p.name == "threshold" or p.kind is p.VAR_KEYWORD for p in params)
 
     def scan(
         self, path: Path, progress: ProgressFn, threshold: float | None = None

@@ -15,6 +15,7 @@ from typing import Any
 
 from vidprov.config import home_dir
 from vidprov.errors import ConfigError
+from vidprov.fields import check_field_types
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +114,15 @@ class ApiSettings:
                 raise ConfigError(f"API setting {name} must be a positive number, got {value}")
 
     def _coerce(self) -> None:
-        """Take what a caller in code naturally passes: a ``str`` for a path (an ``"a/b"``
-        state folder failed deep in the job store with a bare TypeError), one name or a list
-        for ``generate_models`` (a name was read as its letters); refuse what is no path,
-        number or name list with a :class:`ConfigError` naming the setting.
+        """Take what a caller in code naturally passes: a ``str`` for a path, ``~`` expanded
+        (an ``"a/b"`` state folder failed deep in the job store with a bare TypeError), one
+        name, a comma-separated list (as ``VIDPROV_API_GENERATE_MODELS`` takes) or a list for
+        ``generate_models`` (a name was read as its letters), any kind of number; then check
+        every field's type (:func:`vidprov.fields.check_field_types`).
 
         Raises:
-            ConfigError: a setting of the wrong type, or an empty path (the current folder).
+            ConfigError: a setting of the wrong type, an empty text path (the current folder),
+                a ``~user`` path for no such user.
         """
         for f in fields(self):
             value, kind = getattr(self, f.name), str(f.type)
@@ -128,22 +131,16 @@ class ApiSettings:
             if kind.startswith("Path"):
                 if not isinstance(value, str | os.PathLike) or not os.fspath(value):
                     raise ConfigError(f"API setting {f.name} must be a path, got {value!r}")
-                value = Path(value).expanduser()
-            elif kind.startswith("tuple"):
-                value = (value,) if isinstance(value, str) else value
-                if not isinstance(value, list | tuple) or not all(
-                    isinstance(v, str) for v in value
-                ):
-                    raise ConfigError(
-                        f"API setting {f.name} must be a list of names, got {value!r}"
-                    )
+                value = _expanded(f.name, value)
+            elif kind.startswith("tuple") and isinstance(value, str):
+                value = tuple(s.strip() for s in value.split(",") if s.strip())
+            elif kind.startswith("tuple") and isinstance(value, list):
                 value = tuple(value)
-            elif kind in ("int", "float"):
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ConfigError(f"API setting {f.name} must be a number, got {value!r}")
-            elif kind.startswith("str") and not isinstance(value, str):
-                raise ConfigError(f"API setting {f.name} must be text, got {value!r}")
             object.__setattr__(self, f.name, value)
+        check_field_types(self, ConfigError)
+        for name in (f.name for f in fields(self) if str(f.type).startswith("tuple")):
+            if not all(isinstance(v, str) for v in getattr(self, name)):
+                raise ConfigError(f"API setting {name} must be a list of names")
 
     @property
     def max_upload_bytes(self) -> int:
@@ -186,10 +183,22 @@ class ApiSettings:
         return out
 
 
+def _expanded(name: str, value: str | os.PathLike[str]) -> Path:
+    """``value`` as a path with ``~`` expanded.
+
+    Raises:
+        ConfigError: ``~user`` for a user there is no home folder for.
+    """
+    try:
+        return Path(value).expanduser()
+    except RuntimeError as exc:  # Path("~nosuch").expanduser()
+        raise ConfigError(f"API setting {name}: {exc} ({os.fspath(value)})") from exc
+
+
 def _parse(name: str, kind: str, raw: str) -> Any:
     try:
         if kind.startswith("Path"):
-            return Path(raw).expanduser()
+            return _expanded(name, raw)
         if kind.startswith("tuple"):
             return tuple(s.strip() for s in raw.split(",") if s.strip())
         if kind == "int":

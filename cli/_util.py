@@ -19,15 +19,30 @@ from vidprov.errors import json_safe
 # Click's own readability check would print a four-line usage error instead.
 class _PathType(click.Path):
     """``click.Path`` that refuses an empty argument (``Path("")`` is the current folder, which
-    an unset shell variable would otherwise scan or overwrite)."""
+    an unset shell variable would otherwise scan or overwrite) and, for an output file
+    (``file_output``), a name ending in ``/``: ``Path`` drops the slash, and a model trained
+    with ``--out newdir/`` was saved as a file called ``newdir``."""
+
+    def __init__(self, *, file_output: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.file_output = file_output
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("empty path", param, ctx)
+        if self.file_output and isinstance(value, str) and names_folder(value):
+            self.fail(f"{value} names a folder (it ends with /): give a file name", param, ctx)
         return super().convert(value, param, ctx)
 
 
+def names_folder(value: str) -> bool:
+    """Whether a path as typed ends with a separator (and is more than the root)."""
+    return value.endswith(("/", os.sep)) and bool(value.strip("/" + os.sep))
+
+
 PATH = _PathType(path_type=Path, readable=False)
+OUT_FILE = _PathType(path_type=Path, readable=False, file_output=True)
+RAW_PATH = _PathType(path_type=str, readable=False)  # as typed: the command checks it itself
 
 
 class OutputError(Exception):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vidprov.cli._util import PATH, dumps, echo, emit, progress_bar
+from vidprov.cli._util import OUT_FILE, PATH, dumps, echo, emit, progress_bar
 from vidprov.errors import printable
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     "--json", "as_json", is_flag=True, help="One JSON document (a list, unless one file was named)."
 )
 @click.option("--jsonl", is_flag=True, help="One compact JSON line per file, as each finishes.")
-@click.option("--plot", type=PATH, help="Timeline PNG (one file only).")
+@click.option("--plot", type=OUT_FILE, help="Timeline PNG (one file only).")
 @click.option("--model", "model_file", type=PATH, help="Detector file.")
 @click.option("--trust-anchors", type=PATH, help="PEM trust anchors.")
 @click.option("--no-classifier", is_flag=True, help="Manifest and watermark evidence only.")
@@ -151,7 +151,7 @@ def detector_list(as_json: bool) -> None:
 @detector.command("train")
 @click.option("--data", type=PATH, help="Dataset folder (or VIDPROV_DATA).")
 @click.option("--model", "model", default="forensic-rf", show_default=True)
-@click.option("--out", type=PATH, required=True, help="Model file.")
+@click.option("--out", type=OUT_FILE, required=True, help="Model file.")
 @click.option(
     "--windows", type=click.IntRange(min=1), default=3, show_default=True, help="Windows per clip."
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vidprov.cli._util import PATH, emit, progress_bar
+from vidprov.cli._util import OUT_FILE, emit, progress_bar
 from vidprov.errors import printable
 
 
@@ -14,7 +14,7 @@ from vidprov.errors import printable
 @click.argument("prompt")
 @click.option(
     "--out",
-    type=PATH,
+    type=OUT_FILE,
     required=True,
     help="Output clip (.mp4, .mov, .m4v or .avi); with --num-videos above 1, the name "
     "each clip's index is added to (OUT_0.mp4, OUT_1.mp4, ...).",

@@ -16,6 +16,7 @@ import click
 
 from vidprov import __version__
 from vidprov.cli._util import (
+    OUT_FILE,
     PATH,
     OutputError,
     discard_stdout,
@@ -246,7 +247,7 @@ def watermark() -> None:
 
 @watermark.command("embed")
 @click.argument("src", type=PATH)
-@click.argument("dst", type=PATH)
+@click.argument("dst", type=OUT_FILE)
 @click.option(
     "--payload",
     callback=lambda ctx, param, value: _payload(value),

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vidprov.cli._util import PATH, emit, p_text
+from vidprov.cli._util import OUT_FILE, PATH, RAW_PATH, emit, names_folder, p_text
 from vidprov.errors import ProvenanceError, printable
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.verify import is_credential_failure
@@ -67,7 +67,7 @@ def _sign_human(r: Any) -> str:
 
 @click.command()
 @click.argument("src", type=PATH)
-@click.argument("dst", type=PATH)
+@click.argument("dst", type=OUT_FILE)
 @click.option("--title", help="Asset title (default: the output file name).")
 @click.option("--ai/--no-ai", default=True, show_default=True, help="Made by a model.")
 @click.option("--model", help="Name of the generating model.")
@@ -227,7 +227,7 @@ def edit() -> None:
 
 @edit.command("trim")
 @click.argument("src", type=PATH)
-@click.argument("dst", type=PATH)
+@click.argument("dst", type=OUT_FILE)
 @click.option("--start", type=float, required=True, help="Start, seconds.")
 @click.option("--end", type=float, required=True, help="End, seconds.")
 @_cert
@@ -252,13 +252,13 @@ def edit_trim(
 
 
 @edit.command("concat")
-@click.argument("paths", nargs=-1, required=True, type=PATH)
+@click.argument("paths", nargs=-1, required=True, type=RAW_PATH)
 @_cert
 @_key
 @_key_file
 @_json
 def edit_concat(
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     cert: Path | None,
     key: Path | None,
     key_file: Path | None,
@@ -271,5 +271,7 @@ def edit_concat(
     if len(paths) < 3:
         raise click.UsageError("concat needs at least two sources and an output: A B [...] OUT")
     *srcs, dst = paths
-    r = concat_files(srcs, dst, _signer(cert, key), key=_wm_key(key_file))
+    if names_folder(dst):
+        raise click.UsageError(f"{dst} names a folder (it ends with /): give a file name")
+    r = concat_files([Path(s) for s in srcs], Path(dst), _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))

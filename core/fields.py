@@ -53,11 +53,10 @@ def _name(hint: Any) -> str:
         return " or ".join(repr(a) for a in typing.get_args(hint))
     if hint is type(None):
         return "None"
-    if origin is not None:
-        return getattr(origin, "__name__", str(origin))
-    return {"bool": "true or false", "float": "a number", "int": "a whole number"}.get(
-        getattr(hint, "__name__", ""), getattr(hint, "__name__", str(hint))
-    )
+    name = getattr(origin if origin is not None else hint, "__name__", str(hint))
+    words = {"bool": "true or false", "float": "a number", "int": "a whole number",
+             "str": "text", "tuple": "a tuple", "dict": "a dict", "list": "a list"}  # fmt: skip
+    return words.get(name, f"a {name}")
 
 
 @functools.cache
@@ -84,3 +83,19 @@ def check_field_types(obj: Any, error: type[VidprovError]) -> None:
                 f"{type(obj).__name__}.{f.name} must be {_name(hint)}, got {value!r} "
                 f"({type(value).__name__})"
             )
+        plain = _plain(value)
+        if plain is not value:  # numpy's numbers and Fractions break JSON and c2pa later
+            object.__setattr__(obj, f.name, plain)
+
+
+def _plain(value: Any) -> Any:
+    """A number of another kind (numpy's, a ``Fraction``) as Python's own."""
+    if type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value

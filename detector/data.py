@@ -137,7 +137,8 @@ def read_index(path: str | Path | None = None) -> list[ClipEntry]:
             seen: dict[Path, tuple[int, int]] = {}  # clip: (line, entry index)
             for row in reader:
                 line = reader.line_num  # the row's last physical line (blank lines counted)
-                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                cells = [c for v in row.values() for c in (v if isinstance(v, list) else [v])]
+                if not any((c or "").strip() for c in cells):
                     continue  # a row of empty cells (",,,,": a spreadsheet's), as a blank line
                 entry = _entry(root, row, line)
                 key = entry.file.resolve()
@@ -205,10 +206,10 @@ def _entry(root: Path, row: dict[str, str | None], line: int) -> ClipEntry:
         raise DetectorError(f"index.csv line {line}: no file named", root)
     f = root / name
     try:
-        found, folder = f.is_file(), f.is_dir()
+        found, is_folder = f.is_file(), f.is_dir()
     except OSError:
-        found = folder = False
-    if folder:
+        found = is_folder = False
+    if is_folder:
         raise DetectorError(f"index.csv line {line}: {name} is a folder, not a clip", root)
     if not found:
         raise DetectorError(f"index.csv line {line}: missing clip {name}", root)

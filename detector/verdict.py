@@ -131,26 +131,31 @@ class BatchSummary:
     ai: int = 0
     mixed: int = 0
     real: int = 0
+    unknown: int = 0  # nothing to go on: no classifier asked for, no manifest or mark
     failed: int = 0
 
     @classmethod
     def of(cls, results: Iterable[Verdict | ScanFailure]) -> BatchSummary:
-        counts = dict.fromkeys((*LABELS, "failed"), 0)
+        counts = dict.fromkeys((*LABELS, "unknown", "failed"), 0)
         for r in results:
-            counts["failed" if isinstance(r, ScanFailure) else r.label] += 1
+            label = "failed" if isinstance(r, ScanFailure) else r.label
+            counts[label if label in counts else "unknown"] += 1
         return cls(**counts)
 
     @property
     def files(self) -> int:
-        return self.ai + self.mixed + self.real + self.failed
+        return self.ai + self.mixed + self.real + self.unknown + self.failed
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "ai": self.ai, "mixed": self.mixed, "real": self.real,
-                "failed": self.failed}  # fmt: skip
+                "unknown": self.unknown, "failed": self.failed}  # fmt: skip
 
     def text(self) -> str:
-        """``"12 files: 3 ai, 2 mixed, 6 real, 1 failed"`` (``failed`` only when some did)."""
+        """``"12 files: 3 ai, 2 mixed, 6 real, 1 failed"`` (``unknown`` and ``failed`` only
+        when some are)."""
         parts = [f"{self.ai} ai", f"{self.mixed} mixed", f"{self.real} real"]
+        if self.unknown:
+            parts.append(f"{self.unknown} unknown")
         if self.failed:
             parts.append(f"{self.failed} failed")
         return f"{self.files} file{'s' if self.files != 1 else ''}: {', '.join(parts)}"

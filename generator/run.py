@@ -41,13 +41,10 @@ from vidprov.watermark import (
     embed,
     random_payload,
 )
-from vidprov.watermark.durable import reupload_check
+from vidprov.watermark.durable import STRENGTHS, reupload_check
 
 log = logging.getLogger(__name__)
 
-# Tried in turn until the payload reads back from the encoded clip and from a CRF 28 re-encode
-# of it (small clips need more strength to survive a re-upload).
-STRENGTHS = (1.0, 1.6, 2.5, 4.0)
 
 SMOKE_NOTE = (
     "smoke-test model: random weights built in-process; the frames are its output composited "

@@ -12,6 +12,9 @@ from vidprov.watermark.results import COVER_SLACK, ReuploadCheck, covers_clip
 
 #: the re-encode a platform's upload typically applies
 REUPLOAD_CRF = 28
+#: strengths the generator tries in turn until its mark survives that re-encode (small clips
+#: need more); ``watermark embed --reupload-check`` names them when it refuses a mark
+STRENGTHS = (1.0, 1.6, 2.5, 4.0)
 #: after the re-upload the mark must clear the detection threshold by this factor and cover the
 #: clip, so that other encoders' CRF 28 (other presets, other rate control, an RGB round trip,
 #: another frame rate) still find it, over the whole clip. Near the threshold the outcome is

@@ -22,7 +22,7 @@ from vidprov.media._open import check_file
 from vidprov.media.frames import check_yuv
 from vidprov.watermark.coding import encode, parse_payload
 from vidprov.watermark.config import WatermarkConfig, keyed_pattern
-from vidprov.watermark.durable import reupload_check
+from vidprov.watermark.durable import STRENGTHS, reupload_check
 from vidprov.watermark.results import EmbedResult, ReuploadCheck, WatermarkReading
 from vidprov.watermark.signal import (
     MOVING_FLAT,
@@ -310,7 +310,8 @@ def _refuse_fragile(src: str | Path, check: ReuploadCheck, config: WatermarkConf
     )
     raise WatermarkError(
         f"the mark does not survive a CRF {check.crf} re-encode with margin ({read}); raise "
-        f"--strength (now {config.strength:g}; the generator tries 1, 1.6, 2.5 and 4 in turn) "
+        f"--strength (now {config.strength:g}; the generator tries "
+        f"{', '.join(f'{s:g}' for s in STRENGTHS)} in turn) "
         "or mark a longer or larger clip",
         src,
     )

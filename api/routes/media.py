@@ -173,6 +173,13 @@ async def scan(
     mode: Mode = MODE,
     threshold: float | None = THRESHOLD,
 ) -> Response:
+    if threshold is not None and not ctx.engine.takes_threshold:  # before the upload
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            "this server's scanner takes no classifier threshold",
+            {"parameters": ["threshold"]},
+        )
     work = partial(ctx.engine.scan, threshold=threshold)
     return await run_upload(request, ctx, who, "scan", work, mode, "stages")
 

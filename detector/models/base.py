@@ -254,6 +254,7 @@ class Detector(ABC):
         joblib.dump(blob, buf, compress=3)
         data = buf.getvalue()
         digest = hashlib.sha256(data).hexdigest()
+        self.sha256 = digest  # what a verdict of it names from now on
         # both files are written to temp files first and renamed together, so a failed write
         # never leaves a new model beside an old checksum (which would fail every load)
         model = AtomicFile(path, durable=True)

@@ -92,6 +92,14 @@ def test_scan_takes_the_classifier_threshold_as_the_cli_does(
         r = c.post(f"/v1/scan?threshold={bad}", files=up(clips["plain"]))
         assert r.status_code == 422, (bad, r.text)
         assert "threshold" in r.text
+    # a scanner of its own that takes no threshold: said so (it was a 500), and without one
+    # the request runs as before
+    slow = SlowScanner()
+    slow.release.set()
+    c = make_client(scan=slow)
+    r = c.post("/v1/scan?threshold=0.5", files=up(clips["plain"]))
+    assert r.status_code == 422 and r.json()["error"] == "unsupported_parameter", r.text
+    assert slow.calls == 0 and c.post("/v1/scan", files=up(clips["plain"])).status_code == 200
 
 
 def test_bad_uploads_are_4xx_and_leave_nothing(

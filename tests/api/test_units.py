@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vidprov.api.auth import KeyRing, add_key, digest_of, load_keyring, parse_keys
@@ -50,12 +51,16 @@ def test_settings_in_code_take_text_paths_and_refuse_wrong_types(tmp_path: Path)
     assert s.state_path == tmp_path / "st" and s.tmp_dir == Path.home() / "up"
     assert s.generate_models == ("tiny-wan",)  # one name, not its letters
     assert ApiSettings(generate_models=["a", "b"]).generate_models == ("a", "b")
+    assert ApiSettings(generate_models="a, b").generate_models == ("a", "b")  # as in the env
+    assert type(ApiSettings(max_concurrent=np.int64(3)).max_concurrent) is int
     assert ApiSettings.from_env(s.to_env()) == s
     for bad, match in (
         ({"state_dir": 3}, "state_dir must be a path, got 3"),
         ({"trust_anchors": ""}, "trust_anchors must be a path, got ''"),
-        ({"max_queue": "3"}, "max_queue must be a number, got '3'"),
-        ({"max_concurrent": True}, "max_concurrent must be a number"),
+        ({"max_queue": "3"}, "max_queue must be a whole number, got '3'"),
+        ({"max_concurrent": True}, "max_concurrent must be a whole number"),
+        ({"max_concurrent": 1.5}, "max_concurrent must be a whole number"),  # env refuses it too
+        ({"state_dir": "~nosuchuser-x/st"}, "state_dir: Could not determine home directory"),
         ({"generate_models": [1]}, "generate_models must be a list of names"),
         ({"api_keys": 5}, "api_keys must be text"),
     ):

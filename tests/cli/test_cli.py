@@ -154,6 +154,16 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
         (["scan"], "Missing argument 'FILES...' (try 'vidprov scan -h')"),
         # an unset shell variable: "" would otherwise be the current folder
         (["scan", ""], "Invalid value for 'FILES...': empty path (try 'vidprov scan -h')"),
+        # Path() drops the slash: "newdir/" was written as a file called newdir
+        (
+            ["detector", "train", "--data", "d", "--out", "newdir/"],
+            "Invalid value for '--out': newdir/ names a folder (it ends with /): give a file"
+            " name (try 'vidprov detector train -h')",
+        ),
+        (
+            ["edit", "concat", "a.mp4", "b.mp4", "out/"],
+            "out/ names a folder (it ends with /): give a file name (try 'vidprov edit concat -h')",
+        ),
         (
             ["scan", "x.mp4", "--threshold", "1"],
             "Invalid value for '--threshold': 1.0 is not in the range 0<x<1"

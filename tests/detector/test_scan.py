@@ -205,6 +205,9 @@ def test_scan_cli_batch_keeps_going_and_exits_2(
     assert p.returncode == 2 and p.stdout.startswith(f"{folder}/a.mp4: AI ")
     assert p.stdout.splitlines()[-1] == "3 files: 1 ai, 0 mixed, 1 real, 1 failed"
     assert p.stderr.count("\n") == 1 and "b.mp4" in p.stderr
+    p = _cli("scan", str(folder), "--no-classifier", env_home=keyed_home)  # labels: unknown
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert p.stdout.splitlines()[-1] == "3 files: 0 ai, 0 mixed, 0 real, 2 unknown, 1 failed"
 
 
 def test_folders_with_nothing_to_scan_are_reported_and_the_batch_goes_on(

@@ -254,6 +254,7 @@ def test_eval_reports_clip_and_mixed_metrics(toy_data: Path, toy_model_file: Pat
     cc = r["camera_in_camera"]
     assert cc["n"] == 2 and cc["with_ai_segment"] in (0.0, 0.5, 1.0)
     assert "ap50" not in cc and "mean_tiou" not in cc  # nothing generated to find in them
+    assert 0.0 <= cc["labelled_mixed"] <= cc["with_ai_segment"]  # false splices, either way
     assert r["mixed"]["labelled_mixed"] <= r["mixed"]["with_ai_segment"]
 
 

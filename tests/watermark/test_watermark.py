@@ -260,7 +260,10 @@ def test_cli_embed_detect(host: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     payload = json.loads(p.stdout)["payload"]
     assert len(payload) == 16 and "reupload" not in json.loads(p.stdout)
-    p = run("watermark", "embed", str(host), str(tmp_path / "r.mp4"), "--reupload-check")
+    # the key is a fresh one: at strength 1 about 1 in 10 left this clip's mark short of the
+    # margin after CRF 28 (a reviewer's 32 keys), and 2.5 is one of the generator's steps
+    p = run("watermark", "embed", str(host), str(tmp_path / "r.mp4"), "--reupload-check",
+            "--strength", "2.5")  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "survives a CRF 28 re-encode (p = " in p.stdout.splitlines()[-1]
     weak = ("--reupload-check", "--strength", "0.5")
