@@ -32,7 +32,7 @@ from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
 from vidprov.provenance import manifest
-from vidprov.provenance.composition import composition_of, pieces_from
+from vidprov.provenance.composition import Piece, composition_of, pieces_from
 from vidprov.provenance.manifest import source_type
 from vidprov.provenance.softbinding import ALG, from_manifest, payload_to_value
 from vidprov.watermark import covers_clip
@@ -68,14 +68,12 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     return out
 
 
-def _declared(manifest: dict[str, Any] | None, claim: str | None) -> list[tuple[float, float]]:
-    """The spans a composite's manifest (a report dict when ``claim`` is its own embedded
-    one, else a raw recovered manifest) records as generated (:mod:`vidprov.provenance.
-    composition`)."""
+def _pieces(manifest: dict[str, Any] | None, claim: str | None) -> tuple[Piece, ...]:
+    """The pieces a composite's manifest (a report dict when ``claim`` is its own embedded
+    one, else a raw recovered manifest) records (:mod:`vidprov.provenance.composition`)."""
     if not manifest:
-        return []
-    pieces = pieces_from(manifest.get("composition")) if claim else composition_of(manifest)
-    return [(p.start, p.end) for p in pieces if p.kind == "generated"]
+        return ()
+    return pieces_from(manifest.get("composition")) if claim else composition_of(manifest)
 
 
 def _fill(
@@ -239,15 +237,18 @@ def _decide(
             marked = _wm_spans(watermark, duration)
             # the pieces the manifest itself records as generated are ai whether or not they
             # carry our mark (another generator's clip in a concatenation)
-            declared = _declared(c2pa if claim else (recovered or {}).get("manifest"), claim)
+            pieces = _pieces(c2pa if claim else (recovered or {}).get("manifest"), claim)
+            declared = [(p.start, p.end) for p in pieces if p.kind == "generated"]
             segs = _fill(marked, classifier, duration, declared)
-            marked = marked + declared
             # a composite our mark covers from end to end, but for its spans' uncertain ends,
             # is not mixed (generated clips joined by a concat made before this version, which
             # declared them a composite); covers_clip's slack (a second, a tenth) would take a
             # 1 s camera piece for a lost mark, and the classifier's word on an unmarked stretch
             # is not enough against the claim that something in it is not generated
-            if covers_clip(marked, duration, slack=BRIDGE_SLACK_S):
+            # a composite that records its pieces says which are not generated: it stays mixed
+            # (counted with them, our mark inside a generated piece covered its time twice, and
+            # a camera piece under the slack read ai)
+            if not pieces and covers_clip(marked, duration, slack=BRIDGE_SLACK_S):
                 label = "ai"
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]

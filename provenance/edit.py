@@ -225,17 +225,26 @@ def trim_file(
                 audio_window=(start, end),
                 display=read_display(src),
             ) as w:
+                first: float | None = None
+                last = start
                 for f in r.frames("rgb24"):
                     if start - 1e-6 <= f.time < end - 1e-6:
                         w.write(_retime(f, f.time - start))
-                if not w.frames_written:
+                        first = f.time if first is None else first
+                        last = f.time
+                if first is None:
                     raise ConfigError(f"trim range {start}..{end} s holds no frame", src)
         src_blocks, src_ai, declared, src_pieces = _source(src, key, info.duration, reading)
-        blocks = remap(src_blocks, start, end)
-        pieces = remap_pieces(src_pieces, start, end)
+        # on the trim's clock, which runs from its first frame to its last frame's end (a
+        # reader's does): from a start between frames, pieces taken from the range were a
+        # fraction of a frame early, and a trim of a trim could declare the last frame of a
+        # generated piece camera footage
+        stop = max(end, last + 1 / float(info.fps))
+        blocks = remap(src_blocks, first, stop)
+        pieces = remap_pieces(src_pieces, first, stop)
         options = SignOptions(title=dst.name, soft_binding=blocks, composition=pieces)
         actions = [
-            _opened(src_ai, declared is not None, blocks, end - start, pieces),
+            _opened(src_ai, declared is not None, blocks, stop - first, pieces),
             {"action": "c2pa.edited", "description": f"trimmed to {start:.3f}-{end:.3f} s"},
         ]
         signed = sign_file(

@@ -306,3 +306,31 @@ def test_no_mark_covers_no_clip_however_short() -> None:
     assert not covers_clip([], 0.8) and covers_clip([(0.0, 0.5)], 0.8) and covers_clip([], 0.0)
     composite = c2pa("trusted", "compositeWithTrainedAlgorithmicMedia")
     assert fuse("f", 0.8, composite, None, wm(), None).label == "mixed"
+
+
+def test_a_composite_that_records_its_pieces_stays_mixed_and_labels_them() -> None:
+    """Its generated pieces are ai by the manifest; with our mark inside one, that time was
+    counted twice and the clip read ai, and so did one whose camera piece was under the
+    watermark's half-second slack."""
+    comp = c2pa("trusted", "compositeWithTrainedAlgorithmicMedia")
+    comp["composition"] = [
+        {"start": 0.0, "end": 4.0, "kind": "unclaimed"},
+        {"start": 4.0, "end": 6.0, "kind": "generated"},  # marked, inside
+        {"start": 6.0, "end": 8.0, "kind": "generated"},  # another generator's: not marked
+    ]
+    v = fuse("f", 8.0, comp, None, wm((4.1, 5.9)), None)
+    assert v.label == "mixed"
+    assert [(s.start, s.end, s.label, s.source) for s in v.segments] == [(4.0, 8.0, "ai", "c2pa")]
+    v = fuse("f", 8.0, comp, None, wm((3.0, 5.0)), cls(0.2, [(0, 8, "real", 0.2)]))
+    assert [(s.start, s.end, s.label, s.source) for s in v.segments] == [
+        (0.0, 3.0, "real", "classifier"),
+        (3.0, 4.0, "ai", "watermark"),  # our mark reaches into the camera piece: said so
+        (4.0, 8.0, "ai", "c2pa"),
+    ]
+    comp["composition"][0]["end"] = 0.4  # camera under the slack, the rest generated
+    comp["composition"][1]["start"] = 0.4
+    assert fuse("f", 8.0, comp, None, wm(), None).label == "mixed"
+    # without a recorded composition (an edit made before it), the old rule: our mark covering
+    # all but half a second reads ai
+    del comp["composition"]
+    assert fuse("f", 8.0, comp, None, wm((0.3, 8.0)), None).label == "ai"

@@ -381,14 +381,18 @@ def test_a_concat_records_its_pieces_and_a_trim_of_one_declares_what_it_holds(
     )
     assert timeline(joined) == ("mixed", [(2.0, 4.0, "ai", "c2pa")])
     camera_part = trim_file(joined, tmp_path / "t-cam.mp4", 0.0, 1.5).output
-    assert pieces(camera_part) == (COMPOSITE, [(0.0, 1.5, "unclaimed")])
+    assert pieces(camera_part) == (COMPOSITE, [(0.0, 1.52, "unclaimed")])  # 38 frames
     assert timeline(camera_part) == ("unknown", [])  # no claim, no mark, no classifier asked
-    ai_part = trim_file(joined, tmp_path / "t-ai.mp4", 2.5, 3.5).output
+    ai_part = trim_file(joined, tmp_path / "t-ai.mp4", 2.52, 3.52).output
     assert pieces(ai_part) == (TRAINED, [(0.0, 1.0, "generated")])
     assert timeline(ai_part) == ("ai", [(0.0, 1.0, "ai", "c2pa")])
     across = trim_file(joined, tmp_path / "t-both.mp4", 1.0, 3.0).output
     assert pieces(across) == (COMPOSITE_TRAINED, [(0.0, 1.0, "unclaimed"), (1.0, 2.0, "generated")])
     assert timeline(across) == ("mixed", [(1.0, 2.0, "ai", "c2pa")])
+    # from a start between frames (1.96 s, 2.00 s), the trim's clock starts at its first frame:
+    # its pieces were a fraction of a frame early, and this one read as a composite
+    between = trim_file(joined, tmp_path / "t-between.mp4", 1.97, 2.5).output
+    assert pieces(between) == (TRAINED, [(0.0, 0.52, "generated")])  # 2.00 to 2.48 + 0.04
     # and a concat of that trim with the generated clip keeps the pieces, flattened
     again = concat_files([across, ai], tmp_path / "again.mp4").output
     assert pieces(again)[1] == [(0.0, 1.0, "unclaimed"), (1.0, 2.0, "generated"),
