@@ -360,7 +360,8 @@ def concat_files(
                 ai = ai or src_ai
                 length = max(dur, last + 1 / float(fps))  # its own last frame's length
                 kind = "generated" if generated else "composite" if src_ai else "unclaimed"
-                pieces += remap_pieces(src_pieces, 0.0, length, offset) or [
+                inner = remap_pieces(src_pieces, 0.0, length, offset)
+                pieces += _spanning(inner, offset, length, 1 / float(fps)) or [
                     Piece(offset, offset + length, kind)
                 ]
                 offset += length
@@ -393,6 +394,23 @@ def concat_files(
         return replace(signed, input=" + ".join(map(str, paths)))  # each one: `ingredients`
     finally:
         tmp.discard()
+
+
+def _spanning(
+    pieces: tuple[Piece, ...], offset: float, length: float, frame: float
+) -> tuple[Piece, ...]:
+    """A source's own pieces, placed at ``offset``, stretched over its ``length`` where they
+    fall short of its ends by less than a ``frame`` (an edit's pieces end at its length as
+    measured when it was made, which its average frame rate can put a few milliseconds off:
+    a gap a scan then labelled by itself)."""
+    if not pieces:
+        return pieces
+    first, last = pieces[0], pieces[-1]
+    if 0 < first.start - offset < frame:
+        pieces = (replace(first, start=offset), *pieces[1:])
+    if 0 < offset + length - last.end < frame:
+        pieces = (*pieces[:-1], replace(pieces[-1], end=offset + length))
+    return pieces
 
 
 def _shape(d: Display) -> tuple[int, Fraction]:

@@ -397,3 +397,19 @@ def test_a_concat_records_its_pieces_and_a_trim_of_one_declares_what_it_holds(
     again = concat_files([across, ai], tmp_path / "again.mp4").output
     assert pieces(again)[1] == [(0.0, 1.0, "unclaimed"), (1.0, 2.0, "generated"),
                                 (2.0, 4.0, "generated")]  # fmt: skip
+
+
+def test_a_sources_pieces_are_stretched_over_its_length_by_less_than_a_frame() -> None:
+    """An edit's recorded pieces end where its length was measured when it was made; placed
+    in a concat whose measure of it is a few milliseconds longer, the gap was a sliver a scan
+    labelled by itself."""
+    from vidprov.provenance.composition import Piece
+    from vidprov.provenance.edit import _spanning
+
+    inner = (Piece(10.0, 12.0, "unclaimed"), Piece(12.0, 13.496, "generated"))
+    assert _spanning(inner, 10.0, 3.5, 1 / 25) == (
+        Piece(10.0, 12.0, "unclaimed"),
+        Piece(12.0, 13.5, "generated"),
+    )
+    gap = (Piece(10.1, 13.5, "generated"),)  # more than a frame: as recorded
+    assert _spanning(gap, 10.0, 3.5, 1 / 25) == gap
