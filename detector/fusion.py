@@ -238,7 +238,11 @@ def _decide(
             # the pieces the manifest itself records as generated are ai whether or not they
             # carry our mark (another generator's clip in a concatenation)
             pieces = _pieces(c2pa if claim else (recovered or {}).get("manifest"), claim)
-            declared = [(p.start, p.end) for p in pieces if p.kind == "generated"]
+            declared = [  # within the clip: a signer's pieces could say anything
+                (p.start, min(p.end, duration))
+                for p in pieces
+                if p.kind == "generated" and min(p.end, duration) > p.start
+            ]
             segs = _fill(marked, classifier, duration, declared)
             # a composite our mark covers from end to end, but for its spans' uncertain ends,
             # is not mixed (generated clips joined by a concat made before this version, which

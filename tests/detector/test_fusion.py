@@ -327,6 +327,9 @@ def test_a_composite_that_records_its_pieces_stays_mixed_and_labels_them() -> No
         (3.0, 4.0, "ai", "watermark"),  # our mark reaches into the camera piece: said so
         (4.0, 8.0, "ai", "c2pa"),
     ]
+    comp["composition"][2]["end"] = 80.0  # past the clip's end: cut to it
+    v = fuse("f", 8.0, comp, None, wm(), None)
+    assert [(s.start, s.end) for s in v.segments] == [(4.0, 8.0)]
     comp["composition"][0]["end"] = 0.4  # camera under the slack, the rest generated
     comp["composition"][1]["start"] = 0.4
     assert fuse("f", 8.0, comp, None, wm(), None).label == "mixed"
