@@ -62,7 +62,8 @@ def _merge(segments: list[Segment]) -> list[Segment]:
             continue
         prev = out[-1] if out else None
         if prev and prev.label == s.label and prev.source == s.source and s.start - prev.end < 1e-3:
-            out[-1] = Segment(prev.start, s.end, s.label, max(prev.score, s.score), s.source)
+            end = max(prev.end, s.end)  # one inside the other (a signer's overlapping pieces)
+            out[-1] = Segment(prev.start, end, s.label, max(prev.score, s.score), s.source)
         else:
             out.append(s)
     return out
@@ -109,6 +110,17 @@ def _fill(
             if hi > lo:
                 segs.append(Segment(lo, hi, s.label, s.score, s.source))
     return _merge(segs)
+
+
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` merged where they overlap or touch (so that no time counts twice)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _minus(
@@ -249,10 +261,11 @@ def _decide(
             # declared them a composite); covers_clip's slack (a second, a tenth) would take a
             # 1 s camera piece for a lost mark, and the classifier's word on an unmarked stretch
             # is not enough against the claim that something in it is not generated
-            # a composite that records its pieces says which are not generated: it stays mixed
-            # (counted with them, our mark inside a generated piece covered its time twice, and
-            # a camera piece under the slack read ai)
-            if not pieces and covers_clip(marked, duration, slack=BRIDGE_SLACK_S):
+            # a composite that records an unclaimed piece stays mixed (with the watermark's
+            # slack, a camera piece under half a second read ai); one whose pieces are all
+            # generated in part is ai where they and our mark, merged, cover it
+            unclaimed = any(p.kind == "unclaimed" for p in pieces)
+            if not unclaimed and covers_clip(_union(marked + declared), duration, BRIDGE_SLACK_S):
                 label = "ai"
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]

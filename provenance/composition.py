@@ -27,6 +27,16 @@ class Piece:
     end: float
     kind: str
 
+    def __post_init__(self) -> None:
+        from vidprov.errors import ProvenanceError
+
+        if self.kind not in KINDS:
+            raise ProvenanceError(f"a piece's kind is one of {', '.join(KINDS)}, not {self.kind!r}")
+        if not 0.0 <= self.start < self.end < float("inf"):  # NaN fails this too
+            raise ProvenanceError(
+                f"a piece runs from 0 or later to a later end, not {self.start}..{self.end}"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return {"start": round(self.start, 3), "end": round(self.end, 3), "kind": self.kind}
 
@@ -40,7 +50,7 @@ def pieces_from(data: Any) -> tuple[Piece, ...]:
             continue
         try:
             start, end = float(item["start"]), float(item["end"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             continue
         if 0.0 <= start < end < float("inf"):
             out.append(Piece(start, end, str(item["kind"])))
@@ -52,8 +62,9 @@ def composition_of(manifest: dict[str, Any] | None) -> tuple[Piece, ...]:
     from vidprov.provenance.manifest import GENERATION_LABEL
 
     for a in (manifest or {}).get("assertions", []):
-        if a.get("label") == GENERATION_LABEL:
-            return pieces_from((a.get("data") or {}).get("composition"))
+        if isinstance(a, dict) and a.get("label") == GENERATION_LABEL:
+            data = a.get("data")
+            return pieces_from(data.get("composition") if isinstance(data, dict) else None)
     return ()
 
 

@@ -84,7 +84,10 @@ def _source(
     # manifest declares no source type (its action is c2pa.opened): its lineage does
     kind = lineage_source_type(store, label)
     declared = kind if kind in (TRAINED, COMPOSITE_TRAINED) else None
-    return blocks, declared is not None or bool(blocks), declared, composition_of(manifest)
+    # pieces refine a composite's claim, never another one's: a clip declared generated whose
+    # manifest also listed an unclaimed piece made a trim declared not generated at all
+    pieces = composition_of(manifest) if kind in (COMPOSITE_TRAINED, COMPOSITE) else ()
+    return blocks, declared is not None or bool(blocks), declared, pieces
 
 
 def _opened(
@@ -335,8 +338,12 @@ def concat_files(
                 src_blocks, src_ai, declared, src_pieces = _source(p, key, dur, reading)
                 spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in src_blocks]
                 # exactly: the default slack would take a 1 s camera stretch for a lost mark
+                # a composite our mark covers from end to end (a concat of generated clips made
+                # before concats declared them generated) is generated too
                 generated = declared == TRAINED or (
-                    declared is None and covers_clip(spans, dur, slack=_EXACT_S)
+                    declared in (None, COMPOSITE_TRAINED)
+                    and not src_pieces
+                    and covers_clip(spans, dur, slack=_EXACT_S)
                 )
                 whole = whole and generated
                 shape = d if upright else None

@@ -262,10 +262,12 @@ def summarize(store: dict[str, Any], state: str, codes: list[str]) -> C2paReport
     label = store.get("active_manifest")
     m = (store.get("manifests") or {}).get(label, {})
     actions = actions_of(m)
-    generation: dict[str, Any] = next(
+    generation: Any = next(
         (a.get("data", {}) for a in m.get("assertions", []) if a.get("label") == GENERATION_LABEL),
         {},
     )
+    if not isinstance(generation, dict):  # another signer's assertion under our label: not ours
+        generation = {}
     sig = m.get("signature_info") or {}
     gen = (m.get("claim_generator_info") or [{}])[0]
     source = lineage_source_type(store, label)

@@ -333,6 +333,28 @@ def test_a_composite_that_records_its_pieces_stays_mixed_and_labels_them() -> No
     comp["composition"][0]["end"] = 0.4  # camera under the slack, the rest generated
     comp["composition"][1]["start"] = 0.4
     assert fuse("f", 8.0, comp, None, wm(), None).label == "mixed"
+    # our mark over a generated piece counted its time twice: 2 + 6 + 6 s "covered" 8 s
+    comp["composition"] = [
+        {"start": 0.0, "end": 2.0, "kind": "unclaimed"},
+        {"start": 2.0, "end": 8.0, "kind": "generated"},
+    ]
+    assert fuse("f", 8.0, comp, None, wm((2.0, 8.0)), None).label == "mixed"
+    # pieces all generated in part, our mark over the rest: ai (an old concat of generated
+    # clips, declared a composite, joined with another generated clip)
+    comp["composition"] = [
+        {"start": 0.0, "end": 4.0, "kind": "composite"},
+        {"start": 4.0, "end": 8.0, "kind": "generated"},
+    ]
+    assert fuse("f", 8.0, comp, None, wm((0.1, 3.9)), None).label == "ai"
+    assert fuse("f", 8.0, comp, None, wm((0.1, 2.0)), None).label == "mixed"
+    # pieces one inside another: the timeline keeps the outer one's end
+    comp["composition"] = [
+        {"start": 0.0, "end": 6.0, "kind": "generated"},
+        {"start": 1.0, "end": 2.0, "kind": "generated"},
+        {"start": 6.0, "end": 8.0, "kind": "unclaimed"},
+    ]
+    v = fuse("f", 8.0, comp, None, wm(), None)
+    assert [(s.start, s.end, s.source) for s in v.segments] == [(0.0, 6.0, "c2pa")]
     # without a recorded composition (an edit made before it), the old rule: our mark covering
     # all but half a second reads ai
     del comp["composition"]

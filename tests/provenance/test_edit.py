@@ -359,6 +359,7 @@ def test_a_concat_records_its_pieces_and_a_trim_of_one_declares_what_it_holds(
     and a scan read it ``mixed``)."""
     from vidprov.detector import scan_file
     from vidprov.provenance import SignOptions, load_signer, sign_file
+    from vidprov.provenance.composition import Piece
     from vidprov.provenance.manifest import COMPOSITE
 
     camera = clip_factory("cam.mp4", seconds=2.0, width=160, height=96, fps=25, seed=5)
@@ -393,6 +394,15 @@ def test_a_concat_records_its_pieces_and_a_trim_of_one_declares_what_it_holds(
     # its pieces were a fraction of a frame early, and this one read as a composite
     between = trim_file(joined, tmp_path / "t-between.mp4", 1.97, 2.5).output
     assert pieces(between) == (TRAINED, [(0.0, 0.52, "generated")])  # 2.00 to 2.48 + 0.04
+    # pieces refine a composite's claim only: a clip declared generated that also lists an
+    # unclaimed piece (another signer's, say) made a trim declared not generated at all
+    odd = sign_file(
+        clip_factory("odd.mp4", seconds=2.0, width=160, height=96, fps=25, seed=7),
+        tmp_path / "odd-signed.mp4",
+        SignOptions(ai=True, composition=(Piece(0.0, 2.0, "unclaimed"),)),
+        load_signer(),
+    ).output
+    assert pieces(trim_file(odd, tmp_path / "t-odd.mp4", 0.0, 1.0).output) == (TRAINED, [])
     # and a concat of that trim with the generated clip keeps the pieces, flattened
     again = concat_files([across, ai], tmp_path / "again.mp4").output
     assert pieces(again)[1] == [(0.0, 1.0, "unclaimed"), (1.0, 2.0, "generated"),
@@ -413,3 +423,23 @@ def test_a_sources_pieces_are_stretched_over_its_length_by_less_than_a_frame() -
     )
     gap = (Piece(10.1, 13.5, "generated"),)  # more than a frame: as recorded
     assert _spanning(gap, 10.0, 3.5, 1 / 25) == gap
+
+
+def test_pieces_are_checked_and_a_foreign_generation_assertion_is_no_crash() -> None:
+    from vidprov.errors import ProvenanceError
+    from vidprov.provenance.composition import Piece, composition_of
+    from vidprov.provenance.manifest import GENERATION_LABEL
+    from vidprov.provenance.verify import summarize
+
+    for bad in ((0.0, 1.0, "bogus"), (2.0, 1.0, "generated"), (-1.0, 1.0, "unclaimed")):
+        with pytest.raises(ProvenanceError, match="piece"):
+            Piece(*bad)  # type: ignore[arg-type]
+    # another signer's assertion under our label whose data is no object: read as none (it
+    # was an AttributeError traceback from verify, scan and trim)
+    manifest = {"assertions": [{"label": GENERATION_LABEL, "data": "AQI="}]}
+    assert composition_of(manifest) == ()
+    report = summarize({"active_manifest": "m", "manifests": {"m": manifest}}, "valid", [])
+    assert report.composition == () and report.signed_at is None
+    huge = {"assertions": [{"label": GENERATION_LABEL, "data": {"composition": [
+        {"start": 0, "end": 10**400, "kind": "generated"}]}}]}  # fmt: skip
+    assert composition_of(huge) == ()
