@@ -31,15 +31,33 @@ class _PathType(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("empty path", param, ctx)
         if self.file_output and isinstance(value, str) and names_folder(value):
-            self.fail(f"{value} names a folder (it ends with /): give a file name", param, ctx)
+            self.fail(
+                f"{value} names a folder (it ends with /, /. or /..): give a file name", param, ctx
+            )
         return super().convert(value, param, ctx)
 
 
 def names_folder(value: str) -> bool:
-    """Whether a path as typed ends with a separator (and is more than the root)."""
-    return value.endswith(("/", os.sep)) and bool(value.strip("/" + os.sep))
+    """Whether a path as typed names a folder by its form: it ends with a separator, or with
+    ``/.`` or ``/..`` (``Path`` drops the first two: ``x.mp4/.`` was written as ``x.mp4``)."""
+    parts = value.replace(os.sep, "/").split("/")
+    return len(parts) > 1 and parts[-1] in ("", ".", "..") and bool(value.strip("/." + os.sep))
 
 
+class _Probability(click.FloatRange):
+    """A number strictly between 0 and 1; NaN, which passes every range check, is refused."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 1, min_open=True, max_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if rv != rv:
+            self.fail(f"{value} is not in the range 0<x<1", param, ctx)
+        return rv
+
+
+PROBABILITY = _Probability()
 PATH = _PathType(path_type=Path, readable=False)
 OUT_FILE = _PathType(path_type=Path, readable=False, file_output=True)
 RAW_PATH = _PathType(path_type=str, readable=False)  # as typed: the command checks it itself

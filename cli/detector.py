@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vidprov.cli._util import OUT_FILE, PATH, dumps, echo, emit, progress_bar
+from vidprov.cli._util import OUT_FILE, PATH, PROBABILITY, dumps, echo, emit, progress_bar
 from vidprov.errors import printable
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 @click.option("--no-classifier", is_flag=True, help="Manifest and watermark evidence only.")
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     help="Classifier P(ai) from which footage reads ai, instead of the model's own "
     "(lower: more AI found, more camera footage flagged).",
 )

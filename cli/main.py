@@ -273,7 +273,7 @@ def watermark() -> None:
     "--no-read-back",
     is_flag=True,
     help="Skip the checks that the clip carries no mark under this key yet and that the new "
-    "payload reads back (default: refuse either).",
+    "payload reads back (default: refuse either); --reupload-check still runs.",
 )
 @click.option(
     "--reupload-check",

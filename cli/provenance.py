@@ -272,6 +272,8 @@ def edit_concat(
         raise click.UsageError("concat needs at least two sources and an output: A B [...] OUT")
     *srcs, dst = paths
     if names_folder(dst):
-        raise click.UsageError(f"{dst} names a folder (it ends with /): give a file name")
+        raise click.UsageError(
+            f"{dst} names a folder (it ends with /, /. or /..): give a file name"
+        )
     r = concat_files([Path(s) for s in srcs], Path(dst), _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))

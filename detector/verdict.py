@@ -51,7 +51,7 @@ class ClassifierResult:
             "model": self.model,
             "sha256": self.sha256,
             "score": round(self.clip_score, 4),
-            "threshold": round(self.threshold, 4),
+            "threshold": self.threshold,  # as given: 1e-5 rounded read 0.0, outside (0, 1)
             "segments": [s.to_dict() for s in self.segments],
             "frames": [
                 {"t": round(t, 3), "score": round(s, 4)}

@@ -308,11 +308,12 @@ def _refuse_fragile(src: str | Path, check: ReuploadCheck, config: WatermarkConf
         if check.payload
         else f"no payload, p = {check.p_value:.2g}"
     )
+    higher = [s for s in STRENGTHS if s > config.strength]
+    step = f"try --strength {higher[0]:g}" if higher else "raise --strength"
     raise WatermarkError(
-        f"the mark does not survive a CRF {check.crf} re-encode with margin ({read}); raise "
-        f"--strength (now {config.strength:g}; the generator tries "
-        f"{', '.join(f'{s:g}' for s in STRENGTHS)} in turn) "
-        "or mark a longer or larger clip",
+        f"the mark does not survive a CRF {check.crf} re-encode with margin ({read}); {step} "
+        f"(now {config.strength:g}; the generator tries "
+        f"{', '.join(f'{s:g}' for s in STRENGTHS)} in turn) or mark a longer or larger clip",
         src,
     )
 

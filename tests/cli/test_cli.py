@@ -157,16 +157,27 @@ def test_an_os_error_naming_a_file_is_one_line_not_a_traceback() -> None:
         # Path() drops the slash: "newdir/" was written as a file called newdir
         (
             ["detector", "train", "--data", "d", "--out", "newdir/"],
-            "Invalid value for '--out': newdir/ names a folder (it ends with /): give a file"
-            " name (try 'vidprov detector train -h')",
+            "Invalid value for '--out': newdir/ names a folder (it ends with /, /. or /..): give"
+            " a file name (try 'vidprov detector train -h')",
+        ),
+        (
+            ["watermark", "embed", "a.mp4", "x.mp4/."],  # Path() makes that x.mp4
+            "Invalid value for 'DST': x.mp4/. names a folder (it ends with /, /. or /..): give"
+            " a file name (try 'vidprov watermark embed -h')",
         ),
         (
             ["edit", "concat", "a.mp4", "b.mp4", "out/"],
-            "out/ names a folder (it ends with /): give a file name (try 'vidprov edit concat -h')",
+            "out/ names a folder (it ends with /, /. or /..): give a file name"
+            " (try 'vidprov edit concat -h')",
         ),
         (
             ["scan", "x.mp4", "--threshold", "1"],
             "Invalid value for '--threshold': 1.0 is not in the range 0<x<1"
+            " (try 'vidprov scan -h')",
+        ),
+        (  # NaN passes a range check: it was a detector_error, not a usage error
+            ["scan", "x.mp4", "--threshold", "nan"],
+            "Invalid value for '--threshold': nan is not in the range 0<x<1"
             " (try 'vidprov scan -h')",
         ),
         (
