@@ -38,6 +38,7 @@ THRESHOLD = Query(
     None,
     gt=0.0,
     lt=1.0,
+    allow_inf_nan=False,  # "nan" read "Input should be less than 1"
     description="The classifier's P(ai) from which the clip or a segment reads `ai`, in place "
     "of the model's own (`vidprov scan --threshold`): lower finds more generated footage and "
     "flags more camera footage. The verdict's `evidence.classifier.threshold` says which was "

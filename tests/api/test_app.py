@@ -92,6 +92,7 @@ def test_scan_takes_the_classifier_threshold_as_the_cli_does(
         r = c.post(f"/v1/scan?threshold={bad}", files=up(clips["plain"]))
         assert r.status_code == 422, (bad, r.text)
         assert "threshold" in r.text
+        assert bad != "nan" or "less than 1" not in r.text, r.text
     # a scanner of its own that takes no threshold: said so (it was a 500), and without one
     # the request runs as before
     slow = SlowScanner()
