@@ -30,18 +30,19 @@ class _PathType(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("empty path", param, ctx)
-        if self.file_output and isinstance(value, str) and names_folder(value):
-            self.fail(
-                f"{value} names a folder (it ends with /, /. or /..): give a file name", param, ctx
-            )
+        if self.file_output and isinstance(value, str) and (problem := folder_name(value)):
+            self.fail(problem, param, ctx)
         return super().convert(value, param, ctx)
 
 
-def names_folder(value: str) -> bool:
-    """Whether a path as typed names a folder by its form: it ends with a separator, or with
-    ``/.`` or ``/..`` (``Path`` drops the first two: ``x.mp4/.`` was written as ``x.mp4``)."""
+def folder_name(value: str) -> str | None:
+    """What is wrong with an output file's path as typed when its form names a folder: it ends
+    with a separator, or with ``/.`` or ``/..`` (``Path`` drops the first two: ``x.mp4/.`` was
+    written as ``x.mp4``); None when it does not."""
     parts = value.replace(os.sep, "/").split("/")
-    return len(parts) > 1 and parts[-1] in ("", ".", "..") and bool(value.strip("/." + os.sep))
+    if len(parts) > 1 and parts[-1] in ("", ".", "..") and value.strip("/." + os.sep):
+        return f"{value} names a folder (it ends with /, /. or /..): give a file name"
+    return None
 
 
 class _Probability(click.FloatRange):

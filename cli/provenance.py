@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vidprov.cli._util import OUT_FILE, PATH, RAW_PATH, emit, names_folder, p_text
+from vidprov.cli._util import OUT_FILE, PATH, RAW_PATH, emit, folder_name, p_text
 from vidprov.errors import ProvenanceError, printable
 from vidprov.provenance.signer import CallbackSigner
 from vidprov.provenance.verify import is_credential_failure
@@ -271,9 +271,7 @@ def edit_concat(
     if len(paths) < 3:
         raise click.UsageError("concat needs at least two sources and an output: A B [...] OUT")
     *srcs, dst = paths
-    if names_folder(dst):
-        raise click.UsageError(
-            f"{dst} names a folder (it ends with /, /. or /..): give a file name"
-        )
+    if problem := folder_name(dst):
+        raise click.UsageError(problem)
     r = concat_files([Path(s) for s in srcs], Path(dst), _signer(cert, key), key=_wm_key(key_file))
     emit(r, as_json, _sign_human(r))

@@ -32,7 +32,7 @@ from typing import Any
 
 from vidprov.detector.verdict import ClassifierResult, ClassifierSkipped, Segment, Verdict
 from vidprov.provenance import manifest
-from vidprov.provenance.composition import Piece, composition_of, pieces_from
+from vidprov.provenance.composition import Piece, composition_of, pieces_from, remap_pieces
 from vidprov.provenance.manifest import source_type
 from vidprov.provenance.softbinding import ALG, from_manifest, payload_to_value
 from vidprov.watermark import covers_clip
@@ -110,17 +110,6 @@ def _fill(
             if hi > lo:
                 segs.append(Segment(lo, hi, s.label, s.score, s.source))
     return _merge(segs)
-
-
-def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """``spans`` merged where they overlap or touch (so that no time counts twice)."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 def _minus(
@@ -250,22 +239,22 @@ def _decide(
             # the pieces the manifest itself records as generated are ai whether or not they
             # carry our mark (another generator's clip in a concatenation)
             pieces = _pieces(c2pa if claim else (recovered or {}).get("manifest"), claim)
-            declared = [  # within the clip: a signer's pieces could say anything
-                (p.start, min(p.end, duration))
-                for p in pieces
-                if p.kind == "generated" and min(p.end, duration) > p.start
+            # within the clip: a signer's pieces could say anything
+            declared = [
+                (p.start, p.end)
+                for p in remap_pieces(pieces, 0.0, duration)
+                if p.kind == "generated"
             ]
             segs = _fill(marked, classifier, duration, declared)
-            # a composite our mark covers from end to end, but for its spans' uncertain ends,
-            # is not mixed (generated clips joined by a concat made before this version, which
-            # declared them a composite); covers_clip's slack (a second, a tenth) would take a
-            # 1 s camera piece for a lost mark, and the classifier's word on an unmarked stretch
-            # is not enough against the claim that something in it is not generated
-            # a composite that records an unclaimed piece stays mixed (with the watermark's
-            # slack, a camera piece under half a second read ai); one whose pieces are all
-            # generated in part is ai where they and our mark, merged, cover it
+            # a composite our mark (and its generated pieces) cover from end to end, but for the
+            # mark's uncertain ends, is not mixed: generated clips joined by a concat made
+            # before concats declared them generated. Not one that records an unclaimed piece:
+            # with the slack, a camera piece under half a second read ai. A tighter slack than
+            # covers_clip's (a second, a tenth), which would take a 1 s camera piece for a lost
+            # mark: the classifier's word on an unmarked stretch is not enough against the claim
+            # that something in it is not generated
             unclaimed = any(p.kind == "unclaimed" for p in pieces)
-            if not unclaimed and covers_clip(_union(marked + declared), duration, BRIDGE_SLACK_S):
+            if not unclaimed and covers_clip(marked + declared, duration, BRIDGE_SLACK_S):
                 label = "ai"
         else:
             segs = [Segment(0.0, duration, "ai", 1.0, source)]

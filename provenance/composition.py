@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from vidprov.errors import ProvenanceError
+
 KINDS = ("generated", "composite", "unclaimed")
 _MIN_S = 1e-3  # a piece shorter than this (a millisecond: the report's rounding) is dropped
 
@@ -28,8 +30,6 @@ class Piece:
     kind: str
 
     def __post_init__(self) -> None:
-        from vidprov.errors import ProvenanceError
-
         if self.kind not in KINDS:
             raise ProvenanceError(f"a piece's kind is one of {', '.join(KINDS)}, not {self.kind!r}")
         if not 0.0 <= self.start < self.end < float("inf"):  # NaN fails this too
@@ -46,14 +46,10 @@ def pieces_from(data: Any) -> tuple[Piece, ...]:
     (another writer's, a damaged store) are left out, not trusted."""
     out = []
     for item in data if isinstance(data, list) else ():
-        if not isinstance(item, dict) or item.get("kind") not in KINDS:
-            continue
         try:
-            start, end = float(item["start"]), float(item["end"])
-        except (KeyError, TypeError, ValueError, OverflowError):
+            out.append(Piece(float(item["start"]), float(item["end"]), item["kind"]))
+        except (KeyError, TypeError, ValueError, OverflowError, ProvenanceError):
             continue
-        if 0.0 <= start < end < float("inf"):
-            out.append(Piece(start, end, str(item["kind"])))
     return tuple(sorted(out, key=lambda p: p.start))
 
 

@@ -103,10 +103,10 @@ def _opened(
     mark lies in the trim (``blocks``, over ``length`` seconds), generated from end to end, in
     part (a composite), or not at all (until this version a trim of a clip marked in part
     declared it generated from end to end, so a scan read its camera footage ``ai``).
-    A trim of an edit that recorded its composition (``pieces``: the trim's part of it)
-    declares what that part is, whatever the source declares: a trim of a concatenation's
-    camera piece inherited its composite claim, and a scan read it ``mixed``; one holding
-    unclaimed pieces only declares a plain ``composite`` (no generated content claimed)."""
+    A trim of a composite that recorded its composition (``pieces``: the trim's part of it;
+    :func:`_source` reads pieces from composites only) declares what that part is: a trim of
+    a concatenation's camera piece inherited its composite claim, and a scan read it
+    ``mixed``; one holding unclaimed pieces only declares a plain ``composite``."""
     action: dict[str, Any] = {
         "action": "c2pa.opened",
         "parameters": {"ingredientIds": ["ingredient0"]},
@@ -337,8 +337,8 @@ def concat_files(
                 dur, fps = info.duration, info.fps
                 src_blocks, src_ai, declared, src_pieces = _source(p, key, dur, reading)
                 spans = [(b.start_ms / 1000, b.end_ms / 1000) for b in src_blocks]
-                # exactly: the default slack would take a 1 s camera stretch for a lost mark
-                # a composite our mark covers from end to end (a concat of generated clips made
+                # exactly: the default slack would take a 1 s camera stretch for a lost mark; a
+                # composite our mark covers from end to end (a concat of generated clips made
                 # before concats declared them generated) is generated too
                 generated = declared == TRAINED or (
                     declared in (None, COMPOSITE_TRAINED)

@@ -12,15 +12,26 @@ COVER_SHARE = 0.9
 COVER_SLACK = 1.0
 
 
+def union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` merged where they overlap or touch, in order (so that no time counts twice)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def covers_clip(
     spans: Iterable[tuple[float, float]], duration: float, slack: float | None = None
 ) -> bool:
-    """Whether non-overlapping marked ``(start, end)`` spans cover a clip of ``duration`` s:
-    all but ``slack`` seconds of it, by default all but a share or a second of it (a mark a
-    re-encode weakened in places). No span covers nothing: until this version a clip of a
-    second or less counted as covered without one, so a trim of its unmarked second was
-    declared generated."""
-    spans = list(spans)
+    """Whether marked ``(start, end)`` spans cover a clip of ``duration`` s: all but ``slack``
+    seconds of it, by default all but a share or a second of it (a mark a re-encode weakened
+    in places). Spans that overlap count their shared time once. No span covers nothing: until
+    this version a clip of a second or less counted as covered without one, so a trim of its
+    unmarked second was declared generated."""
+    spans = union(spans)
     unmarked = duration - sum(b - a for a, b in spans)
     allowed = max((1 - COVER_SHARE) * duration, COVER_SLACK) if slack is None else slack
     return duration <= 0 or (bool(spans) and unmarked <= allowed)

@@ -304,6 +304,9 @@ def test_no_mark_covers_no_clip_however_short() -> None:
     from vidprov.watermark import covers_clip
 
     assert not covers_clip([], 0.8) and covers_clip([(0.0, 0.5)], 0.8) and covers_clip([], 0.0)
+    # spans that overlap count their shared time once: 2-4 s twice is not 4 s of a 4 s clip
+    assert not covers_clip([(2.0, 4.0), (2.0, 4.0)], 4.0, slack=0.5)
+    assert covers_clip([(0.0, 2.5), (2.0, 4.0)], 4.0, slack=0.0)
     composite = c2pa("trusted", "compositeWithTrainedAlgorithmicMedia")
     assert fuse("f", 0.8, composite, None, wm(), None).label == "mixed"
 
