@@ -260,8 +260,8 @@ def test_cli_embed_detect(host: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     payload = json.loads(p.stdout)["payload"]
     assert len(payload) == 16 and "reupload" not in json.loads(p.stdout)
-    # the key is a fresh one: at strength 1 about 1 in 10 left this clip's mark short of the
-    # margin after CRF 28 (a reviewer's 32 keys), and 2.5 is one of the generator's steps
+    # the key is a fresh one: at strength 1, 2 of 12 fresh keys left this clip's mark short of
+    # the margin after CRF 28 (docs/watermark.md), and 2.5 is one of the generator's steps
     p = run("watermark", "embed", str(host), str(tmp_path / "r.mp4"), "--reupload-check",
             "--strength", "2.5")  # fmt: skip
     assert p.returncode == 0, p.stderr
